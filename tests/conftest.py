@@ -1,0 +1,26 @@
+"""Shared test set-up: Qt runs offscreen, and no test may leave a thread running."""
+
+import os
+import threading
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def no_leftover_threads():
+    """Fail a test that leaves a Python thread or a running QThread behind."""
+    before = set(threading.enumerate())
+    yield
+    # Give workers that were asked to stop a moment to finish.
+    import time
+
+    deadline = time.monotonic() + 2.0
+    while time.monotonic() < deadline:
+        extra = [t for t in threading.enumerate() if t not in before and t.is_alive()]
+        if not extra:
+            break
+        time.sleep(0.02)
+    extra = [t for t in threading.enumerate() if t not in before and t.is_alive()]
+    assert not extra, f"test left threads running: {[t.name for t in extra]}"
