@@ -75,13 +75,14 @@ def gradients(ys, xs, grad_ys=None) -> list[np.ndarray]:
 
     order = _topological_order(ys)
     # Only tensors with some x among their ancestors need a gradient.
-    wanted = {id(x) for x in xs_list}
-    leads_to_x: set[int] = set()
+    leads_to_x = {id(x) for x in xs_list}
     for node in order:
-        if id(node) in wanted or (
-            node.op is not None and any(id(p) in leads_to_x for p in node.op.inputs)
-        ):
-            leads_to_x.add(id(node))
+        op = node.op
+        if op is not None:
+            for parent in op.inputs:
+                if id(parent) in leads_to_x:
+                    leads_to_x.add(id(node))
+                    break
 
     grads: dict[int, np.ndarray] = {}
     for y, g in zip(ys, grad_ys):
@@ -90,10 +91,10 @@ def gradients(ys, xs, grad_ys=None) -> list[np.ndarray]:
     with no_grad():
         for node in reversed(order):
             op = node.op
-            if op is None or id(node) not in leads_to_x:
+            if op is None:
                 continue
             grad = grads.get(id(node))
-            if grad is None:
+            if grad is None or id(node) not in leads_to_x:
                 continue
             fn = get_gradient(op.name)
             if fn is None:
@@ -107,17 +108,11 @@ def gradients(ys, xs, grad_ys=None) -> list[np.ndarray]:
             for parent, pgrad in zip(op.inputs, input_grads):
                 if pgrad is None or id(parent) not in leads_to_x:
                     continue
-                pgrad = np.asarray(pgrad)
-                if pgrad.shape != parent.shape:
-                    try:
-                        pgrad = unbroadcast(pgrad, parent.shape)
-                    except (ValueError, IndexError):
-                        pass
-                    if pgrad.shape != parent.shape:
-                        raise EngineError(
-                            f"gradient of {op.name} gave shape {pgrad.shape} for an "
-                            f"input of shape {parent.shape}"
-                        )
+                if type(pgrad) is not np.ndarray:
+                    pgrad = np.asarray(pgrad)
+                shape = parent.value.shape
+                if pgrad.shape != shape:
+                    pgrad = _fit_gradient(op, pgrad, shape)
                 _accumulate(grads, parent, pgrad)
 
     result = []
@@ -125,6 +120,19 @@ def gradients(ys, xs, grad_ys=None) -> list[np.ndarray]:
         g = grads.get(id(x))
         result.append(np.zeros_like(x.value) if g is None else g.astype(x.dtype, copy=False))
     return result
+
+
+def _fit_gradient(op, grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Undo broadcasting; any other shape mismatch is a bug in the op's gradient."""
+    try:
+        grad = unbroadcast(grad, shape)
+    except (ValueError, IndexError):
+        pass
+    if grad.shape != shape:
+        raise EngineError(
+            f"gradient of {op.name} gave shape {grad.shape} for an input of shape {shape}"
+        )
+    return grad
 
 
 def _accumulate(grads: dict[int, np.ndarray], node: Tensor, grad: np.ndarray) -> None:

@@ -402,10 +402,11 @@ def _max_grad(op, grad):
 def matmul(a, b) -> Tensor:
     """Matrix product; leading (batch) axes broadcast, as numpy's matmul."""
     a, b = _pair(a, b)
-    if a.ndim == 0 or b.ndim == 0:
-        raise EngineError(f"matmul: needs at least 1-D operands, got {a.shape} and {b.shape}")
-    inner_b = b.shape[0] if b.ndim == 1 else b.shape[-2]
-    if a.shape[-1] != inner_b:
+    a_shape, b_shape = a.value.shape, b.value.shape
+    if not a_shape or not b_shape:
+        raise EngineError(f"matmul: needs at least 1-D operands, got {a_shape} and {b_shape}")
+    inner_b = b_shape[0] if len(b_shape) == 1 else b_shape[-2]
+    if a_shape[-1] != inner_b:
         raise EngineError(
             f"matmul: shapes {a.shape} and {b.shape} do not align "
             f"({a.shape[-1]} columns vs {inner_b} rows)"
@@ -423,6 +424,8 @@ def matmul(a, b) -> Tensor:
 def _matmul_grad(op, grad):
     """C = A B:  dA = dC B^T,  dB = A^T dC  (1-D operands treated as a row / a column)."""
     a, b = op.inputs
+    if a.value.ndim == 2 and b.value.ndim == 2:  # the common case, kept cheap
+        return [grad @ b.value.T, a.value.T @ grad]
     A = a.value if a.ndim > 1 else a.value[None, :]
     B = b.value if b.ndim > 1 else b.value[:, None]
     G = grad

@@ -1,0 +1,190 @@
+"""Settings of experiments: declared once on the config dataclass, used by every front end.
+
+A field made with `setting(...)` carries its help text, limits, choices and whether it
+is live. From that one declaration the app builds its controls, the CLI parses
+`--set key=value`, `vizlab list` prints the settings, and `validate` checks a config.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import typing
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+
+class SettingError(ValueError):
+    """A setting has a bad name or value; the message says which and what is allowed."""
+
+
+def setting(
+    default: Any,
+    help: str,
+    *,
+    choices: Sequence[Any] | None = None,
+    low: float | None = None,
+    high: float | None = None,
+    live: bool = False,
+    log_scale: bool = False,
+) -> Any:
+    """A config field with its metadata.
+
+    live: the experiment reads it again at every step, so changing it while training
+    takes effect at the next step; otherwise a change applies on reset (rebuild).
+    log_scale: a hint for sliders (learning rates, lambdas).
+    """
+    metadata = {
+        "help": help, "choices": tuple(choices) if choices is not None else None,
+        "low": low, "high": high, "live": live, "log_scale": log_scale,
+    }
+    if isinstance(default, list | dict):
+        return dataclasses.field(default_factory=lambda: type(default)(default), metadata=metadata)
+    return dataclasses.field(default=default, metadata=metadata)
+
+
+@dataclasses.dataclass(frozen=True)
+class SettingInfo:
+    """What a front end needs to know about one setting."""
+
+    name: str
+    type: type
+    default: Any
+    help: str
+    choices: tuple | None
+    low: float | None
+    high: float | None
+    live: bool
+    log_scale: bool
+
+
+def settings_of(config_or_class) -> list[SettingInfo]:
+    """The settings of a config class (or instance), in declaration order."""
+    cls = config_or_class if isinstance(config_or_class, type) else type(config_or_class)
+    hints = typing.get_type_hints(cls)
+    infos = []
+    for f in dataclasses.fields(cls):
+        meta = f.metadata
+        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+        infos.append(
+            SettingInfo(
+                name=f.name, type=_base_type(hints[f.name]), default=default,
+                help=meta.get("help", ""), choices=meta.get("choices"), low=meta.get("low"),
+                high=meta.get("high"), live=meta.get("live", False),
+                log_scale=meta.get("log_scale", False),
+            )
+        )
+    return infos
+
+
+def _base_type(hint) -> type:
+    origin = typing.get_origin(hint)
+    if origin in (tuple, list):
+        return origin
+    if origin is typing.Union or str(origin) == "<class 'types.UnionType'>":
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        return _base_type(args[0])
+    return hint if isinstance(hint, type) else str
+
+
+def parse_value(info: SettingInfo, text: str) -> Any:
+    """Turn the text a user typed (`--set key=value`) into the setting's type."""
+    text = text.strip()
+    try:
+        if info.type is bool:
+            lowered = text.lower()
+            if lowered in ("1", "true", "yes", "on"):
+                return True
+            if lowered in ("0", "false", "no", "off"):
+                return False
+            raise ValueError("expected true or false")
+        if info.type is int:
+            return int(text)
+        if info.type is float:
+            return float(text)
+        if info.type in (tuple, list):
+            items = [p.strip() for p in text.replace(";", ",").split(",") if p.strip()]
+            element = type(info.default[0]) if info.default else int
+            values = [element(p) for p in items]
+            return info.type(values)
+        return text
+    except ValueError as exc:
+        raise SettingError(
+            f"setting {info.name!r}: cannot read {text!r} as {info.type.__name__} ({exc})"
+        ) from None
+
+
+def apply_settings(config, assignments: dict[str, Any] | Iterable[str]) -> None:
+    """Set fields from {name: value} or from "name=value" strings, validating each.
+
+    Values given as text are parsed to the field's type. On any error nothing is
+    changed and a SettingError names the setting and what is allowed.
+    """
+    if not isinstance(assignments, dict):
+        parsed = {}
+        for item in assignments:
+            if "=" not in item:
+                raise SettingError(f"expected key=value, got {item!r}")
+            key, value = item.split("=", 1)
+            parsed[key.strip()] = value
+        assignments = parsed
+    infos = {info.name: info for info in settings_of(config)}
+    trial = dataclasses.replace(config)
+    for key, value in assignments.items():
+        if key not in infos:
+            raise SettingError(
+                f"unknown setting {key!r}; the settings are: {', '.join(infos)}"
+            )
+        if isinstance(value, str) and infos[key].type is not str:
+            value = parse_value(infos[key], value)
+        setattr(trial, key, value)
+    validate(trial)
+    for key in assignments:
+        setattr(config, key, getattr(trial, key))
+
+
+def validate(config) -> None:
+    """Check every setting against its type, choices and limits; raise SettingError."""
+    for info in settings_of(config):
+        value = getattr(config, info.name)
+        if info.type in (int, float) and not isinstance(value, bool):
+            if not isinstance(value, int | float) or (
+                isinstance(value, float) and not math.isfinite(value)
+            ):
+                raise SettingError(f"setting {info.name!r} must be a finite number, got {value!r}")
+            if info.type is int and not float(value).is_integer():
+                raise SettingError(f"setting {info.name!r} must be a whole number, got {value!r}")
+            if info.low is not None and value < info.low:
+                raise SettingError(f"setting {info.name!r} must be at least {info.low}, got {value}")
+            if info.high is not None and value > info.high:
+                raise SettingError(f"setting {info.name!r} must be at most {info.high}, got {value}")
+        if info.choices is not None:
+            values = value if isinstance(value, tuple | list) else (value,)
+            for v in values:
+                if v not in info.choices:
+                    raise SettingError(
+                        f"setting {info.name!r}: {v!r} is not one of "
+                        f"{', '.join(map(str, info.choices))}"
+                    )
+    check = getattr(config, "check", None)
+    if check is not None:
+        check()  # the experiment's own cross-field checks
+
+
+def describe_settings(config_or_class) -> str:
+    """A plain-text table of settings, for `vizlab list`."""
+    lines = []
+    for info in settings_of(config_or_class):
+        extra = []
+        if info.choices:
+            extra.append("one of " + "|".join(map(str, info.choices)))
+        if info.low is not None or info.high is not None:
+            extra.append(f"range {info.low}..{info.high}")
+        if info.live:
+            extra.append("live")
+        default = info.default
+        if isinstance(default, tuple | list):
+            default = ",".join(map(str, default))
+        note = f" [{'; '.join(extra)}]" if extra else ""
+        lines.append(f"  {info.name}={default}  {info.help}{note}")
+    return "\n".join(lines)

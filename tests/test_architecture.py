@@ -1,0 +1,31 @@
+"""The dependency arrow points one way, vizlab -> engine: the engine never imports Qt,
+plotting or the app. Checked by import-linter's contract in pyproject.toml."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_import_linter_contract_holds():
+    lint_imports = Path(sys.executable).parent / "lint-imports"
+    assert lint_imports.exists(), "import-linter is a test dependency (pip install -e .[test])"
+    result = subprocess.run(
+        [str(lint_imports), "--config", str(ROOT / "pyproject.toml")],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "1 kept, 0 broken" in result.stdout
+
+
+def test_engine_imports_without_qt_loaded():
+    code = (
+        "import sys, engine, engine.ops; "
+        "bad = [m for m in sys.modules if m.split('.')[0] in "
+        "('PySide6', 'pyqtgraph', 'superqt', 'vizlab')]; print(bad); sys.exit(bool(bad))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
