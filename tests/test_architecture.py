@@ -29,3 +29,22 @@ def test_engine_imports_without_qt_loaded():
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_qt_binding_keeps_reference_counts():
+    """A Qt binding that drops a reference to None on each call aborts the app within
+    minutes (PySide6 6.12.0 under Python 3.11 does); refuse such an install early."""
+    code = (
+        "import sys\n"
+        "from PySide6.QtWidgets import QApplication, QLabel\n"
+        "app = QApplication(['t'])\n"
+        "label = QLabel('x')\n"
+        "before = sys.getrefcount(None)\n"
+        "for _ in range(200): label.setText('y')\n"
+        "print(sys.getrefcount(None) - before)\n"
+    )
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=60, env=env)
+    assert result.returncode == 0, result.stderr
+    assert abs(int(result.stdout.strip().splitlines()[-1])) < 20, result.stdout

@@ -4,13 +4,18 @@
     vizlab list                 the labs and their settings
     vizlab screenshot LAB ...   a PNG of a lab after N steps (no display needed)
     vizlab record LAB ...       a GIF/APNG of a lab training (no display needed)
+
+Headless commands drive the lab's experiment generator in this thread and draw each
+snapshot with the same lab view the app uses, on Qt's offscreen platform.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
+from pathlib import Path
 
 HEADLESS_HELP = """\
 vizlab found no display to open its window on (DISPLAY and WAYLAND_DISPLAY are unset).
@@ -26,6 +31,10 @@ To open the window anyway on a virtual screen, run it under Xvfb
 """
 
 
+class CliError(Exception):
+    """A user error: printed as a message, exit code 2."""
+
+
 def has_display() -> bool:
     """True when Qt can open a window here (or the user chose a platform explicitly)."""
     if os.environ.get("QT_QPA_PLATFORM"):
@@ -35,27 +44,170 @@ def has_display() -> bool:
     return True  # macOS and Windows always have a window system
 
 
+def _size(text: str) -> tuple[int, int]:
+    match = re.fullmatch(r"(\d+)[xX](\d+)", text.strip())
+    if not match:
+        raise argparse.ArgumentTypeError(f"size must look like 1280x800, got {text!r}")
+    width, height = int(match.group(1)), int(match.group(2))
+    if not (200 <= width <= 8000 and 150 <= height <= 8000):
+        raise argparse.ArgumentTypeError(f"size {text} is outside 200x150 .. 8000x8000")
+    return width, height
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number of at least 1, got {value}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="vizlab", description="A desktop lab for seeing how neural networks learn."
     )
     sub = parser.add_subparsers(dest="command")
     sub.add_parser("app", help="open the app (the default)")
+    sub.add_parser("list", help="list the labs and their settings")
+    for name, help_text in (("screenshot", "save a PNG of a lab after training N steps"),
+                            ("record", "record a lab training as a GIF, APNG or PNG strip")):
+        cmd = sub.add_parser(name, help=help_text)
+        cmd.add_argument("lab", help="lab name (see `vizlab list`)")
+        cmd.add_argument("--steps", type=_positive, default=200, help="training steps (default 200)")
+        cmd.add_argument("--out", required=True, help="output file")
+        cmd.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                         help="change a setting (repeatable)")
+        cmd.add_argument("--size", type=_size, default=(1280, 800), help="WxH (default 1280x800)")
+        cmd.add_argument("--scale", type=int, choices=(1, 2), default=1,
+                         help="device pixel ratio of the image (1 or 2)")
+        if name == "record":
+            cmd.add_argument("--every", type=_positive, default=10,
+                             help="one frame per this many steps (default 10)")
+            cmd.add_argument("--fps", type=_positive, default=10, help="frames per second")
+        else:
+            cmd.add_argument("--caption", action="store_true",
+                             help="add the run's settings under the picture")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.command in (None, "app"):
-        if not has_display():
-            sys.stderr.write(HEADLESS_HELP)
-            return 2
-        from vizlab.app import run_app
+    try:
+        if args.command in (None, "app"):
+            if not has_display():
+                sys.stderr.write(HEADLESS_HELP)
+                return 2
+            from vizlab.app import run_app
 
-        return run_app()
-    parser.error(f"unknown command {args.command!r}")
-    return 2
+            return run_app()
+        if args.command == "list":
+            return list_labs()
+        return render(args)
+    except CliError as exc:
+        sys.stderr.write(f"vizlab: {exc}\n")
+        return 2
+
+
+def list_labs() -> int:
+    from engine import experiments
+
+    for name in experiments.LAB_NAMES:
+        module = experiments.get(name)
+        print(f"{name}: {module.TITLE} — {module.SUMMARY}")
+        print(experiments.describe_settings(module.Config))
+        print()
+    return 0
+
+
+def _progress(done: int, total: int, what: str) -> None:
+    width = 30
+    filled = int(width * done / max(total, 1))
+    sys.stderr.write(f"\r{what} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}")
+    if done >= total:
+        sys.stderr.write("\n")
+    sys.stderr.flush()
+
+
+def render(args: argparse.Namespace) -> int:
+    """Train a lab headless for --steps and save a screenshot or a recording."""
+    from engine import experiments
+
+    if args.lab not in experiments.LAB_NAMES:
+        raise CliError(f"unknown lab {args.lab!r}; the labs are: {', '.join(experiments.LAB_NAMES)}")
+    out = Path(args.out)
+    suffix = out.suffix.lower()
+    allowed = (".png",) if args.command == "screenshot" else (".gif", ".apng", ".png")
+    if suffix not in allowed:
+        raise CliError(f"--out must end in {' or '.join(allowed)}, got {out.name!r}")
+    if not out.parent.exists():
+        raise CliError(f"the folder {out.parent} does not exist")
+    module = experiments.get(args.lab)
+    config = module.Config()
+    try:
+        experiments.apply_settings(config, args.set)
+    except experiments.SettingError as exc:
+        raise CliError(str(exc)) from None
+
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PySide6.QtWidgets import QApplication
+
+    from vizlab import export
+    from vizlab.labs import view_class
+
+    app = QApplication.instance() or QApplication(["vizlab"])
+    view = view_class(args.lab)()
+    view.apply_settings({info.name: getattr(config, info.name)
+                         for info in experiments.settings_of(config)})
+    view.resize(*args.size)
+    view.show()
+    app.processEvents()
+
+    every = getattr(args, "every", None)
+    recorder = export.Recorder() if every else None
+    if every and hasattr(view.config, "snapshot_every"):
+        view.config.snapshot_every = min(view.config.snapshot_every, every)
+    if hasattr(view.config, "steps"):
+        view.config.steps = max(view.config.steps, args.steps)
+
+    next_frame = 0
+    snapshot = None
+    try:
+        generator = view.experiment.run(view.config)
+        for snapshot in generator:
+            view._on_snapshot(snapshot)
+            app.processEvents()
+            if recorder is not None and snapshot.step >= next_frame:
+                recorder.add_frame(export.grab_image(view, args.scale))
+                next_frame = snapshot.step + every
+            _progress(min(snapshot.step, args.steps), args.steps, "training")
+            if snapshot.step >= args.steps:
+                break
+        generator.close()
+    except Exception as exc:
+        raise CliError(f"the {args.lab} experiment failed: {exc}") from None
+    if snapshot is None:
+        raise CliError(f"the {args.lab} experiment produced nothing")
+    _progress(args.steps, args.steps, "training")
+
+    try:
+        if recorder is None:
+            caption = view.caption() if args.caption else None
+            export.save_screenshot(view, out, scale=args.scale, caption=caption)
+        elif suffix == ".gif":
+            recorder.write_gif(out, fps=args.fps,
+                               progress=lambda d, t: _progress(d, t, "encoding") or True)
+        else:
+            recorder.write_apng(out, fps=args.fps,
+                                progress=lambda d, t: _progress(d, t, "encoding") or True)
+    except export.ExportError as exc:
+        raise CliError(str(exc)) from None
+    finally:
+        view.shutdown()
+    print(f"wrote {out}")
+    return 0
 
 
 if __name__ == "__main__":

@@ -1,0 +1,339 @@
+"""The Training lab's experiment: a multilayer perceptron learning a data set, step by step.
+
+Every knob is a setting: data set, layers, activation and dropout per layer,
+initializer, loss, optimizer, learning rate, batch size, regularization, seed. Each
+snapshot carries what the lab draws: loss and accuracy curves (train and test), the
+weight matrices, dead-ReLU fractions per layer, activation histograms, the decision
+boundary over the input plane for 2-D data, and a confusion matrix.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+
+import numpy as np
+
+import engine as en
+from engine import data as datasets
+from engine import layers, losses, optimizers, probes, regularizers
+from engine.experiments.base import SettingError, setting
+from engine.experiments.history import History
+
+TITLE = "Training"
+SUMMARY = "Train a network on a data set and watch its weights, units and boundary change."
+
+DATASET_CHOICES = ("spiral", "moons", "circles", "xor", "gaussians", "digits", "glyphs47",
+                   "idx", "csv")
+TOY_SETS = ("spiral", "moons", "circles", "xor", "gaussians")
+ACTIVATION_CHOICES = ("relu", "leaky_relu", "elu", "selu", "gelu", "silu", "softplus",
+                      "sigmoid", "tanh", "linear")
+OPTIMIZER_CHOICES = ("sgd", "momentum", "nesterov", "adam", "adagrad", "adadelta", "rmsprop")
+REGULARIZER_CHOICES = ("none", "l1", "l2", "elastic_net")
+INITIALIZER_CHOICES = ("he_uniform", "he_normal", "glorot_uniform", "glorot_normal")
+
+# Points of the probe batches: enough for stable curves, few enough to stay live.
+PROBE_SIZE = 1000
+
+
+@dataclasses.dataclass
+class Config:
+    dataset: str = setting("spiral", "the data to learn", choices=DATASET_CHOICES)
+    n_samples: int = setting(600, "points in a generated set (toy sets, glyphs47)",
+                             low=20, high=100_000)
+    noise: float = setting(0.1, "noise of a toy 2-D set", low=0.0, high=2.0)
+    csv_path: str = setting("", "your own CSV of 2-D points: x1,x2,label")
+    idx_images_path: str = setting("", "an IDX images file (MNIST, EMNIST, Fashion-MNIST)")
+    idx_labels_path: str = setting("", "the matching IDX labels file")
+    test_fraction: float = setting(0.2, "share of the data held out for testing",
+                                   low=0.05, high=0.5)
+    hidden: tuple[int, ...] = setting((16, 16), "units of each hidden layer, e.g. 32,32",
+                                      low=1, high=4096)
+    activations: tuple[str, ...] = setting(
+        ("relu",), "activation of each hidden layer (one name is used for all)",
+        choices=ACTIVATION_CHOICES)
+    keep_probs: tuple[float, ...] = setting(
+        (1.0,), "dropout keep probability after each hidden layer (1 = no dropout)",
+        low=0.05, high=1.0)
+    initializer: str = setting("he_uniform", "how the weights start", choices=INITIALIZER_CHOICES)
+    loss: str = setting("cross_entropy", "what training minimises",
+                        choices=("cross_entropy", "mse"))
+    optimizer: str = setting("adam", "the update rule", choices=OPTIMIZER_CHOICES)
+    learning_rate: float = setting(0.01, "step size of the optimizer", low=0.0, high=10.0,
+                                   live=True, log_scale=True)
+    batch_size: int = setting(32, "examples per step", low=1, high=4096, live=True)
+    regularizer: str = setting("none", "penalty on the weights", choices=REGULARIZER_CHOICES,
+                               live=True)
+    reg_lambda: float = setting(1e-4, "strength of the penalty", low=0.0, high=10.0,
+                                live=True, log_scale=True)
+    seed: int = setting(0, "random seed for data, weights, batches and dropout",
+                        low=0, high=2**31 - 1)
+    steps: int = setting(3000, "steps to train for", low=1, high=10_000_000, live=True)
+    snapshot_every: int = setting(5, "steps between snapshots (views, curves)", low=1,
+                                  high=10_000, live=True)
+    boundary_resolution: int = setting(64, "grid size of the decision-boundary image",
+                                       low=8, high=256)
+
+    def check(self) -> None:
+        if self.dataset == "csv" and not self.csv_path:
+            raise SettingError("dataset 'csv' needs csv_path: a CSV of x1,x2,label rows")
+        if self.dataset == "idx" and not (self.idx_images_path and self.idx_labels_path):
+            raise SettingError("dataset 'idx' needs idx_images_path and idx_labels_path")
+        for name, values in (("activations", self.activations), ("keep_probs", self.keep_probs)):
+            if len(values) not in (1, len(self.hidden)):
+                raise SettingError(
+                    f"{name} needs one value or one per hidden layer ({len(self.hidden)})"
+                )
+
+
+@dataclasses.dataclass(frozen=True)
+class Snapshot:
+    step: int
+    epoch: float
+    learning_rate: float
+    curves: dict[str, np.ndarray]  # step, train_loss, test_loss, train_acc, test_acc, dead
+    layer_names: tuple[str, ...]
+    weights: tuple[np.ndarray, ...]  # each Dense kernel (in, out)
+    biases: tuple[np.ndarray, ...]
+    dead_fractions: tuple[float, ...]  # per ReLU-family hidden layer, on the probe batch
+    dead_layers: tuple[str, ...]
+    histograms: tuple[tuple[np.ndarray, np.ndarray], ...]  # per hidden layer output
+    class_names: tuple[str, ...]
+    confusion: np.ndarray  # (classes, classes) counts on the test set, rows = true
+    boundary: np.ndarray | None  # (G, G, classes) probabilities over the input plane
+    boundary_extent: tuple[float, float, float, float] | None  # x0, x1, y0, y1
+    points: np.ndarray | None  # 2-D training points, for drawing with the boundary
+    point_labels: np.ndarray | None
+    variables: dict[str, np.ndarray]  # every trainable value by name (save / load)
+
+
+@dataclasses.dataclass(frozen=True)
+class Data:
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    class_names: tuple[str, ...]
+    image_shape: tuple[int, ...] | None
+
+
+def load_data(config: Config) -> Data:
+    """The data set named by the config, split into train and test, inputs flattened."""
+    if config.dataset in TOY_SETS:
+        x, y = datasets.load(config.dataset, n=config.n_samples, noise=config.noise,
+                             seed=config.seed)
+    elif config.dataset == "digits":
+        x, y = datasets.digits()
+    elif config.dataset == "glyphs47":
+        x, y = datasets.glyphs47(n=config.n_samples, seed=config.seed)
+    elif config.dataset == "csv":
+        x, y = datasets.load_csv_points(config.csv_path)
+    else:
+        x, y = datasets.load_idx_pair(config.idx_images_path, config.idx_labels_path)
+    image_shape = x.shape[1:] if x.ndim > 2 else None
+    x = x.reshape(len(x), -1).astype(np.float32)
+    classes = int(y.max()) + 1
+    if config.dataset == "glyphs47":
+        names = tuple(datasets.GLYPH47_LABELS)
+    else:
+        names = tuple(str(c) for c in range(classes))
+    x_train, x_test, y_train, y_test = datasets.train_test_split(
+        x, y, test_fraction=config.test_fraction, seed=config.seed
+    )
+    return Data(x_train, y_train.astype(np.int64), x_test, y_test.astype(np.int64), names,
+                image_shape)
+
+
+def build_model(config: Config, inputs: int, classes: int) -> layers.Sequential:
+    stack = []
+    count = len(config.hidden)
+    activations = config.activations * count if len(config.activations) == 1 else config.activations
+    keeps = config.keep_probs * count if len(config.keep_probs) == 1 else config.keep_probs
+    for units, activation, keep in zip(config.hidden, activations, keeps):
+        stack.append(layers.Dense(units, activation=activation,
+                                  kernel_initializer=config.initializer))
+        if keep < 1.0:
+            stack.append(layers.Dropout(keep))
+    stack.append(layers.Dense(classes, kernel_initializer="glorot_uniform"))
+    return layers.Sequential(stack, input_shape=(inputs,), seed=config.seed)
+
+
+def make_optimizer(name: str, lr: float) -> optimizers.Optimizer:
+    if name == "sgd":
+        return optimizers.SGD(lr)
+    if name == "momentum":
+        return optimizers.SGD(lr, momentum=0.9)
+    if name == "nesterov":
+        return optimizers.SGD(lr, momentum=0.9, nesterov=True)
+    return {"adam": optimizers.Adam, "adagrad": optimizers.Adagrad,
+            "adadelta": optimizers.Adadelta, "rmsprop": optimizers.RMSprop}[name](lr=lr)
+
+
+def penalty(name: str, lam: float):
+    """The regularizer the config names, at strength lam (None for no penalty)."""
+    if name == "none" or lam == 0:
+        return None
+    if name == "elastic_net":
+        return regularizers.elastic_net(lam, lam)
+    return {"l1": regularizers.l1, "l2": regularizers.l2}[name](lam)
+
+
+def training_loss(config: Config, logits: en.Tensor, labels: np.ndarray,
+                  classes: int) -> en.Tensor:
+    if config.loss == "mse":
+        one_hot = np.eye(classes, dtype=logits.dtype)[labels]
+        return losses.mse(en.nn.softmax(logits), one_hot)
+    return losses.softmax_cross_entropy(logits, labels)
+
+
+def run(config: Config, state: dict[str, np.ndarray] | None = None) -> Iterator[Snapshot]:
+    """Train, yielding a Snapshot every `snapshot_every` steps (and one before step 1)."""
+    data = load_data(config)
+    classes = len(data.class_names)
+    model = build_model(config, data.x_train.shape[1], classes)
+    variables = model.trainable_variables
+    step = 0
+    if state is not None:
+        check_state(config, state)
+        for var in variables:
+            var.assign(state[var.name])
+        step = int(state.get("__step__", np.array(0)))
+    dense_layers = [layer for layer in model.layers if isinstance(layer, layers.Dense)]
+    optimizer = make_optimizer(config.optimizer, config.learning_rate)
+    rng = np.random.default_rng(config.seed + 1)
+    probe_rng = np.random.default_rng(config.seed + 2)
+    probe_idx = probe_rng.choice(len(data.x_train), min(PROBE_SIZE, len(data.x_train)),
+                                 replace=False)
+    test_idx = probe_rng.choice(len(data.x_test), min(2 * PROBE_SIZE, len(data.x_test)),
+                                replace=False)
+    grid = _boundary_grid(data, config.boundary_resolution)
+    hidden_layers = dense_layers[:-1]
+    relu_layers = [layer.name for layer in hidden_layers if layer.activation == "relu"]
+    history = History({"step": 1, "train_loss": 1, "test_loss": 1, "train_acc": 1,
+                       "test_acc": 1, "dead": max(len(relu_layers), 1)})
+    order = rng.permutation(len(data.x_train))
+    cursor = 0
+
+    def snapshot() -> Snapshot:
+        return _snapshot(config, model, data, classes, step, history, probe_idx, test_idx, grid,
+                         dense_layers, relu_layers)
+
+    yield snapshot()
+    while step < config.steps:
+        batch = max(1, min(config.batch_size, len(data.x_train)))
+        if cursor + batch > len(order):
+            order = rng.permutation(len(data.x_train))
+            cursor = 0
+        idx = order[cursor: cursor + batch]
+        cursor += batch
+        optimizer.lr = config.learning_rate  # live: the app may have changed it
+        logits = model(data.x_train[idx], training=True)
+        loss = training_loss(config, logits, data.y_train[idx], classes)
+        regularizer = penalty(config.regularizer, config.reg_lambda)
+        if regularizer is not None:
+            for layer in dense_layers:
+                loss = loss + regularizer(layer.kernel)
+        if not np.isfinite(loss.value):
+            raise FloatingPointError(
+                f"the loss became {float(loss.value)} at step {step + 1}: the learning rate "
+                f"{config.learning_rate:g} is too high for this setup; lower it and press Reset"
+            )
+        optimizer.minimize(loss, variables)
+        step += 1
+        if step % config.snapshot_every == 0 or step == config.steps:
+            yield snapshot()
+
+
+def _boundary_grid(data: Data, resolution: int):
+    if data.x_train.shape[1] != 2:
+        return None
+    low = data.x_train.min(axis=0)
+    high = data.x_train.max(axis=0)
+    pad = 0.1 * (high - low) + 1e-3
+    low, high = low - pad, high + pad
+    xs = np.linspace(low[0], high[0], resolution, dtype=np.float32)
+    ys = np.linspace(low[1], high[1], resolution, dtype=np.float32)
+    gx, gy = np.meshgrid(xs, ys)  # row = y, column = x
+    points = np.stack([gx.ravel(), gy.ravel()], axis=1)
+    return points, (float(low[0]), float(high[0]), float(low[1]), float(high[1])), resolution
+
+
+def _probabilities(model, x: np.ndarray) -> np.ndarray:
+    with en.no_grad():
+        logits = model(x, training=False).value
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    e = np.exp(shifted)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def _loss_and_accuracy(probs: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
+    picked = probs[np.arange(len(labels)), labels]
+    loss = float(-np.mean(np.log(np.maximum(picked, 1e-12))))
+    accuracy = float(np.mean(probs.argmax(axis=1) == labels))
+    return loss, accuracy
+
+
+def _snapshot(config, model, data, classes, step, history, probe_idx, test_idx, grid,
+              dense_layers, relu_layers) -> Snapshot:
+    model.record_activations = True
+    train_probs = _probabilities(model, data.x_train[probe_idx])
+    outputs = dict(model.activations)
+    preactivations = dict(model.preactivations)
+    model.record_activations = False
+    test_probs = _probabilities(model, data.x_test[test_idx])
+    train_loss, train_acc = _loss_and_accuracy(train_probs, data.y_train[probe_idx])
+    test_loss, test_acc = _loss_and_accuracy(test_probs, data.y_test[test_idx])
+
+    # A ReLU unit is dead when its input (the layer's pre-activation) is never positive.
+    dead = tuple(probes.dead_fraction(preactivations[name]) for name in relu_layers)
+    history.append(step=step, train_loss=train_loss, test_loss=test_loss, train_acc=train_acc,
+                   test_acc=test_acc, dead=np.array(dead) if dead else np.nan)
+    histograms = tuple(probes.histogram(outputs[layer.name], bins=30)
+                       for layer in dense_layers[:-1])
+
+    confusion = np.zeros((classes, classes), dtype=np.int64)
+    np.add.at(confusion, (data.y_test[test_idx], test_probs.argmax(axis=1)), 1)
+
+    boundary = extent = None
+    if grid is not None:
+        points, extent, resolution = grid
+        boundary = _probabilities(model, points).reshape(resolution, resolution, classes)
+
+    return Snapshot(
+        step=step,
+        epoch=step * config.batch_size / len(data.x_train),
+        learning_rate=float(config.learning_rate),
+        curves=history.view(),
+        layer_names=tuple(layer.name for layer in dense_layers),
+        weights=tuple(layer.kernel.value.copy() for layer in dense_layers),
+        biases=tuple(layer.bias.value.copy() for layer in dense_layers),
+        dead_fractions=dead,
+        dead_layers=tuple(relu_layers),
+        histograms=histograms,
+        class_names=data.class_names,
+        confusion=confusion,
+        boundary=boundary,
+        boundary_extent=extent,
+        points=data.x_train if grid is not None else None,
+        point_labels=data.y_train if grid is not None else None,
+        variables={var.name: var.value.copy() for var in model.trainable_variables},
+    )
+
+
+def state_of(snapshot: Snapshot) -> dict[str, np.ndarray]:
+    """What a saved experiment keeps: every trainable value, and the step."""
+    return {**snapshot.variables, "__step__": np.array(snapshot.step)}
+
+
+def check_state(config: Config, state: dict[str, np.ndarray]) -> None:
+    """Refuse saved weights that do not fit the network the config builds."""
+    data = load_data(config)
+    model = build_model(config, data.x_train.shape[1], len(data.class_names))
+    for var in model.trainable_variables:
+        if var.name not in state:
+            raise ValueError(f"the saved weights have no {var.name}")
+        if state[var.name].shape != var.shape:
+            raise ValueError(
+                f"the saved {var.name} has shape {state[var.name].shape}, the network "
+                f"needs {var.shape}"
+            )

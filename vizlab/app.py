@@ -1,0 +1,317 @@
+"""The main window: the list of labs, the current lab, the transport bar, menus, status.
+
+Each lab view owns its runner, so switching labs pauses the one left behind and its
+run is still there on return. Window geometry and the last folders used are kept in
+QSettings.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from pathlib import Path
+
+from PySide6.QtCore import QSettings, Qt, QTimer
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (
+    QApplication,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QMainWindow,
+    QMessageBox,
+    QSlider,
+    QSplitter,
+    QStackedWidget,
+    QToolBar,
+    QWidget,
+)
+
+from engine.experiments import LAB_NAMES
+from engine.experiments import get as get_experiment
+from vizlab.labs import view_class
+from vizlab.labs.base import LabView
+
+log = logging.getLogger(__name__)
+
+# Speed slider positions map to steps per second on a log scale; the last is "as fast
+# as it goes".
+SPEED_STEPS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, None)
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, settings: QSettings | None = None) -> None:
+        super().__init__()
+        self.settings = settings or QSettings("vizlab", "vizlab")
+        self.setWindowTitle("vizlab")
+        self.labs: dict[str, LabView] = {}
+        self._frames_at: tuple[float, int] = (time.monotonic(), 0)
+
+        self.lab_list = QListWidget()
+        self.lab_list.setMaximumWidth(200)
+        for name in LAB_NAMES:
+            module = get_experiment(name)
+            item = QListWidgetItem(module.TITLE)
+            item.setData(Qt.ItemDataRole.UserRole, name)
+            item.setToolTip(module.SUMMARY)
+            self.lab_list.addItem(item)
+        self.stack = QStackedWidget()
+        splitter = QSplitter()
+        splitter.addWidget(self.lab_list)
+        splitter.addWidget(self.stack)
+        splitter.setStretchFactor(1, 1)
+        self.setCentralWidget(splitter)
+
+        self._build_actions()
+        self._build_transport()
+        self._build_menus()
+        self._build_status()
+
+        self.lab_list.currentRowChanged.connect(self._on_lab_selected)
+        last = self.settings.value("last_lab", LAB_NAMES[0])
+        self.select_lab(last if last in LAB_NAMES else LAB_NAMES[0])
+
+        geometry = self.settings.value("geometry")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        else:
+            self.resize(1280, 800)
+
+    # -- building -------------------------------------------------------------------------
+    def _action(self, text: str, slot, shortcut=None, tip: str = "") -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        action.setToolTip(f"{tip or text} ({QKeySequence(shortcut).toString()})" if shortcut else tip or text)
+        action.setStatusTip(tip or text)
+        action.triggered.connect(slot)
+        self.addAction(action)
+        return action
+
+    def _build_actions(self) -> None:
+        self.run_action = self._action("Run", lambda: self.lab.run(), "F5", "Run the experiment")
+        self.pause_action = self._action("Pause", lambda: self.lab.pause(), "F6", "Pause training")
+        self.step_action = self._action("Step", lambda: self.lab.step(), "F10", "Advance one step")
+        self.reset_action = self._action(
+            "Reset", lambda: self.lab.reset(), "Ctrl+R", "Stop and start over with the current settings"
+        )
+        self.toggle_action = self._action("Run/Pause", self.toggle_run, "Ctrl+Space")
+        self.open_action = self._action(
+            "Open Experiment…", self.open_experiment, QKeySequence.StandardKey.Open
+        )
+        self.save_action = self._action(
+            "Save Experiment…", self.save_experiment, QKeySequence.StandardKey.Save
+        )
+        self.quit_action = self._action("Quit", self.close, QKeySequence.StandardKey.Quit)
+        self.help_action = self._action(
+            "What am I looking at?", self.show_lab_help, QKeySequence.StandardKey.HelpContents
+        )
+        self.about_action = self._action("About vizlab", self.show_about)
+        self.toggle_list_action = self._action("Show Lab List", self._toggle_lab_list, "Ctrl+L")
+        self.toggle_list_action.setCheckable(True)
+        self.toggle_list_action.setChecked(True)
+
+    def _build_transport(self) -> None:
+        bar = QToolBar("Transport")
+        bar.setObjectName("transport")
+        bar.setMovable(False)
+        for action in (self.run_action, self.pause_action, self.step_action, self.reset_action):
+            bar.addAction(action)
+        bar.addSeparator()
+        speed = QWidget()
+        row = QHBoxLayout(speed)
+        row.setContentsMargins(8, 0, 8, 0)
+        row.addWidget(QLabel("Speed"))
+        self.speed_slider = QSlider(Qt.Orientation.Horizontal)
+        self.speed_slider.setRange(0, len(SPEED_STEPS) - 1)
+        self.speed_slider.setValue(len(SPEED_STEPS) - 1)
+        self.speed_slider.setFixedWidth(160)
+        self.speed_slider.setToolTip("Training steps per second (rightmost: as fast as possible)")
+        self.speed_slider.valueChanged.connect(self._on_speed)
+        row.addWidget(self.speed_slider)
+        self.speed_label = QLabel("max")
+        self.speed_label.setMinimumWidth(60)
+        row.addWidget(self.speed_label)
+        bar.addWidget(speed)
+        self.addToolBar(bar)
+        self.transport = bar
+
+    def _build_menus(self) -> None:
+        menu = self.menuBar()
+        self.file_menu = menu.addMenu("&File")
+        self.file_menu.addAction(self.open_action)
+        self.file_menu.addAction(self.save_action)
+        self.file_menu.addSeparator()
+        self.export_anchor = self.file_menu.addSeparator()
+        self.file_menu.addAction(self.quit_action)
+        run_menu = menu.addMenu("&Run")
+        for action in (self.run_action, self.pause_action, self.step_action, self.reset_action,
+                       self.toggle_action):
+            run_menu.addAction(action)
+        self.view_menu = menu.addMenu("&View")
+        self.view_menu.addAction(self.toggle_list_action)
+        help_menu = menu.addMenu("&Help")
+        help_menu.addAction(self.help_action)
+        help_menu.addAction(self.about_action)
+
+    def _build_status(self) -> None:
+        self.state_label = QLabel("idle")
+        self.rate_label = QLabel("0 steps/s")
+        self.fps_label = QLabel("0 frames/s")
+        for label in (self.rate_label, self.fps_label, self.state_label):
+            label.setMinimumWidth(90)
+            self.statusBar().addPermanentWidget(label)
+        self.status_timer = QTimer(self)
+        self.status_timer.setInterval(500)
+        self.status_timer.timeout.connect(self._update_status)
+        self.status_timer.start()
+
+    # -- labs ---------------------------------------------------------------------------
+    @property
+    def lab(self) -> LabView:
+        return self.stack.currentWidget()
+
+    def select_lab(self, name: str) -> LabView:
+        row = LAB_NAMES.index(name)
+        if self.lab_list.currentRow() != row:
+            self.lab_list.setCurrentRow(row)  # -> _on_lab_selected
+        return self.labs[name]
+
+    def _on_lab_selected(self, row: int) -> None:
+        if row < 0:
+            return
+        name = LAB_NAMES[row]
+        previous = self.stack.currentWidget()
+        if isinstance(previous, LabView) and previous.lab_name != name:
+            previous.pause()
+        if name not in self.labs:
+            view = view_class(name)()
+            view.state_changed.connect(self._on_state)
+            self.labs[name] = view
+            self.stack.addWidget(view)
+        self.stack.setCurrentWidget(self.labs[name])
+        self.settings.setValue("last_lab", name)
+        self.setWindowTitle(f"vizlab — {self.labs[name].title}")
+        self._on_state(self.labs[name].runner.state)
+
+    def toggle_run(self) -> None:
+        if self.lab.runner.is_running:
+            self.lab.pause()
+        else:
+            self.lab.run()
+
+    def _on_speed(self, position: int) -> None:
+        rate = SPEED_STEPS[position]
+        self.speed_label.setText("max" if rate is None else f"{rate}/s")
+        for view in self.labs.values():
+            view.runner.set_max_steps_per_second(rate)
+
+    def _on_state(self, state: str) -> None:
+        self.state_label.setText(self.lab.runner.state if self.lab else state)
+        running = self.lab.runner.is_running
+        self.run_action.setEnabled(not running)
+        self.pause_action.setEnabled(running)
+
+    def _update_status(self) -> None:
+        lab = self.lab
+        if lab is None:
+            return
+        now = time.monotonic()
+        then, frames = self._frames_at
+        fps = (lab.frames_drawn - frames) / (now - then) if now > then else 0.0
+        self._frames_at = (now, lab.frames_drawn)
+        self.rate_label.setText(f"{lab.runner.steps_per_second():.0f} steps/s")
+        self.fps_label.setText(f"{max(fps, 0):.0f} frames/s")
+        self.state_label.setText(lab.runner.state)
+
+    def _toggle_lab_list(self, shown: bool) -> None:
+        self.lab_list.setVisible(shown)
+
+    # -- files ----------------------------------------------------------------------------
+    def _last_folder(self, key: str) -> str:
+        return str(self.settings.value(f"folders/{key}", str(Path.home())))
+
+    def _remember_folder(self, key: str, path: str) -> None:
+        self.settings.setValue(f"folders/{key}", str(Path(path).parent))
+
+    def save_experiment(self) -> None:
+        from engine.experiments import files
+
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Save experiment", str(Path(self._last_folder("experiments")) / f"{self.lab.lab_name}.vizlab"),
+            "vizlab experiments (*.vizlab)",
+        )
+        if not path:
+            return
+        self._remember_folder("experiments", path)
+        try:
+            files.save_experiment(path, self.lab.lab_name, self.lab.config, self.lab.last_snapshot)
+        except (OSError, ValueError) as exc:
+            QMessageBox.warning(self, "Could not save", str(exc))
+            return
+        self.statusBar().showMessage(f"Saved {path}", 5000)
+
+    def open_experiment(self, path: str | None = None) -> bool:
+
+        if not path:
+            path, _ = QFileDialog.getOpenFileName(
+                self, "Open experiment", self._last_folder("experiments"),
+                "vizlab experiments (*.vizlab);;All files (*)",
+            )
+            if not path:
+                return False
+        self._remember_folder("experiments", path)
+        return self.load_experiment_file(path)
+
+    def load_experiment_file(self, path: str) -> bool:
+        """Load a saved experiment into its lab; a bad file changes nothing and says why."""
+        from engine.experiments import files
+
+        try:
+            saved = files.load_experiment(path)
+        except (OSError, ValueError) as exc:
+            QMessageBox.warning(self, "Could not open experiment", str(exc))
+            return False
+        lab = self.select_lab(saved.lab)
+        lab.reset()
+        lab.apply_settings(saved.settings)
+        lab.restore_state = saved.state
+        self.statusBar().showMessage(f"Opened {path}: press Run to continue from step {saved.step}", 8000)
+        return True
+
+    # -- help -----------------------------------------------------------------------------
+    def show_lab_help(self) -> None:
+        box = QMessageBox(self)
+        box.setWindowTitle(f"What am I looking at? — {self.lab.title}")
+        box.setTextFormat(Qt.TextFormat.RichText)
+        box.setText(self.lab.help_html)
+        box.show()
+        self.help_box = box
+
+    def show_about(self) -> None:
+        QMessageBox.about(
+            self, "About vizlab",
+            "<b>vizlab</b><br>A desktop lab for seeing how neural networks learn, "
+            "on its own small numpy autodiff engine.",
+        )
+
+    # -- closing ---------------------------------------------------------------------------
+    def closeEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        self.settings.setValue("geometry", self.saveGeometry())
+        for view in self.labs.values():
+            view.shutdown()
+        super().closeEvent(event)
+
+
+def run_app(argv: list[str] | None = None) -> int:
+    """Open the main window and run the Qt event loop until it closes."""
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    app = QApplication.instance() or QApplication(argv if argv is not None else sys.argv)
+    app.setApplicationName("vizlab")
+    app.setOrganizationName("vizlab")
+    window = MainWindow()
+    window.show()
+    return app.exec()

@@ -1,0 +1,416 @@
+"""What every lab view shares: settings controls, a runner, a timeline, an error banner.
+
+A lab view is the Qt face of one experiment module (`engine.experiments.<name>`). It
+builds its setting controls from the experiment's Config, starts the experiment's
+generator on a `Runner`, keeps a bounded timeline of the snapshots it has drawn, and
+draws snapshots; subclasses provide only `build_views()` and `draw(snapshot)`.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QScrollArea,
+    QSizePolicy,
+    QSlider,
+    QSpinBox,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from engine import experiments
+from engine.experiments.base import SettingError, SettingInfo, apply_settings, settings_of
+from vizlab.runner import Runner
+
+log = logging.getLogger(__name__)
+
+
+class SettingsPanel(QWidget):
+    """A form with one control per experiment setting, built from the Config's metadata.
+
+    Edits are validated by the experiment's own rules; a refused value shows a message
+    and the control returns to the last good value.
+    """
+
+    changed = Signal(str, object)  # setting name, new value
+
+    def __init__(self, config: Any, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.config = config
+        self.controls: dict[str, QWidget] = {}
+        self.infos = {info.name: info for info in settings_of(config)}
+        form = QFormLayout()
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        for info in self.infos.values():
+            control = self._make_control(info)
+            tip = info.help + (
+                "\nApplies at the next step, even while training." if info.live
+                else "\nApplies when you press Reset."
+            )
+            control.setToolTip(tip)
+            label = QLabel(info.name.replace("_", " "))
+            label.setToolTip(tip)
+            form.addRow(label, control)
+            self.controls[info.name] = control
+        self.message = QLabel()
+        self.message.setWordWrap(True)
+        self.message.setStyleSheet("color: #b00020;")
+        self.message.hide()
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(self.message)
+        layout.addStretch(1)
+
+    def _make_control(self, info: SettingInfo) -> QWidget:
+        value = getattr(self.config, info.name)
+        if info.type is bool:
+            box = QCheckBox()
+            box.setChecked(bool(value))
+            box.toggled.connect(lambda on, n=info.name: self._commit(n, on))
+            return box
+        if info.choices and info.type is str:
+            combo = QComboBox()
+            combo.addItems([str(c) for c in info.choices])
+            combo.setCurrentText(str(value))
+            combo.currentTextChanged.connect(lambda text, n=info.name: self._commit(n, text))
+            return combo
+        if info.type is int:
+            spin = QSpinBox()
+            spin.setRange(int(info.low if info.low is not None else -10**9),
+                          int(info.high if info.high is not None else 10**9))
+            spin.setValue(int(value))
+            spin.setKeyboardTracking(False)
+            spin.valueChanged.connect(lambda v, n=info.name: self._commit(n, v))
+            return spin
+        if info.type is float:
+            spin = QDoubleSpinBox()
+            spin.setDecimals(6 if info.log_scale else 4)
+            spin.setRange(info.low if info.low is not None else -1e9,
+                          info.high if info.high is not None else 1e9)
+            spin.setStepType(QDoubleSpinBox.StepType.AdaptiveDecimalStepType)
+            spin.setValue(float(value))
+            spin.setKeyboardTracking(False)
+            spin.valueChanged.connect(lambda v, n=info.name: self._commit(n, v))
+            return spin
+        edit = QLineEdit(_as_text(value))
+        edit.editingFinished.connect(lambda n=info.name, e=edit: self._commit(n, e.text()))
+        if info.name.endswith("_path"):
+            row = QWidget()
+            h = QHBoxLayout(row)
+            h.setContentsMargins(0, 0, 0, 0)
+            h.addWidget(edit, 1)
+            browse = QPushButton("…")
+            browse.setToolTip("Choose a file")
+            browse.clicked.connect(lambda _=False, n=info.name, e=edit: self._browse(n, e))
+            h.addWidget(browse)
+            row.edit = edit  # type: ignore[attr-defined]
+            return row
+        return edit
+
+    def _browse(self, name: str, edit: QLineEdit) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, f"Choose {name.replace('_', ' ')}")
+        if path:
+            edit.setText(path)
+            self._commit(name, path)
+
+    def _commit(self, name: str, value: Any) -> None:
+        try:
+            apply_settings(self.config, {name: value})
+        except SettingError as exc:
+            self.show_message(str(exc))
+            self.refresh(name)
+            return
+        self.message.hide()
+        self.changed.emit(name, getattr(self.config, name))
+
+    def show_message(self, text: str) -> None:
+        self.message.setText(text)
+        self.message.show()
+
+    def refresh(self, name: str | None = None) -> None:
+        """Show the config's current values in the controls (after load or a refused edit)."""
+        for key in [name] if name else list(self.controls):
+            control = self.controls[key]
+            value = getattr(self.config, key)
+            control.blockSignals(True)
+            try:
+                if isinstance(control, QCheckBox):
+                    control.setChecked(bool(value))
+                elif isinstance(control, QComboBox):
+                    control.setCurrentText(str(value))
+                elif isinstance(control, QSpinBox | QDoubleSpinBox):
+                    control.setValue(value)
+                elif isinstance(control, QLineEdit):
+                    control.setText(_as_text(value))
+                elif hasattr(control, "edit"):
+                    control.edit.setText(_as_text(value))
+            finally:
+                control.blockSignals(False)
+
+
+def _as_text(value: Any) -> str:
+    if isinstance(value, tuple | list):
+        return ",".join(map(str, value))
+    return str(value)
+
+
+class Timeline:
+    """A bounded history of drawn snapshots; when full, every other one is dropped.
+
+    So a long run keeps snapshots spread over all of training (ever coarser), in at
+    most `capacity` items, and the slider can scrub back through the whole of it.
+    """
+
+    def __init__(self, capacity: int = 400) -> None:
+        self.capacity = capacity
+        self.items: list[Any] = []
+        self.stride = 1
+        self._offered = 0
+
+    def append(self, snapshot: Any) -> bool:
+        """Keep the snapshot if it falls on the current stride; True if kept."""
+        self._offered += 1
+        if (self._offered - 1) % self.stride:
+            return False
+        if len(self.items) >= self.capacity:
+            self.items = self.items[::2]
+            self.stride *= 2
+        self.items.append(snapshot)
+        return True
+
+    def clear(self) -> None:
+        self.items.clear()
+        self.stride = 1
+        self._offered = 0
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+
+class LabView(QWidget):
+    """Base class of the labs: subclasses set `lab_name`, `help_html`, and implement
+    `build_views()` (returns the widget with the lab's plots) and `draw(snapshot)`."""
+
+    lab_name = ""
+    help_html = ""
+
+    state_changed = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.experiment = experiments.get(self.lab_name)
+        self.title = self.experiment.TITLE
+        self.config = self.experiment.Config()
+        self.run_config: Any = None  # the copy the running generator reads
+        self.restore_state: dict | None = None  # weights to start from (loaded file)
+        self.last_snapshot: Any = None
+        self.timeline = Timeline()
+        self.following_live = True
+        self.frames_drawn = 0
+
+        self.runner = Runner(self)
+        self.runner.snapshot.connect(self._on_snapshot)
+        self.runner.error.connect(self._on_error)
+        self.runner.state_changed.connect(self._on_state)
+
+        self.settings_panel = SettingsPanel(self.config)
+        self.settings_panel.changed.connect(self._on_setting_changed)
+        settings_scroll = QScrollArea()
+        settings_scroll.setWidget(self.settings_panel)
+        settings_scroll.setWidgetResizable(True)
+        settings_scroll.setMinimumWidth(250)
+
+        self.pending_label = QLabel()
+        self.pending_label.setWordWrap(True)
+        self.pending_label.setStyleSheet(
+            "background: #fff4ce; border: 1px solid #e0c060; padding: 4px;"
+        )
+        self.pending_label.hide()
+
+        self.error_banner = QLabel()
+        self.error_banner.setWordWrap(True)
+        self.error_banner.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.error_banner.setStyleSheet(
+            "background: #fde7e9; color: #8a0010; border: 1px solid #d08090; padding: 6px;"
+        )
+        self.error_banner.hide()
+
+        self.slider = QSlider(Qt.Orientation.Horizontal)
+        self.slider.setRange(0, 0)
+        self.slider.setToolTip("Scrub back through training; every view follows.")
+        self.slider.valueChanged.connect(self._on_scrub)
+        self.live_button = QPushButton("Live")
+        self.live_button.setToolTip("Follow the newest step again")
+        self.live_button.clicked.connect(self.go_live)
+        self.timeline_label = QLabel("step 0")
+        timeline_row = QHBoxLayout()
+        timeline_row.addWidget(QLabel("Timeline"))
+        timeline_row.addWidget(self.slider, 1)
+        timeline_row.addWidget(self.timeline_label)
+        timeline_row.addWidget(self.live_button)
+
+        self.views = self.build_views()
+        right = QWidget()
+        right_layout = QVBoxLayout(right)
+        right_layout.setContentsMargins(0, 0, 0, 0)
+        right_layout.addWidget(self.error_banner)
+        right_layout.addWidget(self.pending_label)
+        right_layout.addWidget(self.views, 1)
+        right_layout.addLayout(timeline_row)
+
+        splitter = QSplitter()
+        splitter.addWidget(settings_scroll)
+        splitter.addWidget(right)
+        splitter.setStretchFactor(1, 1)
+        splitter.setSizes([280, 1000])
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(splitter)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+
+    # -- to implement ------------------------------------------------------------------
+    def build_views(self) -> QWidget:
+        raise NotImplementedError
+
+    def draw(self, snapshot: Any) -> None:
+        raise NotImplementedError
+
+    def clear_views(self) -> None:
+        """Called on Reset before the first new snapshot; override to blank plots."""
+
+    # -- transport ------------------------------------------------------------------------
+    def _generator_factory(self):
+        self.run_config = copy.deepcopy(self.config)
+        config, state = self.run_config, self.restore_state
+        self.pending_label.hide()
+        if state is not None:
+            return lambda: self.experiment.run(config, state=state)
+        return lambda: self.experiment.run(config)
+
+    def run(self) -> None:
+        if self.runner.state == "paused":
+            self.runner.resume()
+        elif self.runner.state != "running":
+            if self.runner.state in ("finished", "error"):
+                self._clear_for_new_run()
+            self.error_banner.hide()
+            self.runner.start(self._generator_factory())
+        self.go_live()
+
+    def pause(self) -> None:
+        self.runner.pause()
+
+    def step(self) -> None:
+        if not self.runner.is_active:
+            if self.runner.state in ("finished", "error"):
+                self._clear_for_new_run()
+            self.error_banner.hide()
+            self.runner.start(self._generator_factory(), paused=True)
+        self.runner.step()
+        self.go_live()
+
+    def reset(self) -> None:
+        """Stop, forget the run, and apply every pending setting."""
+        self.runner.stop()
+        self.restore_state = None
+        self._clear_for_new_run()
+        self.error_banner.hide()
+
+    def _clear_for_new_run(self) -> None:
+        self.timeline.clear()
+        self.last_snapshot = None
+        self.slider.setRange(0, 0)
+        self.timeline_label.setText("step 0")
+        self.pending_label.hide()
+        self.clear_views()
+
+    def shutdown(self) -> None:
+        self.runner.shutdown()
+
+    # -- settings ---------------------------------------------------------------------------
+    def _on_setting_changed(self, name: str, value: Any) -> None:
+        info = self.settings_panel.infos[name]
+        if not self.runner.is_active or self.run_config is None:
+            return
+        if info.live:
+            setattr(self.run_config, name, value)
+        else:
+            self.pending_label.setText(
+                f"Changed {name.replace('_', ' ')}: this needs a new network, "
+                "so it applies when you press Reset (Ctrl+R)."
+            )
+            self.pending_label.show()
+
+    def apply_settings(self, assignments: dict[str, Any]) -> None:
+        """Set settings programmatically (CLI, loading a file); live ones reach the run."""
+        apply_settings(self.config, assignments)
+        self.settings_panel.refresh()
+        for name in assignments:
+            self._on_setting_changed(name, getattr(self.config, name))
+
+    # -- snapshots and the timeline ---------------------------------------------------------
+    def _on_snapshot(self, snapshot: Any) -> None:
+        self.last_snapshot = snapshot
+        self.timeline.append(snapshot)
+        self.slider.blockSignals(True)
+        self.slider.setRange(0, max(len(self.timeline) - 1, 0))
+        if self.following_live:
+            self.slider.setValue(self.slider.maximum())
+        self.slider.blockSignals(False)
+        if self.following_live:
+            self._draw(snapshot)
+
+    def _draw(self, snapshot: Any) -> None:
+        try:
+            self.draw(snapshot)
+        except Exception as exc:  # a drawing bug must not take the app down
+            log.exception("drawing %s failed", self.lab_name)
+            self._show_error(f"Drawing failed: {exc}")
+            return
+        self.frames_drawn += 1
+        self.timeline_label.setText(f"step {snapshot.step}")
+
+    def _on_scrub(self, index: int) -> None:
+        if not self.timeline.items:
+            return
+        self.following_live = index >= len(self.timeline) - 1
+        self._draw(self.timeline.items[index])
+
+    def go_live(self) -> None:
+        self.following_live = True
+        if self.timeline.items:
+            self.slider.setValue(len(self.timeline) - 1)
+            self._draw(self.timeline.items[-1])
+
+    # -- errors and state --------------------------------------------------------------------
+    def _on_error(self, message: str, details: str) -> None:
+        self._show_error(f"The experiment stopped with an error: {message}", details)
+
+    def _show_error(self, text: str, details: str = "") -> None:
+        self.error_banner.setText(text)
+        self.error_banner.setToolTip(details[-3000:] if details else "")
+        self.error_banner.show()
+
+    def _on_state(self, state: str) -> None:
+        self.state_changed.emit(state)
+
+    def caption(self) -> str:
+        """The run's settings in one line, for screenshot captions."""
+        parts = [f"{info.name}={_as_text(getattr(self.config, info.name))}"
+                 for info in settings_of(self.config)]
+        step = f"step {self.last_snapshot.step}: " if self.last_snapshot is not None else ""
+        return f"vizlab {self.lab_name} lab, {step}" + ", ".join(parts)
