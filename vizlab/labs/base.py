@@ -303,6 +303,7 @@ class LabView(QWidget):
 
     def run(self) -> None:
         if self.runner.state == "paused":
+            self._restore_snapshot_pace()
             self.runner.resume()
         elif self.runner.state != "running":
             if self.runner.state in ("finished", "error"):
@@ -320,8 +321,15 @@ class LabView(QWidget):
                 self._clear_for_new_run()
             self.error_banner.hide()
             self.runner.start(self._generator_factory(), paused=True)
+        # One press, one training step: snapshot at every step while stepping.
+        if hasattr(self.run_config, "snapshot_every"):
+            self.run_config.snapshot_every = 1
         self.runner.step()
         self.go_live()
+
+    def _restore_snapshot_pace(self) -> None:
+        if hasattr(self.run_config, "snapshot_every"):
+            self.run_config.snapshot_every = self.config.snapshot_every
 
     def reset(self) -> None:
         """Stop, forget the run, and apply every pending setting."""
