@@ -110,6 +110,23 @@ class MainWindow(QMainWindow):
             "What am I looking at?", self.show_lab_help, QKeySequence.StandardKey.HelpContents
         )
         self.about_action = self._action("About vizlab", self.show_about)
+        self.screenshot_action = self._action(
+            "Save Screenshot…", self.save_screenshot, "Ctrl+Shift+S",
+            "Save the lab as a PNG picture")
+        self.copy_action = self._action(
+            "Copy Picture", self.copy_picture, "Ctrl+Shift+C", "Copy the lab as a picture")
+        self.record_action = self._action(
+            "Start Recording", self.toggle_recording, "Ctrl+Shift+R",
+            "Record the lab as it trains, then save a GIF or APNG")
+        self.hires_action = self._action("Pictures at 2x", lambda on: self.settings.setValue(
+            "export/scale", 2 if on else 1))
+        self.hires_action.setCheckable(True)
+        self.hires_action.setChecked(int(self.settings.value("export/scale", 1)) == 2)
+        self.caption_action = self._action("Caption Screenshots with Settings", lambda on:
+                                           self.settings.setValue("export/caption", bool(on)))
+        self.caption_action.setCheckable(True)
+        self.caption_action.setChecked(self.settings.value("export/caption", False) in
+                                       (True, "true"))
         self.toggle_list_action = self._action("Show Lab List", self._toggle_lab_list, "Ctrl+L")
         self.toggle_list_action.setCheckable(True)
         self.toggle_list_action.setChecked(True)
@@ -145,7 +162,13 @@ class MainWindow(QMainWindow):
         self.file_menu.addAction(self.open_action)
         self.file_menu.addAction(self.save_action)
         self.file_menu.addSeparator()
-        self.export_anchor = self.file_menu.addSeparator()
+        for action in (self.screenshot_action, self.copy_action, self.record_action):
+            self.file_menu.addAction(action)
+        self.plot_menu = self.file_menu.addMenu("Export Plot")
+        self.plot_menu.aboutToShow.connect(self._fill_plot_menu)
+        self.file_menu.addAction(self.hires_action)
+        self.file_menu.addAction(self.caption_action)
+        self.file_menu.addSeparator()
         self.file_menu.addAction(self.quit_action)
         run_menu = menu.addMenu("&Run")
         for action in (self.run_action, self.pause_action, self.step_action, self.reset_action,
@@ -189,6 +212,7 @@ class MainWindow(QMainWindow):
             previous.pause()
         if name not in self.labs:
             view = view_class(name)()
+            view.set_speed(SPEED_STEPS[self.speed_slider.value()])
             view.state_changed.connect(self._on_state)
             self.labs[name] = view
             self.stack.addWidget(view)
@@ -207,7 +231,7 @@ class MainWindow(QMainWindow):
         rate = SPEED_STEPS[position]
         self.speed_label.setText("max" if rate is None else f"{rate}/s")
         for view in self.labs.values():
-            view.runner.set_max_steps_per_second(rate)
+            view.set_speed(rate)
 
     def _on_state(self, state: str) -> None:
         self.state_label.setText(self.lab.runner.state if self.lab else state)
@@ -223,7 +247,7 @@ class MainWindow(QMainWindow):
         then, frames = self._frames_at
         fps = (lab.frames_drawn - frames) / (now - then) if now > then else 0.0
         self._frames_at = (now, lab.frames_drawn)
-        self.rate_label.setText(f"{lab.runner.steps_per_second():.0f} steps/s")
+        self.rate_label.setText(f"{lab.training_steps_per_second():.0f} steps/s")
         self.fps_label.setText(f"{max(fps, 0):.0f} frames/s")
         self.state_label.setText(lab.runner.state)
 
@@ -281,6 +305,117 @@ class MainWindow(QMainWindow):
         lab.restore_state = saved.state
         self.statusBar().showMessage(f"Opened {path}: press Run to continue from step {saved.step}", 8000)
         return True
+
+    # -- pictures and recordings ------------------------------------------------------------
+    @property
+    def export_scale(self) -> int:
+        return 2 if self.hires_action.isChecked() else 1
+
+    def _caption(self) -> str | None:
+        return self.lab.caption() if self.caption_action.isChecked() else None
+
+    def _ask_path(self, title: str, name: str, filters: str) -> str:
+        path, _ = QFileDialog.getSaveFileName(
+            self, title, str(Path(self._last_folder("export")) / name), filters)
+        if path:
+            self._remember_folder("export", path)
+        return path
+
+    def save_screenshot(self, path: str | None = None) -> bool:
+        from vizlab import export
+
+        path = path or self._ask_path("Save screenshot", f"{self.lab.lab_name}.png",
+                                      "PNG pictures (*.png)")
+        if not path:
+            return False
+        try:
+            export.save_screenshot(self.lab, path, scale=self.export_scale,
+                                   caption=self._caption())
+        except export.ExportError as exc:
+            QMessageBox.warning(self, "Could not save the screenshot", str(exc))
+            return False
+        self.statusBar().showMessage(f"Saved {path}", 5000)
+        return True
+
+    def copy_picture(self) -> None:
+        from vizlab import export
+
+        export.copy_to_clipboard(self.lab, scale=self.export_scale, caption=self._caption())
+        self.statusBar().showMessage("Copied the lab as a picture", 3000)
+
+    def _fill_plot_menu(self) -> None:
+        self.plot_menu.clear()
+        for plot in self.lab.plots():
+            title = plot.plot_item.titleLabel.text or type(plot).__name__
+            for kind in ("png", "svg", "csv"):
+                action = self.plot_menu.addAction(f"{title} as {kind.upper()}…")
+                action.triggered.connect(
+                    lambda _=False, p=plot, k=kind, t=title: self.export_plot(p, k, t))
+
+    def export_plot(self, plot, kind: str, title: str = "plot", path: str | None = None) -> bool:
+        from vizlab import export
+
+        safe = "".join(c if c.isalnum() else "_" for c in title).strip("_").lower() or "plot"
+        path = path or self._ask_path(f"Export {title}", f"{safe}.{kind}",
+                                      f"{kind.upper()} files (*.{kind})")
+        if not path:
+            return False
+        try:
+            export.export_plot(plot.plot_item, path, scale=self.export_scale)
+        except export.ExportError as exc:
+            QMessageBox.warning(self, "Could not export the plot", str(exc))
+            return False
+        self.statusBar().showMessage(f"Saved {path}", 5000)
+        return True
+
+    def toggle_recording(self) -> None:
+        if self.lab.recorder is None:
+            self.start_recording()
+        else:
+            self.stop_recording()
+
+    def start_recording(self) -> None:
+        from vizlab import export
+
+        lab = self.lab
+        lab.recorder = export.Recorder()
+        lab.record_scale = self.export_scale
+        self.record_action.setText("Stop Recording…")
+        self.statusBar().showMessage(
+            "Recording: every frame drawn is kept. Stop with Ctrl+Shift+R.", 5000)
+
+    def stop_recording(self, path: str | None = None, fps: int = 10) -> bool:
+        """Stop capturing and write the frames as a GIF (or APNG by extension)."""
+        from vizlab import export
+
+        lab = self.lab
+        recorder, lab.recorder = lab.recorder, None
+        self.record_action.setText("Start Recording")
+        if recorder is None:
+            return False
+        try:
+            if recorder.frame_count == 0:
+                QMessageBox.information(self, "Nothing recorded",
+                                        "No frames were drawn while recording: press Run first.")
+                return False
+            path = path or self._ask_path(
+                "Save recording", f"{lab.lab_name}.gif",
+                "Animated GIF (*.gif);;Animated PNG (*.apng *.png)")
+            if not path:
+                return False
+            write = recorder.write_apng if Path(path).suffix.lower() in (".apng", ".png") \
+                else recorder.write_gif
+            done = export.run_with_progress(
+                self, "Encoding the recording",
+                lambda progress: write(path, fps=fps, progress=progress))
+        except export.ExportError as exc:
+            QMessageBox.warning(self, "Could not save the recording", str(exc))
+            return False
+        finally:
+            recorder.close()
+        if done:
+            self.statusBar().showMessage(f"Saved {path} ({recorder.frame_count} frames)", 5000)
+        return bool(done)
 
     # -- help -----------------------------------------------------------------------------
     def show_lab_help(self) -> None:

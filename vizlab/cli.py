@@ -164,6 +164,9 @@ def render(args: argparse.Namespace) -> int:
     view.resize(*args.size)
     view.show()
     app.processEvents()
+    if (view.width(), view.height()) != tuple(args.size):
+        sys.stderr.write(f"note: the {args.lab} lab needs at least its minimum size; "
+                         f"rendering at {view.width()}x{view.height()}\n")
 
     every = getattr(args, "every", None)
     recorder = export.Recorder() if every else None

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import time
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
@@ -221,6 +222,10 @@ class LabView(QWidget):
         self.timeline = Timeline()
         self.following_live = True
         self.frames_drawn = 0
+        self.recorder = None  # an export.Recorder while recording
+        self.record_scale = 1
+        self.max_steps_per_second: float | None = None
+        self._step_samples: list[tuple[float, int]] = []
 
         self.runner = Runner(self)
         self.runner.snapshot.connect(self._on_snapshot)
@@ -295,6 +300,7 @@ class LabView(QWidget):
     # -- transport ------------------------------------------------------------------------
     def _generator_factory(self):
         self.run_config = copy.deepcopy(self.config)
+        self._restore_snapshot_pace()
         config, state = self.run_config, self.restore_state
         self.pending_label.hide()
         if state is not None:
@@ -329,7 +335,24 @@ class LabView(QWidget):
 
     def _restore_snapshot_pace(self) -> None:
         if hasattr(self.run_config, "snapshot_every"):
-            self.run_config.snapshot_every = self.config.snapshot_every
+            # At a chosen speed every training step is shown; flat out, the setting rules.
+            slow = self.max_steps_per_second is not None
+            self.run_config.snapshot_every = 1 if slow else self.config.snapshot_every
+
+    def set_speed(self, steps_per_second: float | None) -> None:
+        """Limit training to this many steps per second (None: as fast as it goes)."""
+        self.max_steps_per_second = steps_per_second
+        self.runner.set_max_steps_per_second(steps_per_second)
+        if self.run_config is not None and self.runner.state == "running":
+            self._restore_snapshot_pace()
+
+    def training_steps_per_second(self) -> float:
+        """Training steps per second over about the last second, from the snapshots seen."""
+        samples = self._step_samples
+        if not self.runner.is_running or len(samples) < 2:
+            return 0.0
+        (t0, s0), (t1, s1) = samples[0], samples[-1]
+        return (s1 - s0) / (t1 - t0) if t1 > t0 else 0.0
 
     def reset(self) -> None:
         """Stop, forget the run, and apply every pending setting."""
@@ -373,6 +396,10 @@ class LabView(QWidget):
     # -- snapshots and the timeline ---------------------------------------------------------
     def _on_snapshot(self, snapshot: Any) -> None:
         self.last_snapshot = snapshot
+        now = time.monotonic()
+        self._step_samples.append((now, snapshot.step))
+        while len(self._step_samples) > 2 and self._step_samples[0][0] < now - 1.0:
+            self._step_samples.pop(0)
         self.timeline.append(snapshot)
         self.slider.blockSignals(True)
         self.slider.setRange(0, max(len(self.timeline) - 1, 0))
@@ -391,6 +418,10 @@ class LabView(QWidget):
             return
         self.frames_drawn += 1
         self.timeline_label.setText(f"step {snapshot.step}")
+        if self.recorder is not None and self.following_live:
+            from vizlab import export
+
+            self.recorder.add_frame(export.grab_image(self, self.record_scale))
 
     def _on_scrub(self, index: int) -> None:
         if not self.timeline.items:
@@ -415,6 +446,12 @@ class LabView(QWidget):
 
     def _on_state(self, state: str) -> None:
         self.state_changed.emit(state)
+
+    def plots(self) -> list:
+        """The lab's plot widgets that can be exported on their own, in layout order."""
+        from vizlab.widgets._base import PlotWidgetBase
+
+        return [w for w in self.views.findChildren(PlotWidgetBase) if w.isVisibleTo(self)]
 
     def caption(self) -> str:
         """The run's settings in one line, for screenshot captions."""

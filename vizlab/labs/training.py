@@ -41,6 +41,8 @@ class View(LabView):
         self.loss_plot = CurvePlot("Loss", x_label="step", y_label="cross-entropy", log_y=True)
         self.acc_plot = CurvePlot("Accuracy", x_label="step", y_label="share correct")
         self.dead_plot = CurvePlot("Dead ReLUs", x_label="step", y_label="share of units")
+        self.dead_plot.plot_item.setYRange(0, 1)  # a share: keep 0..1 so 0 reads as none
+        self.dead_plot.plot_item.enableAutoRange(y=False)
         self.hist_plot = HistogramPlot("Activations", x_label="output")
         self.boundary_plot = BoundaryPlot()
         self.confusion = Heatmap("Confusion (test)", x_label="predicted", y_label="true",
