@@ -1,0 +1,261 @@
+"""The experiment runner: pace, pause/step/stop, coalescing to ~30 Hz, errors, threads."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import warnings
+from dataclasses import dataclass
+
+import pytest
+
+from vizlab.runner import LatestSlot, Runner
+
+
+@dataclass(frozen=True)
+class Snap:
+    step: int
+    tag: str = ""
+
+
+def counting(delay: float = 0.0, fail_at: int | None = None, tag: str = "", limit=None):
+    """A factory for an experiment-like generator yielding Snap(1), Snap(2), ..."""
+
+    def factory():
+        i = 0
+        while limit is None or i < limit:
+            i += 1
+            if fail_at is not None and i == fail_at:
+                raise ValueError("boom")
+            if delay:
+                time.sleep(delay)
+            yield Snap(i, tag)
+
+    return factory
+
+
+def runner_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name.startswith("vizlab-runner")]
+
+
+@pytest.fixture
+def runner(qtbot):
+    r = Runner()
+    yield r
+    assert r.shutdown()
+
+
+@pytest.fixture
+def received(runner):
+    got: list[Snap] = []
+    runner.snapshot.connect(got.append)
+    return got
+
+
+def test_latest_slot_keeps_only_the_newest():
+    slot = LatestSlot()
+    assert slot.get() == (0, None)
+    for i in range(1000):
+        slot.put(i)
+    assert slot.get() == (1000, 999)
+
+
+def test_snapshots_arrive_with_increasing_steps(qtbot, runner, received):
+    states: list[str] = []
+    runner.state_changed.connect(states.append)
+    runner.start(counting(delay=0.001))
+    assert runner.is_running and not runner.is_paused
+    qtbot.waitUntil(lambda: len(received) >= 5, timeout=2000)
+    steps = [s.step for s in received]
+    assert all(b > a for a, b in zip(steps, steps[1:], strict=False))
+    assert runner.latest().step >= steps[-1]
+    assert runner.step_count() >= steps[-1]
+    assert states == ["running"]
+
+
+def test_gui_gets_at_most_about_30_snapshots_per_second(qtbot, runner, received):
+    runner.set_max_steps_per_second(5000)
+    runner.start(counting())
+    qtbot.wait(200)  # let it settle
+    n0, steps0 = len(received), runner.step_count()
+    qtbot.wait(1000)
+    signals, steps = len(received) - n0, runner.step_count() - steps0
+    assert steps > 1500, steps  # the experiment really ran thousands of steps...
+    assert 10 <= signals <= 35, signals  # ...but the GUI saw only the newest, ~30/s
+    assert runner.steps_per_second() > 1500
+    assert 10 <= runner.snapshots_per_second() <= 35
+
+
+def test_pause_step_resume(qtbot, runner, received):
+    runner.start(counting(delay=0.001))
+    qtbot.waitUntil(lambda: runner.step_count() > 10, timeout=2000)
+    runner.pause()
+    assert runner.is_paused and runner.state == "paused"
+    qtbot.wait(100)  # a step that was in flight may still land
+    before = runner.latest().step
+    qtbot.wait(300)
+    assert runner.latest().step == before  # the worker stopped advancing
+    assert runner.step_count() == before
+
+    with qtbot.waitSignal(runner.snapshot, timeout=1000) as blocker:
+        runner.step()
+    assert blocker.args[0].step == before + 1
+    qtbot.wait(200)
+    assert runner.latest().step == before + 1  # exactly one, then paused again
+    assert runner.is_paused
+
+    runner.step()
+    runner.step()
+    qtbot.waitUntil(lambda: runner.latest().step == before + 3, timeout=1000)
+    qtbot.wait(150)
+    assert runner.latest().step == before + 3
+
+    runner.resume()
+    assert runner.is_running
+    qtbot.waitUntil(lambda: runner.latest().step > before + 20, timeout=2000)
+
+
+def test_step_snapshot_is_emitted_at_once_not_by_the_timer(qtbot, received):
+    runner = Runner(frame_interval_ms=5000)  # the timer would take 5 s
+    try:
+        runner.start(counting(), paused=True)
+        qtbot.wait(100)
+        assert runner.step_count() == 0  # started paused: nothing pulled yet
+        t0 = time.monotonic()
+        with qtbot.waitSignal(runner.snapshot, timeout=1000) as blocker:
+            runner.step()
+        assert time.monotonic() - t0 < 0.5
+        assert blocker.args[0].step == 1
+    finally:
+        assert runner.shutdown()
+
+
+def test_stop_returns_quickly_with_slow_steps_and_joins_the_thread(qtbot, runner):
+    runner.start(counting(delay=0.3))
+    qtbot.wait(450)  # the worker is in the middle of its second 0.3 s step
+    assert len(runner_threads()) == 1
+    t0 = time.monotonic()
+    assert runner.stop() is True
+    elapsed = time.monotonic() - t0
+    assert elapsed < 1.0, elapsed
+    assert runner_threads() == []
+    assert runner.state == "idle" and not runner.is_running
+
+
+def test_stop_while_paused_is_immediate(qtbot, runner):
+    runner.start(counting(delay=0.001))
+    qtbot.waitUntil(lambda: runner.step_count() > 3, timeout=2000)
+    runner.pause()
+    qtbot.wait(50)
+    t0 = time.monotonic()
+    assert runner.stop()
+    assert time.monotonic() - t0 < 0.2
+    assert runner_threads() == []
+
+
+def test_stop_closes_the_generator_on_its_thread(qtbot, runner):
+    closed_on: list[str] = []
+
+    def factory():
+        try:
+            while True:
+                time.sleep(0.001)
+                yield Snap(0)
+        finally:
+            closed_on.append(threading.current_thread().name)
+
+    runner.start(factory)
+    qtbot.waitUntil(lambda: runner.step_count() > 0, timeout=2000)
+    runner.stop()
+    assert len(closed_on) == 1 and closed_on[0].startswith("vizlab-runner")
+
+
+def test_error_becomes_a_signal_and_the_runner_can_start_again(qtbot, runner, received):
+    with qtbot.waitSignal(runner.error, timeout=2000) as blocker:
+        runner.start(counting(fail_at=5))
+    message, text = blocker.args
+    assert "boom" in message and "ValueError" in message
+    assert "Traceback" in text and 'raise ValueError("boom")' in text
+    assert runner.state == "error"
+    assert [s.step for s in received][-1] == 4  # the last good snapshot was shown
+    assert runner_threads() == []
+
+    runner.start(counting(delay=0.001, tag="again"))
+    assert runner.state == "running"
+    qtbot.waitUntil(lambda: runner.step_count() > 5, timeout=2000)
+    qtbot.waitUntil(lambda: received[-1].tag == "again", timeout=1000)
+
+
+def test_error_in_the_factory_itself_is_reported(qtbot, runner):
+    def factory():
+        raise RuntimeError("no data")
+
+    with qtbot.waitSignal(runner.error, timeout=2000) as blocker:
+        runner.start(factory)
+    assert "no data" in blocker.args[0]
+    assert runner.state == "error"
+
+
+def test_finished_delivers_the_last_snapshot(qtbot, runner, received):
+    states: list[str] = []
+    runner.state_changed.connect(states.append)
+    with qtbot.waitSignal(runner.finished, timeout=2000):
+        runner.start(counting(limit=10))
+    assert received[-1].step == 10
+    assert runner.latest().step == 10
+    assert states == ["running", "finished"]
+    assert runner_threads() == []
+
+
+def test_throttle_limits_steps_per_second(qtbot, runner):
+    runner.set_max_steps_per_second(20)
+    assert runner.max_steps_per_second() == 20
+    runner.start(counting())
+    qtbot.wait(1000)
+    n = runner.step_count()
+    assert 15 <= n <= 25, n
+    # Lifting the limit takes effect at once, even mid-wait.
+    runner.set_max_steps_per_second(None)
+    qtbot.waitUntil(lambda: runner.step_count() > n + 1000, timeout=1000)
+
+
+def test_invalid_speed_is_rejected(runner):
+    with pytest.raises(ValueError):
+        runner.set_max_steps_per_second(0)
+    with pytest.raises(ValueError):
+        runner.set_max_steps_per_second(-3)
+
+
+def test_start_while_running_replaces_the_run(qtbot, runner, received):
+    runner.start(counting(delay=0.001, tag="a"))
+    qtbot.waitUntil(lambda: len(received) > 2, timeout=2000)
+    runner.start(counting(delay=0.001, tag="b"))
+    n_before = len(received)
+    qtbot.waitUntil(lambda: len(received) > n_before + 3, timeout=2000)
+    assert {s.tag for s in received[n_before:]} == {"b"}
+    assert len(runner_threads()) == 1
+
+
+def test_controls_without_a_run_do_nothing(runner):
+    runner.pause()
+    runner.resume()
+    runner.step()
+    assert runner.stop()
+    assert runner.state == "idle"
+    assert runner.latest() is None
+    assert runner.steps_per_second() == 0.0
+
+
+def test_a_warning_every_step_is_logged_once(qtbot, runner, caplog):
+    def factory():
+        for i in range(200):
+            warnings.warn("overflow-ish", RuntimeWarning, stacklevel=1)
+            yield Snap(i)
+
+    with caplog.at_level(logging.WARNING, logger="vizlab.runner"):
+        with qtbot.waitSignal(runner.finished, timeout=2000):
+            runner.start(factory)
+        qtbot.wait(50)  # queued warning signals
+    hits = [r for r in caplog.records if "overflow-ish" in r.getMessage()]
+    assert len(hits) == 1

@@ -1,0 +1,315 @@
+"""Line, histogram and bar plots for the labs: named series, created once, updated in place."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QWidget
+
+from vizlab.widgets import _style
+from vizlab.widgets._base import PlotWidgetBase
+
+_LINE_STYLES = {"solid": Qt.PenStyle.SolidLine, "dash": Qt.PenStyle.DashLine,
+                "dot": Qt.PenStyle.DotLine}  # fmt: skip
+
+
+def _legend(plot: pg.PlotItem) -> pg.LegendItem:
+    return plot.addLegend(
+        offset=(-10, 10),  # top right, where curves that fall (losses) leave room
+        labelTextSize=f"{_style.TICK_PT}pt",
+        labelTextColor="k",
+        brush=pg.mkBrush(255, 255, 255, 200),
+        pen=pg.mkPen(200, 200, 200),
+    )
+
+
+class CurvePlot(PlotWidgetBase):
+    """Named curves with a legend, optional log-y, and labelled reference lines."""
+
+    def __init__(
+        self,
+        title: str = "",
+        *,
+        x_label: str = "",
+        y_label: str = "",
+        log_y: bool = False,
+        legend: bool = True,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent, axis_items={"left": _style.LogFriendlyAxis("left")})
+        plot = self._plot
+        _style.style_plot(plot, title, x_label, y_label)
+        plot.showGrid(x=True, y=True, alpha=0.15)
+        # Long loss histories: draw only what is visible, downsampled to the pixel width.
+        plot.setClipToView(True)
+        plot.setDownsampling(auto=True, mode="peak")
+        self._legend = _legend(plot) if legend else None
+        self._curves: dict[str, pg.PlotDataItem] = {}
+        self._data: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self._markers: list[tuple[pg.InfiniteLine, str, float]] = []
+        self._log_y = False
+        self.set_log_y(log_y)
+
+    def set_curve(
+        self,
+        name: str,
+        x: np.ndarray | Sequence[float],
+        y: np.ndarray | Sequence[float] | None = None,
+        *,
+        color: str | None = None,
+        width: float = 2.0,
+        style: str = "solid",
+    ) -> pg.PlotDataItem:
+        """Create curve ``name`` on first use, then just replace its data.
+
+        With ``y`` omitted, ``x`` is taken as y and plotted against 0, 1, 2, ...
+        """
+        if y is None:
+            yv = np.asarray(x, dtype=float)
+            xv = np.arange(yv.shape[0], dtype=float)
+        else:
+            xv, yv = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+        if xv.shape != yv.shape or xv.ndim != 1:
+            raise ValueError(
+                f"curve {name!r}: x and y must be 1-D of equal length, "
+                f"got {xv.shape} and {yv.shape}"
+            )
+        curve = self._curves.get(name)
+        if curve is None:
+            pen = pg.mkPen(
+                color or _style.palette_color(len(self._curves)),
+                width=width,
+                style=_LINE_STYLES[style],
+            )
+            segmented = width > 1 and style == "solid"
+            if segmented:
+                # Flat caps: segments then meet without the darker overlaps at the joints.
+                pen.setCapStyle(Qt.PenCapStyle.FlatCap)
+            curve = self._plot.plot(name=name, pen=pen)
+            if segmented:
+                # Qt strokes wide antialiased polylines very slowly (~30 ms for a noisy
+                # 5,000-point loss curve); separate segments draw in a few ms.
+                curve.curve.setSegmentedLineMode("on")
+            self._curves[name] = curve
+        self._data[name] = (xv, yv)
+        if self._log_y:
+            # log10 of zeros or negatives: show a gap rather than warn every frame.
+            yv = np.where(yv > 0, yv, np.nan)
+        curve.setData(xv, yv, connect="finite")
+        return curve
+
+    def remove_curve(self, name: str) -> None:
+        curve = self._curves.pop(name, None)
+        self._data.pop(name, None)
+        if curve is not None:
+            self._plot.removeItem(curve)
+
+    def curve_names(self) -> list[str]:
+        return list(self._curves)
+
+    def curve_data(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        return self._data[name]
+
+    @property
+    def log_y(self) -> bool:
+        return self._log_y
+
+    def set_log_y(self, on: bool) -> None:
+        self._log_y = bool(on)
+        self._plot.setLogMode(y=self._log_y)
+        for name, (xv, yv) in list(self._data.items()):
+            self.set_curve(name, xv, yv)
+        for line, _, value in self._markers:
+            line.setValue(self._marker_pos(line.angle, value))
+
+    def add_marker(
+        self,
+        x: float | None = None,
+        y: float | None = None,
+        label: str = "",
+        *,
+        color: str = "#555555",
+    ) -> pg.InfiniteLine:
+        """A dashed reference line at ``x=...`` (vertical) or ``y=...`` (horizontal)."""
+        if (x is None) == (y is None):
+            raise ValueError("give exactly one of x or y")
+        angle, value = (90, float(x)) if x is not None else (0, float(y))  # type: ignore[arg-type]
+        line = pg.InfiniteLine(
+            pos=self._marker_pos(angle, value),
+            angle=angle,
+            movable=False,
+            pen=pg.mkPen(color, width=1.5, style=Qt.PenStyle.DashLine),
+            label=label or None,
+            labelOpts={
+                "position": 0.92 if angle == 90 else 0.08,
+                "color": color,
+                "fill": pg.mkBrush(255, 255, 255, 200),
+                "movable": False,
+            },
+        )
+        self._plot.addItem(line, ignoreBounds=True)
+        self._markers.append((line, label, value))
+        return line
+
+    def clear_markers(self) -> None:
+        for line, _, _ in self._markers:
+            self._plot.removeItem(line)
+        self._markers.clear()
+
+    def _marker_pos(self, angle: float, value: float) -> float:
+        # pyqtgraph's log mode transforms data items only; lines are placed in log10 space.
+        if angle == 0 and self._log_y:
+            return math.log10(value) if value > 0 else float("nan")
+        return value
+
+    def export_data(self) -> dict[str, np.ndarray]:
+        out: dict[str, np.ndarray] = {}
+        for name, (xv, yv) in self._data.items():
+            out[f"{name}_x"] = xv.copy()
+            out[f"{name}_y"] = yv.copy()
+        return out
+
+
+class HistogramPlot(PlotWidgetBase):
+    """Histograms as filled steps, one per named series (e.g. activations per layer)."""
+
+    def __init__(
+        self,
+        title: str = "",
+        *,
+        x_label: str = "",
+        y_label: str = "count",
+        legend: bool = True,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        _style.style_plot(self._plot, title, x_label, y_label)
+        self._plot.showGrid(y=True, alpha=0.15)
+        self._legend = _legend(self._plot) if legend else None
+        self._series: dict[str, pg.PlotDataItem] = {}
+        self._data: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+
+    def set_histogram(
+        self,
+        counts: np.ndarray | Sequence[float],
+        edges: np.ndarray | Sequence[float],
+        name: str = "counts",
+        *,
+        color: str | None = None,
+    ) -> pg.PlotDataItem:
+        """Show ``counts`` (n) over bin ``edges`` (n + 1), as ``np.histogram`` returns them."""
+        c = np.asarray(counts, dtype=float)
+        e = np.asarray(edges, dtype=float)
+        if c.ndim != 1 or e.shape != (c.shape[0] + 1,):
+            raise ValueError(
+                f"histogram {name!r}: need n counts and n+1 edges, got {c.shape} and {e.shape}"
+            )
+        item = self._series.get(name)
+        if item is None:
+            qc = pg.mkColor(color or _style.palette_color(len(self._series)))
+            fill = pg.mkColor(qc)
+            fill.setAlpha(90)  # translucent, so overlapping series stay visible
+            item = self._plot.plot(
+                name=name,
+                stepMode="center",
+                fillLevel=0,
+                pen=pg.mkPen(qc, width=1.5),
+                brush=pg.mkBrush(fill),
+            )
+            self._series[name] = item
+        self._data[name] = (c, e)
+        item.setData(e, c)
+        return item
+
+    def remove_series(self, name: str) -> None:
+        item = self._series.pop(name, None)
+        self._data.pop(name, None)
+        if item is not None:
+            self._plot.removeItem(item)
+
+    def export_data(self) -> dict[str, np.ndarray]:
+        out: dict[str, np.ndarray] = {}
+        for name, (c, e) in self._data.items():
+            out[f"{name}_counts"] = c.copy()
+            out[f"{name}_edges"] = e.copy()
+        return out
+
+
+class BarPlot(PlotWidgetBase):
+    """Labelled bars, e.g. the fraction of dead ReLUs per layer."""
+
+    def __init__(
+        self,
+        title: str = "",
+        *,
+        x_label: str = "",
+        y_label: str = "",
+        color: str | None = None,
+        show_values: bool = True,
+        value_format: str = "{:.3g}",
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        _style.style_plot(self._plot, title, x_label, y_label)
+        self._plot.showGrid(y=True, alpha=0.15)
+        self._plot.setMouseEnabled(x=False, y=False)
+        self._color = color or _style.palette_color(0)
+        self._show_values = show_values
+        self._value_format = value_format
+        self._labels: list[str] = []
+        self._values = np.zeros(0)
+        self._bars = pg.BarGraphItem(
+            x=[], height=[], width=0.7, brush=self._color, pen=pg.mkPen(None)
+        )
+        self._plot.addItem(self._bars)
+        self._texts: list[pg.TextItem] = []
+
+    def set_bars(
+        self,
+        labels: Sequence[str],
+        values: np.ndarray | Sequence[float],
+        colors: Sequence[str] | None = None,
+    ) -> None:
+        v = np.asarray(values, dtype=float)
+        labels = [str(s) for s in labels]
+        if v.ndim != 1 or len(labels) != v.shape[0]:
+            raise ValueError(f"need one label per value, got {len(labels)} and {v.shape}")
+        x = np.arange(len(labels), dtype=float)
+        brushes = [pg.mkBrush(c) for c in colors] if colors is not None else None
+        if brushes is not None and len(brushes) != len(labels):
+            raise ValueError("need one colour per bar")
+        self._bars.setOpts(x=x, height=v, brushes=brushes, brush=None if brushes else self._color)
+        if labels != self._labels:
+            self._plot.getAxis("bottom").setTicks([list(enumerate(labels))])
+            self._plot.setXRange(-0.6, len(labels) - 0.4, padding=0)
+        self._labels, self._values = labels, v
+        if self._show_values:
+            self._update_texts(x, v)
+        lo, hi = (
+            min(0.0, float(np.nanmin(v, initial=0.0))),
+            max(0.0, float(np.nanmax(v, initial=0.0))),
+        )
+        span = (hi - lo) or 1.0
+        # Headroom above (and below) the bars for their value labels.
+        self._plot.setYRange(lo - (0.12 if lo < 0 else 0.02) * span, hi + 0.12 * span, padding=0)
+
+    def _update_texts(self, x: np.ndarray, v: np.ndarray) -> None:
+        # Reuse the text items; only add or remove when the number of bars changes.
+        while len(self._texts) < len(v):
+            t = pg.TextItem(color="k")
+            t.setFont(_style.font(_style.TICK_PT))
+            self._plot.addItem(t)
+            self._texts.append(t)
+        while len(self._texts) > len(v):
+            self._plot.removeItem(self._texts.pop())
+        for t, xi, vi in zip(self._texts, x, v, strict=True):
+            t.setText(self._value_format.format(vi) if np.isfinite(vi) else "")
+            t.setAnchor((0.5, 1.0) if vi >= 0 else (0.5, 0.0))
+            t.setPos(xi, vi if np.isfinite(vi) else 0.0)
+
+    def export_data(self) -> dict[str, np.ndarray]:
+        return {"labels": np.array(self._labels, dtype=str), "values": self._values.copy()}
