@@ -86,7 +86,9 @@ class Optimizer:
             if self.population is None:
                 lr = self._scalar_lr()
                 for g, var in pairs:
-                    self._update(np.asarray(g), var.value, self._state(var), lr)
+                    if not isinstance(g, np.ndarray):
+                        g = np.asarray(g)
+                    self._update(g, var.value, self._state(var), lr)
             else:
                 self._apply_population(pairs)
 
@@ -109,6 +111,8 @@ class Optimizer:
 
     # -- helpers -------------------------------------------------------------------------
     def _scalar_lr(self) -> float:
+        if isinstance(self.lr, float | int):
+            return float(self.lr)
         lr = np.asarray(self.lr)
         if lr.ndim:
             raise EngineError(
@@ -222,8 +226,11 @@ class SGD(Optimizer):
 
     def _update(self, g, p, state, lr) -> None:
         state["step"] += 1
-        g = self._with_weight_decay(g, p, state, self.weight_decay)
-        tmp = self._scratch(state, "_tmp", p)
+        if self.weight_decay:
+            g = self._with_weight_decay(g, p, state, self.weight_decay)
+        tmp = state.get("_tmp")
+        if tmp is None:
+            tmp = state["_tmp"] = np.empty_like(p)
         mu = self.momentum
         if mu:
             buf = state["momentum_buffer"]
@@ -286,11 +293,11 @@ class Adam(Optimizer):
         v += tmp
         step_size = lr / (1 - beta1**t)
         bias_correction2_sqrt = math.sqrt(1 - beta2**t)
+        # m / (sqrt(v) / c2 + eps) = m c2 / (sqrt(v) + eps c2): one pass fewer over the arrays
         np.sqrt(v, out=tmp)
-        tmp /= bias_correction2_sqrt
-        tmp += self.eps
+        tmp += self.eps * bias_correction2_sqrt
         np.divide(m, tmp, out=tmp)
-        tmp *= step_size
+        tmp *= step_size * bias_correction2_sqrt
         p -= tmp
 
 

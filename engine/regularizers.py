@@ -32,6 +32,8 @@ Coefficient = float | np.ndarray
 
 def _coefficient(value, what: str) -> float | np.ndarray:
     """A scalar as a Python float (numpy keeps the weight's dtype), else a 1-d array."""
+    if isinstance(value, float | int):
+        return float(value)
     array = np.asarray(value, dtype=np.float64)
     if array.ndim == 0:
         return float(array)
@@ -104,11 +106,10 @@ def penalty(terms: Sequence[tuple[Regularizer, Tensor]], population: bool = Fals
     weights = []
     coefs = []
     for reg, w in terms:
-        w = as_tensor(w)
         a, b = reg.coefficients()
-        weights.append(w)
+        weights.append(w if isinstance(w, Tensor) else as_tensor(w))
         coefs.append((a, b))
-        if np.ndim(a) or np.ndim(b):
+        if not (isinstance(a, float) and isinstance(b, float)):  # a (K,) array
             population = True
     if not weights:
         raise EngineError("penalty: no weights given")
@@ -144,6 +145,8 @@ def penalty(terms: Sequence[tuple[Regularizer, Tensor]], population: bool = Fals
 
 
 def _nonzero(c) -> bool:
+    if isinstance(c, float):
+        return c != 0.0
     return bool(np.any(c != 0))
 
 
@@ -159,18 +162,19 @@ def _penalty_grad(op, grad):
     population = op.attrs["population"]
     for w, (a, b) in zip(op.inputs, op.attrs["coefs"]):
         x = w.value
-        g = _member_axis(np.asarray(grad), x.ndim) if population else grad
         if population:
-            a = _member_axis(np.asarray(a, dtype=x.dtype), x.ndim) * g
-            b = _member_axis(np.asarray(b, dtype=x.dtype), x.ndim) * (2 * g)
-        else:
-            a = float(a * g)
-            b = float(2 * b * g)
+            g = _member_axis(np.asarray(grad), x.ndim)
+            a = _member_axis(np.asarray(a, dtype=x.dtype), x.ndim) * g if _nonzero(a) else 0.0
+            b = _member_axis(np.asarray(b, dtype=x.dtype), x.ndim) * (2 * g) if _nonzero(b) else 0.0
+        else:  # Python floats keep the weight's dtype
+            g = float(grad)
+            a, b = a * g, 2 * b * g
         out = None
         if _nonzero(b):
             out = x * b
         if _nonzero(a):
-            term = np.sign(x) * a
+            term = np.sign(x)
+            term *= a
             out = term if out is None else np.add(out, term, out=out)
         grads.append(np.zeros_like(x) if out is None else out.astype(x.dtype, copy=False))
     return grads
