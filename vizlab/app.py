@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.experiments import LAB_NAMES
+from engine.experiments import LAB_NAMES, settings_of
 from engine.experiments import get as get_experiment
 from vizlab.labs import view_class
 from vizlab.labs.base import LabView
@@ -48,6 +48,8 @@ class MainWindow(QMainWindow):
         self.settings = settings or QSettings("vizlab", "vizlab")
         self.setWindowTitle("vizlab")
         self.labs: dict[str, LabView] = {}
+        self.twins: dict[str, LabView] = {}  # run B of each lab in compare mode
+        self.pages: dict[str, QSplitter] = {}
         self._frames_at: tuple[float, int] = (time.monotonic(), 0)
 
         self.lab_list = QListWidget()
@@ -92,12 +94,17 @@ class MainWindow(QMainWindow):
         return action
 
     def _build_actions(self) -> None:
-        self.run_action = self._action("Run", lambda: self.lab.run(), "F5", "Run the experiment")
-        self.pause_action = self._action("Pause", lambda: self.lab.pause(), "F6", "Pause training")
-        self.step_action = self._action("Step", lambda: self.lab.step(), "F10", "Advance one step")
+        self.run_action = self._action("Run", lambda: self._each("run"), "F5", "Run the experiment")
+        self.pause_action = self._action("Pause", lambda: self._each("pause"), "F6", "Pause training")
+        self.step_action = self._action("Step", lambda: self._each("step"), "F10", "Advance one step")
         self.reset_action = self._action(
-            "Reset", lambda: self.lab.reset(), "Ctrl+R", "Stop and start over with the current settings"
-        )
+            "Reset", lambda: self._each("reset"), "Ctrl+R",
+            "Stop and start over with the current settings")
+        self.compare_action = self._action(
+            "Compare Two Runs", self.set_compare, "Ctrl+K",
+            "Show a second run of this lab below the first: change one setting in it and "
+            "run both side by side")
+        self.compare_action.setCheckable(True)
         self.toggle_action = self._action("Run/Pause", self.toggle_run, "Ctrl+Space")
         self.open_action = self._action(
             "Open Experiment…", self.open_experiment, QKeySequence.StandardKey.Open
@@ -176,6 +183,7 @@ class MainWindow(QMainWindow):
             run_menu.addAction(action)
         self.view_menu = menu.addMenu("&View")
         self.view_menu.addAction(self.toggle_list_action)
+        self.view_menu.addAction(self.compare_action)
         help_menu = menu.addMenu("&Help")
         help_menu.addAction(self.help_action)
         help_menu.addAction(self.about_action)
@@ -195,7 +203,65 @@ class MainWindow(QMainWindow):
     # -- labs ---------------------------------------------------------------------------
     @property
     def lab(self) -> LabView:
-        return self.stack.currentWidget()
+        page = self.stack.currentWidget()
+        return page.widget(0) if page is not None else None
+
+    @property
+    def twin(self) -> LabView | None:
+        """Run B of the current lab while comparing, else None."""
+        lab = self.lab
+        if lab is None or not self.compare_action.isChecked():
+            return None
+        return self.twins.get(lab.lab_name)
+
+    def active_labs(self) -> list[LabView]:
+        return [lab for lab in (self.lab, self.twin) if lab is not None]
+
+    def _each(self, method: str) -> None:
+        """Apply a transport action to the lab and, when comparing, to its twin."""
+        for lab in self.active_labs():
+            getattr(lab, method)()
+
+    # -- compare mode ---------------------------------------------------------------------
+    def set_compare(self, on: bool) -> None:
+        """Show or hide run B: the same lab, seed and data, with settings copied from A."""
+        lab = self.lab
+        self.compare_action.setChecked(on)
+        twin = self.twins.get(lab.lab_name)
+        if on and twin is None:
+            twin = view_class(lab.lab_name)()
+            twin.set_speed(SPEED_STEPS[self.speed_slider.value()])
+            twin.apply_settings({info.name: getattr(lab.config, info.name)
+                                 for info in settings_of(lab.config)})
+            self.twins[lab.lab_name] = twin
+            self.pages[lab.lab_name].addWidget(twin)
+            twin.settings_panel.changed.connect(lambda *_: self._show_differences(lab, twin))
+            lab.settings_panel.changed.connect(lambda *_: self._show_differences(lab, twin))
+            lab.slider.valueChanged.connect(lambda _: self._sync_timeline(lab, twin))
+        if twin is not None:
+            if not on:
+                twin.runner.stop()
+            twin.setVisible(on)
+            self._show_differences(lab, twin)
+
+    def _show_differences(self, lab: LabView, twin: LabView) -> None:
+        changed = [f"{info.name}={getattr(twin.config, info.name)}"
+                   for info in settings_of(lab.config)
+                   if getattr(twin.config, info.name) != getattr(lab.config, info.name)]
+        twin.set_banner(
+            "Run B differs from run A in: " + ", ".join(changed) if changed else
+            "Run B: same settings as run A. Change one setting here, then Run both.")
+
+    @staticmethod
+    def _sync_timeline(lab: LabView, twin: LabView) -> None:
+        """Scrubbing run A shows run B at the nearest step too."""
+        if not lab.timeline.items or not twin.timeline.items or lab.following_live:
+            if lab.following_live:
+                twin.go_live()
+            return
+        step = lab.timeline.items[lab.slider.value()].step
+        steps = [snap.step for snap in twin.timeline.items]
+        twin.slider.setValue(int(min(range(len(steps)), key=lambda i: abs(steps[i] - step))))
 
     def select_lab(self, name: str) -> LabView:
         row = LAB_NAMES.index(name)
@@ -207,16 +273,22 @@ class MainWindow(QMainWindow):
         if row < 0:
             return
         name = LAB_NAMES[row]
-        previous = self.stack.currentWidget()
-        if isinstance(previous, LabView) and previous.lab_name != name:
-            previous.pause()
+        previous = self.lab
+        if previous is not None and previous.lab_name != name:
+            for lab in self.active_labs():
+                lab.pause()
         if name not in self.labs:
             view = view_class(name)()
             view.set_speed(SPEED_STEPS[self.speed_slider.value()])
             view.state_changed.connect(self._on_state)
             self.labs[name] = view
-            self.stack.addWidget(view)
-        self.stack.setCurrentWidget(self.labs[name])
+            page = QSplitter(Qt.Orientation.Vertical)
+            page.setChildrenCollapsible(False)
+            page.addWidget(view)
+            self.pages[name] = page
+            self.stack.addWidget(page)
+        self.stack.setCurrentWidget(self.pages[name])
+        self.compare_action.setChecked(name in self.twins and self.twins[name].isVisibleTo(self))
         self.settings.setValue("last_lab", name)
         self.setWindowTitle(f"vizlab — {self.labs[name].title}")
         self._on_state(self.labs[name].runner.state)
@@ -230,7 +302,7 @@ class MainWindow(QMainWindow):
     def _on_speed(self, position: int) -> None:
         rate = SPEED_STEPS[position]
         self.speed_label.setText("max" if rate is None else f"{rate}/s")
-        for view in self.labs.values():
+        for view in [*self.labs.values(), *self.twins.values()]:
             view.set_speed(rate)
 
     def _on_state(self, state: str) -> None:
@@ -436,7 +508,7 @@ class MainWindow(QMainWindow):
     # -- closing ---------------------------------------------------------------------------
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt's name
         self.settings.setValue("geometry", self.saveGeometry())
-        for view in self.labs.values():
+        for view in [*self.labs.values(), *self.twins.values()]:
             view.shutdown()
         super().closeEvent(event)
 

@@ -444,6 +444,11 @@ class LabView(QWidget):
         self.error_banner.setToolTip(details[-3000:] if details else "")
         self.error_banner.show()
 
+    def set_banner(self, text: str) -> None:
+        """A note above the views (compare mode says how run B differs)."""
+        self.pending_label.setText(text)
+        self.pending_label.setVisible(bool(text))
+
     def _on_state(self, state: str) -> None:
         self.state_changed.emit(state)
 

@@ -55,8 +55,10 @@ class BoundaryPlot(PlotWidgetBase):
             self._image.setRect(x0, y0, x1 - x0, y1 - y0)
             self._plot.setRange(xRange=(x0, x1), yRange=(y0, y1), padding=0)
             self._extent = extent
-        if points is not None and labels is not None and (
-            points is not self._points or labels is not self._labels
+        if (
+            points is not None
+            and labels is not None
+            and (points is not self._points or labels is not self._labels)
         ):
             self._points, self._labels = points, labels
             palette = [pg.mkBrush(_style.palette_color(int(k))) for k in range(probs.shape[2])]
