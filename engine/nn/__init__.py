@@ -1,0 +1,58 @@
+"""Neural-network ops for vizlab's engine: activations, softmax, convolution, pooling, dropout.
+
+    import engine.nn as nn
+    y = nn.relu(nn.conv2d(x, w, padding="SAME"))
+    nn.activation("gelu")(y)
+
+Every op here is an engine op: it records itself and has a registered gradient.
+"""
+
+from engine.nn.activations import (
+    ACTIVATIONS,
+    SELU_ALPHA,
+    SELU_SCALE,
+    activation,
+    elu,
+    gelu,
+    identity,
+    leaky_relu,
+    log_softmax,
+    logsumexp,
+    prelu,
+    relu,
+    rrelu,
+    selu,
+    sigmoid,
+    silu,
+    softmax,
+    softplus,
+    tanh,
+)
+from engine.nn.conv import conv2d, max_pool2d
+from engine.nn.dropout import dropout, dropout_mask
+
+__all__ = [
+    "ACTIVATIONS",
+    "SELU_ALPHA",
+    "SELU_SCALE",
+    "activation",
+    "conv2d",
+    "dropout",
+    "dropout_mask",
+    "elu",
+    "gelu",
+    "identity",
+    "leaky_relu",
+    "log_softmax",
+    "logsumexp",
+    "max_pool2d",
+    "prelu",
+    "relu",
+    "rrelu",
+    "selu",
+    "sigmoid",
+    "silu",
+    "softmax",
+    "softplus",
+    "tanh",
+]
