@@ -8,7 +8,7 @@ import pytest
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QMessageBox
 
-from engine.experiments import files
+from engine.experiments import files, training
 from vizlab.app import MainWindow
 
 
@@ -180,3 +180,32 @@ def test_timeline_scrubs_back_and_live_returns(qtbot, window):
     assert len(x) == len(first.curves["step"])
     lab.go_live()
     assert lab.timeline_label.text() == "step 200"
+
+
+def test_compare_mode_runs_two_settings_side_by_side(qtbot, window):
+    lab = window.lab
+    lab.apply_settings({"steps": 60, "optimizer": "sgd", "learning_rate": 0.05})
+    window.compare_action.trigger()
+    twin = window.twin
+    assert twin is not None and twin is not lab and twin.config == lab.config
+    assert "same settings" in twin.pending_label.text()
+    twin.settings_panel.controls["learning_rate"].setValue(0.0)
+    assert "learning_rate=0.0" in twin.pending_label.text()
+    window.speed_slider.setValue(6)  # 100 steps/s: both timelines get several frames
+    window.run_action.trigger()  # one Run starts both
+    qtbot.waitUntil(lambda: lab.runner.state == "finished" and twin.runner.state == "finished",
+                    timeout=10_000)
+    a, b = lab.last_snapshot, twin.last_snapshot
+    assert a.step == b.step == 60
+    # Same seed and data: B (learning rate 0) still holds the weights both runs started from.
+    start = next(training.run(lab.config))
+    np.testing.assert_array_equal(b.weights[0], start.weights[0])
+    assert not np.array_equal(a.weights[0], start.weights[0])
+    lab.slider.setValue(0)  # scrubbing A moves B to the nearest step
+    a_step = lab.timeline.items[0].step
+    b_step = twin.timeline.items[twin.slider.value()].step
+    assert lab.timeline_label.text() == f"step {a_step}"
+    assert len(lab.timeline) >= 3 and a_step < 60
+    assert abs(b_step - a_step) <= 10 and not twin.following_live
+    window.compare_action.trigger()
+    assert window.twin is None and not twin.isVisibleTo(window)
