@@ -12,7 +12,11 @@ Run: python bench/bench_training.py [--quick]
 
 Each step is forward + backward + update (+ zero_grad for torch). Both sides use the
 same number of threads (torch.set_num_threads = the BLAS threads numpy uses), are
-warmed up, and the median over blocks of steps is reported.
+warmed up, take turns block by block, and the median over blocks is reported.
+
+On a machine shared with other work, multi-threaded BLAS (ours and torch's alike)
+slows down erratically when its threads wait for cores; for a steady comparison run
+with one thread each: OPENBLAS_NUM_THREADS=1 python bench/bench_training.py
 """
 
 from __future__ import annotations
