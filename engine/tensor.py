@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import numbers
+import threading
 import weakref
 from collections.abc import Iterator
 
@@ -46,22 +47,28 @@ class Op:
         return f"<Op {self.name}({shapes})>"
 
 
-_state = {"recording": True}
+class _RecordingState(threading.local):
+    # Per thread: two experiments training side by side (compare mode) must not turn
+    # each other's recording off.
+    recording = True
+
+
+_state = _RecordingState()
 
 
 @contextlib.contextmanager
 def no_grad() -> Iterator[None]:
     """Compute without recording ops (evaluation, optimizer updates): faster, no graph."""
-    previous = _state["recording"]
-    _state["recording"] = False
+    previous = _state.recording
+    _state.recording = False
     try:
         yield
     finally:
-        _state["recording"] = previous
+        _state.recording = previous
 
 
 def is_recording() -> bool:
-    return _state["recording"]
+    return _state.recording
 
 
 def _to_array(value, dtype=None, what: str = "Tensor") -> np.ndarray:
@@ -256,7 +263,7 @@ def record(name: str, value: np.ndarray, inputs: tuple[Tensor, ...], **attrs) ->
     out = Tensor.__new__(Tensor)
     out.value = value if isinstance(value, np.ndarray) else np.asarray(value)
     out.name = None
-    if _state["recording"]:
+    if _state.recording:
         op = Op(name, inputs, attrs)
         op._output = weakref.ref(out)
         out.op = op

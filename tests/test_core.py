@@ -330,3 +330,24 @@ def test_variable_assign_keeps_shape():
     assert view.sum() == 4.0  # updated in place
     with pytest.raises(en.EngineError, match="shape"):
         v.assign(np.ones(3))
+
+
+def test_no_grad_in_one_thread_leaves_another_recording():
+    import threading
+
+    inside = threading.Event()
+    release = threading.Event()
+
+    def hold_no_grad():
+        with en.no_grad():
+            inside.set()
+            release.wait(5)
+
+    worker = threading.Thread(target=hold_no_grad)
+    worker.start()
+    inside.wait(5)
+    x = en.Variable(2.0)
+    (g,) = en.gradients(x * x, [x])
+    release.set()
+    worker.join()
+    assert g == 4.0
