@@ -30,9 +30,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.experiments import LAB_NAMES, settings_of
 from engine.experiments import get as get_experiment
-from vizlab.labs import view_class
+from engine.experiments import settings_of
+from vizlab.labs import LAB_NAMES, view_class
 from vizlab.labs.base import LabView
 
 log = logging.getLogger(__name__)

@@ -113,8 +113,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def list_labs() -> int:
     from engine import experiments
+    from vizlab.labs import LAB_NAMES
 
-    for name in experiments.LAB_NAMES:
+    for name in LAB_NAMES:
         module = experiments.get(name)
         print(f"{name}: {module.TITLE} — {module.SUMMARY}")
         print(experiments.describe_settings(module.Config))
@@ -134,9 +135,10 @@ def _progress(done: int, total: int, what: str) -> None:
 def render(args: argparse.Namespace) -> int:
     """Train a lab headless for --steps and save a screenshot or a recording."""
     from engine import experiments
+    from vizlab.labs import LAB_NAMES
 
-    if args.lab not in experiments.LAB_NAMES:
-        raise CliError(f"unknown lab {args.lab!r}; the labs are: {', '.join(experiments.LAB_NAMES)}")
+    if args.lab not in LAB_NAMES:
+        raise CliError(f"unknown lab {args.lab!r}; the labs are: {', '.join(LAB_NAMES)}")
     out = Path(args.out)
     suffix = out.suffix.lower()
     allowed = (".png",) if args.command == "screenshot" else (".gif", ".apng", ".png")

@@ -15,6 +15,7 @@ No Qt, no threads, no sleeping: the caller (a test, the CLI, the app) sets the p
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from types import ModuleType
 
 from engine.experiments.base import (
@@ -26,9 +27,16 @@ from engine.experiments.base import (
     validate,
 )
 
-# Lab names, in the order the app lists them. A name appears here once its
-# experiment module exists.
-LAB_NAMES: tuple[str, ...] = ("training",)
+# Every lab's name, in the order the app lists them (DESIGN.md "Labs and their names").
+ALL_LAB_NAMES: tuple[str, ...] = (
+    "training", "activations", "gradients", "loss", "dropout", "optimizers",
+    "regularization", "style",
+)
+# The labs whose experiment module exists: labs not built yet are simply not listed.
+LAB_NAMES: tuple[str, ...] = tuple(
+    name for name in ALL_LAB_NAMES
+    if importlib.util.find_spec(f"engine.experiments.{name}") is not None
+)
 
 
 def get(name: str) -> ModuleType:
@@ -39,6 +47,6 @@ def get(name: str) -> ModuleType:
 
 
 __all__ = [
-    "LAB_NAMES", "SettingError", "apply_settings", "describe_settings", "get", "setting",
+    "ALL_LAB_NAMES", "LAB_NAMES", "SettingError", "apply_settings", "describe_settings", "get", "setting",
     "settings_of", "validate",
 ]

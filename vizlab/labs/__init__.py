@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
 
-from engine.experiments import LAB_NAMES
+from engine import experiments
+
+# Labs with both an experiment and a view, in the app's order.
+LAB_NAMES: tuple[str, ...] = tuple(
+    name for name in experiments.LAB_NAMES
+    if importlib.util.find_spec(f"vizlab.labs.{name}") is not None
+)
 
 
 def view_class(name: str):

@@ -208,6 +208,9 @@ class LabView(QWidget):
 
     lab_name = ""
     help_html = ""
+    # Labs whose first snapshot is cheap (curves, calculators) redraw it at once when a
+    # setting changes, without Run; Run then animates whatever trains over time.
+    preview_on_change = False
 
     state_changed = Signal(str)
 
@@ -269,6 +272,8 @@ class LabView(QWidget):
         timeline_row.addWidget(self.live_button)
 
         self.views = self.build_views()
+        if self.preview_on_change:
+            self.preview()
         right = QWidget()
         right_layout = QVBoxLayout(right)
         right_layout.setContentsMargins(0, 0, 0, 0)
@@ -373,8 +378,25 @@ class LabView(QWidget):
         self.runner.shutdown()
 
     # -- settings ---------------------------------------------------------------------------
+    def preview(self) -> None:
+        """Draw the experiment's first snapshot for the current settings, in this thread."""
+        generator = self.experiment.run(copy.deepcopy(self.config))
+        try:
+            snapshot = next(generator)
+        except Exception as exc:  # a bad setting combination shows, never crashes
+            log.exception("preview of %s failed", self.lab_name)
+            self._show_error(f"Cannot show these settings: {exc}")
+            return
+        finally:
+            generator.close()
+        self.error_banner.hide()
+        self.last_snapshot = snapshot
+        self._draw(snapshot)
+
     def _on_setting_changed(self, name: str, value: Any) -> None:
         info = self.settings_panel.infos[name]
+        if self.preview_on_change and not self.runner.is_active:
+            self.preview()
         if not self.runner.is_active or self.run_config is None:
             return
         if info.live:
