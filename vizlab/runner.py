@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import itertools
 import logging
+import sys
 import threading
 import time
 import traceback
@@ -250,6 +251,11 @@ class Runner(QObject):
 
     def __init__(self, parent: QObject | None = None, *, frame_interval_ms: int = 33) -> None:
         super().__init__(parent)
+        # The experiment thread runs Python most of the time; with the default 5 ms GIL
+        # switch interval the GUI thread waits up to 5 ms at each of the many GIL hand-offs
+        # of a repaint. 1 ms keeps painting brisk (measured in bench/bench_app.py).
+        if sys.getswitchinterval() > 0.001:
+            sys.setswitchinterval(0.001)
         self._state = "idle"
         self._worker: SnapshotWorker | None = None
         self._thread: threading.Thread | None = None

@@ -13,7 +13,7 @@ import logging
 import time
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -229,6 +229,13 @@ class LabView(QWidget):
         self.record_scale = 1
         self.max_steps_per_second: float | None = None
         self._step_samples: list[tuple[float, int]] = []
+        # Flat out, an experiment can make far more snapshots than the ~30 a second the
+        # screen shows, and each costs probe work; so the lab spaces them out to about
+        # SNAPSHOTS_PER_SECOND (never closer than the snapshot_every setting).
+        self._pace_timer = QTimer(self)
+        self._pace_timer.setInterval(500)
+        self._pace_timer.timeout.connect(self._adapt_snapshot_pace)
+        self._pace_timer.start()
 
         self.runner = Runner(self)
         self.runner.snapshot.connect(self._on_snapshot)
@@ -343,6 +350,18 @@ class LabView(QWidget):
             # At a chosen speed every training step is shown; flat out, the setting rules.
             slow = self.max_steps_per_second is not None
             self.run_config.snapshot_every = 1 if slow else self.config.snapshot_every
+
+    SNAPSHOTS_PER_SECOND = 60
+
+    def _adapt_snapshot_pace(self) -> None:
+        config = self.run_config
+        if (config is None or not hasattr(config, "snapshot_every")
+                or self.max_steps_per_second is not None or not self.runner.is_running):
+            return
+        rate = self.training_steps_per_second()
+        if rate > 0:
+            config.snapshot_every = max(self.config.snapshot_every,
+                                        int(rate / self.SNAPSHOTS_PER_SECOND))
 
     def set_speed(self, steps_per_second: float | None) -> None:
         """Limit training to this many steps per second (None: as fast as it goes)."""
