@@ -209,3 +209,18 @@ def test_compare_mode_runs_two_settings_side_by_side(qtbot, window):
     assert abs(b_step - a_step) <= 10 and not twin.following_live
     window.compare_action.trigger()
     assert window.twin is None and not twin.isVisibleTo(window)
+
+
+def test_experiment_runs_in_a_child_process_and_reports_its_errors(qtbot, window):
+    import multiprocessing
+
+    lab = window.lab
+    assert lab.run_in_process
+    lab.apply_settings({"steps": 100_000})
+    lab.run()
+    wait_for_step(qtbot, lab, 10)
+    children = multiprocessing.active_children()
+    assert any(child.name == "vizlab-training" for child in children)
+    lab.reset()
+    qtbot.waitUntil(lambda: not any(c.name == "vizlab-training"
+                                    for c in multiprocessing.active_children()), timeout=2000)

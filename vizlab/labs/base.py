@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import os
 import time
 from typing import Any
 
@@ -35,6 +36,7 @@ from PySide6.QtWidgets import (
 
 from engine import experiments
 from engine.experiments.base import SettingError, SettingInfo, apply_settings, settings_of
+from vizlab.remote import remote_run
 from vizlab.runner import Runner
 
 log = logging.getLogger(__name__)
@@ -211,6 +213,8 @@ class LabView(QWidget):
     # Labs whose first snapshot is cheap (curves, calculators) redraw it at once when a
     # setting changes, without Run; Run then animates whatever trains over time.
     preview_on_change = False
+    # Train in a child process (the default) or on a thread of this one.
+    run_in_process = os.environ.get("VIZLAB_IN_PROCESS", "") != "1"
 
     state_changed = Signal(str)
 
@@ -315,6 +319,9 @@ class LabView(QWidget):
         self._restore_snapshot_pace()
         config, state = self.run_config, self.restore_state
         self.pending_label.hide()
+        if self.run_in_process:
+            # The experiment gets a core of its own; see vizlab/remote.py.
+            return lambda: remote_run(self.experiment.__name__, config, state)
         if state is not None:
             return lambda: self.experiment.run(config, state=state)
         return lambda: self.experiment.run(config)
