@@ -53,7 +53,7 @@ class MainWindow(QMainWindow):
         self._frames_at: tuple[float, int] = (time.monotonic(), 0)
 
         self.lab_list = QListWidget()
-        self.lab_list.setMaximumWidth(200)
+        self.lab_list.setMaximumWidth(170)
         for name in LAB_NAMES:
             module = get_experiment(name)
             item = QListWidgetItem(module.TITLE)
@@ -65,6 +65,7 @@ class MainWindow(QMainWindow):
         splitter.addWidget(self.lab_list)
         splitter.addWidget(self.stack)
         splitter.setStretchFactor(1, 1)
+        splitter.setSizes([150, 1130])
         self.setCentralWidget(splitter)
 
         self._build_actions()

@@ -89,6 +89,8 @@ def build_parser() -> argparse.ArgumentParser:
         else:
             cmd.add_argument("--caption", action="store_true",
                              help="add the run's settings under the picture")
+            cmd.add_argument("--window", action="store_true",
+                             help="picture the whole app window (menus, lab list, transport)")
     return parser
 
 
@@ -160,15 +162,31 @@ def render(args: argparse.Namespace) -> int:
     from vizlab.labs import view_class
 
     app = QApplication.instance() or QApplication(["vizlab"])
-    view = view_class(args.lab)()
+    window = None
+    if getattr(args, "window", False):
+        import tempfile
+
+        from PySide6.QtCore import QSettings
+
+        from vizlab.app import MainWindow
+
+        scratch = tempfile.mkdtemp(prefix="vizlab-cli-")
+        window = MainWindow(QSettings(os.path.join(scratch, "settings.ini"),
+                                      QSettings.Format.IniFormat))
+        view = window.select_lab(args.lab)
+        window.resize(*args.size)
+        window.show()
+    else:
+        view = view_class(args.lab)()
+        view.resize(*args.size)
+        view.show()
     view.apply_settings({info.name: getattr(config, info.name)
                          for info in experiments.settings_of(config)})
-    view.resize(*args.size)
-    view.show()
     app.processEvents()
-    if (view.width(), view.height()) != tuple(args.size):
+    shown = window or view
+    if (shown.width(), shown.height()) != tuple(args.size):
         sys.stderr.write(f"note: the {args.lab} lab needs at least its minimum size; "
-                         f"rendering at {view.width()}x{view.height()}\n")
+                         f"rendering at {shown.width()}x{shown.height()}\n")
 
     every = getattr(args, "every", None)
     recorder = export.Recorder() if every else None
@@ -200,7 +218,10 @@ def render(args: argparse.Namespace) -> int:
     try:
         if recorder is None:
             caption = view.caption() if args.caption else None
-            export.save_screenshot(view, out, scale=args.scale, caption=caption)
+            if window is not None:
+                window.status_timer.stop()
+                window._update_status()
+            export.save_screenshot(shown, out, scale=args.scale, caption=caption)
         elif suffix == ".gif":
             recorder.write_gif(out, fps=args.fps,
                                progress=lambda d, t: _progress(d, t, "encoding") or True)
@@ -210,7 +231,10 @@ def render(args: argparse.Namespace) -> int:
     except export.ExportError as exc:
         raise CliError(str(exc)) from None
     finally:
-        view.shutdown()
+        if window is not None:
+            window.close()
+        else:
+            view.shutdown()
     print(f"wrote {out}")
     return 0
 

@@ -123,6 +123,14 @@ class Heatmap(PlotWidgetBase):
         rows, cols = self._data.shape
         self._image.setRect(QRectF(-0.5, -0.5, cols, rows))
         self._plot.getViewBox().autoRange(padding=0.02)
+        # Cells are whole numbers: never label half a row or column.
+        for side, count in (("bottom", cols), ("left", rows)):
+            step = max(1, int(np.ceil(count / 6)))
+            if step in (3, 4):
+                step = 5
+            elif step > 5:
+                step = int(np.ceil(step / 5) * 5)
+            self._plot.getAxis(side).setTicks([[(i, str(i)) for i in range(0, count, step)], []])
 
     def set_title(self, title: str) -> None:
         _style.set_title(self._plot, title)
