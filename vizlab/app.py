@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QApplication,
     QFileDialog,
     QHBoxLayout,
+    QInputDialog,
     QLabel,
     QListWidget,
     QListWidgetItem,
@@ -321,6 +322,13 @@ class MainWindow(QMainWindow):
         fps = (lab.frames_drawn - frames) / (now - then) if now > then else 0.0
         self._frames_at = (now, lab.frames_drawn)
         self.rate_label.setText(f"{lab.training_steps_per_second():.0f} steps/s")
+        if lab.recorder is not None:
+            if lab.recorder.is_full:
+                self.statusBar().showMessage(
+                    f"Recording full ({lab.recorder.full_reason}): stop it to save "
+                    "(Ctrl+Shift+R).")
+            else:
+                self.statusBar().showMessage(f"Recording: {lab.recorder.frame_count} frames")
         self.fps_label.setText(f"{max(fps, 0):.0f} frames/s")
         self.state_label.setText(lab.runner.state)
 
@@ -471,11 +479,19 @@ class MainWindow(QMainWindow):
                 QMessageBox.information(self, "Nothing recorded",
                                         "No frames were drawn while recording: press Run first.")
                 return False
-            path = path or self._ask_path(
-                "Save recording", f"{lab.lab_name}.gif",
-                "Animated GIF (*.gif);;Animated PNG (*.apng *.png)")
-            if not path:
-                return False
+            if path is None:
+                path = self._ask_path(
+                    "Save recording", f"{lab.lab_name}.gif",
+                    "Animated GIF (*.gif);;Animated PNG (*.apng *.png)")
+                if not path:
+                    return False
+                fps, ok = QInputDialog.getInt(
+                    self, "Frame rate", f"{recorder.frame_count} frames recorded. "
+                    "Frames per second in the animation:",
+                    int(self.settings.value("export/fps", fps)), 1, 60)
+                if not ok:
+                    return False
+                self.settings.setValue("export/fps", fps)
             write = recorder.write_apng if Path(path).suffix.lower() in (".apng", ".png") \
                 else recorder.write_gif
             done = export.run_with_progress(
