@@ -24,3 +24,19 @@ def no_leftover_threads():
         time.sleep(0.02)
     extra = [t for t in threading.enumerate() if t not in before and t.is_alive()]
     assert not extra, f"test left threads running: {[t.name for t in extra]}"
+
+
+@pytest.fixture
+def window(qtbot, tmp_path):
+    """The app's main window, shown offscreen, with its settings in a scratch file."""
+    from PySide6.QtCore import QSettings
+
+    from vizlab.app import MainWindow
+
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    win = MainWindow(settings)
+    qtbot.addWidget(win)
+    win.resize(1280, 800)
+    win.show()
+    yield win
+    win.close()

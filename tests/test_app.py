@@ -13,17 +13,6 @@ from vizlab.app import MainWindow
 
 
 @pytest.fixture
-def window(qtbot, tmp_path):
-    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-    win = MainWindow(settings)
-    qtbot.addWidget(win)
-    win.resize(1280, 800)
-    win.show()
-    yield win
-    win.close()
-
-
-@pytest.fixture
 def warnings_shown(monkeypatch):
     """Capture QMessageBox.warning instead of opening a modal dialog."""
     shown = []

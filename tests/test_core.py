@@ -5,22 +5,12 @@ import sys
 
 import numpy as np
 import pytest
+from gradcheck import check_gradient, rand
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import engine as en
 from engine import ops as engine_ops
-
-
-def check_gradient(f, *values, rtol=1e-5, atol=1e-6):
-    """Assert that `gradients` of sum(f(*xs)) matches numerical_gradients, in float64."""
-    xs = [en.Variable(np.array(v, dtype=np.float64)) for v in values]
-    analytic = en.gradients(f(*xs), xs)
-    numeric = en.numerical_gradients(f, xs)
-    for a, n, x in zip(analytic, numeric, xs):
-        assert a.shape == x.shape
-        np.testing.assert_allclose(a, n, rtol=rtol, atol=atol)
-
 
 shapes = st.lists(st.integers(1, 4), min_size=0, max_size=3).map(tuple)
 
@@ -33,10 +23,6 @@ def broadcast_shapes(draw):
     drop = draw(st.integers(0, len(other)))
     other = tuple(other[drop:])
     return (shape, other) if draw(st.booleans()) else (other, shape)
-
-
-def rand(seed, shape, low=-2.0, high=2.0):
-    return np.random.default_rng(seed).uniform(low, high, size=shape)
 
 
 def away_from_zero(seed, shape, low=0.3, high=2.0):

@@ -7,21 +7,7 @@ import sys
 import numpy as np
 import pytest
 from PIL import Image
-from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QMessageBox
-
-from vizlab.app import MainWindow
-
-
-@pytest.fixture
-def window(qtbot, tmp_path):
-    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-    win = MainWindow(settings)
-    qtbot.addWidget(win)
-    win.resize(1100, 700)
-    win.show()
-    yield win
-    win.close()
 
 
 def test_screenshot_has_the_lab_size_and_double_at_2x(qtbot, window, tmp_path):
