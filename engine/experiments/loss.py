@@ -60,7 +60,8 @@ class Config:
         (1.0, -1.0, 0.5), "naive vs stable: the logits are scale * these", low=-100.0,
         high=100.0)
     sweep_label: int = setting(
-        2, "naive vs stable: index of the true class (2 turns inf, 0 loses digits, then nan)",
+        2, "naive vs stable: index of the true class (2: naive turns inf; 0: the loss runs "
+        "out of float32 digits, then naive turns nan)",
         low=0, high=MAX_CLASSES - 1)
     scale_min: float = setting(1.0, "smallest logit scale of the sweep", low=1e-3, high=1e5,
                                log_scale=True)
