@@ -195,7 +195,8 @@ def test_compare_mode_runs_two_settings_side_by_side(qtbot, window):
     b_step = twin.timeline.items[twin.slider.value()].step
     assert lab.timeline_label.text() == f"step {a_step}"
     assert len(lab.timeline) >= 3 and a_step < 60
-    assert abs(b_step - a_step) <= 10 and not twin.following_live
+    nearest = min((snap.step for snap in twin.timeline.items), key=lambda t: abs(t - a_step))
+    assert b_step == nearest and not twin.following_live
     window.compare_action.trigger()
     assert window.twin is None and not twin.isVisibleTo(window)
 
@@ -213,3 +214,18 @@ def test_experiment_runs_in_a_child_process_and_reports_its_errors(qtbot, window
     lab.reset()
     qtbot.waitUntil(lambda: not any(c.name == "vizlab-training"
                                     for c in multiprocessing.active_children()), timeout=2000)
+
+
+def test_remote_run_gives_the_same_snapshots_as_in_process():
+    from vizlab.remote import remote_run
+
+    config = training.Config(steps=40, snapshot_every=10)
+    local = list(training.run(config))
+    remote = list(remote_run("engine.experiments.training", config))
+    assert [s.step for s in remote] == [s.step for s in local] == [0, 10, 20, 30, 40]
+    for a, b in zip(local, remote):
+        for name in a.curves:
+            np.testing.assert_array_equal(a.curves[name], b.curves[name])
+        for wa, wb in zip(a.weights, b.weights):
+            np.testing.assert_array_equal(wa, wb)
+    assert not remote[-1].curves["step"].flags.writeable

@@ -21,6 +21,8 @@ import traceback
 from collections.abc import Iterator
 from typing import Any
 
+import numpy as np
+
 from engine.experiments.base import settings_of
 
 # How long to wait for a child that should stop before it is terminated.
@@ -51,8 +53,52 @@ class RemoteError(RuntimeError):
         self.details = details
 
 
+class _CurveMirror:
+    """The parent's copy of a snapshot's growing `curves`, fed only the new rows.
+
+    Curves (one row per snapshot) grow without end; sending them whole with every
+    snapshot would cost O(rows) each time. The child sends the rows added since the last
+    snapshot, and this mirror appends them to buffers of its own and hands out read-only
+    views, as engine.experiments.history does inside one process.
+    """
+
+    def __init__(self) -> None:
+        self.buffers: dict[str, np.ndarray] = {}
+        self.length = 0
+
+    def extend(self, new_rows: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        added = len(next(iter(new_rows.values()))) if new_rows else 0
+        for name, rows in new_rows.items():
+            buffer = self.buffers.get(name)
+            if buffer is None or len(buffer) < self.length + added:
+                bigger = np.empty((max(2 * (self.length + added), 64), *rows.shape[1:]),
+                                  dtype=rows.dtype)
+                if buffer is not None:
+                    bigger[: self.length] = buffer[: self.length]
+                self.buffers[name] = buffer = bigger
+            buffer[self.length: self.length + added] = rows
+        self.length += added
+        views = {}
+        for name, buffer in self.buffers.items():
+            view = buffer[: self.length].view()
+            view.flags.writeable = False
+            views[name] = view
+        return views
+
+
+def _split_curves(snapshot: Any, rows_sent: int) -> tuple[Any, dict | None, int]:
+    """The snapshot without its curves, the curve rows not sent yet, and the new count."""
+    curves = getattr(snapshot, "curves", None)
+    if not isinstance(curves, dict) or not curves:
+        return snapshot, None, rows_sent
+    length = len(next(iter(curves.values())))
+    new_rows = {name: np.array(values[rows_sent:]) for name, values in curves.items()}
+    return dataclasses.replace(snapshot, curves=None), new_rows, length
+
+
 def _child(connection, module_name: str, config: Any, state: Any) -> None:
     """The child process: advance the experiment one snapshot per request."""
+    rows_sent = 0
     try:
         module = importlib.import_module(module_name)
         generator = module.run(config, state=state) if state is not None else module.run(config)
@@ -68,7 +114,8 @@ def _child(connection, module_name: str, config: Any, state: Any) -> None:
             except StopIteration:
                 connection.send(("done", None))
                 break
-            connection.send(("snapshot", snapshot))
+            snapshot, new_rows, rows_sent = _split_curves(snapshot, rows_sent)
+            connection.send(("snapshot", (snapshot, new_rows)))
     except (EOFError, BrokenPipeError, KeyboardInterrupt):
         pass  # the parent went away or asked us to go
     except Exception as exc:
@@ -95,6 +142,7 @@ def remote_run(module_name: str, config: Any, state: Any = None) -> Iterator[Any
     process.start()
     child_end.close()
     sent = _live_values(config, live)
+    curves = _CurveMirror()
     try:
         while True:
             current = _live_values(config, live)
@@ -106,7 +154,10 @@ def remote_run(module_name: str, config: Any, state: Any = None) -> Iterator[Any
             except EOFError:
                 raise RemoteError("the experiment process ended unexpectedly", "") from None
             if kind == "snapshot":
-                yield payload
+                snapshot, new_rows = payload
+                if new_rows is not None:
+                    snapshot = dataclasses.replace(snapshot, curves=curves.extend(new_rows))
+                yield snapshot
             elif kind == "done":
                 return
             else:

@@ -299,14 +299,16 @@ def _snapshot(config, model, data, classes, step, history, probe_idx, test_idx, 
         points, extent, resolution = grid
         boundary = _probabilities(model, points).reshape(resolution, resolution, classes)
 
+    # One copy of each value; weights and biases below are the same arrays, not copies.
+    values = {var.name: var.value.copy() for var in model.trainable_variables}
     return Snapshot(
         step=step,
         epoch=step * config.batch_size / len(data.x_train),
         learning_rate=float(config.learning_rate),
         curves=history.view(),
         layer_names=tuple(layer.name for layer in dense_layers),
-        weights=tuple(layer.kernel.value.copy() for layer in dense_layers),
-        biases=tuple(layer.bias.value.copy() for layer in dense_layers),
+        weights=tuple(values[layer.kernel.name] for layer in dense_layers),
+        biases=tuple(values[layer.bias.name] for layer in dense_layers),
         dead_fractions=dead,
         dead_layers=tuple(relu_layers),
         histograms=histograms,
@@ -316,7 +318,7 @@ def _snapshot(config, model, data, classes, step, history, probe_idx, test_idx, 
         boundary_extent=extent,
         points=data.x_train if grid is not None else None,
         point_labels=data.y_train if grid is not None else None,
-        variables={var.name: var.value.copy() for var in model.trainable_variables},
+        variables=values,
     )
 
 

@@ -14,6 +14,7 @@ import os
 import time
 from typing import Any
 
+import numpy as np
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -171,6 +172,30 @@ def _as_text(value: Any) -> str:
     return str(value)
 
 
+def snapshot_bytes(snapshot: Any) -> int:
+    """Bytes of the numpy arrays a snapshot holds (shared buffers counted once)."""
+    seen: set[int] = set()
+    total = 0
+
+    def visit(value: Any) -> None:
+        nonlocal total
+        if isinstance(value, np.ndarray):
+            base = value if value.base is None else value.base
+            if id(base) not in seen and value.flags.owndata:
+                seen.add(id(base))
+                total += value.nbytes
+        elif isinstance(value, dict):
+            for item in value.values():
+                visit(item)
+        elif isinstance(value, tuple | list):
+            for item in value:
+                visit(item)
+
+    for field in getattr(snapshot, "__dataclass_fields__", {}):
+        visit(getattr(snapshot, field))
+    return total
+
+
 class Timeline:
     """A bounded history of drawn snapshots; when full, every other one is dropped.
 
@@ -178,8 +203,9 @@ class Timeline:
     most `capacity` items, and the slider can scrub back through the whole of it.
     """
 
-    def __init__(self, capacity: int = 400) -> None:
+    def __init__(self, capacity: int = 400, max_bytes: int = 256 * 2**20) -> None:
         self.capacity = capacity
+        self.max_bytes = max_bytes
         self.items: list[Any] = []
         self.stride = 1
         self._offered = 0
@@ -189,6 +215,10 @@ class Timeline:
         self._offered += 1
         if (self._offered - 1) % self.stride:
             return False
+        if not self.items:
+            # Big networks make big snapshots: hold fewer of them, not more memory.
+            size = max(snapshot_bytes(snapshot), 1)
+            self.capacity = max(16, min(self.capacity, self.max_bytes // size))
         if len(self.items) >= self.capacity:
             self.items = self.items[::2]
             self.stride *= 2
