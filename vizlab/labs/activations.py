@@ -1,0 +1,444 @@
+"""The Activation lab: activation functions and their derivatives, vanishing gradients,
+dying ReLUs and a softmax calculator, one tab each."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from engine.experiments import activations as experiment
+from vizlab.labs.base import LabView
+from vizlab.widgets import BarPlot, CurvePlot, _style
+
+HELP = """
+<p><b>Activation lab.</b> Four views of the functions a unit applies to its input.</p>
+<ul>
+<li><b>Curves</b>: each activation f(x) (left) and its derivative f'(x) (right). The
+derivative lines come from the engine's reverse-mode <code>gradients</code>; the dots
+are central differences (f(x+h) - f(x-h)) / 2h through the engine, a check. The
+sigmoid's derivative is at most 0.25, at x = 0. The grey dotted lines are leaky ReLU
+with slope 0.01 and 1/5.5 (the better value Xu et al. found). RReLU draws a random
+slope between 1/8 and 1/3 for every element in training (the shaded band and the
+small crosses) and uses their mean at test time (the line).</li>
+<li><b>Vanishing gradients</b>: an error signal arrives at the top of a stack of
+layers and is back-propagated to the bottom; the plot shows how much of it reaches
+each layer (log scale). Each sigmoid layer passes back at most a quarter of it.</li>
+<li><b>Dying ReLU</b>: a small ReLU network learns a toy set with plain SGD. A unit
+whose input is negative for every example outputs 0 and gets no gradient: it is
+dead, for good. Raise the learning rate (it applies while training) and watch the
+dead share climb. The sweep trains one network per learning rate and counts the dead
+units at the end.</li>
+<li><b>Softmax</b>: type logits (or click an example), set a temperature: the
+probabilities sum to 1, the largest is the predicted class (its one-hot label on the
+right). A high temperature flattens them towards uniform; a low one sharpens them
+towards the one-hot.</li>
+</ul>
+<p>The curves, the stack and the softmax follow every setting at once; the learning
+rate, batch size and steps apply while training; the network, data set and sweep
+settings apply on <b>Reset</b>.</p>
+"""
+
+# One colour per activation, the same in every plot.
+_EXTRA_COLOR = "#393b79"  # the palette has 10 colours for 11 activations
+COLORS = {name: (_style.palette_color(i) if i < len(_style.PALETTE) else _EXTRA_COLOR)
+          for i, name in enumerate(experiment.ACTIVATION_NAMES)}
+REFERENCE_COLOR = "#8a8a8a"
+HIGHLIGHT = "#d62728"
+MUTED = "#9ecae1"
+
+
+def _dots(plot: CurvePlot, name: str, x, y, color: str, symbol: str = "o", size: int = 6,
+          legend: bool = False) -> pg.PlotDataItem:
+    """Points without a line, created once as a named curve of the plot, then updated."""
+    new = name not in plot.curve_names()
+    item = plot.set_curve(name, x, y, color=color, width=1)
+    if new:
+        item.setPen(None)
+        item.setSymbol(symbol)
+        item.setSymbolSize(size)
+        item.setSymbolBrush(pg.mkBrush(color))
+        item.setSymbolPen(pg.mkPen(color) if symbol == "x" else pg.mkPen("w", width=0.5))
+        legend_item = plot.plot_item.legend
+        if not legend and legend_item is not None:
+            legend_item.removeItem(item)
+    return item
+
+
+def _note() -> QLabel:
+    label = QLabel()
+    label.setWordWrap(True)
+    label.setTextFormat(Qt.TextFormat.RichText)
+    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    label.setStyleSheet("padding: 2px 6px;")
+    return label
+
+
+def _no_legend_for(plot: CurvePlot, item: pg.PlotDataItem) -> None:
+    if plot.plot_item.legend is not None:
+        plot.plot_item.legend.removeItem(item)
+
+
+class View(LabView):
+    lab_name = "activations"
+    help_html = HELP
+    preview_on_change = True
+
+    # -- building ------------------------------------------------------------------------
+    def build_views(self) -> QWidget:
+        self._drawn_keys: dict[str, tuple] = {}
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self._build_curves(), "Curves")
+        self.tabs.addTab(self._build_vanishing(), "Vanishing gradients")
+        self.tabs.addTab(self._build_dying(), "Dying ReLU")
+        self.tabs.addTab(self._build_softmax(), "Softmax")
+        self.tabs.setCurrentIndex(experiment.TABS.index(self.config.view))
+        self.tabs.currentChanged.connect(self._on_tab_changed)
+        self.settings_panel.changed.connect(self._on_panel_changed)
+        return self.tabs
+
+    def _build_curves(self) -> QWidget:
+        page = QWidget()
+        layout = QVBoxLayout(page)
+        layout.setContentsMargins(0, 0, 0, 0)
+        row = QHBoxLayout()
+        self.f_plot = CurvePlot("Activation f(x)", x_label="x", y_label="f(x)")
+        legend = self.f_plot.plot_item.legend
+        # Top left: above the flat negative halves, where no curve goes.
+        legend.anchor(itemPos=(0, 0), parentPos=(0, 0), offset=(10, 10))
+        legend.setColumnCount(2)
+        self.df_plot = CurvePlot("Derivative f'(x)", x_label="x",
+                                 y_label="f'(x): lines en.gradients, dots central differences",
+                                 legend=False)
+        self.sigmoid_marker = self.df_plot.add_marker(y=0.25, label="sigmoid' max 0.25",
+                                                      color=COLORS["sigmoid"])
+        self.sigmoid_marker.label.setPosition(0.75)
+        self.band_fill: pg.FillBetweenItem | None = None
+        row.addWidget(self.f_plot, 1)
+        row.addWidget(self.df_plot, 1)
+        layout.addLayout(row, 1)
+        self.curves_note = _note()
+        layout.addWidget(self.curves_note)
+        return page
+
+    def _build_vanishing(self) -> QWidget:
+        page = QWidget()
+        layout = QVBoxLayout(page)
+        layout.setContentsMargins(0, 0, 0, 0)
+        self.vanishing_plot = CurvePlot(
+            "Gradient reaching each layer", x_label="layer (1 = next to the input)",
+            y_label="gradient norm", log_y=True)
+        legend = self.vanishing_plot.plot_item.legend
+        legend.anchor(itemPos=(1, 1), parentPos=(1, 1), offset=(-10, -10))
+        legend.setColumnCount(2)
+        self.shrink_bars = BarPlot("Share of the gradient passed down, per layer",
+                                   y_label="norm ratio l / l+1", value_format="{:.3f}")
+        self.quarter_line = pg.InfiniteLine(
+            pos=0.25, angle=0, movable=False,
+            pen=pg.mkPen(COLORS["sigmoid"], width=1.5, style=Qt.PenStyle.DashLine),
+            label="0.25 = sigmoid' max",
+            labelOpts={"position": 0.97, "color": COLORS["sigmoid"],
+                       "fill": pg.mkBrush(255, 255, 255, 200), "anchors": [(1, 1), (1, 1)]},
+        )
+        self.shrink_bars.plot_item.addItem(self.quarter_line, ignoreBounds=True)
+        layout.addWidget(self.vanishing_plot, 3)
+        layout.addWidget(self.shrink_bars, 2)
+        self.vanishing_note = _note()
+        layout.addWidget(self.vanishing_note)
+        return page
+
+    def _build_dying(self) -> QWidget:
+        page = QWidget()
+        grid = QGridLayout(page)
+        grid.setContentsMargins(0, 0, 0, 0)
+        self.dead_plot = CurvePlot("Dead ReLUs while training", x_label="step",
+                                   y_label="share of the layer's units")
+        self.dead_plot.plot_item.setYRange(0, 1)  # a share: keep 0..1 so 0 reads as none
+        self.dead_plot.plot_item.enableAutoRange(y=False)
+        self.loss_plot = CurvePlot("Loss on the whole set", x_label="step",
+                                   y_label="cross-entropy", log_y=True)
+        self.sweep_plot = CurvePlot("Dead after the sweep's training, by learning rate",
+                                    x_label="learning rate (log scale)",
+                                    y_label="share of units dead")
+        self.sweep_plot.plot_item.setLogMode(x=True)
+        self.sweep_plot.plot_item.setYRange(0, 1)
+        self.sweep_plot.plot_item.enableAutoRange(y=False)
+        self.sweep_plot.plot_item.legend.anchor(itemPos=(0, 0), parentPos=(0, 0),
+                                                offset=(10, 10))
+        self.lr_marker = self.sweep_plot.add_marker(x=0.0, label="live rate", color="#333333")
+        self.dead_bars = BarPlot("Dead now, per layer", y_label="share of units",
+                                 value_format="{:.0%}")
+        grid.addWidget(self.dead_plot, 0, 0)
+        grid.addWidget(self.sweep_plot, 0, 1)
+        grid.addWidget(self.loss_plot, 1, 0)
+        grid.addWidget(self.dead_bars, 1, 1)
+        self.dying_note = _note()
+        grid.addWidget(self.dying_note, 2, 0, 1, 2)
+        grid.setRowStretch(0, 1)
+        grid.setRowStretch(1, 1)
+        return page
+
+    def _build_softmax(self) -> QWidget:
+        page = QWidget()
+        layout = QVBoxLayout(page)
+        layout.setContentsMargins(0, 0, 0, 0)
+        presets = QHBoxLayout()
+        presets.addWidget(QLabel("Examples:"))
+        self.preset_buttons: dict[str, QPushButton] = {}
+        for label, logits in experiment.SOFTMAX_PRESETS.items():
+            button = QPushButton(label)
+            button.setToolTip(f"logits = {logits}")
+            button.clicked.connect(lambda _=False, v=logits: self.apply_settings({"logits": v}))
+            presets.addWidget(button)
+            self.preset_buttons[label] = button
+        presets.addStretch(1)
+        layout.addLayout(presets)
+        grid = QGridLayout()
+        self.logit_bars = BarPlot("Logits z", x_label="class", y_label="score",
+                                  value_format="{:.3g}", color=MUTED)
+        self.prob_bars = BarPlot("softmax(z / T)", x_label="class", y_label="probability",
+                                 value_format="{:.3f}")
+        self.onehot_bars = BarPlot("One-hot label of the argmax", x_label="class",
+                                   y_label="target", value_format="{:.0f}")
+        self.temperature_plot = CurvePlot("Probabilities against temperature",
+                                          x_label="temperature T (log scale)",
+                                          y_label="probability")
+        self.temperature_plot.plot_item.setLogMode(x=True)
+        self.temperature_marker = self.temperature_plot.add_marker(x=0.0, label="T",
+                                                                   color="#333333")
+        self.softmax_table = _note()
+        self.softmax_table.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        grid.addWidget(self.logit_bars, 0, 0)
+        grid.addWidget(self.prob_bars, 0, 1)
+        grid.addWidget(self.onehot_bars, 0, 2)
+        grid.addWidget(self.temperature_plot, 1, 0, 1, 2)
+        grid.addWidget(self.softmax_table, 1, 2)
+        grid.setRowStretch(0, 1)
+        grid.setRowStretch(1, 1)
+        layout.addLayout(grid, 1)
+        return page
+
+    # -- the tab in front follows the `view` setting, and the other way round ------------
+    def _on_tab_changed(self, index: int) -> None:
+        self.config.view = experiment.TABS[index]
+        self.settings_panel.refresh("view")
+
+    def _on_panel_changed(self, name: str, value: Any) -> None:
+        if name == "view":
+            self._show_configured_tab()
+
+    def _show_configured_tab(self) -> None:
+        index = experiment.TABS.index(self.config.view)
+        if self.tabs.currentIndex() != index:
+            self.tabs.blockSignals(True)
+            self.tabs.setCurrentIndex(index)
+            self.tabs.blockSignals(False)
+
+    def apply_settings(self, assignments: dict[str, Any]) -> None:
+        super().apply_settings(assignments)
+        self._show_configured_tab()
+
+    # -- drawing ---------------------------------------------------------------------------
+    def draw(self, snap: experiment.Snapshot) -> None:
+        # The static parts are the same in every snapshot of a run until one of their
+        # settings changes: redraw them only then (drawing them all costs ~10 ms a frame).
+        for part, draw_part in (("curves", self._draw_curves),
+                                ("vanishing", self._draw_vanishing),
+                                ("softmax", self._draw_softmax)):
+            key = snap.static_keys[part]
+            if self._drawn_keys.get(part) != key:
+                draw_part(snap)
+                self._drawn_keys[part] = key
+        self._draw_dying(snap)
+
+    def _draw_curves(self, snap) -> None:
+        shown = [c.name for c in snap.curves]
+        keep = set(shown) | {f"{n} numerical" for n in shown}
+        if "rrelu" in shown:
+            keep |= {"rrelu training draws", "rrelu slope 1/8", "rrelu slope 1/3"}
+        if "leaky_relu" in shown:
+            keep |= set(snap.references)
+        for plot in (self.f_plot, self.df_plot):
+            for name in plot.curve_names():
+                if name not in keep:
+                    plot.remove_curve(name)
+        if "rrelu" not in shown and self.band_fill is not None:
+            self.f_plot.plot_item.removeItem(self.band_fill)
+            self.band_fill = None
+
+        for curve in snap.curves:
+            color = COLORS[curve.name]
+            self.f_plot.set_curve(curve.name, curve.x, curve.y, color=color)
+            self.df_plot.set_curve(curve.name, curve.x, curve.dy, color=color)
+            _dots(self.df_plot, f"{curve.name} numerical", curve.check_x, curve.check_numerical,
+                  color)
+        if "leaky_relu" in shown:
+            x = snap.curves[0].x
+            for label, y in snap.references.items():
+                # Only the negative side differs from ReLU: draw just that part.
+                new = label not in self.f_plot.curve_names()
+                item = self.f_plot.set_curve(label, x, np.where(x <= 0, y, np.nan),
+                                             color=REFERENCE_COLOR, width=1.5, style="dot")
+                if new:
+                    item.setZValue(-1)
+        if "rrelu" in shown:
+            self._draw_rrelu(snap.rrelu)
+        self.sigmoid_marker.setVisible("sigmoid" in shown)
+
+        worst = max(snap.curves, key=lambda c: c.max_check_error)
+        band = snap.rrelu
+        peak_x, peak = snap.sigmoid_peak
+        self.curves_note.setText(
+            f"sigmoid'(0) = <b>{snap.sigmoid_grad_at_zero:.7f}</b>, the largest on the grid "
+            f"is {peak:.7f} at x = {peak_x:.3g}: each sigmoid layer passes back at most a "
+            f"quarter of the error. &nbsp; RReLU: training slopes in "
+            f"[{band.lower:.4g}, {band.upper:.4g}], test slope <b>{band.test_slope:.6g}</b> "
+            f"= (lower + upper) / 2. &nbsp; Largest |en.gradients - central difference|: "
+            f"{worst.max_check_error:.1e} ({worst.name})."
+        )
+
+    def _draw_rrelu(self, band) -> None:
+        color = COLORS["rrelu"]
+        new = "rrelu slope 1/8" not in self.f_plot.curve_names()
+        low = self.f_plot.set_curve("rrelu slope 1/8", band.x, band.y_lower, color=color,
+                                    width=1, style="dash")
+        high = self.f_plot.set_curve("rrelu slope 1/3", band.x, band.y_upper, color=color,
+                                     width=1, style="dash")
+        if new:
+            _no_legend_for(self.f_plot, low)
+            _no_legend_for(self.f_plot, high)
+            fill = pg.mkColor(color)
+            fill.setAlpha(50)
+            self.band_fill = pg.FillBetweenItem(low, high, brush=pg.mkBrush(fill))
+            self.f_plot.plot_item.addItem(self.band_fill)
+        _dots(self.f_plot, "rrelu training draws", band.sample_x, band.sample_y, color,
+              symbol="x", size=6, legend=True)
+        _dots(self.df_plot, "rrelu training draws", band.sample_x, band.sample_dy, color,
+              symbol="x", size=6)
+
+    def _draw_vanishing(self, snap) -> None:
+        van = snap.vanishing
+        for name in self.vanishing_plot.curve_names():
+            if name not in van.norms:
+                self.vanishing_plot.remove_curve(name)
+        for name, norms in van.norms.items():
+            new = name not in self.vanishing_plot.curve_names()
+            item = self.vanishing_plot.set_curve(name, van.depth, norms, color=COLORS[name])
+            if new:
+                item.setSymbol("o")
+                item.setSymbolSize(6)
+                item.setSymbolBrush(pg.mkBrush(COLORS[name]))
+                item.setSymbolPen(pg.mkPen("w", width=0.5))
+        names = list(van.shrink)
+        self.shrink_bars.set_bars(names, [van.shrink[n] for n in names],
+                                  colors=[COLORS[n] for n in names])
+        parts = []
+        if "sigmoid" in van.norms and len(van.depth) > 1:
+            n = van.norms["sigmoid"]
+            parts.append(
+                f"sigmoid keeps <b>{van.shrink['sigmoid']:.3f}</b> of the gradient per layer: "
+                f"of what arrives at layer {len(n)}, a share of {n[0] / n[-1]:.2e} reaches "
+                f"layer 1.")
+        self.vanishing_note.setText(
+            f"{len(van.depth)} Dense layers of {van.width} units ({van.initializer}) on a "
+            "random input batch; the same random error signal arrives at the top layer for "
+            "every activation and en.gradients carries it down. " + " ".join(parts))
+
+    def _draw_dying(self, snap) -> None:
+        hist = snap.history
+        steps = hist["step"]
+        labels = [f"layer {i + 1}" for i in range(len(snap.layer_names))]
+        for plot in (self.dead_plot, self.sweep_plot):
+            for name in plot.curve_names():
+                if name not in labels and name != "all hidden units":
+                    plot.remove_curve(name)
+        for i, label in enumerate(labels):
+            self.dead_plot.set_curve(label, steps, hist["dead"][:, i],
+                                     color=_style.palette_color(i))
+        self.dead_plot.set_curve("all hidden units", steps, hist["dead_total"], color="#000000",
+                                 style="dash")
+        self.loss_plot.set_curve("loss", steps, hist["loss"], color=_style.palette_color(0))
+
+        sweep = snap.sweep
+        for i, label in enumerate(labels):
+            self._line_with_points(self.sweep_plot, label, sweep.rates, sweep.dead[:, i],
+                                   _style.palette_color(i), width=1.5)
+        self._line_with_points(self.sweep_plot, "all hidden units", sweep.rates,
+                               sweep.dead_total, "#000000", width=3)
+        self.lr_marker.setValue(math.log10(snap.learning_rate))
+        self.lr_marker.label.setFormat(f"live rate {snap.learning_rate:g}")
+
+        self.dead_bars.set_bars([*labels, "all"], [*snap.dead_fractions, snap.dead_total],
+                                colors=[*(_style.palette_color(i) for i in range(len(labels))),
+                                        "#000000"])
+        top = int(np.argmax(sweep.dead_total))
+        diverged = int(sweep.diverged.sum())
+        self.dying_note.setText(
+            f"Step {snap.step}, learning rate {snap.learning_rate:g}: loss {snap.loss:.4f}, "
+            f"accuracy {snap.accuracy:.1%}, <b>{snap.dead_total:.0%}</b> of the hidden units "
+            f"dead. Sweep ({len(sweep.rates)} networks from the same start, "
+            f"{sweep.steps} SGD steps each): {sweep.dead_total[0]:.0%} dead at rate "
+            f"{sweep.rates[0]:.3g}, {sweep.dead_total[top]:.0%} at {sweep.rates[top]:.3g}"
+            + (f"; {diverged} diverged and were frozen." if diverged else ".")
+        )
+
+    @staticmethod
+    def _line_with_points(plot: CurvePlot, name: str, x, y, color: str, width: float) -> None:
+        new = name not in plot.curve_names()
+        item = plot.set_curve(name, x, y, color=color, width=width)
+        if new:
+            item.setSymbol("o")
+            item.setSymbolSize(7)
+            item.setSymbolBrush(pg.mkBrush(color))
+            item.setSymbolPen(pg.mkPen("w", width=0.5))
+
+    def _draw_softmax(self, snap) -> None:
+        soft = snap.softmax
+        classes = [str(i) for i in range(len(soft.logits))]
+        self.logit_bars.set_bars(classes, soft.logits)
+        colors = [HIGHLIGHT if i == soft.argmax else MUTED for i in range(len(classes))]
+        self.prob_bars.set_bars(classes, soft.probabilities, colors=colors)
+        self.onehot_bars.set_bars(classes, soft.one_hot, colors=colors)
+        _style.set_title(self.prob_bars.plot_item, f"softmax(z / T), T = {soft.temperature:g}")
+
+        for name in self.temperature_plot.curve_names():
+            if int(name.split()[-1]) >= len(classes):
+                self.temperature_plot.remove_curve(name)
+        for i in range(len(classes)):
+            self.temperature_plot.set_curve(f"class {i}", soft.temperatures,
+                                            soft.probabilities_vs_temperature[:, i],
+                                            color=_style.palette_color(i))
+        self.temperature_marker.setValue(math.log10(soft.temperature))
+        self.temperature_marker.label.setFormat(f"T = {soft.temperature:g}")
+
+        rows = "".join(
+            f"<tr><td>{i}</td><td align='right'>{z:g}</td>"
+            f"<td align='right'>{'<b>' if i == soft.argmax else ''}{p:.8f}"
+            f"{'</b>' if i == soft.argmax else ''}</td>"
+            f"<td align='center'>{int(t)}</td></tr>"
+            for i, (z, p, t) in enumerate(zip(soft.logits, soft.probabilities, soft.one_hot))
+        )
+        self.softmax_table.setText(
+            "<table cellspacing='0' cellpadding='2'>"
+            "<tr><th>class</th><th>z</th><th>probability</th><th>one-hot</th></tr>"
+            f"{rows}<tr><td colspan='2'>sum</td>"
+            f"<td align='right'>{float(np.sum(soft.probabilities)):.8f}</td><td></td></tr>"
+            f"</table><p>argmax = class <b>{soft.argmax}</b></p>"
+        )
+
+    def clear_views(self) -> None:
+        # A new run starts from step 0: show its first snapshot (every static part) now.
+        if not self.runner.is_active:
+            self.preview()
