@@ -347,13 +347,16 @@ class View(LabView):
             return f"<tr><td>{title}</td>" + "".join(
                 f"<td>{cell(sw)}</td>" for sw in snap.sweeps) + "</tr>"
 
+        # While Run reveals the sweep, say only what the revealed part shows.
+        n = snap.revealed
+
         def first_bad(sw: Sweep) -> str:
-            if sw.first_bad_scale is None:
-                return "never"
+            if sw.first_bad_index is None or sw.first_bad_index >= n:
+                return "never" if n == len(snap.scales) else "not yet"
             return f"{sw.first_bad_kind} at s≈{sw.first_bad_scale:.4g}"
 
         def worst(sw: Sweep) -> str:
-            finite = sw.rel_err[np.isfinite(sw.rel_err)]
+            finite = sw.rel_err[:n][np.isfinite(sw.rel_err[:n])]
             return f"{finite.max():.3g}" if finite.size else "–"
 
         head = "<tr><th></th>" + "".join(f"<th>{sw.dtype}</th>" for sw in snap.sweeps) + "</tr>"
@@ -362,7 +365,7 @@ class View(LabView):
             f"<table style='margin-top: 4px;' cellspacing='0' cellpadding='2'>{head}"
             + row("e<sup>z</sup> overflows beyond s", lambda sw: f"{sw.overflow_scale:.5g}")
             + row("naive first non-finite", first_bad)
-            + row("stable finite everywhere", lambda sw: "yes" if np.isfinite(sw.stable).all()
+            + row("stable always finite", lambda sw: "yes" if np.isfinite(sw.stable[:n]).all()
                   else "no")
             + row("largest relative error", worst)
             + row(f"naive at s = {s_at}", lambda sw: _fmt(float(sw.naive[at]), sw.dtype, 8))
