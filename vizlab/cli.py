@@ -44,6 +44,37 @@ def has_display() -> bool:
     return True  # macOS and Windows always have a window system
 
 
+# System libraries Qt's X11 (xcb) platform plugin loads; desktops have them, minimal
+# systems may not, and Qt then aborts with an opaque message.
+XCB_LIBRARIES = {
+    "libxcb-cursor.so.0": "libxcb-cursor0", "libxcb-icccm.so.4": "libxcb-icccm4",
+    "libxcb-image.so.0": "libxcb-image0", "libxcb-keysyms.so.1": "libxcb-keysyms1",
+    "libxcb-randr.so.0": "libxcb-randr0", "libxcb-render-util.so.0": "libxcb-render-util0",
+    "libxcb-shape.so.0": "libxcb-shape0", "libxcb-xkb.so.1": "libxcb-xkb1",
+    "libxkbcommon-x11.so.0": "libxkbcommon-x11-0",
+}
+
+
+def missing_xcb_packages() -> list[str]:
+    """Debian/Ubuntu packages missing for Qt's X11 plugin (empty when it will load)."""
+    if not sys.platform.startswith("linux"):
+        return []
+    platform = os.environ.get("QT_QPA_PLATFORM", "")
+    if platform and not platform.startswith("xcb"):
+        return []
+    if not platform and os.environ.get("WAYLAND_DISPLAY"):
+        return []
+    import ctypes
+
+    missing = []
+    for library, package in XCB_LIBRARIES.items():
+        try:
+            ctypes.CDLL(library)
+        except OSError:
+            missing.append(package)
+    return missing
+
+
 def _size(text: str) -> tuple[int, int]:
     match = re.fullmatch(r"(\d+)[xX](\d+)", text.strip())
     if not match:
@@ -101,6 +132,14 @@ def main(argv: list[str] | None = None) -> int:
         if args.command in (None, "app"):
             if not has_display():
                 sys.stderr.write(HEADLESS_HELP)
+                return 2
+            missing = missing_xcb_packages()
+            if missing:
+                sys.stderr.write(
+                    "vizlab's window needs system libraries that Qt's X11 support loads, "
+                    f"and these are missing: {' '.join(missing)}.\n"
+                    f"On Debian or Ubuntu: sudo apt-get install {' '.join(missing)}\n"
+                    "Without them you can still render labs headless: see `vizlab --help`.\n")
                 return 2
             from vizlab.app import run_app
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import logging
 import multiprocessing
 import traceback
 from collections.abc import Iterator
@@ -24,6 +25,8 @@ from typing import Any
 import numpy as np
 
 from engine.experiments.base import settings_of
+
+log = logging.getLogger(__name__)
 
 # How long to wait for a child that should stop before it is terminated.
 STOP_TIMEOUT_S = 0.5
@@ -139,20 +142,32 @@ def remote_run(module_name: str, config: Any, state: Any = None) -> Iterator[Any
         target=_child, args=(child_end, module_name, dataclasses.replace(config), state),
         daemon=True, name=f"vizlab-{module_name.rsplit('.', 1)[-1]}",
     )
-    process.start()
+    try:
+        process.start()
+    except Exception:  # e.g. a script without a __main__ guard under spawn/forkserver
+        log.warning("could not start an experiment process; training in this one",
+                    exc_info=True)
+        yield from _in_this_process(module_name, config, state)
+        return
     child_end.close()
     sent = _live_values(config, live)
     curves = _CurveMirror()
+    started = False
     try:
         while True:
             current = _live_values(config, live)
             changes = {k: v for k, v in current.items() if v != sent.get(k)}
             sent = current
-            parent_end.send(("next", changes))
             try:
+                parent_end.send(("next", changes))
                 kind, payload = parent_end.recv()
-            except EOFError:
+            except (EOFError, BrokenPipeError, OSError):
+                if not started:  # the child died before its first snapshot
+                    log.warning("the experiment process did not start; training in this one")
+                    yield from _in_this_process(module_name, config, state)
+                    return
                 raise RemoteError("the experiment process ended unexpectedly", "") from None
+            started = True
             if kind == "snapshot":
                 snapshot, new_rows = payload
                 if new_rows is not None:
@@ -165,6 +180,11 @@ def remote_run(module_name: str, config: Any, state: Any = None) -> Iterator[Any
                 raise RemoteError(message, details)
     finally:
         _stop(process, parent_end)
+
+
+def _in_this_process(module_name: str, config: Any, state: Any) -> Iterator[Any]:
+    module = importlib.import_module(module_name)
+    return module.run(config, state=state) if state is not None else module.run(config)
 
 
 def _stop(process, connection) -> None:
