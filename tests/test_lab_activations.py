@@ -30,8 +30,8 @@ def by_name(curves) -> dict:
 
 
 def test_every_activation_is_shown_by_default_and_checked_by_central_differences(first):
-    assert tuple(c.name for c in first.curves) == lab.ACTIVATION_NAMES
-    for c in first.curves:
+    assert tuple(c.name for c in first.activations) == lab.ACTIVATION_NAMES
+    for c in first.activations:
         assert len(c.x) == lab.CURVE_POINTS and c.x[0] == -5 and c.x[-1] == 5
         assert len(c.check_x) >= 30
         if c.name in lab.KINKED:  # the check stays away from the kink at 0
@@ -42,7 +42,7 @@ def test_every_activation_is_shown_by_default_and_checked_by_central_differences
 
 
 def test_derivatives_match_the_textbook_formulas(first):
-    curves = by_name(first.curves)
+    curves = by_name(first.activations)
     x = curves["sigmoid"].x
     neg, pos = x < 0, x > 0
 
@@ -90,11 +90,11 @@ def test_sigmoid_derivative_peaks_at_a_quarter_at_zero(first):
     assert abs(first.sigmoid_grad_at_zero - 0.25) <= 1e-6
     peak_x, peak = first.sigmoid_peak
     assert peak_x == 0.0 and abs(peak - 0.25) <= 1e-6
-    assert by_name(first.curves)["sigmoid"].dy.max() <= 0.25 + 1e-12
+    assert by_name(first.activations)["sigmoid"].dy.max() <= 0.25 + 1e-12
 
 
 def test_leaky_reference_lines_have_the_two_slopes(first):
-    x = first.curves[0].x
+    x = first.activations[0].x
     neg = x < 0
     np.testing.assert_allclose(first.references["slope 0.01"][neg], 0.01 * x[neg])
     np.testing.assert_allclose(first.references["slope 1/5.5"][neg], x[neg] / 5.5)
@@ -115,7 +115,7 @@ def test_rrelu_training_slopes_lie_in_the_band_and_test_slope_is_their_mean(firs
     grid_neg = band.x < 0
     np.testing.assert_allclose(band.y_lower[grid_neg], band.x[grid_neg] / 8)
     np.testing.assert_allclose(band.y_upper[grid_neg], band.x[grid_neg] / 3)
-    rrelu = by_name(first.curves)["rrelu"]
+    rrelu = by_name(first.activations)["rrelu"]
     np.testing.assert_allclose(rrelu.dy[grid_neg], (1 / 8 + 1 / 3) / 2)
 
 
@@ -230,13 +230,13 @@ def test_live_training_history_and_live_settings():
     assert [s.step for s in snaps] == [0, 20, 40, 60]
     assert snaps[1].learning_rate == 0.05 and snaps[2].learning_rate == 0.5
     last = snaps[-1]
-    np.testing.assert_array_equal(last.history["step"], [0, 20, 40, 60])
-    assert last.history["dead"].shape == (4, 3)
-    assert np.all((last.history["dead"] >= 0) & (last.history["dead"] <= 1))
-    assert last.history["loss"][-1] < last.history["loss"][0]
+    np.testing.assert_array_equal(last.curves["step"], [0, 20, 40, 60])
+    assert last.curves["dead"].shape == (4, 3)
+    assert np.all((last.curves["dead"] >= 0) & (last.curves["dead"] <= 1))
+    assert last.curves["loss"][-1] < last.curves["loss"][0]
     assert 0 <= last.accuracy <= 1
-    elu_before = by_name(snaps[1].curves)["elu"]
-    elu_after = by_name(snaps[2].curves)["elu"]
+    elu_before = by_name(snaps[1].activations)["elu"]
+    elu_after = by_name(snaps[2].activations)["elu"]
     assert elu_before.y[0] == pytest.approx(math.expm1(-5))
     assert elu_after.y[0] == pytest.approx(2 * math.expm1(-5))
     assert snaps[1].sweep is snaps[2].sweep  # the sweep is not a live part: not redone
@@ -274,7 +274,7 @@ def test_view_draws_engine_numbers_and_follows_settings(qtbot):
     snap = view.last_snapshot
     assert snap is not None and snap.step == 0  # drawn at once, without Run
 
-    sigmoid = by_name(snap.curves)["sigmoid"]
+    sigmoid = by_name(snap.activations)["sigmoid"]
     x, dy = view.df_plot.curve_data("sigmoid")
     np.testing.assert_array_equal(dy, sigmoid.dy)
     assert dy.max() == pytest.approx(0.25, abs=1e-6)
@@ -320,9 +320,17 @@ def test_view_draws_engine_numbers_and_follows_settings(qtbot):
     last = view.last_snapshot
     steps, dead = view.dead_plot.curve_data("all hidden units")
     np.testing.assert_array_equal(steps, [0, 10, 20, 30, 40])
-    np.testing.assert_array_equal(dead, last.history["dead_total"])
+    np.testing.assert_array_equal(dead, last.curves["dead_total"])
     np.testing.assert_allclose(view.dead_bars.export_data()["values"],
                                [*last.dead_fractions, last.dead_total])
     _, swept = view.sweep_plot.curve_data("all hidden units")
     np.testing.assert_array_equal(swept, last.sweep.dead_total)
+
+    # A network of one layer: one curve per layer, and its dead share from the engine.
+    view.apply_settings({"hidden": (8,)})
+    assert view.last_snapshot.step == 0 and len(view.last_snapshot.layer_names) == 1
+    assert set(view.dead_plot.curve_names()) == {"layer 1", "all hidden units"}
+    assert set(view.sweep_plot.curve_names()) == {"layer 1", "all hidden units"}
+    _, swept = view.sweep_plot.curve_data("layer 1")
+    np.testing.assert_array_equal(swept, view.last_snapshot.sweep.dead[:, 0])
     view.shutdown()

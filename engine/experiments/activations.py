@@ -244,7 +244,7 @@ class LearningRateSweep:
 class Snapshot:
     step: int
     # curves
-    curves: tuple[ActivationCurve, ...]
+    activations: tuple[ActivationCurve, ...]
     references: dict[str, np.ndarray]  # leaky-slope reference lines on the curves' x grid
     sigmoid_grad_at_zero: float  # en.gradients of sigmoid at x = 0
     sigmoid_peak: tuple[float, float]  # (x, f'(x)) where sigmoid' is largest on the grid
@@ -261,7 +261,9 @@ class Snapshot:
     dead_total: float
     loss: float
     accuracy: float
-    history: dict[str, np.ndarray]  # step, loss, accuracy, dead (n, layers), dead_total
+    # Per-snapshot history of the live network (the app's convention for growing curves):
+    # step, loss, accuracy, dead (n, layers), dead_total.
+    curves: dict[str, np.ndarray]
     # The settings each static part was computed from ("curves", "vanishing", "softmax"):
     # equal keys mean equal numbers, so a view redraws a part only when its key changes.
     static_keys: dict[str, tuple]
@@ -503,7 +505,9 @@ SOFTMAX_FIELDS = ("logits", "temperature")
 
 @dataclasses.dataclass(frozen=True)
 class CurveParts:
-    curves: tuple[ActivationCurve, ...]
+    """What the Curves tab shows, computed together from the same settings."""
+
+    activations: tuple[ActivationCurve, ...]
     references: dict[str, np.ndarray]
     sigmoid_grad_at_zero: float
     sigmoid_peak: tuple[float, float]
@@ -525,9 +529,11 @@ class _Cached:
         self.value = None
 
     def get(self):
-        key = tuple(getattr(self.config, name) for name in self.fields)
+        # A copy: the app may change live settings while this computes.
+        config = dataclasses.replace(self.config)
+        key = tuple(getattr(config, name) for name in self.fields)
         if key != self.key:
-            self.value, self.key = self.compute(self.config), key
+            self.value, self.key = self.compute(config), key
         return self.value
 
 
@@ -556,14 +562,14 @@ def run(config: Config) -> Iterator[Snapshot]:
         dead_total = float(dead @ units / units.sum())
         history.append(step=step, loss=loss, accuracy=accuracy, dead=dead,
                        dead_total=dead_total)
-        curves, vanishing, softmax = parts.get(), stack.get(), soft.get()
+        shapes, vanishing, softmax = parts.get(), stack.get(), soft.get()
         return Snapshot(
-            step=step, curves=curves.curves, references=curves.references,
-            sigmoid_grad_at_zero=curves.sigmoid_grad_at_zero, sigmoid_peak=curves.sigmoid_peak,
-            rrelu=curves.rrelu, vanishing=vanishing, softmax=softmax, sweep=sweep,
+            step=step, activations=shapes.activations, references=shapes.references,
+            sigmoid_grad_at_zero=shapes.sigmoid_grad_at_zero, sigmoid_peak=shapes.sigmoid_peak,
+            rrelu=shapes.rrelu, vanishing=vanishing, softmax=softmax, sweep=sweep,
             learning_rate=float(config.learning_rate), layer_names=names,
             dead_fractions=tuple(float(d) for d in dead), dead_total=dead_total, loss=loss,
-            accuracy=accuracy, history=history.view(),
+            accuracy=accuracy, curves=history.view(),
             static_keys={"curves": parts.key, "vanishing": stack.key, "softmax": soft.key},
         )
 

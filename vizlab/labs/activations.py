@@ -210,7 +210,7 @@ class View(LabView):
                                   value_format="{:.3g}", color=MUTED)
         self.prob_bars = BarPlot("softmax(z / T)", x_label="class", y_label="probability",
                                  value_format="{:.3f}")
-        self.onehot_bars = BarPlot("One-hot label of the argmax", x_label="class",
+        self.onehot_bars = BarPlot("One-hot of the argmax", x_label="class",
                                    y_label="target", value_format="{:.0f}")
         self.temperature_plot = CurvePlot("Probabilities against temperature",
                                           x_label="temperature T (log scale)",
@@ -227,6 +227,10 @@ class View(LabView):
         grid.addWidget(self.softmax_table, 1, 2)
         grid.setRowStretch(0, 1)
         grid.setRowStretch(1, 1)
+        # The probabilities are the point: their bars (and value labels) get the room.
+        grid.setColumnStretch(0, 2)
+        grid.setColumnStretch(1, 3)
+        grid.setColumnStretch(2, 2)
         layout.addLayout(grid, 1)
         return page
 
@@ -264,7 +268,7 @@ class View(LabView):
         self._draw_dying(snap)
 
     def _draw_curves(self, snap) -> None:
-        shown = [c.name for c in snap.curves]
+        shown = [c.name for c in snap.activations]
         keep = set(shown) | {f"{n} numerical" for n in shown}
         if "rrelu" in shown:
             keep |= {"rrelu training draws", "rrelu slope 1/8", "rrelu slope 1/3"}
@@ -278,14 +282,14 @@ class View(LabView):
             self.f_plot.plot_item.removeItem(self.band_fill)
             self.band_fill = None
 
-        for curve in snap.curves:
+        for curve in snap.activations:
             color = COLORS[curve.name]
             self.f_plot.set_curve(curve.name, curve.x, curve.y, color=color)
             self.df_plot.set_curve(curve.name, curve.x, curve.dy, color=color)
             _dots(self.df_plot, f"{curve.name} numerical", curve.check_x, curve.check_numerical,
                   color)
         if "leaky_relu" in shown:
-            x = snap.curves[0].x
+            x = snap.activations[0].x
             for label, y in snap.references.items():
                 # Only the negative side differs from ReLU: draw just that part.
                 new = label not in self.f_plot.curve_names()
@@ -297,7 +301,7 @@ class View(LabView):
             self._draw_rrelu(snap.rrelu)
         self.sigmoid_marker.setVisible("sigmoid" in shown)
 
-        worst = max(snap.curves, key=lambda c: c.max_check_error)
+        worst = max(snap.activations, key=lambda c: c.max_check_error)
         band = snap.rrelu
         peak_x, peak = snap.sigmoid_peak
         self.curves_note.setText(
@@ -357,15 +361,17 @@ class View(LabView):
             "every activation and en.gradients carries it down. " + " ".join(parts))
 
     def _draw_dying(self, snap) -> None:
-        hist = snap.history
+        hist = snap.curves
         steps = hist["step"]
         labels = [f"layer {i + 1}" for i in range(len(snap.layer_names))]
         for plot in (self.dead_plot, self.sweep_plot):
             for name in plot.curve_names():
                 if name not in labels and name != "all hidden units":
                     plot.remove_curve(name)
+        # History keeps a one-layer network's column 1-D: make it (steps, layers) again.
+        dead = np.reshape(hist["dead"], (len(steps), -1))
         for i, label in enumerate(labels):
-            self.dead_plot.set_curve(label, steps, hist["dead"][:, i],
+            self.dead_plot.set_curve(label, steps, dead[:, i],
                                      color=_style.palette_color(i))
         self.dead_plot.set_curve("all hidden units", steps, hist["dead_total"], color="#000000",
                                  style="dash")
@@ -416,6 +422,8 @@ class View(LabView):
         for name in self.temperature_plot.curve_names():
             if int(name.split()[-1]) >= len(classes):
                 self.temperature_plot.remove_curve(name)
+        # Many classes: a wider, shorter legend, kept in the top right (above 1/classes).
+        self.temperature_plot.plot_item.legend.setColumnCount(max(1, math.ceil(len(classes) / 6)))
         for i in range(len(classes)):
             self.temperature_plot.set_curve(f"class {i}", soft.temperatures,
                                             soft.probabilities_vs_temperature[:, i],
