@@ -8,6 +8,8 @@
 The engine never imports Qt or the app; the app imports the engine.
 """
 
+# The neural-network layer; each of these imports the core modules it builds on directly.
+from engine import data, initializers, layers, losses, nn, optimizers, probes, regularizers
 from engine.autodiff import gradients, numerical_gradients, unbroadcast
 from engine.ops import (
     abs,
@@ -58,6 +60,14 @@ from engine.tensor import (
 )
 
 __all__ = [
+    "data",
+    "initializers",
+    "layers",
+    "losses",
+    "nn",
+    "optimizers",
+    "probes",
+    "regularizers",
     "EngineError",
     "Op",
     "Tensor",

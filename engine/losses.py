@@ -219,10 +219,17 @@ def _labels(logits: Tensor, labels) -> tuple[np.ndarray | None, Tensor | None]:
 
 
 def _log_softmax(z: np.ndarray) -> np.ndarray:
-    """z - logsumexp(z) along the last axis, shifted by the max so exp never overflows."""
-    shifted = z - z.max(axis=-1, keepdims=True)
-    total = np.exp(shifted).sum(axis=-1, keepdims=True)
-    shifted -= np.log(total)
+    """z - logsumexp(z) along the last axis, shifted by the max so exp never overflows.
+
+    logsumexp = max + log(1 + sum of the others' exp(z - max)); taking log1p of that
+    sum (rather than log of 1 + sum) keeps tiny losses of confident, correct
+    predictions accurate instead of rounding them to 0.
+    """
+    top = z.argmax(axis=-1)[..., None]
+    shifted = z - np.take_along_axis(z, top, axis=-1)
+    others = np.exp(shifted)
+    np.put_along_axis(others, top, 0, axis=-1)
+    shifted -= np.log1p(others.sum(axis=-1, keepdims=True))
     return shifted
 
 

@@ -48,3 +48,12 @@ def test_qt_binding_keeps_reference_counts():
                             timeout=60, env=env)
     assert result.returncode == 0, result.stderr
     assert abs(int(result.stdout.strip().splitlines()[-1])) < 20, result.stdout
+
+
+def test_engine_namespace_has_the_documented_modules():
+    import engine as en
+
+    for name in ("nn", "layers", "losses", "regularizers", "optimizers", "initializers",
+                 "data", "probes"):
+        assert hasattr(en, name), name
+    assert callable(en.nn.relu) and callable(en.layers.Dense) and callable(en.optimizers.SGD)

@@ -37,9 +37,10 @@ becomes inf or nan (a gap in the curve, and a dashed line where it starts). The 
 loss works from the logits with log-sum-exp and stays finite. Where both are finite the
 lower plots show how far apart they are, next to each type's machine epsilon. With
 <i>sweep label</i> 0 the true class has the largest logit: the loss shrinks towards 0,
-float32 runs out of digits (both forms round it to 0 once it is below float32's
-resolution next to 1; float64 holds it longer) and the naive form turns nan
-(inf / inf) where e<sup>s</sup> overflows. <b>Run</b> sweeps the scale step by step.</li>
+the naive form runs out of digits first (log p rounds to 0 once 1 − p is below
+float32's resolution next to 1; float64 holds it longer) and turns nan (inf / inf)
+where e<sup>s</sup> overflows, while the stable form, which takes log1p of the other
+classes' small terms, keeps the tiny loss accurate. <b>Run</b> sweeps the scale step by step.</li>
 <li>The <b>small-scale example</b>: 2/n and (1 + 1/n) − (1 − 1/n) are equal on paper
 but not in floating point: subtracting two nearly equal numbers loses digits.</li>
 <li><b>Multi-class vs multi-label</b>: one softmax (probabilities sum to 1, exactly one
