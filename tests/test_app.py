@@ -158,10 +158,11 @@ def test_damaged_file_is_refused_with_a_message_and_changes_nothing(window, tmp_
 def test_timeline_scrubs_back_and_live_returns(qtbot, window):
     lab = window.lab
     lab.apply_settings({"steps": 200, "snapshot_every": 5})
+    window.speed_slider.setValue(7)  # 200 steps/s: a second of frames to scrub through
     lab.run()
     qtbot.waitUntil(lambda: lab.runner.state == "finished", timeout=10_000)
     qtbot.wait(100)
-    assert len(lab.timeline) >= 2
+    assert len(lab.timeline) >= 5
     lab.slider.setValue(0)
     first = lab.timeline.items[0]
     assert lab.timeline_label.text() == f"step {first.step}"
@@ -180,23 +181,22 @@ def test_compare_mode_runs_two_settings_side_by_side(qtbot, window):
     assert "same settings" in twin.pending_label.text()
     twin.settings_panel.controls["learning_rate"].setValue(0.0)
     assert "learning_rate=0.0" in twin.pending_label.text()
-    window.speed_slider.setValue(6)  # 100 steps/s: both timelines get several frames
-    window.run_action.trigger()  # one Run starts both
-    qtbot.waitUntil(lambda: lab.runner.state == "finished" and twin.runner.state == "finished",
-                    timeout=10_000)
-    a, b = lab.last_snapshot, twin.last_snapshot
-    assert a.step == b.step == 60
+    # One Step advances both, one training step each (the first shows step 0).
+    for step in range(6):
+        window.step_action.trigger()
+        qtbot.waitUntil(lambda s=step: lab.last_snapshot is not None
+                        and twin.last_snapshot is not None
+                        and lab.last_snapshot.step == twin.last_snapshot.step == s,
+                        timeout=5000)
+    assert [snap.step for snap in lab.timeline.items] == list(range(6))
     # Same seed and data: B (learning rate 0) still holds the weights both runs started from.
-    start = next(training.run(lab.config))
-    np.testing.assert_array_equal(b.weights[0], start.weights[0])
-    assert not np.array_equal(a.weights[0], start.weights[0])
-    lab.slider.setValue(0)  # scrubbing A moves B to the nearest step
-    a_step = lab.timeline.items[0].step
-    b_step = twin.timeline.items[twin.slider.value()].step
-    assert lab.timeline_label.text() == f"step {a_step}"
-    assert len(lab.timeline) >= 3 and a_step < 60
-    nearest = min((snap.step for snap in twin.timeline.items), key=lambda t: abs(t - a_step))
-    assert b_step == nearest and not twin.following_live
+    start = lab.timeline.items[0]
+    np.testing.assert_array_equal(twin.last_snapshot.weights[0], start.weights[0])
+    assert not np.array_equal(lab.last_snapshot.weights[0], start.weights[0])
+    np.testing.assert_array_equal(twin.timeline.items[0].weights[0], start.weights[0])
+    lab.slider.setValue(2)  # scrubbing A shows B at the same step
+    assert lab.timeline_label.text() == twin.timeline_label.text() == "step 2"
+    assert not twin.following_live
     window.compare_action.trigger()
     assert window.twin is None and not twin.isVisibleTo(window)
 

@@ -281,7 +281,8 @@ class LabView(QWidget):
         settings_scroll = QScrollArea()
         settings_scroll.setWidget(self.settings_panel)
         settings_scroll.setWidgetResizable(True)
-        settings_scroll.setMinimumWidth(250)
+        settings_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        settings_scroll.setMinimumWidth(self.settings_panel.sizeHint().width() + 20)
 
         self.pending_label = QLabel()
         self.pending_label.setWordWrap(True)
