@@ -1,0 +1,310 @@
+"""The Gradient lab: the seed's two examples, the three derivatives, the error-vs-h V, the
+backward pass step by step, compute / edit / apply, refusals through settings and the
+CLI, and the lab view drawing the engine's numbers."""
+
+import math
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import engine as en
+from engine import expressions
+from engine.experiments import SettingError, apply_settings, settings_of
+from engine.experiments import gradients as lab
+
+
+def run_all(**settings) -> list:
+    config = lab.Config()
+    apply_settings(config, settings)
+    return list(lab.run(config))
+
+
+# -- the seed's examples (REFERENCE.md section 1) -------------------------------------------
+
+def test_preset_2x_minus_y_gives_2_and_minus_1():
+    snap = run_all(preset="2*x - y")[-1]
+    assert snap.expression == "2*x - y" and snap.values == (1.0, 2.0)
+    assert snap.variables == ("x", "y")
+    assert snap.automatic.tolist() == [2.0, -1.0]
+    assert snap.symbolic.tolist() == [2.0, -1.0]
+    np.testing.assert_allclose(snap.numerical, [2.0, -1.0], atol=1e-9)
+    assert snap.output == 0.0
+
+
+def test_preset_sin_x_minus_y_cubed_gives_cos3_and_minus_75():
+    snap = run_all(preset="sin(x) - y**3")[-1]
+    assert snap.values == (3.0, 5.0)
+    assert np.round(snap.automatic, 7).tolist() == [-0.9899925, -75.0]
+    np.testing.assert_allclose(snap.automatic, [math.cos(3.0), -75.0], rtol=1e-15)
+    np.testing.assert_allclose(snap.symbolic, [math.cos(3.0), -75.0], rtol=1e-14)
+    assert snap.symbolic_text == ("cos(x)", "-3*y**2")
+    assert snap.output == pytest.approx(math.sin(3.0) - 125.0, rel=1e-15)
+
+
+def test_default_settings_are_the_seed_example():
+    config = lab.Config()
+    assert config.resolved() == ("sin(x) - y**3", "x=3, y=5")
+    snap = next(lab.run(config))
+    np.testing.assert_allclose(snap.automatic, [math.cos(3.0), -75.0], rtol=1e-15)
+
+
+# -- three derivatives ---------------------------------------------------------------------
+
+def test_numerical_matches_automatic_for_a_good_h():
+    snap = run_all(log10_h=-5.0)[0]
+    assert snap.h == pytest.approx(1e-5)
+    np.testing.assert_allclose(snap.numerical, snap.automatic, rtol=0, atol=1e-8)
+    # and a bad h is visibly worse: truncation error ~ h**2 (d/dy of y**3 errs by h**2)
+    bad = run_all(log10_h=-1.0)[0]
+    assert abs(bad.numerical[1] - bad.automatic[1]) == pytest.approx(0.01, rel=1e-6)
+
+
+def test_error_vs_h_is_a_v_with_its_minimum_at_an_intermediate_h():
+    snap = run_all()[0]
+    assert snap.h_grid[0] == pytest.approx(1e-12) and snap.h_grid[-1] == pytest.approx(1e-1)
+    for errors in snap.h_errors:
+        best = int(np.argmin(errors))
+        assert 1e-10 < snap.h_grid[best] < 1e-2
+        # both arms of the V rise far above the bottom: round-off left, truncation right
+        assert errors[0] > 100 * errors[best] and errors[-1] > 100 * errors[best]
+    # the h errors are |central difference - en.gradients| computed independently
+    expr = expressions.parse("sin(x) - y**3")
+    h = snap.h_grid[20]
+    direct = lab.numerical_derivatives(expr, {"x": 3.0, "y": 5.0}, h)
+    np.testing.assert_array_equal(np.abs(direct - snap.automatic), snap.h_errors[:, 20])
+
+
+@pytest.mark.parametrize("text,values", [
+    ("exp(-x**2/2)", "x=0.8"),
+    ("sigmoid(w*x + b)", "w=0.5, x=2, b=-1"),
+    ("log(1 + exp(x)) * sqrt(x**2 + y**2)", "x=-0.3, y=1.7"),
+    ("tan(x) / (1 + abs(y)) - maximum(x, y)**2", "x=0.4, y=-2"),
+])
+def test_symbolic_derivative_evaluates_to_the_automatic_one(text, values):
+    snap = run_all(expression=text, values=values)[0]
+    np.testing.assert_allclose(snap.symbolic, snap.automatic, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(snap.numerical, snap.automatic, rtol=1e-7, atol=1e-9)
+
+
+def test_f_and_its_derivative_along_a_variable_on_a_grid():
+    snap = run_all(x_min=-2.0, x_max=4.0)[0]
+    assert snap.curve_variable == "x"
+    grid = np.linspace(-2.0, 4.0, lab.CURVE_POINTS)
+    np.testing.assert_allclose(snap.curve_x, grid)
+    np.testing.assert_allclose(snap.curve_f, np.sin(grid) - 125.0, rtol=1e-14)
+    np.testing.assert_allclose(snap.curve_df, np.cos(grid), rtol=1e-14, atol=1e-15)
+    along_y = run_all(plot_along="y")[0]
+    np.testing.assert_allclose(along_y.curve_df, -3 * along_y.curve_x**2, rtol=1e-14)
+    # a name the expression lacks falls back to its first variable
+    assert run_all(plot_along="q")[0].curve_variable == "x"
+
+
+# -- the backward pass, one node per step ---------------------------------------------------
+
+@pytest.mark.parametrize("text,values", [
+    ("sin(x) - y**3", "x=3, y=5"),
+    ("x * x + sin(x * y)", "x=0.5, y=-1.5"),
+    ("sigmoid(w*x + b)", "w=0.5, x=2, b=-1"),
+])
+def test_stepping_reveals_one_adjoint_per_step_in_reverse_topological_order(text, values):
+    snaps = run_all(expression=text, values=values)
+    nodes = snaps[0].nodes
+    order = snaps[0].reverse_order
+    non_constant = [i for i, n in enumerate(nodes) if n.kind != "constant"]
+    assert sorted(order) == non_constant
+    assert [s.step for s in snaps] == list(range(len(order) + 1))
+    for s in snaps:
+        shown = [i for i in range(len(nodes)) if s.shown(i)]
+        assert len(shown) == s.step
+        assert s.current == (order[s.step - 1] if s.step else None)
+    # reverse topological: a node is revealed only after every op that consumes it
+    position = {node: k for k, node in enumerate(order)}
+    for i, node in enumerate(nodes):
+        for j in node.inputs:
+            if nodes[j].kind != "constant":
+                assert position[i] < position[j]
+    assert order[0] == len(nodes) - 1 and nodes[-1].adjoint == 1.0
+    # each adjoint is the sum of what its consumers send back (their registered gradients)
+    for i in order[1:]:
+        sent = sum(m[3] for m in snaps[0].messages if m[2] == i)
+        assert nodes[i].adjoint == pytest.approx(sent, rel=1e-14)
+    # the variables' final adjoints are en.gradients
+    expr = expressions.parse(text)
+    point = lab.parse_values(values)
+    out, variables = expr.evaluate(point)
+    expected = en.gradients(out, [variables[n] for n in expr.variables])
+    final = snaps[-1]
+    for name, grad in zip(expr.variables, expected):
+        index = next(i for i, n in enumerate(nodes) if n.kind == "variable" and n.label == name)
+        assert final.shown(index)
+        assert nodes[index].adjoint == float(grad)
+
+
+def test_seed_graph_nodes_values_and_adjoints():
+    snap = run_all()[-1]
+    labels = [n.label for n in snap.nodes]
+    assert labels == ["x", "Sin", "y", "3", "Pow", "Sub"]
+    by_label = {n.label: n for n in snap.nodes}
+    assert by_label["Sin"].value == pytest.approx(math.sin(3.0))
+    assert by_label["Pow"].value == 125.0 and by_label["Pow"].adjoint == -1.0
+    assert by_label["x"].adjoint == pytest.approx(math.cos(3.0))
+    assert by_label["y"].adjoint == -75.0
+    assert math.isnan(by_label["3"].adjoint)
+    assert by_label["Sin"].rule == "d sin(x) = cos(x) dx."
+
+
+# -- compute_gradients / edit / apply_gradients ------------------------------------------------
+
+def test_zeroing_x_gradient_leaves_x_unchanged_and_moves_y_by_minus_lr_grad():
+    snap = run_all(edit_gradient="zero", edit_variables="x", learning_rate=0.01)[0]
+    x0, y0 = snap.values
+    np.testing.assert_allclose(snap.grads_computed, [math.cos(3.0), -75.0], rtol=1e-15)
+    assert snap.grads_applied.tolist() == [0.0, -75.0]
+    assert snap.after_apply[0] == x0
+    assert snap.after_apply[1] == pytest.approx(y0 - 0.01 * -75.0, rel=1e-15)  # 5.75
+    # minimize = compute + apply with nothing edited: both variables move
+    np.testing.assert_allclose(snap.after_minimize, [3.0 - 0.01 * math.cos(3.0), 5.75],
+                               rtol=1e-15)
+    assert snap.f_after_apply == pytest.approx(math.sin(3.0) - 5.75**3, rel=1e-14)
+
+
+def test_clip_and_negate_edits_and_no_edit_equals_minimize():
+    clipped = run_all(edit_gradient="clip", edit_variables="")[0]
+    assert clipped.edited == ("x", "y")
+    np.testing.assert_allclose(clipped.grads_applied, [math.cos(3.0), -1.0], rtol=1e-15)
+    np.testing.assert_allclose(clipped.after_apply, [3 - 0.01 * math.cos(3.0), 5.01],
+                               rtol=1e-15)
+    negated = run_all(edit_gradient="negate", edit_variables="y", learning_rate=0.1)[0]
+    np.testing.assert_allclose(negated.after_apply, [3 - 0.1 * math.cos(3.0), 5 - 7.5],
+                               rtol=1e-15)
+    plain = run_all(edit_gradient="none")[0]
+    assert plain.edited == ()
+    np.testing.assert_array_equal(plain.after_apply, plain.after_minimize)
+
+
+# -- settings -----------------------------------------------------------------------------------
+
+def test_settings_refuse_bad_expressions_and_values_with_the_parser_message():
+    config = lab.Config()
+    with pytest.raises(SettingError, match="underscore.*'__import__' at column 1"):
+        apply_settings(config, ["expression=__import__('os')"])
+    with pytest.raises(SettingError, match="attribute access is not allowed: 'os.system'"):
+        apply_settings(config, {"expression": "os.system('ls')"})
+    with pytest.raises(SettingError, match="no variables"):
+        apply_settings(config, {"expression": "2 + 3"})
+    with pytest.raises(SettingError, match="expected name=number"):
+        apply_settings(config, {"values": "x: 3"})
+    with pytest.raises(SettingError, match="'abc' \\(for x\\) is not a number"):
+        apply_settings(config, {"values": "x=abc"})
+    with pytest.raises(SettingError, match="finite"):
+        apply_settings(config, {"values": "x=inf"})
+    with pytest.raises(SettingError, match="x_min"):
+        apply_settings(config, {"x_min": 3.0, "x_max": 1.0})
+    assert config.expression == "sin(x) - y**3" and config.values == "x=3, y=5"
+    apply_settings(config, ["expression=sin(x) - y**3 + z", "values=x=3, y=5"])
+    snap = next(lab.run(config))
+    assert snap.variables == ("x", "y", "z") and snap.defaulted == ("z",)
+    assert snap.values == (3.0, 5.0, 1.0)
+    assert len(settings_of(config)) == 10
+
+
+def test_cli_refuses_a_hostile_expression_with_exit_2_and_the_message(tmp_path):
+    sentinel = tmp_path / "x.png"
+    result = subprocess.run(
+        [sys.executable, "-m", "vizlab.cli", "screenshot", "gradients",
+         "--set", "expression=__import__('os')", "--out", str(sentinel)],
+        capture_output=True, text=True, timeout=60, cwd=tmp_path,
+    )
+    assert result.returncode == 2, result.stderr
+    assert "names starting with an underscore are not allowed: '__import__'" in result.stderr
+    assert not sentinel.exists()
+
+
+def test_cli_screenshot_of_a_typed_expression(tmp_path):
+    from PIL import Image
+
+    out = tmp_path / "gradients.png"
+    result = subprocess.run(
+        [sys.executable, "-m", "vizlab.cli", "screenshot", "gradients",
+         "--set", "expression=sin(x) - y**3", "--steps", "3", "--out", str(out)],
+        capture_output=True, text=True, timeout=120, cwd=tmp_path,
+        env={**__import__("os").environ, "QT_QPA_PLATFORM": "offscreen"},
+    )
+    assert result.returncode == 0, result.stderr
+    with Image.open(out) as image:
+        assert image.size == (1280, 800)
+
+
+# -- the lab view -------------------------------------------------------------------------------
+
+def test_view_draws_engine_numbers_and_follows_settings(qtbot):
+    from vizlab.labs.gradients import View
+
+    view = View()
+    qtbot.addWidget(view)
+    view.resize(1280, 800)
+    view.show()
+    # preview: the forward pass, no adjoints yet
+    assert view.last_snapshot.step == 0
+    assert view.graph.texts[-1] == "Sub = f\nvalue = -124.9\nadjoint = ?"
+    assert view.graph.states[-1] == "pending"
+    table = view.derivative_table
+    assert [table.horizontalHeaderItem(c).text() for c in range(2)] == ["df/dx", "df/dy"]
+    assert table.item(2, 0).text() == "-0.989992497" and table.item(2, 1).text() == "-75"
+    assert view.apply_table.item(3, 0).text() == "3"  # x kept: its gradient was zeroed
+    assert view.apply_table.item(3, 1).text() == "5.75"
+
+    # type a new expression: everything redraws at once (preview_on_change)
+    edit = view.settings_panel.controls["expression"]
+    edit.setText("x**2 * y")
+    edit.editingFinished.emit()
+    snap = view.last_snapshot
+    assert snap.expression == "x**2 * y"
+    grid, f = view.f_plot.curve_data("f")
+    np.testing.assert_allclose(grid, np.linspace(-5, 5, lab.CURVE_POINTS))
+    np.testing.assert_allclose(f, grid**2 * 5.0, rtol=1e-14)
+    np.testing.assert_allclose(view.df_plot.curve_data("df")[1], 2 * grid * 5.0, rtol=1e-14)
+    assert table.item(2, 0).text() == "30" and table.item(2, 1).text() == "9"
+    h, errors = view.error_plot.curve_data("df/dx")
+    np.testing.assert_array_equal(h, snap.h_grid)
+    np.testing.assert_array_equal(errors, snap.h_errors[0])
+
+    # a refused expression shows the parser's message and changes nothing
+    edit.setText("x.__class__")
+    edit.editingFinished.emit()
+    assert "attribute access is not allowed: 'x.__class__'" in view.settings_panel.message.text()
+    assert view.config.expression == "x**2 * y"
+
+    # a preset fills in expression and values, and gives the seed's numbers
+    view.settings_panel.controls["preset"].setCurrentText("2*x - y")
+    assert view.settings_panel.controls["expression"].text() == "2*x - y"
+    assert view.settings_panel.controls["values"].text() == "x=1, y=2"
+    assert table.item(2, 0).text() == "2" and table.item(2, 1).text() == "-1"
+    # editing the expression afterwards makes the preset custom again
+    edit.setText("2*x - y + 1")
+    edit.editingFinished.emit()
+    assert view.config.preset == "custom"
+    assert view.settings_panel.controls["preset"].currentText() == "custom"
+
+    # Step runs the backward pass one node at a time
+    view.settings_panel.controls["preset"].setCurrentText("sin(x) - y**3")
+    view.step()
+    qtbot.waitUntil(lambda: view.last_snapshot.step == 1, timeout=5000)
+    assert view.graph.states[-1] == "current"
+    assert view.graph.texts[-1].endswith("adjoint = 1")
+    view.step()
+    qtbot.waitUntil(lambda: view.last_snapshot.step == 2, timeout=5000)
+    pow_index = [n.label for n in view.last_snapshot.nodes].index("Pow")
+    assert view.graph.states[pow_index] == "current"
+    assert view.graph.states[-1] == "shown"
+    assert "adjoint = -1" in view.graph.texts[pow_index]
+    assert "Sub sends -1" in view.step_label.text()
+    view.run()
+    qtbot.waitUntil(lambda: view.runner.state == "finished", timeout=5000)
+    assert view.last_snapshot.step == 5
+    x_index = [n.label for n in view.last_snapshot.nodes].index("x")
+    assert view.graph.texts[x_index] == "x\nvalue = 3\nadjoint = -0.99"
+    assert "df/dx = -0.98999, df/dy = -75" in view.step_label.text()
+    view.shutdown()

@@ -1,0 +1,414 @@
+"""The Gradient lab: a typed expression's graph, its backward pass step by step, and its
+derivative three ways (numerical, symbolic, automatic), plus compute / edit / apply."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QGridLayout,
+    QHeaderView,
+    QLabel,
+    QSizePolicy,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from engine.experiments.gradients import PRESETS
+from vizlab.labs.base import LabView
+from vizlab.widgets import CurvePlot
+from vizlab.widgets.graph import HIGHLIGHT_COLOR, GraphView
+
+HELP = """
+<p><b>Gradient lab.</b> Type an expression in some variables (<i>sin(x) - y**3</i>) and the
+point to look at (<i>x=3, y=5</i>). The engine records every operation it computes.</p>
+<ul>
+<li><b>Computation graph</b>: inputs on the left, the output on the right; each box shows
+the value the forward pass computed. Press <b>Step</b> to run the backward pass one node
+at a time: the output starts with adjoint 1 (df/df), and each node's adjoint
+d f / d node is the sum of what its consumers send back (orange), each consumer
+applying its registered gradient rule (the gradient of Sin is grad × cos x). When every
+node is done, the adjoints of the variables are the gradient.</li>
+<li><b>Three derivatives</b>: numerical (central differences with step h), symbolic (sympy
+rewrites the expression) and automatic (the engine's reverse mode).</li>
+<li><b>Error of central differences</b> against h: too large an h and the formula's
+truncation error dominates (falls as h²); too small and rounding errors of f divided by
+h grow as 1/h. The best h sits in the middle of the V.</li>
+<li><b>f and its derivative</b> along one variable, the others held: the derivative is
+<code>en.gradients</code> on a whole grid at once.</li>
+<li><b>compute / edit / apply</b>: an optimizer's <code>minimize</code> is
+<code>compute_gradients</code> then <code>apply_gradients</code>; in between you can edit
+the gradients (zero, clip or negate some of them) and see where the variables go.</li>
+</ul>
+<p>The expression is parsed safely: only numbers, lowercase names, + - * / ** and the
+listed functions are accepted; anything else is refused with the reason.</p>
+"""
+
+# Rows of the two tables; their columns are the variables.
+ROWS_DERIVATIVES = ("numerical", "symbolic", "automatic", "|num − auto|")
+ROWS_APPLY = ("start value", "computed gradient", "applied gradient", "after apply",
+              "after minimize")
+
+
+def fmt(value: float, digits: int = 5) -> str:
+    """A number for a label: short, nan spelled out."""
+    value = float(value)
+    if not np.isfinite(value):
+        return str(value)
+    text = f"{value:.{digits}g}"
+    return "0" if text == "-0" else text
+
+
+def _table(rows: tuple[str, ...]) -> QTableWidget:
+    """A read-only table with named rows and one column per variable."""
+    table = QTableWidget(len(rows), 0)
+    table.setVerticalHeaderLabels(list(rows))
+    table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+    table.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
+    table.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+    header = table.horizontalHeader()
+    header.setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+    header.setMinimumSectionSize(40)
+    table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
+    table.verticalHeader().setDefaultSectionSize(24)
+    table.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    table.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+    table.setFixedHeight(_table_height(table))
+    return table
+
+
+def _table_height(table: QTableWidget) -> int:
+    rows = sum(table.rowHeight(r) for r in range(table.rowCount()))
+    return rows + table.horizontalHeader().sizeHint().height() + 2 * table.frameWidth() + 2
+
+
+def _set_columns(table: QTableWidget, names: list[str]) -> None:
+    if table.columnCount() != len(names):
+        table.setColumnCount(len(names))
+    table.setHorizontalHeaderLabels(names)
+
+
+def _set_cell(table: QTableWidget, row: int, col: int, text: str,
+              color: str | None = None) -> None:
+    item = table.item(row, col)
+    if item is None:
+        item = QTableWidgetItem()
+        item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
+        table.setItem(row, col, item)
+    item.setText(text)
+    item.setForeground(QColor(color or "#000000"))
+
+
+def _panel(title: str) -> tuple[QWidget, QVBoxLayout]:
+    """A titled column of widgets."""
+    box = QWidget()
+    layout = QVBoxLayout(box)
+    layout.setContentsMargins(2, 2, 2, 2)
+    heading = QLabel(f"<b>{title}</b>")
+    layout.addWidget(heading)
+    return box, layout
+
+
+def _note() -> QLabel:
+    label = QLabel()
+    label.setWordWrap(True)
+    label.setTextFormat(Qt.TextFormat.RichText)
+    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    return label
+
+
+class View(LabView):
+    lab_name = "gradients"
+    help_html = HELP
+    preview_on_change = True
+    # A snapshot takes milliseconds: a thread of this process answers Step at once,
+    # where a child process would first start up and import sympy.
+    run_in_process = False
+
+    def build_views(self) -> QWidget:
+        area = QWidget()
+        grid = QGridLayout(area)
+        grid.setContentsMargins(0, 0, 0, 0)
+        grid.setSpacing(6)
+
+        graph_box, graph_layout = _panel("Computation graph: forward values, backward adjoints")
+        self.graph = GraphView()
+        self.step_label = _note()
+        self.step_label.setMinimumHeight(52)
+        self.step_label.setAlignment(Qt.AlignmentFlag.AlignTop)
+        graph_layout.addWidget(self.graph, 1)
+        graph_layout.addWidget(self.step_label)
+
+        deriv_box, deriv_layout = _panel("Three ways to the derivative")
+        self.point_label = _note()
+        self.derivative_table = _table(ROWS_DERIVATIVES)
+        self.symbolic_label = _note()
+        deriv_layout.addWidget(self.point_label)
+        deriv_layout.addWidget(self.derivative_table)
+        deriv_layout.addWidget(self.symbolic_label)
+        deriv_layout.addStretch(1)
+
+        self.f_plot = CurvePlot("f", x_label="", y_label="f", legend=False)
+        self.df_plot = CurvePlot("df", x_label="x", y_label="derivative", legend=False)
+        self.df_plot.plot_item.setXLink(self.f_plot.plot_item)
+        self.f_marker = self._point_marker(self.f_plot)
+        self.df_marker = self._point_marker(self.df_plot)
+        curves = QWidget()
+        curves_layout = QVBoxLayout(curves)
+        curves_layout.setContentsMargins(0, 0, 0, 0)
+        curves_layout.setSpacing(2)
+        curves_layout.addWidget(self.f_plot)
+        curves_layout.addWidget(self.df_plot)
+
+        self.error_plot = CurvePlot("Central difference: error vs h", x_label="h",
+                                    y_label="|numerical − automatic|", log_y=True)
+        self.error_plot.plot_item.setLogMode(x=True)
+        # Bottom left: the V leaves it empty (small h errs by round-off, up high).
+        self.error_plot.plot_item.legend.anchor((0, 1), (0, 1), offset=(8, -8))
+        self.h_marker = pg.InfiniteLine(
+            angle=90, movable=False, pen=pg.mkPen("#555555", width=1.5, style=Qt.PenStyle.DashLine),
+            label="your h", labelOpts={"position": 0.6, "color": "#555555",
+                                       "fill": pg.mkBrush(255, 255, 255, 200)})
+        self.error_plot.plot_item.addItem(self.h_marker, ignoreBounds=True)
+
+        apply_box, apply_layout = _panel("minimize = compute_gradients + apply_gradients")
+        self.apply_code = _note()
+        self.apply_table = _table(ROWS_APPLY)
+        self.apply_result = _note()
+        apply_layout.addWidget(self.apply_code)
+        apply_layout.addWidget(self.apply_table)
+        apply_layout.addWidget(self.apply_result)
+        apply_layout.addStretch(1)
+
+        grid.addWidget(graph_box, 0, 0, 1, 2)
+        grid.addWidget(deriv_box, 0, 2)
+        grid.addWidget(curves, 1, 0)
+        grid.addWidget(self.error_plot, 1, 1)
+        grid.addWidget(apply_box, 1, 2)
+        grid.setRowStretch(0, 11)
+        grid.setRowStretch(1, 10)
+        for col in range(3):
+            grid.setColumnStretch(col, 1)
+        return area
+
+    @staticmethod
+    def _point_marker(plot: CurvePlot) -> pg.InfiniteLine:
+        line = pg.InfiniteLine(angle=90, movable=False,
+                               pen=pg.mkPen(HIGHLIGHT_COLOR, width=1.5, style=Qt.PenStyle.DashLine))
+        plot.plot_item.addItem(line, ignoreBounds=True)
+        return line
+
+    # -- presets: choosing one fills in expression and values; editing those leaves it ----
+    def _on_setting_changed(self, name: str, value: Any) -> None:
+        config = self.config
+        if name == "preset" and config.preset != "custom":
+            config.expression, config.values = PRESETS[config.preset]
+            self.settings_panel.refresh("expression")
+            self.settings_panel.refresh("values")
+        elif (name in ("expression", "values") and config.preset != "custom"
+              and (config.expression, config.values) != PRESETS[config.preset]):
+            config.preset = "custom"
+            self.settings_panel.refresh("preset")
+        super()._on_setting_changed(name, value)
+
+    # -- drawing -------------------------------------------------------------------------
+    def draw(self, snap) -> None:
+        self._draw_graph(snap)
+        self._draw_derivatives(snap)
+        self._draw_curves(snap)
+        self._draw_errors(snap)
+        self._draw_apply(snap)
+
+    def _draw_graph(self, snap) -> None:
+        nodes = snap.nodes
+        self.graph.set_graph([n.inputs for n in nodes], [n.kind == "constant" for n in nodes])
+        output = len(nodes) - 1
+        current = snap.current
+        # Big graphs get terse boxes so neighbouring layers do not overlap.
+        compact = len(nodes) > 10
+        value_key, adjoint_key = ("val ", "adj ") if compact else ("value = ", "adjoint = ")
+        digits = 3 if compact else 4
+        for i, node in enumerate(nodes):
+            if node.kind == "constant":
+                lines = [node.label] if node.label == fmt(node.value) else \
+                    [node.label, f"= {fmt(node.value, 4)}"]
+                self.graph.set_node(i, lines, "constant")
+                continue
+            title = node.label + (" = f" if i == output else "")
+            shown = snap.shown(i)
+            adjoint = fmt(node.adjoint, digits) if shown else "?"
+            state = "current" if i == current else ("shown" if shown else "pending")
+            self.graph.set_node(i, [title, value_key + fmt(node.value, digits),
+                                    adjoint_key + adjoint], state)
+
+        if current is None or current == output:
+            self.graph.highlight_edges([])
+        else:
+            incoming = [m for m in snap.messages if m[2] == current]
+            # Labels on the edges only where layers are far enough apart to hold them.
+            layers = int(self.graph.positions[:, 0].max()) + 1
+            labels = [fmt(m[3], 4) for m in incoming] if layers <= 5 and not compact else []
+            self.graph.highlight_edges([(m[2], m[0]) for m in incoming], labels)
+        self.step_label.setText(self._step_text(snap))
+
+    def _step_text(self, snap) -> str:
+        nodes = snap.nodes
+        total = len(snap.reverse_order)
+        if snap.step == 0:
+            return (f"Forward pass done: f = <b>{fmt(snap.output)}</b>. Press <b>Step</b> to "
+                    f"run the backward pass one node at a time ({total} nodes), or Run.")
+        current = snap.current
+        node = nodes[current]
+        head = f"Step {snap.step} of {total}: <b>{node.label}</b>. "
+        if current == len(nodes) - 1:
+            text = head + "The output starts the backward pass: its adjoint is df/df = 1."
+        else:
+            incoming = [m for m in snap.messages if m[2] == current]
+            parts = " + ".join(f"{nodes[m[0]].label} sends {fmt(m[3], 4)}" for m in incoming)
+            text = (head + f"Its adjoint is the sum of what its consumers send back: {parts}"
+                    f" → <b>{fmt(node.adjoint)}</b>.")
+        if node.rule:
+            text += f" {node.label}'s gradient rule: <i>{node.rule}</i>"
+        if snap.step == total:
+            grads = ", ".join(f"df/d{v} = {fmt(g)}" for v, g in zip(snap.variables, snap.automatic))
+            text += f"<br>Done: the variables' adjoints are the gradient: <b>{grads}</b>."
+        return text
+
+    def _draw_derivatives(self, snap) -> None:
+        point = ", ".join(f"{v} = {fmt(x, 6)}" for v, x in zip(snap.variables, snap.values))
+        notes = []
+        if snap.defaulted:
+            notes.append(f"not in values, so 1: {', '.join(snap.defaulted)}")
+        if snap.unused:
+            notes.append(f"not in the expression: {', '.join(snap.unused)}")
+        extra = f" <span style='color:#8a6d00'>({'; '.join(notes)})</span>" if notes else ""
+        self.point_label.setText(
+            f"f = {snap.expression} at {point}: f = <b>{fmt(snap.output, 8)}</b>{extra}")
+        table = self.derivative_table
+        _set_columns(table, [f"df/d{v}" for v in snap.variables])
+        # As many digits as the columns have room for: 9 shows where the methods differ.
+        digits = _digits(len(snap.variables), 9)
+        for col in range(len(snap.variables)):
+            numerical, symbolic, automatic = (snap.numerical[col], snap.symbolic[col],
+                                              snap.automatic[col])
+            _set_cell(table, 0, col, fmt(numerical, digits))
+            _set_cell(table, 1, col, fmt(symbolic, digits))
+            _set_cell(table, 2, col, fmt(automatic, digits))
+            _set_cell(table, 3, col, f"{abs(numerical - automatic):.1e}")
+        table.setFixedHeight(_table_height(table))
+        lines = [f"numerical: central differences (f(v + h) − f(v − h)) / 2h, h = {snap.h:.0e}",
+                 f"symbolic: sympy, f = {snap.sympy_text}"]
+        lines += [f"\u2003df/d{v} = {_shorten(text)}"
+                  for v, text in zip(snap.variables, snap.symbolic_text)]
+        lines.append("automatic: en.gradients, reverse mode over the recorded graph")
+        self.symbolic_label.setText("<br>".join(_escape(line) for line in lines))
+        self.symbolic_label.setToolTip("\n".join(
+            [f"f = {snap.sympy_text}"]
+            + [f"df/d{v} = {t}" for v, t in zip(snap.variables, snap.symbolic_text)]))
+
+    def _draw_curves(self, snap) -> None:
+        v = snap.curve_variable
+        held = [f"{n} = {fmt(x, 4)}" for n, x in zip(snap.variables, snap.values) if n != v]
+        held_text = f" ({', '.join(held)})" if 0 < len(held) <= 2 else (
+            ", others held" if held else "")
+        self.f_plot.plot_item.setTitle(f"f along {v}{held_text}", size="11pt")
+        self.df_plot.plot_item.setTitle(f"df/d{v} by en.gradients on the grid", size="11pt")
+        self.df_plot.plot_item.setLabel("bottom", v)
+        self.f_plot.set_curve("f", snap.curve_x, snap.curve_f)
+        self.df_plot.set_curve("df", snap.curve_x, snap.curve_df, color="#d62728")
+        x0 = snap.values[snap.variables.index(v)]
+        for marker in (self.f_marker, self.df_marker):
+            marker.setValue(x0)
+        for plot, y in ((self.f_plot, snap.curve_f), (self.df_plot, snap.curve_df)):
+            plot.plot_item.setYRange(*_robust_range(y), padding=0)
+        self.f_plot.plot_item.setXRange(snap.curve_x[0], snap.curve_x[-1], padding=0.02)
+
+    def _draw_errors(self, snap) -> None:
+        for i, v in enumerate(snap.variables):
+            self.error_plot.set_curve(f"df/d{v}", snap.h_grid, snap.h_errors[i])
+        for name in self.error_plot.curve_names():
+            if name.removeprefix("df/d") not in snap.variables:
+                self.error_plot.remove_curve(name)
+        self.h_marker.setValue(np.log10(snap.h))  # the x axis is in log10 units
+
+    def _draw_apply(self, snap) -> None:
+        edit = {"none": "(no edit)", "zero": "zero", "clip": "clip to [-1, 1]",
+                "negate": "negate"}[snap.edit]
+        which = ", ".join(snap.edited) if snap.edited else "nothing"
+        self.apply_code.setText(
+            f"<code>opt = SGD(lr={fmt(snap.learning_rate)})<br>"
+            f"gv = opt.compute_gradients(f, [{', '.join(snap.variables)}])<br>"
+            f"edit: {edit} the gradient of {which if snap.edit != 'none' else 'nothing'}<br>"
+            f"opt.apply_gradients(gv)</code>")
+        table = self.apply_table
+        _set_columns(table, list(snap.variables))
+        digits = _digits(len(snap.variables), 6)
+        for col in range(len(snap.variables)):
+            changed = snap.grads_applied[col] != snap.grads_computed[col]
+            _set_cell(table, 0, col, fmt(snap.values[col], digits))
+            _set_cell(table, 1, col, fmt(snap.grads_computed[col], digits))
+            _set_cell(table, 2, col, fmt(snap.grads_applied[col], digits),
+                      HIGHLIGHT_COLOR if changed else None)
+            _set_cell(table, 3, col, fmt(snap.after_apply[col], digits))
+            _set_cell(table, 4, col, fmt(snap.after_minimize[col], digits))
+        table.setFixedHeight(_table_height(table))
+        self.apply_result.setText(
+            f"f: {fmt(snap.output, 6)} → <b>{fmt(snap.f_after_apply, 6)}</b> after the edited "
+            f"apply, {fmt(snap.f_after_minimize, 6)} after minimize.")
+
+    # -- transport: the preview already shows the forward pass (step 0), so the first
+    # Step press goes straight to the output's adjoint ----------------------------------
+    def _generator_factory(self):
+        factory = super()._generator_factory()
+
+        def backward_steps():
+            generator = factory()
+            try:
+                next(generator, None)
+                yield from generator
+            finally:
+                generator.close()
+
+        return backward_steps
+
+    def clear_views(self) -> None:
+        """Reset shows the forward pass again, as the preview does."""
+        self.graph.highlight_edges([])
+        self.preview()
+
+
+def _digits(columns: int, most: int) -> int:
+    """Significant digits that fit a table cell when there are this many columns."""
+    return min(most, {1: 12, 2: 9, 3: 6}.get(columns, 4))
+
+
+def _shorten(text: str, limit: int = 120) -> str:
+    """Long sympy output cut to a few lines (the tooltip has all of it)."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _robust_range(y: np.ndarray) -> tuple[float, float]:
+    """A y range that shows the curve without letting a pole (1/x at 0) flatten it."""
+    finite = y[np.isfinite(y)]
+    if finite.size == 0:
+        return -1.0, 1.0
+    lo, hi = float(finite.min()), float(finite.max())
+    p1, p99 = np.percentile(finite, [1, 99])
+    if hi - lo > 10 * (p99 - p1) > 0:  # a few points shoot off: show the bulk
+        lo, hi = float(p1), float(p99)
+    span = hi - lo
+    if span < 1e-9 * max(1.0, abs(hi)):  # flat: centre it
+        pad = max(abs(hi), 1.0) * 0.1
+        return lo - pad, hi + pad
+    return lo - 0.08 * span, hi + 0.08 * span
