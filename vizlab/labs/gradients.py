@@ -53,7 +53,7 @@ listed functions are accepted; anything else is refused with the reason.</p>
 
 # Rows of the two tables; their columns are the variables.
 ROWS_DERIVATIVES = ("numerical", "symbolic", "automatic", "|num − auto|")
-ROWS_APPLY = ("start value", "computed gradient", "applied gradient", "after apply",
+ROWS_APPLY = ("start", "gradient", "edited gradient", "after apply",
               "after minimize")
 
 
@@ -92,6 +92,9 @@ def _table_height(table: QTableWidget) -> int:
 def _set_columns(table: QTableWidget, names: list[str]) -> None:
     if table.columnCount() != len(names):
         table.setColumnCount(len(names))
+        # New sections do not inherit the header's resize mode: share the width again.
+        for col in range(len(names)):
+            table.horizontalHeader().setSectionResizeMode(col, QHeaderView.ResizeMode.Stretch)
     table.setHorizontalHeaderLabels(names)
 
 
@@ -167,7 +170,7 @@ class View(LabView):
         curves_layout.addWidget(self.f_plot)
         curves_layout.addWidget(self.df_plot)
 
-        self.error_plot = CurvePlot("Central difference: error vs h", x_label="h",
+        self.error_plot = CurvePlot("Error vs step h", x_label="h (central differences)",
                                     y_label="|numerical − automatic|", log_y=True)
         self.error_plot.plot_item.setLogMode(x=True)
         # Bottom left: the V leaves it empty (small h errs by round-off, up high).
@@ -274,8 +277,10 @@ class View(LabView):
             parts = " + ".join(f"{nodes[m[0]].label} sends {fmt(m[3], 4)}" for m in incoming)
             text = (head + f"Its adjoint is the sum of what its consumers send back: {parts}"
                     f" → <b>{fmt(node.adjoint)}</b>.")
-        if node.rule:
-            text += f" {node.label}'s gradient rule: <i>{node.rule}</i>"
+            rules = dict.fromkeys(nodes[m[0]].label for m in incoming if nodes[m[0]].rule)
+            used = {nodes[m[0]].label: nodes[m[0]].rule for m in incoming}
+            text += "".join(f" {name}'s registered gradient: <i>{_escape(used[name])}</i>"
+                            for name in rules)
         if snap.step == total:
             grads = ", ".join(f"df/d{v} = {fmt(g)}" for v, g in zip(snap.variables, snap.automatic))
             text += f"<br>Done: the variables' adjoints are the gradient: <b>{grads}</b>."
@@ -305,10 +310,12 @@ class View(LabView):
         table.setFixedHeight(_table_height(table))
         lines = [f"numerical: central differences (f(v + h) − f(v − h)) / 2h, h = {snap.h:.0e}",
                  f"symbolic: sympy, f = {snap.sympy_text}"]
-        lines += [f"\u2003df/d{v} = {_shorten(text)}"
-                  for v, text in zip(snap.variables, snap.symbolic_text)]
-        lines.append("automatic: en.gradients, reverse mode over the recorded graph")
-        self.symbolic_label.setText("<br>".join(_escape(line) for line in lines))
+        indent = "&nbsp;" * 4
+        derivatives = [indent + _escape(f"df/d{v} = {_shorten(text)}")
+                       for v, text in zip(snap.variables, snap.symbolic_text)]
+        self.symbolic_label.setText("<br>".join(
+            [_escape(line) for line in lines] + derivatives
+            + ["automatic: en.gradients, reverse mode over the recorded graph"]))
         self.symbolic_label.setToolTip("\n".join(
             [f"f = {snap.sympy_text}"]
             + [f"df/d{v} = {t}" for v, t in zip(snap.variables, snap.symbolic_text)]))
@@ -319,7 +326,7 @@ class View(LabView):
         held_text = f" ({', '.join(held)})" if 0 < len(held) <= 2 else (
             ", others held" if held else "")
         self.f_plot.plot_item.setTitle(f"f along {v}{held_text}", size="11pt")
-        self.df_plot.plot_item.setTitle(f"df/d{v} by en.gradients on the grid", size="11pt")
+        self.df_plot.plot_item.setTitle(f"df/d{v} (en.gradients)", size="11pt")
         self.df_plot.plot_item.setLabel("bottom", v)
         self.f_plot.set_curve("f", snap.curve_x, snap.curve_f)
         self.df_plot.set_curve("df", snap.curve_x, snap.curve_df, color="#d62728")

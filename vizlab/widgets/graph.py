@@ -32,9 +32,10 @@ HIGHLIGHT_COLOR = "#e8590c"
 def layered_layout(inputs: Sequence[Sequence[int]], constant: Sequence[bool]) -> np.ndarray:
     """(N, 2) positions: x = layer (longest path from an input), y = rank in the layer.
 
-    Nodes must come in topological order. A constant sits one layer left of its first
-    consumer, next to where it is used. Within a layer nodes are ordered by the mean
-    height of their inputs (then of their consumers), which keeps crossings few.
+    Nodes must come in topological order. Constants take no layer: each sits half a
+    layer left of its first consumer and a little below (above, for a second one), next
+    to where it is used. Within a layer nodes are ordered by the mean height of their
+    inputs (and leaves by that of their consumers), which keeps crossings few.
     """
     n = len(inputs)
     layer = np.zeros(n, dtype=int)
@@ -42,31 +43,40 @@ def layered_layout(inputs: Sequence[Sequence[int]], constant: Sequence[bool]) ->
     for i, ins in enumerate(inputs):
         for j in ins:
             consumers[j].append(i)
-        if ins:
-            layer[i] = 1 + max(layer[j] for j in ins)
-    for i in range(n):
-        if constant[i] and consumers[i]:
-            layer[i] = max(min(layer[c] for c in consumers[i]) - 1, 0)
+        real = [j for j in ins if not constant[j]]
+        if real:
+            layer[i] = 1 + max(layer[j] for j in real)
+    laid = [i for i in range(n) if not constant[i]]
     key = np.arange(n, dtype=float)
     y = np.zeros(n)
 
     def place() -> None:
         for level in range(int(layer.max(initial=0)) + 1):
-            members = sorted((i for i in range(n) if layer[i] == level), key=lambda i: key[i])
+            members = sorted((i for i in laid if layer[i] == level), key=lambda i: key[i])
             for rank, i in enumerate(members):
                 y[i] = (len(members) - 1) / 2 - rank  # first at the top
 
     place()
     for _ in range(2):  # inputs' heights order ops; consumers' heights order leaves
-        for i in range(n):
-            if inputs[i]:
-                key[i] = -np.mean([y[j] for j in inputs[i]])
+        for i in laid:
+            real = [j for j in inputs[i] if not constant[j]]
+            if real:
+                key[i] = -np.mean([y[j] for j in real])
         place()
-        for i in range(n):
+        for i in laid:
             if not inputs[i] and consumers[i]:
                 key[i] = -np.mean([y[c] for c in consumers[i]]) + 1e-3 * i
         place()
-    return np.stack([layer.astype(float), y], axis=1)
+    x = layer.astype(float)
+    placed: dict[int, int] = {}
+    for i in range(n):
+        if constant[i]:
+            owner = consumers[i][0] if consumers[i] else i
+            k = placed.get(owner, 0)
+            placed[owner] = k + 1
+            x[i] = x[owner] - 0.5 if owner != i else 0.0
+            y[i] = y[owner] + (-0.55 if k % 2 == 0 else 0.55) * (1 + k // 2)
+    return np.stack([x, y], axis=1)
 
 
 class GraphView(PlotWidgetBase):
@@ -127,7 +137,10 @@ class GraphView(PlotWidgetBase):
         if len(self.positions):
             lo, hi = self.positions.min(axis=0), self.positions.max(axis=0)
             self._plot.setXRange(lo[0] - 0.55, hi[0] + 0.55, padding=0)
-            self._plot.setYRange(lo[1] - 0.7, hi[1] + 0.7, padding=0)
+            # At least 3.2 units tall, so a box is never taller than the gap to the next.
+            half = max((hi[1] - lo[1]) / 2 + 0.7, 1.6)
+            middle = (hi[1] + lo[1]) / 2
+            self._plot.setYRange(middle - half, middle + half, padding=0)
         return True
 
     def set_node(self, index: int, lines: Sequence[str], state: str = "pending") -> None:
@@ -154,8 +167,10 @@ class GraphView(PlotWidgetBase):
             xy.extend([self.positions[a], self.positions[b]])
         xy = np.array(xy, dtype=float).reshape(-1, 2)
         self._hot_edges.setData(xy[:, 0], xy[:, 1])
+        if not self._room_for_edge_labels():
+            labels = ()
         while len(self._edge_labels) < len(labels):
-            label = pg.TextItem("", color=HIGHLIGHT_COLOR, anchor=(0.5, 1.0),
+            label = pg.TextItem("", color=HIGHLIGHT_COLOR, anchor=(0.5, 0.5),
                                 fill=pg.mkBrush(255, 255, 255, 220))
             label.setFont(_style.font(9))
             label.setZValue(3)
@@ -170,6 +185,13 @@ class GraphView(PlotWidgetBase):
                 label.show()
             else:
                 label.hide()
+
+    def _room_for_edge_labels(self) -> bool:
+        """Whether a label fits between two neighbouring layers' boxes at this size."""
+        (x0, x1), _ = self._plot.viewRange()
+        pixels_per_layer = self._plot.vb.width() / max(x1 - x0, 1e-9)
+        widest = max((box.boundingRect().width() for box in self._boxes), default=0.0)
+        return pixels_per_layer > widest + 60
 
     def export_data(self) -> dict[str, np.ndarray]:
         return {"x": self.positions[:, 0].copy(), "y": self.positions[:, 1].copy(),
