@@ -115,10 +115,20 @@ def gradients(ys, xs, grad_ys=None) -> list[np.ndarray]:
                     pgrad = _fit_gradient(op, pgrad, shape)
                 _accumulate(grads, parent, pgrad)
 
+    # Hand back arrays the caller may edit in place (clip one, zero another) without
+    # touching anything else: owned, writable, and never the same array twice.
     result = []
+    handed_out: set[int] = set()
     for x in xs_list:
         g = grads.get(id(x))
-        result.append(np.zeros_like(x.value) if g is None else g.astype(x.dtype, copy=False))
+        if g is None:
+            result.append(np.zeros_like(x.value))
+            continue
+        g = np.asarray(g, dtype=x.dtype)
+        if not g.flags.writeable or g.base is not None or id(g) in handed_out:
+            g = g.copy()
+        handed_out.add(id(g))
+        result.append(g)
     return result
 
 

@@ -337,3 +337,17 @@ def test_no_grad_in_one_thread_leaves_another_recording():
     release.set()
     worker.join()
     assert g == 4.0
+
+
+def test_returned_gradients_are_writable_arrays_of_their_own():
+    x, y = en.Variable(np.ones((2, 3))), en.Variable(3.0, dtype=np.float64)
+    gx, gy = en.gradients(en.sum(x) + x[0, 0] * 0 + y * y, [x, y])
+    assert isinstance(gy, np.ndarray) and gy.shape == () and gy == 6.0
+    gx[0, 0] = 100.0  # an edit in place touches nothing else
+    gy[...] = 0.0
+    a, b = en.Variable(1.0), en.Variable(2.0)
+    ga, gb = en.gradients(a + b, [a, b])  # Add hands the same gradient to both
+    ga[...] = 5.0
+    assert gb == 1.0
+    (again,) = en.gradients(en.sum(x), [x])
+    assert again.flags.writeable and again.sum() == 6.0
