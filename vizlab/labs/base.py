@@ -245,6 +245,8 @@ class LabView(QWidget):
     preview_on_change = False
     # Train in a child process (the default) or on a thread of this one.
     run_in_process = os.environ.get("VIZLAB_IN_PROCESS", "") != "1"
+    # Flat out, snapshots are spaced to about this many a second (see _adapt_snapshot_pace).
+    SNAPSHOTS_PER_SECOND = 45
 
     state_changed = Signal(str)
 
@@ -383,7 +385,9 @@ class LabView(QWidget):
         self.remote_control.prefetch = not paused and self.max_steps_per_second is None
 
     def step(self) -> None:
-        self._update_prefetch(paused=True)
+        if self.runner.is_running:  # Step while running pauses, as the runner does
+            self.pause()
+            return
         if not self.runner.is_active:
             if self.runner.state in ("finished", "error"):
                 self._clear_for_new_run()
@@ -401,8 +405,6 @@ class LabView(QWidget):
             # At a chosen speed every training step is shown; flat out, the setting rules.
             slow = self.max_steps_per_second is not None
             self.run_config.snapshot_every = 1 if slow else self.config.snapshot_every
-
-    SNAPSHOTS_PER_SECOND = 45
 
     def _adapt_snapshot_pace(self) -> None:
         config = self.run_config
