@@ -142,23 +142,12 @@ def _live_values(config: Any, names: list[str]) -> dict[str, Any]:
     return {name: getattr(config, name) for name in names}
 
 
-class RemoteControl:
-    """Set from the GUI thread, read by remote_run on the runner's thread.
+def remote_run(module_name: str, config: Any, state: Any = None) -> Iterator[Any]:
+    """A generator of the experiment's snapshots, computed in a child process.
 
-    prefetch: ask for the next snapshot as soon as one arrives, so the child computes
-    while this process draws (only while running flat out: a Step must see settings
-    changed just before it). in_flight: a request is out that nobody has read yet.
+    One request, one snapshot: the child never runs ahead, so a pause or a Step sees
+    the settings as they were when it was asked for.
     """
-
-    def __init__(self) -> None:
-        self.prefetch = False
-        self.in_flight = False
-
-
-def remote_run(module_name: str, config: Any, state: Any = None,
-               control: RemoteControl | None = None) -> Iterator[Any]:
-    """A generator of the experiment's snapshots, computed in a child process."""
-    control = control or RemoteControl()
     live = [info.name for info in settings_of(config) if info.live]
     parent_end, child_end = _mp_context().Pipe()
     process = _mp_context().Process(
@@ -176,25 +165,14 @@ def remote_run(module_name: str, config: Any, state: Any = None,
     sent = _live_values(config, live)
     curves = _CurveMirror()
     started = False
-
-    def request() -> None:
-        nonlocal sent
-        current = _live_values(config, live)
-        changes = {k: v for k, v in current.items() if v != sent.get(k)}
-        sent = current
-        parent_end.send(("next", changes))
-
-    control.in_flight = False
     try:
         while True:
+            current = _live_values(config, live)
+            changes = {k: v for k, v in current.items() if v != sent.get(k)}
+            sent = current
             try:
-                if not control.in_flight:
-                    request()
+                parent_end.send(("next", changes))
                 kind, payload = parent_end.recv()
-                control.in_flight = False
-                if kind == "snapshot" and control.prefetch:
-                    request()
-                    control.in_flight = True
             except (EOFError, BrokenPipeError, OSError):
                 if not started:  # the child died before its first snapshot
                     log.warning("the experiment process did not start; training in this one")

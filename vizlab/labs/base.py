@@ -37,7 +37,7 @@ from PySide6.QtWidgets import (
 
 from engine import experiments
 from engine.experiments.base import SettingError, SettingInfo, apply_settings, settings_of
-from vizlab.remote import RemoteControl, remote_run
+from vizlab.remote import remote_run
 from vizlab.runner import Runner
 
 log = logging.getLogger(__name__)
@@ -261,7 +261,6 @@ class LabView(QWidget):
         self.timeline = Timeline()
         self.following_live = True
         self.frames_drawn = 0
-        self.remote_control = RemoteControl()
         self.recorder = None  # an export.Recorder while recording
         self.record_scale = 1
         self.max_steps_per_second: float | None = None
@@ -355,8 +354,7 @@ class LabView(QWidget):
         self.pending_label.hide()
         if self.run_in_process:
             # The experiment gets a core of its own; see vizlab/remote.py.
-            control = self.remote_control = RemoteControl()
-            return lambda: remote_run(self.experiment.__name__, config, state, control)
+            return lambda: remote_run(self.experiment.__name__, config, state)
         if state is not None:
             return lambda: self.experiment.run(config, state=state)
         return lambda: self.experiment.run(config)
@@ -370,30 +368,17 @@ class LabView(QWidget):
                 self._clear_for_new_run()
             self.error_banner.hide()
             self.runner.start(self._generator_factory())
-        self._update_prefetch()
         self.go_live()
 
     def pause(self) -> None:
-        self._update_prefetch(paused=True)
         self.runner.pause()
-        # A snapshot asked for ahead of time is on its way: show it now, so that the
-        # next Step starts from what is on screen.
-        if self.remote_control.in_flight:
-            self.runner.step()
-
-    def _update_prefetch(self, paused: bool = False) -> None:
-        self.remote_control.prefetch = not paused and self.max_steps_per_second is None
 
     def step(self) -> None:
-        if self.runner.is_running:  # Step while running pauses, as the runner does
-            self.pause()
-            return
         if not self.runner.is_active:
             if self.runner.state in ("finished", "error"):
                 self._clear_for_new_run()
             self.error_banner.hide()
             self.runner.start(self._generator_factory(), paused=True)
-        self._update_prefetch(paused=True)
         # One press, one training step: snapshot at every step while stepping.
         if hasattr(self.run_config, "snapshot_every"):
             self.run_config.snapshot_every = 1
@@ -420,7 +405,6 @@ class LabView(QWidget):
         """Limit training to this many steps per second (None: as fast as it goes)."""
         self.max_steps_per_second = steps_per_second
         self.runner.set_max_steps_per_second(steps_per_second)
-        self._update_prefetch(paused=not self.runner.is_running)
         if self.run_config is not None and self.runner.state == "running":
             self._restore_snapshot_pace()
 
