@@ -239,7 +239,7 @@ def render(args: argparse.Namespace) -> int:
     try:
         generator = view.experiment.run(view.config)
         for snapshot in generator:
-            view._on_snapshot(snapshot)
+            view.show_snapshot(snapshot)
             app.processEvents()
             if recorder is not None and snapshot.step >= next_frame:
                 recorder.add_frame(export.grab_image(view, args.scale))

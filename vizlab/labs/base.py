@@ -274,7 +274,7 @@ class LabView(QWidget):
         self._pace_timer.start()
 
         self.runner = Runner(self)
-        self.runner.snapshot.connect(self._on_snapshot)
+        self.runner.snapshot.connect(self.show_snapshot)
         self.runner.error.connect(self._on_error)
         self.runner.state_changed.connect(self._on_state)
 
@@ -473,7 +473,8 @@ class LabView(QWidget):
             self._on_setting_changed(name, getattr(self.config, name))
 
     # -- snapshots and the timeline ---------------------------------------------------------
-    def _on_snapshot(self, snapshot: Any) -> None:
+    def show_snapshot(self, snapshot: Any) -> None:
+        """Take a new snapshot: keep it on the timeline and draw it when following live."""
         self.last_snapshot = snapshot
         now = time.monotonic()
         self._step_samples.append((now, snapshot.step))
