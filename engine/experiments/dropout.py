@@ -90,7 +90,7 @@ class Config:
                              "adam ~0.002)", low=1e-6, high=10.0, live=True, log_scale=True)
     right_optimizer: str = setting("adam", "optimizer of the right (bottom) network",
                                    choices=OPTIMIZERS)
-    right_lr: float = setting(0.002, "learning rate of the right network", low=1e-6,
+    right_lr: float = setting(0.005, "learning rate of the right network", low=1e-6,
                               high=10.0, live=True, log_scale=True)
     watch: str = setting("output", "the Dense layer whose weights are shown: 'output' "
                          "(hidden units -> 10 classes, after the dropout) or 'hidden' (64 "

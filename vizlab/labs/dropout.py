@@ -98,6 +98,8 @@ class View(LabView):
                 grid.addWidget(widget, row, col)
         self.mask_map = Heatmap("dropout mask", x_label="hidden unit", y_label="example",
                                 sequential=True, levels=(0.0, 1.0), value_label="kept")
+        # Two colours only (yellow kept, purple dropped, as in "changed"): no colour bar.
+        self.mask_map.color_bar.hide()
         self.share_plot = CurvePlot("Share changed per step",
                                     x_label="step", y_label="share changed")
         _fixed_share_range(self.share_plot)
@@ -112,7 +114,6 @@ class View(LabView):
         # Top right: the losses start high on the left and fall.
         self.loss_plot.plot_item.legend.anchor(itemPos=(1, 0), parentPos=(1, 0),
                                                offset=(-10, 10))
-        self.loss_plot.plot_item.legend.setColumnCount(2)
         grid.addWidget(self.mask_map, 2, 0)
         grid.addWidget(self.share_plot, 2, 1)
         grid.addWidget(self.loss_plot, 2, 2)
