@@ -1,0 +1,302 @@
+"""The Regularization lab: the data's outliers, L1's sparse weights against L2's small
+ones, a population member against a separate run, the total error against numpy,
+pruning that removes exactly the disconnected units without changing the function, and
+the view drawing the snapshot's numbers."""
+
+import numpy as np
+import pytest
+
+from engine import optimizers
+from engine.experiments import regularization as lab
+from engine.experiments.base import SettingError, apply_settings
+from engine.regularizers import Regularizer
+
+# A short schedule that still separates the methods: 25 epochs at a larger step.
+SHORT = dict(epochs=25, learning_rate=0.05, snapshot_every=100_000)
+
+
+@pytest.fixture(scope="module")
+def trained() -> list[lab.Snapshot]:
+    """[step 0, end of training, pruned (before retraining), retrained]."""
+    snaps = list(lab.run(lab.Config(**SHORT)))
+    assert [s.phase for s in snaps] == ["train", "train", "retrain", "done"]
+    assert [s.step for s in snaps] == [0, 1000, 1000, 2000]
+    return snaps
+
+
+def by_method(snap: lab.Snapshot, values: np.ndarray) -> dict[str, np.ndarray]:
+    return {m: values[snap.member_method == i] for i, m in enumerate(snap.methods)}
+
+
+def forward(kernels, biases, x: np.ndarray, activation=np.tanh) -> np.ndarray:
+    """The network in plain numpy: activation on every layer but the last."""
+    h = x.reshape(-1, 1).astype(np.float64)
+    for i, (w, b) in enumerate(zip(kernels, biases)):
+        h = h @ np.asarray(w, np.float64) + np.asarray(b, np.float64).reshape(-1)
+        if i < len(kernels) - 1:
+            h = activation(h)
+    return h[:, 0]
+
+
+# ----------------------------------------------------------------------------------
+# data
+
+
+@pytest.mark.parametrize("n_outliers", [4, 7])
+def test_data_has_the_configured_outliers(n_outliers):
+    config = lab.Config(n_outliers=n_outliers)
+    x, y = lab.load_data(config)
+    assert x.shape == y.shape == (40, 1) and x.dtype == np.float32
+    mask = lab.outlier_mask(config, x, y)
+    assert mask.sum() == n_outliers
+    residual = y[:, 0] - (0.5 * x[:, 0] + 0.2)
+    assert np.all(residual[mask] >= 1.5 - 1e-5)  # 1 to 1.5 times the offset above
+    assert np.all(residual[mask] <= 2.25 + 1e-5)
+    assert np.all(np.abs(residual[~mask]) < 5 * 0.05)  # the rest: noise around the line
+
+
+def test_default_setup_is_the_seed():
+    c = lab.Config()
+    assert (c.n_points, c.n_outliers, c.hidden, c.learning_rate, c.lam, c.runs) == (
+        40, 4, (10, 10, 10), 0.01, 0.3, 5)
+    assert c.initializer == "glorot_uniform" and c.activation == "tanh"
+    # lambda 0.3 on the cost summed over 40 points: 0.3 / 40 at each one-point step.
+    l1, l2 = lab.coefficients(c, lab.METHODS)
+    np.testing.assert_allclose(l1, [0, 0.3 / 40, 0, 0.15 / 40])
+    np.testing.assert_allclose(l2, [0, 0, 0.3 / 40, 0.15 / 40])
+    c.penalty_per = "step"
+    l1, l2 = lab.coefficients(c, lab.METHODS)
+    np.testing.assert_allclose(l1, [0, 0.3, 0, 0.15])
+    np.testing.assert_allclose(l2, [0, 0, 0.3, 0.15])
+
+
+# ----------------------------------------------------------------------------------
+# training
+
+
+def test_l1_zeroes_many_weights_and_l2_shrinks_them(trained):
+    end = trained[1]
+    assert end.weight_count == 10 + 100 + 100 + 10
+    near = by_method(end, end.near_zero)
+    # Every L1 run has far more near-zero weights than any run without a penalty or L2.
+    assert near["l1"].min() >= 90
+    assert near["none"].max() <= 3 and near["l2"].max() <= 3
+    assert near["l1"].min() > 25 * max(near["none"].max(), near["l2"].max(), 1)
+    assert near["l1"].mean() > near["elastic net"].mean() > near["l2"].mean()
+    norm = by_method(end, end.weight_norm)
+    assert np.all(norm["l2"] < 0.7 * norm["none"])  # run by run: same starting weights
+    assert np.all(norm["l1"] < norm["l2"])
+    # At step 0 every method starts from the same five networks.
+    start = trained[0]
+    first = by_method(start, start.weight_norm)
+    for m in lab.METHODS:
+        np.testing.assert_array_equal(first[m], first["none"])
+    # The counts are the snapshot's weights under the threshold.
+    k = lab.METHODS.index("l1") * end.runs
+    assert end.near_zero[k] == sum(int((np.abs(w[k]) < 1e-3).sum()) for w in end.kernels)
+    np.testing.assert_array_equal(end.curves["step"], [0, 1000])
+    np.testing.assert_array_equal(end.curves["near_zero"][-1], end.near_zero)
+
+
+def test_total_error_is_the_sum_of_absolute_errors(trained):
+    end = trained[1]
+    for k in (0, 6, 12, 19):
+        pred = forward([w[k] for w in end.kernels], [b[k] for b in end.biases], end.x)
+        assert end.total_error[k] == pytest.approx(np.abs(pred - end.y).sum(), rel=1e-5)
+    # The fits on the grid are the same network.
+    k = 7
+    grid_pred = forward([w[k] for w in end.kernels], [b[k] for b in end.biases], end.grid)
+    np.testing.assert_allclose(end.fits[k], grid_pred, atol=1e-5)
+    assert end.total_error.shape == (20,) and np.all(end.total_error > 0)
+
+
+def test_population_member_equals_a_separate_run():
+    config = lab.Config(epochs=1, snapshot_every=30, prune=False)
+    snaps = list(lab.run(config))
+    snap = next(s for s in snaps if s.step == 30)
+    x, y = lab.load_data(config)
+    seeds = lab.run_seeds(config)
+    for method, run in (("l1", 2), ("elastic net", 4), ("l2", 0)):
+        k = lab.METHODS.index(method) * config.runs + run
+        l1, l2 = lab.coefficients(config, [method])
+        reg = Regularizer(l1=float(l1[0]), l2=float(l2[0]))
+        model = lab.network(config, config.hidden, reg, seed=seeds[run])
+        opt = optimizers.SGD(lr=config.learning_rate)
+        order = lab.shuffled(len(x), np.random.default_rng([config.seed, 1]))
+        for _ in range(30):
+            i = next(order)
+            lab.train_step(model, opt, x[i:i + 1], y[i:i + 1])
+        for layer, kernel, bias in zip(model.layers, snap.kernels, snap.biases):
+            np.testing.assert_allclose(kernel[k], layer.kernel.value, rtol=1e-5, atol=1e-6)
+            np.testing.assert_allclose(bias[k], layer.bias.value, rtol=1e-5, atol=1e-6)
+
+
+def test_lambda_is_live_and_penalty_per_step_flattens_the_penalised_networks():
+    config = lab.Config(epochs=3, snapshot_every=40, prune=False, penalty_per="step",
+                        learning_rate=0.05)
+    generator = lab.run(config)
+    next(generator)
+    s1 = next(generator)
+    assert s1.lam == 0.3
+    config.lam = 0.0  # as the app does with a live setting
+    s2 = next(generator)
+    assert s2.lam == 0.0
+    np.testing.assert_array_equal(s2.penalty, 0)
+    assert np.all(s1.penalty[s1.member_method > 0] > 0)
+    generator.close()
+    # Lambda 0.3 at every step: the penalised networks shrink towards a constant.
+    end = list(lab.run(lab.Config(epochs=10, snapshot_every=100_000, prune=False,
+                                  penalty_per="step", learning_rate=0.05)))[-2]
+    norm = by_method(end, end.weight_norm)
+    assert np.all(norm["l2"] < 0.1) and np.all(norm["none"] > 3)
+    flat = by_method(end, np.ptp(end.fits, axis=1))
+    assert np.all(flat["l2"] < 0.05) and np.all(flat["none"] > 0.5)
+
+
+# ----------------------------------------------------------------------------------
+# pruning
+
+
+def test_pruning_removes_exactly_the_disconnected_units():
+    rng = np.random.default_rng(3)
+    k1 = rng.uniform(0.2, 1, (1, 4)) * rng.choice([-1, 1], (1, 4))
+    k2 = rng.uniform(0.2, 1, (4, 3)) * rng.choice([-1, 1], (4, 3))
+    k3 = rng.uniform(0.2, 1, (3, 1))
+    b1, b2, b3 = rng.normal(size=4), rng.normal(size=3), rng.normal(size=1)
+    k1[0, 2] = 1e-5  # layer-1 unit 2: no input left -> a constant, folded
+    k2[1, :] = [2e-4, -1e-4, 0.0]  # layer-1 unit 1: no output left
+    k3[2, 0] = 5e-4  # layer-2 unit 2: no output left ...
+    k2[3, :2] = 1e-4  # ... so layer-1 unit 3 then feeds nothing kept: dropped in a 2nd pass
+    pruned = lab.prune_units([k1, k2, k3], [b1, b2, b3], "tanh", 1e-3)
+    np.testing.assert_array_equal(pruned.kept[0], [0])
+    np.testing.assert_array_equal(pruned.kept[1], [0, 1])
+    np.testing.assert_array_equal(pruned.folded[0], [2])
+    assert [k.shape for k in pruned.kernels] == [(1, 1), (1, 2), (2, 1)]
+    # The folded constant: tanh(b1[2]) times its outgoing weights went into the bias.
+    expected_b2 = b2[:2] + np.tanh(b1[2]) * k2[2, :2]
+    np.testing.assert_allclose(pruned.biases[1], expected_b2)
+    x = np.linspace(-1, 1, 50)
+    before = forward([k1, k2, k3], [b1, b2, b3], x)
+    after = forward(pruned.kernels, pruned.biases, x)
+    np.testing.assert_allclose(after, before, atol=5e-3)
+
+
+def test_a_layer_keeps_at_least_one_unit():
+    k1 = np.full((1, 3), 1e-6)
+    k2 = np.ones((3, 1))
+    pruned = lab.prune_units([k1, k2], [np.array([0.1, 0.2, 0.3]), np.zeros(1)], "tanh", 1e-3)
+    assert len(pruned.kept[0]) == 1
+    x = np.linspace(-1, 1, 5)
+    np.testing.assert_allclose(forward(pruned.kernels, pruned.biases, x),
+                               forward([k1, k2], [np.array([0.1, 0.2, 0.3]), np.zeros(1)], x),
+                               atol=1e-5)
+
+
+def test_pruned_l1_network_computes_the_same_function_and_is_retrained(trained):
+    end, pruned_snap, done = trained[1], trained[2], trained[3]
+    p = pruned_snap.prune
+    assert end.prune is None
+    assert p.source_member == lab.METHODS.index("l1") * end.runs  # prune_run 0
+    assert p.original_shapes == ((1, 10), (10, 10), (10, 10), (10, 1))
+    sizes = [len(k) for k in p.kept]
+    assert p.pruned_shapes == ((1, sizes[0]), (sizes[0], sizes[1]), (sizes[1], sizes[2]),
+                               (sizes[2], 1))
+    assert sum(sizes) < 30 - 5  # L1 disconnected a good share of the 30 hidden units
+    # Exactly the disconnected units are gone: judged against the kept units, every
+    # removed unit has all its incoming or all its outgoing weights below the threshold,
+    # and no kept unit has.
+    k = p.source_member
+    kernels = [w[k] for w in end.kernels]
+    small = [np.abs(w) < p.threshold for w in kernels]
+    ins = [np.arange(1)] + list(p.kept)
+    outs = list(p.kept) + [np.arange(1)]
+    for layer in range(3):
+        for unit in range(10):
+            dead_in = small[layer][ins[layer], unit].all()
+            dead_out = small[layer + 1][unit, outs[layer + 1]].all()
+            if unit in p.kept[layer]:
+                assert not (dead_in or dead_out), (layer, unit)
+            else:
+                assert dead_in or dead_out, (layer, unit)
+    # Before retraining, the pruned network predicts what the L1 network did.
+    assert p.max_prediction_change < 1e-3
+    k_grid = end.fits[k]
+    np.testing.assert_allclose(p.pruned_fit, k_grid, atol=1e-3)
+    assert p.pruned_error == pytest.approx(p.unpruned_error, abs=0.05)
+    assert p.unpruned_error == pytest.approx(end.total_error[k], rel=1e-5)
+    # Retrained from scratch, runs times, as long as the first training.
+    q = done.prune
+    assert q.retrain_step == q.retrain_steps == 1000 and q.retrain_method == "none"
+    assert q.retrain_errors.shape == (5,) and q.retrain_fits.shape == (5, lab.GRID_POINTS)
+    assert np.all(q.retrain_errors < 14)
+    assert q.retrain_errors.mean() < pruned_snap.prune.retrain_errors.mean()
+    # The main networks no longer change while the pruned one trains.
+    np.testing.assert_array_equal(done.total_error, end.total_error)
+
+
+def test_bad_settings_are_refused():
+    config = lab.Config()
+    with pytest.raises(SettingError, match="shown_run"):
+        apply_settings(config, {"shown_run": 5})
+    with pytest.raises(SettingError, match="prune_run"):
+        apply_settings(config, {"runs": 2, "prune_run": 3})
+    with pytest.raises(SettingError, match="n_outliers"):
+        apply_settings(config, {"n_outliers": 20})
+    assert config.shown_run == 0 and config.runs == 5
+
+
+# ----------------------------------------------------------------------------------
+# the view
+
+
+def test_view_draws_the_snapshot_numbers(qtbot):
+    from vizlab.labs.regularization import LABELS, View
+
+    view = View()
+    qtbot.addWidget(view)
+    view.resize(1280, 800)
+    view.show()
+    snap = view.last_snapshot
+    assert snap is not None and snap.step == 0  # drawn at once, without Run
+
+    l1_first = lab.METHODS.index("l1") * snap.runs
+    x, y = view.fit_plot.curve_data("L1")
+    np.testing.assert_array_equal(x, snap.grid)
+    np.testing.assert_array_equal(y, snap.fits[l1_first])
+    _, faint = view.fit_plot.curve_data("l2 run 3")
+    np.testing.assert_array_equal(faint, snap.fits[lab.METHODS.index("l2") * snap.runs + 3])
+    assert len(view.heatmaps) == 4
+    np.testing.assert_array_equal(view.heatmaps[1].data(), snap.kernels[1][l1_first])
+
+    # A display setting changed through its control redraws the snapshot on screen.
+    view.settings_panel.controls["weights_of"].setCurrentText("l2")
+    l2_first = lab.METHODS.index("l2") * snap.runs
+    np.testing.assert_array_equal(view.heatmaps[2].data(), snap.kernels[2][l2_first])
+    view.settings_panel.controls["shown_run"].setValue(2)
+    np.testing.assert_array_equal(view.heatmaps[0].data(), snap.kernels[0][l2_first + 2])
+    _, y = view.fit_plot.curve_data("elastic net")
+    np.testing.assert_array_equal(y, snap.fits[3 * snap.runs + 2])
+
+    # Run trains (and prunes, and retrains): the plotted numbers are the last snapshot's.
+    view.apply_settings({"epochs": 1, "snapshot_every": 10})
+    view.run()
+    qtbot.waitUntil(lambda: view.runner.state == "finished", timeout=10_000)
+    qtbot.waitUntil(lambda: view.last_snapshot.step == 80, timeout=2000)
+    snap = view.last_snapshot
+    assert snap.phase == "done" and snap.prune is not None
+    steps, l1_zero = view.zero_plot.curve_data("L1")
+    np.testing.assert_array_equal(steps, [0, 10, 20, 30, 40])
+    np.testing.assert_allclose(l1_zero, snap.curves["near_zero"][:, 5:10].mean(axis=1))
+    bars = view.error_bars.export_data()
+    assert list(bars["labels"]) == ["none", "L1", "L2", "elastic", "pruned", "retrained"]
+    np.testing.assert_allclose(
+        bars["values"], [*(snap.total_error[i * 5:(i + 1) * 5].mean() for i in range(4)),
+                         snap.prune.pruned_error, snap.prune.retrain_errors.mean()])
+    _, y = view.fit_plot.curve_data(LABELS["l1"])
+    np.testing.assert_array_equal(y, snap.fits[l1_first + 2])
+    _, y = view.fit_plot.curve_data("pruned, retrained")
+    np.testing.assert_array_equal(y, snap.prune.retrain_fits[2])
+    np.testing.assert_array_equal(view.heatmaps[3].data(), snap.kernels[3][l2_first + 2])
+    assert "&rarr;" in view.prune_note.text()
+    assert str(snap.prune.pruned_shapes[1]).replace(" ", "") in view.prune_note.text()
+    view.shutdown()

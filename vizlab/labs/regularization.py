@@ -1,0 +1,285 @@
+"""The Regularization lab: none / L1 / L2 / elastic net fits of a line with outliers,
+the weight matrices, the near-zero weights, the errors, and pruning what L1 cut off."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+
+from engine.experiments import regularization as experiment
+from vizlab.labs.base import LabView
+from vizlab.widgets import BarPlot, CurvePlot, Heatmap
+
+HELP = """
+<p><b>Regularization lab.</b> A 1-10-10-10-1 network learns points on a straight line
+that has a few outliers above it, by SGD on one point at a time, minimising
+|prediction - y| plus a penalty on its weights. Four kinds of networks, each trained
+five times from different starting weights (all 20 at once):</p>
+<ul>
+<li><b>none</b>: no penalty;</li>
+<li><b>L1</b> (lasso), lambda &middot; sum |w|: every step pulls each weight towards 0
+by the same amount, so weights the data does not need end at (nearly) exactly 0 and
+whole units disconnect;</li>
+<li><b>L2</b> (ridge), lambda &middot; sum w<sup>2</sup>: the pull is proportional to
+the weight, so all weights shrink together but few reach 0;</li>
+<li><b>elastic net</b>: a mix of both (l1_ratio).</li>
+</ul>
+<p><b>Fits</b>: the bold line of each kind is one run (shown_run), the faint ones the
+others. <b>Weights</b>: the kernel of each layer of the kind chosen in weights_of
+(rows: inputs, columns: units; white = 0). <b>Near-zero weights</b>: how many kernel
+weights are below the threshold. <b>Total error</b>: sum |prediction - y| over the
+points, without the penalty (bars: the mean of the runs, dots: each run).</p>
+<p><b>Pruning</b>: after training, the units of one L1 run that have no input or no
+output left are removed (a unit with no input is a constant: it goes into the next
+layer's bias), which leaves the function unchanged; the smaller network is then
+trained again from scratch, five times, and its errors are compared.</p>
+<p>lambda is the seed's 0.3. With penalty_per = "data set" (default) it is added once
+to the cost summed over the n points, so each one-point step carries lambda / n; with
+"step", the whole of it at every step, strong enough to flatten every penalised
+network. lambda, l1_ratio, the learning rate and the threshold apply while training;
+the rest on <b>Reset</b>.</p>
+"""
+
+COLORS = {"none": "#555555", "l1": "#d62728", "l2": "#1f77b4", "elastic net": "#2ca02c"}
+LABELS = {"none": "none", "l1": "L1", "l2": "L2", "elastic net": "elastic net"}
+PRUNED_COLOR = "#9467bd"
+DATA_COLOR = "#222222"
+OUTLIER_COLOR = "#ff7f0e"
+
+
+def _faint(color: str, alpha: int = 70) -> pg.QtGui.QColor:
+    c = pg.mkColor(color)
+    c.setAlpha(alpha)
+    return c
+
+
+def _note() -> QLabel:
+    label = QLabel()
+    label.setWordWrap(True)
+    label.setTextFormat(Qt.TextFormat.RichText)
+    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    label.setStyleSheet("padding: 2px 6px;")
+    return label
+
+
+def _shapes(shapes) -> str:
+    return "[" + ", ".join(f"({a},{b})" for a, b in shapes) + "]"
+
+
+class View(LabView):
+    lab_name = "regularization"
+    help_html = HELP
+    preview_on_change = True  # step 0 is a forward pass of 20 small networks
+
+    # -- building ------------------------------------------------------------------------
+    def build_views(self) -> QWidget:
+        page = QWidget()
+        grid = QGridLayout(page)
+        grid.setContentsMargins(0, 0, 0, 0)
+        # No legend of its own: the outliers sit where one would go, and the near-zero
+        # plot's key and the coloured error bars name the same colours.
+        self.fit_plot = CurvePlot("Fits over the data", x_label="x",
+                                  y_label="y (dashed: pruned L1, retrained)", legend=False)
+        self.data_item = pg.ScatterPlotItem(size=7, brush=pg.mkBrush(DATA_COLOR),
+                                            pen=pg.mkPen("w", width=0.5))
+        self.outlier_item = pg.ScatterPlotItem(size=10, symbol="t1",
+                                               brush=pg.mkBrush(OUTLIER_COLOR),
+                                               pen=pg.mkPen("k", width=0.5))
+        self.fit_plot.plot_item.addItem(self.data_item)
+        self.fit_plot.plot_item.addItem(self.outlier_item)
+
+        self.weights_box = QWidget()
+        box = QVBoxLayout(self.weights_box)
+        box.setContentsMargins(0, 0, 0, 0)
+        box.setSpacing(0)
+        self.weights_title = _note()
+        box.addWidget(self.weights_title)
+        self.weights_row = QHBoxLayout()
+        self.weights_row.setSpacing(2)
+        box.addLayout(self.weights_row, 1)
+        self.heatmaps: list[Heatmap] = []
+
+        self.zero_plot = CurvePlot("Near-zero weights", x_label="step",
+                                   y_label="weights with |w| < threshold")
+        self.zero_plot.plot_item.legend.anchor(itemPos=(0, 0), parentPos=(0, 0), offset=(8, 8))
+        self.total_marker = self.zero_plot.add_marker(y=0.0, label="all weights")
+        self.total_marker.label.setPosition(0.8)  # clear of the key at the top left
+
+        self.error_bars = BarPlot("Total error",
+                                  y_label="sum |pred - y|, no penalty",
+                                  value_format="{:.2f}")
+        self.error_dots = pg.ScatterPlotItem(size=7, brush=pg.mkBrush("k"),
+                                             pen=pg.mkPen("w", width=0.5))
+        self.error_bars.plot_item.addItem(self.error_dots)
+
+        self.prune_note = _note()
+
+        grid.addWidget(self.fit_plot, 0, 0)
+        grid.addWidget(self.zero_plot, 0, 1)
+        grid.addWidget(self.error_bars, 0, 2)
+        grid.addWidget(self.weights_box, 1, 0, 1, 3)
+        grid.addWidget(self.prune_note, 2, 0, 1, 3)
+        self.note = _note()
+        grid.addWidget(self.note, 3, 0, 1, 3)
+        grid.setRowStretch(0, 1)
+        grid.setRowStretch(1, 1)
+        for col, stretch in enumerate((3, 3, 4)):
+            grid.setColumnStretch(col, stretch)
+        self.settings_panel.changed.connect(self._on_panel_changed)
+        return page
+
+    def _ensure_heatmaps(self, count: int) -> None:
+        """One heatmap per layer, created again only when the number of layers changes."""
+        if len(self.heatmaps) == count:
+            return
+        for h in self.heatmaps:
+            self.weights_row.removeWidget(h)
+            h.deleteLater()
+        self.heatmaps = []
+        for i in range(count):
+            h = Heatmap(f"layer {i + 1}", x_label="unit", y_label="input")
+            self.weights_row.addWidget(h, 1)
+            self.heatmaps.append(h)
+
+    def _on_panel_changed(self, name: str, value: Any) -> None:
+        # Display choices: redraw the snapshot on screen with the new choice.
+        if name in ("weights_of", "shown_run") and self.last_snapshot is not None:
+            self._draw(self.last_snapshot)
+
+    def clear_views(self) -> None:
+        for name in self.zero_plot.curve_names():
+            self.zero_plot.remove_curve(name)
+
+    # -- drawing ---------------------------------------------------------------------------
+    def shown_member(self, snap: experiment.Snapshot, method: str) -> int:
+        run = min(int(self.config.shown_run), snap.runs - 1)
+        return snap.methods.index(method) * snap.runs + run
+
+    def draw(self, snap: experiment.Snapshot) -> None:
+        self._draw_fits(snap)
+        self._draw_weights(snap)
+        self._draw_zeros(snap)
+        self._draw_errors(snap)
+        self._draw_prune(snap)
+        self._draw_note(snap)
+
+    def _draw_fits(self, snap) -> None:
+        plot = self.fit_plot
+        keep = snap.outlier
+        self.data_item.setData(snap.x[~keep], snap.y[~keep])
+        self.outlier_item.setData(snap.x[keep], snap.y[keep])
+        wanted = set()
+        for m, method in enumerate(snap.methods):
+            members = np.flatnonzero(snap.member_method == m)
+            bold = self.shown_member(snap, method)
+            for k in members:
+                if k == bold:
+                    continue
+                name = f"{method} run {k - members[0]}"
+                new = name not in plot.curve_names()
+                item = plot.set_curve(name, snap.grid, snap.fits[k], color=COLORS[method],
+                                      width=1)
+                if new:
+                    item.setPen(pg.mkPen(_faint(COLORS[method]), width=1))
+                    item.setZValue(-1)
+                wanted.add(name)
+            plot.set_curve(LABELS[method], snap.grid, snap.fits[bold], color=COLORS[method],
+                           width=2.5)
+            wanted.add(LABELS[method])
+        if snap.prune is not None:
+            run = min(int(self.config.shown_run), snap.runs - 1)
+            plot.set_curve("pruned, retrained", snap.grid, snap.prune.retrain_fits[run],
+                           color=PRUNED_COLOR, width=2.5, style="dash")
+            wanted.add("pruned, retrained")
+        for name in plot.curve_names():
+            if name not in wanted:
+                plot.remove_curve(name)
+
+    def _draw_weights(self, snap) -> None:
+        self._ensure_heatmaps(len(snap.kernels))
+        method = self.config.weights_of
+        k = self.shown_member(snap, method)
+        threshold = snap.threshold
+        for i, (h, kernel) in enumerate(zip(self.heatmaps, snap.kernels)):
+            w = kernel[k]
+            zeros = int((np.abs(w) < threshold).sum())
+            h.set_data(w)
+            h.set_title(f"layer {i + 1}: {zeros} near 0")
+        self.weights_title.setText(
+            f"<b>Kernel weights of the {LABELS[method]} network</b>, run "
+            f"{k % snap.runs} (rows: inputs, columns: units; white: 0, red: positive, blue: "
+            f"negative; each matrix coloured to its own largest |w|)")
+
+    def _draw_zeros(self, snap) -> None:
+        steps = snap.curves["step"]
+        near = np.reshape(snap.curves["near_zero"], (len(steps), -1))
+        for m, method in enumerate(snap.methods):
+            mean = near[:, snap.member_method == m].mean(axis=1)
+            self.zero_plot.set_curve(LABELS[method], steps, mean, color=COLORS[method])
+        self.total_marker.setValue(snap.weight_count)
+        # Counts against the whole: 0 to all the weights.
+        self.zero_plot.plot_item.setYRange(-0.04 * snap.weight_count, snap.weight_count * 1.1,
+                                           padding=0)
+        self.total_marker.label.setFormat(f"all {snap.weight_count} weights")
+
+    def _draw_errors(self, snap) -> None:
+        """Bars: the mean total error of each kind's runs, then (after training) the pruned
+        L1 run before retraining and the retrained pruned network; dots: each run."""
+        labels = [LABELS[m].replace(" net", "") for m in snap.methods]
+        groups = [snap.total_error[snap.member_method == m] for m in range(len(snap.methods))]
+        colors = [COLORS[m] for m in snap.methods]
+        p = snap.prune
+        if p is not None:
+            labels += ["pruned", "retrained"]
+            groups += [np.array([p.pruned_error]), p.retrain_errors]
+            colors += [_faint(PRUNED_COLOR, 140), PRUNED_COLOR]
+        self.error_bars.set_bars(labels, [float(g.mean()) for g in groups], colors=colors)
+        xs, ys = [], []
+        for i, g in enumerate(groups):
+            offsets = (np.arange(len(g)) - (len(g) - 1) / 2) * 0.1
+            xs.append(i + offsets)
+            ys.append(g)
+        dots = np.concatenate(ys)
+        self.error_dots.setData(np.concatenate(xs), dots)
+        top = float(np.nanmax(dots))
+        self.error_bars.plot_item.setYRange(0, top * 1.15 if top > 0 else 1.0, padding=0)
+
+    def _draw_prune(self, snap) -> None:
+        p = snap.prune
+        if p is None:
+            where = (f"after training (step {snap.train_steps}), the units L1 run "
+                     f"{self.config.prune_run} disconnected are removed and the smaller "
+                     "network is trained again" if self.config.prune else "pruning is off")
+            self.prune_note.setText(f"<b>Pruning</b>: {where}.")
+            return
+        kept = ", ".join(str(len(k)) for k in p.kept)
+        self.prune_note.setText(
+            f"<b>Pruning</b> L1 run {p.source_member % snap.runs} (|w| &lt; {p.threshold:g}): "
+            f"kernels {_shapes(p.original_shapes)} &rarr; <b>{_shapes(p.pruned_shapes)}</b>; "
+            f"hidden units kept: {kept}; {sum(len(f) for f in p.folded)} removed as "
+            f"constants into the next bias. Largest change of a prediction by pruning: "
+            f"{p.max_prediction_change:.1e}. Retraining ({p.retrain_method}, fresh weights, "
+            f"{len(p.retrain_errors)} runs): step {p.retrain_step} of {p.retrain_steps}; "
+            f"error {p.retrain_errors.mean():.2f} (runs {p.retrain_errors.min():.2f} to "
+            f"{p.retrain_errors.max():.2f}) against {p.unpruned_error:.2f} unpruned."
+        )
+
+    def _draw_note(self, snap) -> None:
+        parts = []
+        for m, method in enumerate(snap.methods):
+            sel = snap.member_method == m
+            parts.append(
+                f"<span style='color:{COLORS[method]}'><b>{LABELS[method]}</b></span>: error "
+                f"{snap.total_error[sel].mean():.2f}, |w| {snap.weight_norm[sel].mean():.2f}, "
+                f"{snap.near_zero[sel].mean():.0f}/{snap.weight_count} near 0")
+        phase = {"train": "training", "retrain": "retraining the pruned network",
+                 "done": "done"}[snap.phase]
+        self.note.setText(
+            f"Step {snap.step} (epoch {min(snap.epoch, snap.train_steps / len(snap.x)):.1f}, "
+            f"{phase}), lr {snap.learning_rate:g}, lambda {snap.lam:g}. Means of "
+            f"{snap.runs} runs: " + "; ".join(parts) + ". (|w|: root of the sum of the "
+            "squared kernel weights.)")
