@@ -298,5 +298,9 @@ def test_view_draws_the_snapshot_numbers(qtbot):
     np.testing.assert_array_equal(y, snap.prune.retrain_fits[2])
     np.testing.assert_array_equal(view.heatmaps[3].data(), snap.kernels[3][l2_first + 2])
     assert "&rarr;" in view.prune_note.text()
+    # After the run, a display setting redraws the trained snapshot, not step 0.
+    view.settings_panel.controls["weights_of"].setCurrentText("l1")
+    assert view.last_snapshot is snap
+    np.testing.assert_array_equal(view.heatmaps[1].data(), snap.kernels[1][l1_first + 2])
     assert str(snap.prune.pruned_shapes[1]).replace(" ", "") in view.prune_note.text()
     view.shutdown()

@@ -46,6 +46,8 @@ the rest on <b>Reset</b>.</p>
 
 COLORS = {"none": "#555555", "l1": "#d62728", "l2": "#1f77b4", "elastic net": "#2ca02c"}
 LABELS = {"none": "none", "l1": "L1", "l2": "L2", "elastic net": "elastic net"}
+# Settings that only choose what is drawn (no new training needed).
+DISPLAY_SETTINGS = ("weights_of", "shown_run")
 PRUNED_COLOR = "#9467bd"
 DATA_COLOR = "#222222"
 OUTLIER_COLOR = "#ff7f0e"
@@ -77,6 +79,7 @@ class View(LabView):
 
     # -- building ------------------------------------------------------------------------
     def build_views(self) -> QWidget:
+        self.shown: experiment.Snapshot | None = None  # the snapshot on screen
         page = QWidget()
         grid = QGridLayout(page)
         grid.setContentsMargins(0, 0, 0, 0)
@@ -129,7 +132,6 @@ class View(LabView):
         grid.setRowStretch(1, 1)
         for col, stretch in enumerate((3, 3, 4)):
             grid.setColumnStretch(col, stretch)
-        self.settings_panel.changed.connect(self._on_panel_changed)
         return page
 
     def _ensure_heatmaps(self, count: int) -> None:
@@ -145,10 +147,15 @@ class View(LabView):
             self.weights_row.addWidget(h, 1)
             self.heatmaps.append(h)
 
-    def _on_panel_changed(self, name: str, value: Any) -> None:
-        # Display choices: redraw the snapshot on screen with the new choice.
-        if name in ("weights_of", "shown_run") and self.last_snapshot is not None:
-            self._draw(self.last_snapshot)
+    def _on_setting_changed(self, name: str, value: Any) -> None:
+        # Display choices only pick what to show of the snapshot on screen: redraw it,
+        # rather than let the base preview step 0 over a trained run.
+        if name in DISPLAY_SETTINGS and self.timeline.items and self.shown is not None:
+            if self.runner.is_active and self.run_config is not None:
+                setattr(self.run_config, name, value)
+            self._draw(self.shown)
+            return
+        super()._on_setting_changed(name, value)
 
     def clear_views(self) -> None:
         for name in self.zero_plot.curve_names():
@@ -160,6 +167,7 @@ class View(LabView):
         return snap.methods.index(method) * snap.runs + run
 
     def draw(self, snap: experiment.Snapshot) -> None:
+        self.shown = snap
         self._draw_fits(snap)
         self._draw_weights(snap)
         self._draw_zeros(snap)
