@@ -40,7 +40,9 @@ trained again from scratch, five times, and its errors are compared.</p>
 <p>lambda is the seed's 0.3. With penalty_per = "data set" (default) it is added once
 to the cost summed over the n points, so each one-point step carries lambda / n; with
 "step", the whole of it at every step, strong enough to flatten every penalised
-network. lambda, l1_ratio, the learning rate and the threshold apply while training;
+network. Plain SGD never lands exactly on 0: a weight L1 has zeroed jumps back and
+forth by about lr &middot; lambda per step, so with a strong penalty raise
+zero_threshold above that to count (and prune) such weights. lambda, l1_ratio, the learning rate and the threshold apply while training;
 the rest on <b>Reset</b>.</p>
 """
 
