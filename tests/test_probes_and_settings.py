@@ -65,7 +65,8 @@ def test_apply_settings_parses_text_and_validates():
     "item,message",
     [("step=5", "unknown setting 'step'"), ("steps=abc", "cannot read 'abc' as int"),
      ("steps=0", "at least 1"), ("optimizer=rmsprop", "not one of sgd, adam"),
-     ("learning_rate=nan", "finite"), ("steps", "key=value"), ("shuffle=maybe", "true or false")],
+     ("learning_rate=nan", "finite"), ("steps", "key=value"), ("shuffle=maybe", "true or false"),
+     ("hidden=8,0", "each value must be at least 1"), ("hidden=", "at least one value")],
 )
 def test_bad_settings_are_refused_and_change_nothing(item, message):
     config = ExampleConfig()

@@ -158,6 +158,19 @@ def validate(config) -> None:
                 raise SettingError(f"setting {info.name!r} must be at least {info.low}, got {value}")
             if info.high is not None and value > info.high:
                 raise SettingError(f"setting {info.name!r} must be at most {info.high}, got {value}")
+        if info.type in (tuple, list):
+            if not isinstance(value, tuple | list):
+                raise SettingError(f"setting {info.name!r} must be a list of values, got {value!r}")
+            if not value:
+                raise SettingError(f"setting {info.name!r} needs at least one value")
+            for v in value:
+                if isinstance(v, int | float) and not isinstance(v, bool):
+                    if info.low is not None and v < info.low:
+                        raise SettingError(
+                            f"setting {info.name!r}: each value must be at least {info.low}, got {v}")
+                    if info.high is not None and v > info.high:
+                        raise SettingError(
+                            f"setting {info.name!r}: each value must be at most {info.high}, got {v}")
         if info.choices is not None:
             values = value if isinstance(value, tuple | list) else (value,)
             for v in values:
