@@ -1,0 +1,484 @@
+"""The Style lab's experiment: neural style transfer (Gatys, Ecker and Bethge 2016).
+
+An image is optimised so that its features at one deep conv layer match those of a
+content image, and the Gram matrices of its features at several layers (the first conv
+of each block) match those of a style image. The features come from a VGG16-style conv
+stack (64,64,P,128,128,P,256x3,P,512x3,P,512x3,P: 3x3 convs with "SAME" padding and
+ReLU, 2x2 max-pools), built from the engine's `conv2d` and `max_pool2d`, truncated to
+the first `blocks` blocks and with its widths scaled by `width_scale`.
+
+No pretrained weights ship with vizlab and nothing is downloaded, so by default the
+filters are random (He-normal, from `seed`). Random-filter networks still synthesise
+texture (Ustyuzhaninov et al. 2016; He, Wang and Hopcroft 2016) once each layer's loss
+is normalised, because their raw magnitudes differ by orders of magnitude from layer to
+layer. Here every loss is relative to its target:
+
+    content  = sum (F - P)^2 / sum P^2          at the content layer
+    style_l  = sum (G_l - A_l)^2 / sum A_l^2    G = F^T F / (C*H*W), for each style layer
+    style    = mean over the style layers of style_l
+    tv       = mean of squared differences of neighbouring pixels (0..1 image)
+    total    = content + style_weight * style + tv_weight * tv
+
+Real Keras VGG16 "notop" weights can be read from a user's .npz file (`weights_path`,
+layout in `load_vgg16_npz`); the input is then what Keras' VGG16 expects, and the
+random network gets the same input so that the two are interchangeable: RGB in 0..1
+becomes BGR on 0..255 minus the ImageNet means [103.939, 116.779, 123.68].
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+import engine as en
+from engine import nn, optimizers
+from engine._paths import ASSETS
+from engine.experiments.base import SettingError, setting
+from engine.experiments.history import History
+
+TITLE = "Style"
+SUMMARY = ("Style transfer (Gatys et al. 2016): an image optimised to match a content "
+           "image's deep features and a style image's Gram matrices.")
+
+# Keras VGG16, include_top=False: conv widths per block; a 2x2 max-pool ends each block.
+VGG16_BLOCKS = ((64, 64), (128, 128), (256, 256, 256), (512, 512, 512), (512, 512, 512))
+VGG_MEANS_BGR = np.array([103.939, 116.779, 123.68])
+LAYER_NAMES = tuple(f"conv{b + 1}_{c + 1}" for b, widths in enumerate(VGG16_BLOCKS)
+                    for c in range(len(widths)))
+IMAGES_DIR = ASSETS / "images"
+BUNDLED = ("chelsea", "coffee", "astronaut")
+STYLES = ("strokes",) + BUNDLED
+OPTIMIZERS = ("adam", "lbfgs")
+INITS = ("content", "noise")
+
+
+# ----------------------------------------------------------------------------------
+# settings
+
+
+def parse_layers(text: str) -> list[str]:
+    """Layer names from "conv1_1, conv2_1" (commas or spaces)."""
+    return [p for p in text.replace(",", " ").split() if p]
+
+
+@dataclasses.dataclass
+class Config:
+    content_image: str = setting("chelsea", "bundled content image (CC0 / public domain, "
+                                 "see assets/README.md)", choices=BUNDLED)
+    style_image: str = setting("strokes", "bundled style image: 'strokes' is a texture "
+                               "of brush strokes drawn by code (seed 0); the others are "
+                               "photos", choices=STYLES)
+    content_path: str = setting("", "your own content image (PNG/JPEG...); overrides "
+                                "content_image when set")
+    style_path: str = setting("", "your own style image; overrides style_image when set")
+    size: int = setting(64, "side of the square images, in pixels (the optimised image "
+                        "has this size)", low=16, high=256)
+    blocks: int = setting(3, "VGG16 blocks kept (1..5; 5 is the whole conv stack)",
+                          low=1, high=5)
+    width_scale: float = setting(0.25, "conv widths relative to VGG16's 64..512 (1 = full "
+                                 "widths; small is fast)", low=1 / 64, high=1.0,
+                                 log_scale=True)
+    seed: int = setting(0, "seed of the random filters and of the noise start",
+                        low=0, high=2**31 - 1)
+    weights_path: str = setting("", "Keras VGG16 notop weights as .npz (np.savez(path, "
+                                "*VGG16(include_top=False).get_weights())); empty: random "
+                                "filters")
+    content_layer: str = setting("auto", "layer whose features the content loss matches "
+                                 "('auto': conv4_2 if kept, else the deepest kept conv)",
+                                 choices=("auto",) + LAYER_NAMES)
+    style_layers: str = setting("auto", "layers whose Gram matrices the style loss "
+                                "matches, e.g. 'conv1_1,conv2_1' ('auto': the first conv "
+                                "of each kept block)")
+    style_weight: float = setting(1e3, "style / content weight ratio", low=0.0, high=1e9,
+                                  live=True, log_scale=True)
+    tv_weight: float = setting(0.0, "weight of the total-variation (smoothness) loss",
+                               low=0.0, high=1e6, live=True)
+    optimizer: str = setting("adam", "adam (engine) or lbfgs (scipy L-BFGS-B, bounded to "
+                             "0..1, restarted every snapshot)", choices=OPTIMIZERS)
+    learning_rate: float = setting(0.02, "Adam's learning rate (pixel values are 0..1)",
+                                   low=1e-5, high=1.0, live=True, log_scale=True)
+    init: str = setting("content", "start from the content image or from noise",
+                        choices=INITS)
+    steps: int = setting(500, "optimisation steps (L-BFGS iterations)", low=1,
+                         high=100_000)
+    snapshot_every: int = setting(1, "steps between snapshots", low=1, high=10_000,
+                                  live=True)
+
+    def check(self) -> None:
+        kept = kept_layers(self.blocks)
+        if self.content_layer != "auto" and self.content_layer not in kept:
+            raise SettingError(f"setting 'content_layer': {self.content_layer} is not in "
+                               f"the {self.blocks} kept block(s); one of {', '.join(kept)}")
+        if self.style_layers.strip() != "auto":
+            names = parse_layers(self.style_layers)
+            bad = [n for n in names if n not in kept]
+            if not names or bad:
+                raise SettingError(f"setting 'style_layers': {', '.join(bad) or 'nothing'} "
+                                   f"is not a kept layer; choose from {', '.join(kept)}")
+        if self.weights_path.strip() and self.width_scale != 1.0:
+            raise SettingError("setting 'width_scale': pretrained VGG16 weights need the "
+                               "full widths, width_scale=1")
+
+
+def kept_layers(blocks: int) -> list[str]:
+    """Names of the conv layers in the first `blocks` blocks."""
+    return [f"conv{b + 1}_{c + 1}" for b in range(blocks)
+            for c in range(len(VGG16_BLOCKS[b]))]
+
+
+def content_layer_of(config: Config) -> str:
+    if config.content_layer != "auto":
+        return config.content_layer
+    kept = kept_layers(config.blocks)
+    return "conv4_2" if "conv4_2" in kept else kept[-1]
+
+
+def style_layers_of(config: Config) -> list[str]:
+    if config.style_layers.strip() != "auto":
+        return parse_layers(config.style_layers)
+    return [f"conv{b + 1}_1" for b in range(config.blocks)]
+
+
+# ----------------------------------------------------------------------------------
+# images
+
+
+def load_image(path: str | Path, size: int, name: str = "image") -> np.ndarray:
+    """An image file as (size, size, 3) float64 RGB in 0..1: scaled so its short side is
+    `size`, then the centre square. SettingError if it cannot be read."""
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise SettingError(f"setting {name!r}: no such file: {str(path)!r}")
+    try:
+        with Image.open(path) as im:
+            im = im.convert("RGB")
+    except (OSError, ValueError) as exc:
+        raise SettingError(f"setting {name!r}: cannot read {str(path)!r} as an image "
+                           f"({exc})") from None
+    w, h = im.size
+    scale = size / min(w, h)
+    im = im.resize((max(size, round(w * scale)), max(size, round(h * scale))),
+                   Image.Resampling.LANCZOS)
+    left, top = (im.size[0] - size) // 2, (im.size[1] - size) // 2
+    im = im.crop((left, top, left + size, top + size))
+    return np.asarray(im, dtype=np.float64) / 255.0
+
+
+def stroke_texture(size: int = 128, seed: int = 0) -> np.ndarray:
+    """The 'strokes' style: short thick brush strokes in a blue/yellow palette, laid
+    along a swirling direction field, drawn with Pillow from `seed` (deterministic).
+    Returns (size, size, 3) float64 in 0..1."""
+    rng = np.random.default_rng(seed)
+    canvas = 4 * size  # drawn large, then scaled down: smooth edges
+    im = Image.new("RGB", (canvas, canvas), (22, 40, 92))
+    draw = ImageDraw.Draw(im)
+    palette = np.array([(22, 52, 130), (40, 90, 170), (90, 140, 200), (230, 200, 60),
+                        (245, 230, 140), (200, 110, 40), (15, 30, 70)])
+    weights = np.array([3, 3, 2, 2, 1, 1, 2], dtype=float)
+    count = int(1.6 * size * size / 16)
+    for _ in range(count):
+        x, y = rng.uniform(0, canvas, 2)
+        # Direction: circles around a few centres, so strokes swirl as in a painting.
+        angle = np.arctan2(y - canvas / 2, x - canvas / 2) + np.pi / 2 \
+            + 0.6 * np.sin(3 * x / canvas * np.pi) + rng.normal(0, 0.25)
+        length = rng.uniform(0.04, 0.09) * canvas
+        dx, dy = np.cos(angle) * length / 2, np.sin(angle) * length / 2
+        colour = palette[rng.choice(len(palette), p=weights / weights.sum())]
+        colour = np.clip(colour + rng.normal(0, 12, 3), 0, 255).astype(int)
+        draw.line([(x - dx, y - dy), (x + dx, y + dy)], fill=tuple(colour),
+                  width=int(rng.uniform(0.012, 0.022) * canvas))
+    im = im.resize((size, size), Image.Resampling.LANCZOS)
+    return np.asarray(im, dtype=np.float64) / 255.0
+
+
+def content_and_style(config: Config) -> tuple[np.ndarray, np.ndarray, str, str]:
+    """The two target images at `size`, and their names for the view."""
+    size = int(config.size)
+    if config.content_path.strip():
+        content = load_image(config.content_path.strip(), size, "content_path")
+        content_name = Path(config.content_path.strip()).name
+    else:
+        content = load_image(IMAGES_DIR / f"{config.content_image}.png", size, "content_image")
+        content_name = config.content_image
+    if config.style_path.strip():
+        style = load_image(config.style_path.strip(), size, "style_path")
+        style_name = Path(config.style_path.strip()).name
+    elif config.style_image == "strokes":
+        style = np.asarray(Image.fromarray(
+            (stroke_texture(128, 0) * 255).round().astype(np.uint8)).resize(
+                (size, size), Image.Resampling.LANCZOS), dtype=np.float64) / 255.0
+        style_name = "strokes (procedural)"
+    else:
+        style = load_image(IMAGES_DIR / f"{config.style_image}.png", size, "style_image")
+        style_name = config.style_image
+    return content, style, content_name, style_name
+
+
+def vgg_preprocess(image: en.Tensor) -> en.Tensor:
+    """(N, H, W, 3) RGB in 0..1 -> what Keras' VGG16 expects: BGR on 0..255 minus the
+    ImageNet channel means [103.939, 116.779, 123.68] (B, G, R)."""
+    bgr = en.concat([image[..., 2:3], image[..., 1:2], image[..., 0:1]], axis=-1)
+    return bgr * 255.0 - en.Tensor(VGG_MEANS_BGR.astype(image.dtype))
+
+
+# ----------------------------------------------------------------------------------
+# the network
+
+
+@dataclasses.dataclass
+class VGGFeatures:
+    """A VGG16-style conv stack: {layer name: (kernel HWIO, bias)} in order."""
+
+    weights: dict[str, tuple[np.ndarray, np.ndarray]]
+    description: str
+
+    def __call__(self, x: en.Tensor, wanted: set[str]) -> dict[str, en.Tensor]:
+        """The ReLU outputs of the wanted layers for images x (N, H, W, 3), RGB 0..1.
+        Stops after the deepest wanted layer."""
+        out: dict[str, en.Tensor] = {}
+        h = vgg_preprocess(x)
+        for name, (kernel, bias) in self.weights.items():
+            if name.endswith("_1") and name != "conv1_1":
+                h = nn.max_pool2d(h, 2, 2)  # the pool that ended the previous block
+            h = nn.relu(nn.conv2d(h, en.Tensor(kernel), padding="SAME") + en.Tensor(bias))
+            if name in wanted:
+                out[name] = h
+                if len(out) == len(wanted):
+                    break
+        return out
+
+
+def widths(blocks: int, width_scale: float) -> list[int]:
+    return [max(1, round(w * width_scale)) for b in range(blocks) for w in VGG16_BLOCKS[b]]
+
+
+def random_vgg(blocks: int, width_scale: float, seed: int,
+               dtype: type = np.float64) -> VGGFeatures:
+    """Random He-normal 3x3 filters (std sqrt(2 / (9 * in))), zero biases, from `seed`."""
+    rng = np.random.default_rng([seed, 7])
+    weights: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    cin = 3
+    for name, cout in zip(kept_layers(blocks), widths(blocks, width_scale), strict=True):
+        kernel = rng.normal(0.0, np.sqrt(2.0 / (9 * cin)), (3, 3, cin, cout)).astype(dtype)
+        weights[name] = (kernel, np.zeros(cout, dtype=dtype))
+        cin = cout
+    return VGGFeatures(weights, f"random VGG-style filters, seed {seed} — not pretrained "
+                                f"VGG16 (widths x{width_scale:g})")
+
+
+def load_vgg16_npz(path: str | Path, blocks: int, dtype: type = np.float64) -> VGGFeatures:
+    """Keras VGG16 notop weights from an .npz holding arr_0 .. arr_25 in Keras order:
+    conv1_1 kernel (3, 3, 3, 64), conv1_1 bias (64,), conv1_2 kernel (3, 3, 64, 64), ...,
+    conv5_3 bias (512,); that is what `np.savez(path, *model.get_weights())` writes for
+    `keras.applications.VGG16(include_top=False)`. Only the kept blocks' arrays are
+    needed. SettingError when the file is unreadable or a shape is wrong."""
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise SettingError(f"setting 'weights_path': no such file: {str(path)!r}")
+    try:
+        with np.load(path) as npz:
+            arrays = {key: npz[key] for key in npz.files}
+    except (OSError, ValueError) as exc:
+        raise SettingError(f"setting 'weights_path': cannot read {str(path)!r} as .npz "
+                           f"({exc})") from None
+    weights: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    cin = 3
+    for i, (name, cout) in enumerate(zip(kept_layers(blocks), widths(blocks, 1.0),
+                                         strict=True)):
+        kernel, bias = arrays.get(f"arr_{2 * i}"), arrays.get(f"arr_{2 * i + 1}")
+        if kernel is None or bias is None:
+            raise SettingError(f"setting 'weights_path': {path.name} has no arr_{2 * i} / "
+                               f"arr_{2 * i + 1} ({name} kernel and bias)")
+        if kernel.shape != (3, 3, cin, cout) or bias.shape != (cout,):
+            raise SettingError(f"setting 'weights_path': {name} needs kernel (3, 3, {cin}, "
+                               f"{cout}) and bias ({cout},), got {kernel.shape} and "
+                               f"{bias.shape}")
+        weights[name] = (kernel.astype(dtype), bias.astype(dtype))
+        cin = cout
+    return VGGFeatures(weights, f"pretrained VGG16 weights from {path.name}")
+
+
+def make_network(config: Config, dtype: type = np.float64) -> VGGFeatures:
+    if config.weights_path.strip():
+        return load_vgg16_npz(config.weights_path.strip(), config.blocks, dtype)
+    return random_vgg(config.blocks, config.width_scale, config.seed, dtype)
+
+
+# ----------------------------------------------------------------------------------
+# losses
+
+
+def gram(features: en.Tensor) -> en.Tensor:
+    """Gram matrix of one image's features (1, H, W, C): F^T F / (C*H*W), F (H*W, C)."""
+    _, h, w, c = features.shape
+    f = en.reshape(features, (h * w, c))
+    return en.matmul(en.transpose(f), f) / float(c * h * w)
+
+
+def total_variation(x: en.Tensor) -> en.Tensor:
+    """Mean squared difference of vertically and horizontally neighbouring pixels."""
+    dv = x[:, 1:, :, :] - x[:, :-1, :, :]
+    dh = x[:, :, 1:, :] - x[:, :, :-1, :]
+    return en.mean(en.square(dv)) + en.mean(en.square(dh))
+
+
+@dataclasses.dataclass
+class Targets:
+    """What the losses compare against: content features and style Grams (as arrays)."""
+
+    content_layer: str
+    style_layers: list[str]
+    content: np.ndarray
+    grams: dict[str, np.ndarray]
+
+
+def make_targets(net: VGGFeatures, content: np.ndarray, style: np.ndarray,
+                 content_layer: str, style_layers: list[str]) -> Targets:
+    with en.no_grad():
+        fc = net(en.Tensor(content[None]), {content_layer})[content_layer].value.copy()
+        fs = net(en.Tensor(style[None]), set(style_layers))
+        grams = {name: gram(fs[name]).value.copy() for name in style_layers}
+    return Targets(content_layer, list(style_layers), fc, grams)
+
+
+@dataclasses.dataclass
+class Losses:
+    total: en.Tensor
+    content: en.Tensor
+    style: en.Tensor
+    tv: en.Tensor
+    per_layer: list[en.Tensor]
+
+
+def style_losses(net: VGGFeatures, image: en.Tensor, targets: Targets, style_weight: float,
+                 tv_weight: float) -> Losses:
+    """Every loss of the image (1, H, W, 3) as engine Tensors (see the module docstring)."""
+    feats = net(image, {targets.content_layer, *targets.style_layers})
+    p = targets.content
+    content = en.sum(en.square(feats[targets.content_layer] - en.Tensor(p))) \
+        / float(max(np.sum(p * p), 1e-12))
+    per_layer = []
+    for name in targets.style_layers:
+        a = targets.grams[name]
+        per_layer.append(en.sum(en.square(gram(feats[name]) - en.Tensor(a)))
+                         / float(max(np.sum(a * a), 1e-12)))
+    style = en.sum(en.stack(per_layer)) / float(len(per_layer))
+    tv = total_variation(image)
+    total = content + style * float(style_weight) + tv * float(tv_weight)
+    return Losses(total, content, style, tv, per_layer)
+
+
+# ----------------------------------------------------------------------------------
+# snapshots and the run
+
+
+@dataclasses.dataclass(frozen=True)
+class Snapshot:
+    step: int
+    image: np.ndarray  # (H, W, 3) float, 0..1 (Adam may step slightly outside; clipped)
+    content_image: np.ndarray
+    style_image: np.ndarray
+    content_name: str
+    style_name: str
+    features: str  # which network's features are in use, for the visible label
+    content_layer: str
+    style_layers: tuple[str, ...]
+    total: float
+    content: float
+    style: float
+    tv: float
+    style_per_layer: np.ndarray  # (layers,) style_l, before the weight
+    optimizer: str
+    style_weight: float  # the weights the total was made with (live settings)
+    tv_weight: float
+    # Per step: step, total, content, style, tv; layers: (steps, layers) style_l.
+    history: dict[str, np.ndarray]
+
+
+def run(config: Config) -> Iterator[Snapshot]:
+    """Snapshot 0: the starting image and its losses; then one every `snapshot_every`
+    optimisation steps, up to `steps`."""
+    config.check()
+    content_img, style_img, content_name, style_name = content_and_style(config)
+    net = make_network(config)
+    targets = make_targets(net, content_img, style_img, content_layer_of(config),
+                           style_layers_of(config))
+    if config.init == "content":
+        start = content_img.copy()
+    else:
+        start = np.random.default_rng([config.seed, 3]).uniform(0.0, 1.0, content_img.shape)
+    image = en.Variable(start[None].copy(), dtype=np.float64)
+    layers = len(targets.style_layers)
+    history = History({"step": 1, "total": 1, "content": 1, "style": 1, "tv": 1,
+                       "layers": layers})
+    step = 0
+    losses = evaluate(net, image, targets, config)
+
+    def snapshot() -> Snapshot:
+        per_layer = np.array([float(t.value) for t in losses.per_layer])
+        history.append(step=step, total=float(losses.total.value),
+                       content=float(losses.content.value), style=float(losses.style.value),
+                       tv=float(losses.tv.value), layers=per_layer)
+        return Snapshot(
+            step=step, image=np.clip(image.value[0], 0.0, 1.0).copy(),
+            content_image=content_img, style_image=style_img, content_name=content_name,
+            style_name=style_name, features=net.description,
+            content_layer=targets.content_layer, style_layers=tuple(targets.style_layers),
+            total=float(losses.total.value), content=float(losses.content.value),
+            style=float(losses.style.value), tv=float(losses.tv.value),
+            style_per_layer=per_layer, optimizer=config.optimizer,
+            style_weight=float(config.style_weight), tv_weight=float(config.tv_weight),
+            history=history.view(),
+        )
+
+    yield snapshot()
+    if config.optimizer == "adam":
+        adam = optimizers.Adam(config.learning_rate)
+        while step < config.steps:
+            adam.lr = config.learning_rate  # live
+            adam.minimize(losses.total, [image])
+            # Projected Adam: the image stays a valid picture in 0..1.
+            np.clip(image.value, 0.0, 1.0, out=image.value)
+            step += 1
+            losses = evaluate(net, image, targets, config)
+            if step % config.snapshot_every == 0 or step == config.steps:
+                yield snapshot()
+    else:
+        while step < config.steps:
+            chunk = min(int(config.snapshot_every), config.steps - step)
+            done = lbfgs(net, image, targets, config, chunk)
+            if done == 0:
+                return  # converged: L-BFGS-B makes no more progress
+            step += done
+            losses = evaluate(net, image, targets, config)
+            yield snapshot()
+
+
+def evaluate(net: VGGFeatures, image: en.Variable, targets: Targets,
+             config: Config) -> Losses:
+    return style_losses(net, image, targets, config.style_weight, config.tv_weight)
+
+
+def lbfgs(net: VGGFeatures, image: en.Variable, targets: Targets, config: Config,
+          iterations: int) -> int:
+    """Up to `iterations` of scipy's L-BFGS-B on the image, bounded to 0..1, gradients
+    from the engine; the image Variable ends at the best point. Returns iterations done."""
+    from scipy.optimize import minimize
+
+    shape = image.value.shape
+
+    def f(flat: np.ndarray) -> tuple[float, np.ndarray]:
+        image.value[...] = flat.reshape(shape)
+        loss = evaluate(net, image, targets, config).total
+        (grad,) = en.gradients(loss, [image])
+        return float(loss.value), np.asarray(grad, dtype=np.float64).ravel()
+
+    result = minimize(f, image.value.ravel().copy(), jac=True, method="L-BFGS-B",
+                      bounds=[(0.0, 1.0)] * image.value.size,
+                      options={"maxiter": iterations})
+    image.value[...] = result.x.reshape(shape)
+    return int(result.nit)

@@ -1,0 +1,209 @@
+"""Style lab: the Gram matrix, gradients against central differences, Adam lowering the
+loss, content loss 0 at the content image, deterministic random filters, VGG input
+preprocessing, the weights loader, bad paths, and the view."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import engine as en
+from engine.experiments import style as lab
+from engine.experiments.base import SettingError, apply_settings
+
+TINY = dict(size=16, blocks=2, width_scale=1 / 16)  # widths 4,4,8,8
+
+
+def tiny_targets(seed: int = 0) -> tuple[lab.VGGFeatures, lab.Targets, np.ndarray]:
+    rng = np.random.default_rng(5)
+    content, style = rng.uniform(0, 1, (2, 8, 8, 3))
+    net = lab.random_vgg(2, 1 / 16, seed)
+    targets = lab.make_targets(net, content, style, "conv2_2", ["conv1_1", "conv2_1"])
+    return net, targets, content
+
+
+def test_gram_is_f_transpose_f_over_chw():
+    features = np.arange(24, dtype=np.float64).reshape(1, 2, 3, 4) / 10 - 1
+    g = lab.gram(en.Tensor(features)).value
+    f = features.reshape(6, 4)
+    np.testing.assert_allclose(g, f.T @ f / (4 * 2 * 3), rtol=1e-14)
+    assert g.shape == (4, 4)
+    # One entry by hand: channels 0 and 1 summed over the 6 positions, / 24.
+    assert g[0, 1] == pytest.approx(sum(f[i, 0] * f[i, 1] for i in range(6)) / 24)
+
+
+def test_total_loss_gradient_matches_central_differences():
+    net, targets, _ = tiny_targets()
+    rng = np.random.default_rng(1)
+    image = en.Variable(rng.uniform(0.2, 0.8, (1, 8, 8, 3)), dtype=np.float64)
+
+    def total(x):
+        return lab.style_losses(net, x, targets, 100.0, 3.0).total
+
+    (auto,) = en.gradients(total(image), [image])
+    (numeric,) = en.numerical_gradients(total, [image], eps=1e-6)
+    assert np.abs(auto).max() > 1e-3  # a real gradient, not all zeros
+    np.testing.assert_allclose(auto, numeric, rtol=1e-5, atol=1e-7)
+
+
+def test_style_loss_gradient_wrt_features_matches_the_formula():
+    """d/dF sum (F^T F / n - A)^2 / sum A^2 = 4 F (G - A) / (n sum A^2), n = C*H*W."""
+    rng = np.random.default_rng(2)
+    f = en.Variable(rng.normal(size=(1, 3, 2, 4)), dtype=np.float64)
+    a = rng.normal(size=(4, 4))
+    a = a @ a.T
+    loss = en.sum(en.square(lab.gram(f) - en.Tensor(a))) / float(np.sum(a * a))
+    (grad,) = en.gradients(loss, [f])
+    flat = f.value.reshape(6, 4)
+    g = flat.T @ flat / 24
+    expected = 4 * flat @ (g - a) / (24 * np.sum(a * a))
+    np.testing.assert_allclose(grad.reshape(6, 4), expected, rtol=1e-10)
+
+
+def test_adam_steps_lower_the_total_loss():
+    snaps = list(lab.run(lab.Config(steps=15, init="noise", **TINY)))
+    assert [s.step for s in snaps] == list(range(16))
+    totals = snaps[-1].history["total"]
+    assert totals[-1] < 0.5 * totals[0]
+    assert snaps[-1].style < snaps[0].style
+    # The curves hold every step's numbers, the per-layer ones too.
+    np.testing.assert_allclose(snaps[-1].history["layers"][-1], snaps[-1].style_per_layer)
+    assert snaps[-1].style == pytest.approx(snaps[-1].style_per_layer.mean())
+    assert snaps[-1].total == pytest.approx(snaps[-1].content + 1e3 * snaps[-1].style
+                                            + 0.0 * snaps[-1].tv)
+    for s in snaps:
+        assert s.image.shape == (16, 16, 3)
+        assert 0.0 <= s.image.min() and s.image.max() <= 1.0
+
+
+def test_lbfgs_lowers_the_total_loss():
+    snaps = list(lab.run(lab.Config(steps=20, snapshot_every=10, optimizer="lbfgs",
+                                    init="noise", **TINY)))
+    assert snaps[0].step == 0 and snaps[-1].step <= 20
+    assert snaps[-1].total < 0.2 * snaps[0].total
+
+
+def test_content_start_without_style_stays_at_the_content_image():
+    snaps = list(lab.run(lab.Config(steps=5, style_weight=0.0, **TINY)))
+    for s in snaps:
+        assert s.content == 0.0
+        np.testing.assert_array_equal(s.image, s.content_image)
+    assert snaps[0].style > 0  # the style is far, but it has no weight
+
+
+def test_random_filters_are_deterministic_from_their_seed():
+    a, b = lab.random_vgg(2, 0.25, 3), lab.random_vgg(2, 0.25, 3)
+    c = lab.random_vgg(2, 0.25, 4)
+    assert list(a.weights) == ["conv1_1", "conv1_2", "conv2_1", "conv2_2"]
+    assert [k.shape for k, _ in a.weights.values()] == [(3, 3, 3, 16), (3, 3, 16, 16),
+                                                        (3, 3, 16, 32), (3, 3, 32, 32)]
+    for name in a.weights:
+        np.testing.assert_array_equal(a.weights[name][0], b.weights[name][0])
+        assert not np.array_equal(a.weights[name][0], c.weights[name][0])
+    # He-normal: std sqrt(2 / (9 * 16)) = 0.118 for conv1_2.
+    assert a.weights["conv1_2"][0].std() == pytest.approx(np.sqrt(2 / 144), rel=0.1)
+    assert "random VGG-style filters, seed 3" in a.description
+    assert "not pretrained VGG16" in a.description
+
+
+def test_vgg_preprocessing_is_bgr_minus_means_on_0_255():
+    pixel = np.array([[[[1.0, 0.5, 0.0]]]])  # R=255, G=127.5, B=0
+    out = lab.vgg_preprocess(en.Tensor(pixel)).value[0, 0, 0]
+    np.testing.assert_allclose(out, [0 - 103.939, 127.5 - 116.779, 255 - 123.68])
+
+
+def test_layers_default_to_conv4_2_and_the_first_conv_of_each_block():
+    assert lab.content_layer_of(lab.Config(blocks=5)) == "conv4_2"
+    assert lab.content_layer_of(lab.Config(blocks=3)) == "conv3_3"
+    assert lab.style_layers_of(lab.Config(blocks=5)) == [f"conv{b}_1" for b in range(1, 6)]
+    config = lab.Config(blocks=2)
+    with pytest.raises(SettingError, match="content_layer"):
+        apply_settings(config, {"content_layer": "conv3_1"})
+    with pytest.raises(SettingError, match="style_layers"):
+        apply_settings(config, {"style_layers": "conv1_1, conv9_1"})
+    apply_settings(config, {"style_layers": "conv1_2 conv2_2"})
+    assert lab.style_layers_of(config) == ["conv1_2", "conv2_2"]
+
+
+def test_weights_loader_reads_keras_order_npz(tmp_path):
+    rng = np.random.default_rng(0)
+    arrays = [rng.normal(size=(3, 3, 3, 64)), rng.normal(size=64),
+              rng.normal(size=(3, 3, 64, 64)), rng.normal(size=64)]
+    path = tmp_path / "vgg16_block1.npz"
+    np.savez(path, *arrays)
+    net = lab.load_vgg16_npz(path, 1)
+    np.testing.assert_array_equal(net.weights["conv1_2"][0], arrays[2])
+    np.testing.assert_array_equal(net.weights["conv1_1"][1], arrays[1])
+    assert net.description == "pretrained VGG16 weights from vgg16_block1.npz"
+    # conv1_1 by hand at one pixel: relu(sum over taps of the preprocessed input x kernel).
+    x = rng.uniform(0, 1, (1, 5, 5, 3))
+    out = net(en.Tensor(x), {"conv1_1"})["conv1_1"].value
+    pre = x[0, :, :, ::-1] * 255 - lab.VGG_MEANS_BGR
+    patch = pre[1:4, 1:4]  # the 3x3 window around pixel (2, 2)
+    expected = np.maximum(np.einsum("ijc,ijco->o", patch, arrays[0]) + arrays[1], 0)
+    np.testing.assert_allclose(out[0, 2, 2], expected, rtol=1e-10)
+    with pytest.raises(SettingError, match="arr_4"):
+        lab.load_vgg16_npz(path, 2)
+    np.savez(path, arrays[0][..., :32], arrays[1])
+    with pytest.raises(SettingError, match=r"conv1_1 needs kernel \(3, 3, 3, 64\)"):
+        lab.load_vgg16_npz(path, 1)
+    with pytest.raises(SettingError, match="width_scale"):
+        apply_settings(lab.Config(), {"weights_path": str(path)})
+
+
+def test_bad_image_paths_give_clear_errors(tmp_path):
+    with pytest.raises(SettingError, match="content_path.*no such file"):
+        next(lab.run(lab.Config(content_path=str(tmp_path / "missing.png"), **TINY)))
+    junk = tmp_path / "junk.png"
+    junk.write_bytes(b"not an image")
+    with pytest.raises(SettingError, match="style_path.*cannot read"):
+        next(lab.run(lab.Config(style_path=str(junk), **TINY)))
+    with pytest.raises(SettingError, match="weights_path.*no such file"):
+        lab.load_vgg16_npz(tmp_path / "none.npz", 1)
+
+
+def test_user_images_and_bundled_ones_load_at_the_size(tmp_path):
+    from PIL import Image
+
+    path = tmp_path / "red.png"
+    Image.new("RGB", (40, 20), (255, 0, 0)).save(path)
+    image = lab.load_image(path, 16)
+    assert image.shape == (16, 16, 3)
+    np.testing.assert_allclose(image[8, 8], [1, 0, 0])
+    snap = next(lab.run(lab.Config(content_path=str(path), **TINY)))
+    assert snap.content_name == "red.png"
+    for name in lab.BUNDLED:
+        assert lab.load_image(lab.IMAGES_DIR / f"{name}.png", 24).shape == (24, 24, 3)
+    strokes = lab.stroke_texture(32, 0)
+    np.testing.assert_array_equal(strokes, lab.stroke_texture(32, 0))
+    assert strokes.std() > 0.1  # a texture, not a flat colour
+
+
+def test_view_shows_the_image_and_the_features_label(qtbot):
+    from vizlab.labs.style import View
+
+    view = View()
+    qtbot.addWidget(view)
+    view.resize(1280, 800)
+    view.show()
+    view.apply_settings({"size": 24, "blocks": 2, "width_scale": 0.125, "steps": 20})
+    assert view.last_snapshot.step == 0 and view.last_snapshot.image.shape == (24, 24, 3)
+    assert view.features_label.isVisible()
+    assert "random VGG-style filters, seed 0" in view.features_label.text()
+    assert "not pretrained VGG16" in view.features_label.text()
+    for n in range(1, 4):
+        view.step()
+        qtbot.waitUntil(lambda n=n: len(view.timeline) == n, timeout=10_000)
+    snap = view.last_snapshot
+    assert snap.step == 2
+    shown = view.image_view.export_data()["image"]
+    np.testing.assert_allclose(shown, snap.image.astype(np.float32))
+    np.testing.assert_allclose(view.content_view.export_data()["image"],
+                               snap.content_image.astype(np.float32))
+    steps, totals = view.loss_plot.curve_data("total")
+    np.testing.assert_array_equal(steps, [0, 1, 2])
+    np.testing.assert_array_equal(totals, snap.history["total"])
+    bars = view.layer_bars.export_data()
+    assert list(bars["labels"]) == ["conv1_1", "conv2_1"]
+    np.testing.assert_allclose(bars["values"], snap.style_per_layer * 1e3 / 2)
+    view.shutdown()
