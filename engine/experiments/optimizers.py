@@ -216,7 +216,8 @@ def evaluate(model: layers.Sequential, x: np.ndarray, y: np.ndarray) -> tuple[np
     dropout), in chunks of EVAL_CHUNK images."""
     total_loss = 0.0
     correct = 0.0
-    with en.no_grad():
+    # Frozen (diverged) members may hold huge weights: their overflow is expected.
+    with en.no_grad(), np.errstate(all="ignore"):
         for start in range(0, len(x), EVAL_CHUNK):
             xb, yb = x[start:start + EVAL_CHUNK], y[start:start + EVAL_CHUNK]
             logits = model(xb, training=False)

@@ -1,0 +1,207 @@
+"""Optimizer lab: the sweep, populations equal to separate runs, what training does at
+small and sensible rates, dropout, divergence, the test evaluation and the view."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import engine as en
+from engine.experiments import optimizers as lab
+
+
+def tiny(**changes) -> lab.Config:
+    config = lab.Config(rates=4, train_samples=200, test_samples=60, snapshot_every=5)
+    for key, value in changes.items():
+        setattr(config, key, value)
+    return config
+
+
+@pytest.fixture(scope="module")
+def finished() -> tuple[lab.Config, list[lab.Snapshot]]:
+    # Six rates: 1e-6, 1e-5, ..., 1e-1; 40 steps of batch 8.
+    config = tiny(rates=6, train_samples=320, test_samples=120)
+    return config, list(lab.run(config))
+
+
+def test_rates_are_log_spaced_from_1e_6_to_1e_1(finished):
+    rates = lab.learning_rates(4)
+    np.testing.assert_array_equal(rates, np.logspace(-6, -1, 4))
+    assert rates[0] == 1e-6 and rates[-1] == 1e-1
+    np.testing.assert_allclose(np.diff(np.log10(rates)), 5 / 3)
+    rates = lab.learning_rates(6)
+    np.testing.assert_allclose(rates, [1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1], rtol=1e-12)
+    assert len(lab.learning_rates(300)) == 300
+    _, snaps = finished
+    np.testing.assert_array_equal(snaps[-1].rates, rates)
+
+
+@pytest.mark.parametrize("name", ["SGD", "Adam", "Adagrad"])
+def test_each_member_equals_a_separate_run_with_its_rate(name):
+    config = tiny()
+    x, y, _, _ = lab.load_data(config)
+    rates = lab.learning_rates(4).astype(np.float32)
+    pop = lab.network(config, False, population=4)
+    pop_opt = lab.make_optimizer(name, rates, population=4)
+    singles = [lab.network(config, False) for _ in rates]
+    single_opts = [lab.make_optimizer(name, float(r)) for r in rates]
+    batches = [np.arange(8 * i, 8 * (i + 1)) for i in range(4)]
+    for idx in batches:
+        pop_loss, _ = lab.train_step(pop, pop_opt, x[idx], y[idx])
+        for k, (model, opt) in enumerate(zip(singles, single_opts)):
+            loss, _ = lab.train_step(model, opt, x[idx], y[idx])
+            np.testing.assert_allclose(pop_loss[k], loss, rtol=1e-5)
+    for k, model in enumerate(singles):
+        for got, want in zip(pop.member_weights(k), model.get_weights()):
+            if name == "Adam":
+                # Adam divides by sqrt(v): where a gradient is ~0, float32 rounding of
+                # the batched matmul moves a handful of weights by up to ~1e-5.
+                np.testing.assert_allclose(got, want, atol=2e-5)
+                assert np.mean(np.abs(got - want) > 1e-6) < 1e-3
+            else:
+                np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+    # The members did move apart: the rate is what differs.
+    assert not np.allclose(pop.member_weights(0)[0], pop.member_weights(3)[0])
+
+
+def test_sensible_rate_beats_the_smallest_and_1e_6_barely_moves(finished):
+    config, snaps = finished
+    last = snaps[-1]
+    assert last.step == last.total_steps == 40  # 320 images, batch 8, one epoch
+    adam, sgd = lab.OPTIMIZERS.index("Adam"), lab.OPTIMIZERS.index("SGD")
+    # Adam at 1e-3 against 1e-6, on the held-out images, without dropout.
+    loss, acc = last.test_loss[adam, 0], last.test_accuracy[adam, 0]
+    assert loss[3] < loss[0] - 0.2
+    assert acc[3] >= acc[0] + 0.03
+    # SGD learns too, at its top rate.
+    assert last.test_loss[sgd, 0, 5] < last.test_loss[sgd, 0, 0] - 0.2
+    # SGD at 1e-6: the test loss moves less than 1% from the initial weights' loss.
+    _, _, x_test, y_test = lab.load_data(config)
+    start_loss, _ = lab.evaluate(lab.network(config, False), x_test, y_test)
+    assert start_loss == pytest.approx(np.log(47), rel=0.1)  # near chance at the start
+    change = abs(last.test_loss[sgd, 0, 0] - start_loss) / start_loss
+    assert change < 0.01
+    # Snapshot 0: every member shows the same initial loss.
+    first = snaps[0]
+    assert first.step == 0 and np.ptp(first.loss) == 0
+    assert first.test_loss is None and snaps[-2].test_loss is None
+
+
+def test_dropout_members_differ_from_the_ones_without(finished):
+    _, snaps = finished
+    last = snaps[-1]
+    adam = lab.OPTIMIZERS.index("Adam")
+    assert np.all(np.abs(last.test_loss[:, 1, 1:] - last.test_loss[:, 0, 1:]) > 0)
+    assert abs(last.test_loss[adam, 1, 3] - last.test_loss[adam, 0, 3]) > 1e-2
+    # Running training loss too (dropout changes the training forward pass itself).
+    assert np.all(last.loss[:, 1, 1:] != last.loss[:, 0, 1:])
+
+
+def test_shared_dropout_mask_is_the_same_for_every_member():
+    config = tiny()
+    model = lab.network(config, True, population=3)
+    x, _, _, _ = lab.load_data(config)
+    model(x[:8], training=True)
+    mask = model.layers[2].last_mask
+    assert mask.shape == (3, 8, 128)
+    assert np.array_equal(mask[0], mask[1]) and np.array_equal(mask[0], mask[2])
+    assert 0.35 < mask[0].mean() < 0.65  # keep 0.5
+
+
+def test_final_evaluation_is_without_dropout():
+    config = tiny()
+    x, y, x_test, y_test = lab.load_data(config)
+    with_drop = lab.network(config, True, population=2)
+    opt = lab.make_optimizer("Adam", np.array([1e-3, 1e-2], dtype=np.float32), population=2)
+    for i in range(3):
+        lab.train_step(with_drop, opt, x[8 * i:8 * (i + 1)], y[8 * i:8 * (i + 1)])
+    first = lab.evaluate(with_drop, x_test, y_test)
+    again = lab.evaluate(with_drop, x_test, y_test)
+    np.testing.assert_array_equal(first[0], again[0])  # no random masks
+    # The same weights in the network without a dropout layer give the same numbers.
+    plain = lab.network(config, False, population=2)
+    plain.set_weights(with_drop.get_weights())
+    plain_loss, plain_acc = lab.evaluate(plain, x_test, y_test)
+    np.testing.assert_array_equal(first[0], plain_loss)
+    np.testing.assert_array_equal(first[1], plain_acc)
+    # And they match the accuracy counted by hand from the logits.
+    with en.no_grad():
+        logits = plain(x_test).value
+    np.testing.assert_allclose(plain_acc, (logits.argmax(-1) == y_test).mean(axis=1))
+
+
+def test_a_diverging_member_is_frozen_and_reported(monkeypatch):
+    # Test-only sweep 1e-6, 1e6, 1e18, 1e30: plain SGD at 1e18 overflows float32
+    # weights within a few steps (the softmax loss itself stays finite up to that).
+    monkeypatch.setattr(lab, "LR_HIGH", 1e30)
+    config = tiny(train_samples=80, snapshot_every=100)
+    last = list(lab.run(config))[-1]
+    np.testing.assert_allclose(last.rates, [1e-6, 1e6, 1e18, 1e30])
+    sgd = lab.OPTIMIZERS.index("SGD")
+    np.testing.assert_array_equal(last.diverged[sgd], [[False, False, True, True]] * 2)
+    assert not last.diverged[:, :, 0].any()  # 1e-6 never diverges
+    assert last.diverged[:, :, 3].all()  # 1e30 always does
+    assert np.isnan(last.test_loss[sgd, :, 2:]).all() and np.isnan(last.loss[sgd, :, 2:]).all()
+    assert np.isnan(last.test_accuracy[sgd, :, 2:]).all()
+    assert np.isfinite(last.test_loss[~last.diverged]).all()
+
+
+def test_config_check():
+    from engine.experiments.base import SettingError, apply_settings
+
+    config = lab.Config()
+    with pytest.raises(SettingError, match="emnist"):
+        apply_settings(config, {"dataset": "emnist"})
+    with pytest.raises(SettingError, match="batch_size"):
+        apply_settings(config, {"train_samples": 16, "batch_size": 32})
+
+
+# ----------------------------------------------------------------------------------
+# the view
+
+
+def test_view_draws_the_snapshot_numbers(qtbot):
+    from vizlab.labs.optimizers import View, best_member
+
+    view = View()
+    qtbot.addWidget(view)
+    view.resize(1280, 800)
+    view.show()
+    view.apply_settings({"rates": 4, "train_samples": 200, "test_samples": 60,
+                         "snapshot_every": 5})
+    for step in range(3):  # snapshot 0, then one training step each
+        view.step()
+        qtbot.waitUntil(lambda s=step: view.last_snapshot is not None
+                        and view.last_snapshot.step == s, timeout=5000)
+    snap = view.last_snapshot
+    x, y = view.loss_plot.curve_data("Adam")
+    np.testing.assert_array_equal(x, snap.rates)
+    np.testing.assert_array_equal(y, snap.loss[0, 0])
+    _, y = view.acc_plot.curve_data("SGD + dropout")
+    np.testing.assert_array_equal(y, snap.accuracy[3, 1])
+
+    view.run()
+    qtbot.waitUntil(lambda: view.runner.state == "finished", timeout=15_000)
+    qtbot.waitUntil(lambda: view.last_snapshot.test_loss is not None, timeout=2000)
+    snap = view.last_snapshot
+    for o, name in enumerate(snap.optimizers):
+        _, y = view.loss_plot.curve_data(name)
+        np.testing.assert_array_equal(y, snap.test_loss[o, 0])
+        _, y = view.acc_plot.curve_data(name + " + dropout")
+        np.testing.assert_array_equal(y, snap.test_accuracy[o, 1])
+        k = best_member(snap.test_accuracy[o, 0], snap.test_loss[o, 0])
+        steps, y = view.steps_plot.curve_data(name)
+        history = snap.curves["loss"].reshape(len(steps), 4, 2, 4)
+        np.testing.assert_array_equal(y, history[:, o, 0, k])
+        np.testing.assert_array_equal(steps, snap.curves["step"])
+    adam_best = best_member(snap.test_accuracy[0, 0], snap.test_loss[0, 0])
+    assert f"lr {snap.rates[adam_best]:.1e}, {100 * snap.test_accuracy[0, 0, adam_best]:.1f}%" \
+        in view.note.text()
+    view.shutdown()
+
+
+def test_best_member_picks_the_highest_accuracy_then_the_lowest_loss():
+    from vizlab.labs.optimizers import best_member
+
+    assert best_member(np.array([0.1, 0.5, 0.5, np.nan]), np.array([3, 2, 1, 0.0])) == 2
+    assert best_member(np.array([np.nan, np.nan]), np.array([1.0, 1.0])) is None
