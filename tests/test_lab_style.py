@@ -69,8 +69,9 @@ def test_adam_steps_lower_the_total_loss():
     # The curves hold every step's numbers, the per-layer ones too.
     np.testing.assert_allclose(snaps[-1].history["layers"][-1], snaps[-1].style_per_layer)
     assert snaps[-1].style == pytest.approx(snaps[-1].style_per_layer.mean())
-    assert snaps[-1].total == pytest.approx(snaps[-1].content + 1e3 * snaps[-1].style
-                                            + 0.0 * snaps[-1].tv)
+    last = snaps[-1]
+    assert (last.style_weight, last.tv_weight) == (1e3, 100.0)
+    assert last.total == pytest.approx(last.content + 1e3 * last.style + 100.0 * last.tv)
     for s in snaps:
         assert s.image.shape == (16, 16, 3)
         assert 0.0 <= s.image.min() and s.image.max() <= 1.0

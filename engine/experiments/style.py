@@ -75,9 +75,9 @@ class Config:
     content_path: str = setting("", "your own content image (PNG/JPEG...); overrides "
                                 "content_image when set")
     style_path: str = setting("", "your own style image; overrides style_image when set")
-    size: int = setting(64, "side of the square images, in pixels (the optimised image "
+    size: int = setting(96, "side of the square images, in pixels (the optimised image "
                         "has this size)", low=16, high=256)
-    blocks: int = setting(3, "VGG16 blocks kept (1..5; 5 is the whole conv stack)",
+    blocks: int = setting(4, "VGG16 blocks kept (1..5; 5 is the whole conv stack; 4 or more keeps the paper's content layer conv4_2)",
                           low=1, high=5)
     width_scale: float = setting(0.25, "conv widths relative to VGG16's 64..512 (1 = full "
                                  "widths; small is fast)", low=1 / 64, high=1.0,
@@ -95,7 +95,7 @@ class Config:
                                 "of each kept block)")
     style_weight: float = setting(1e3, "style / content weight ratio", low=0.0, high=1e9,
                                   live=True, log_scale=True)
-    tv_weight: float = setting(0.0, "weight of the total-variation (smoothness) loss",
+    tv_weight: float = setting(100.0, "weight of the total-variation (smoothness) loss; 0 leaves the pixel noise random filters favour",
                                low=0.0, high=1e6, live=True)
     optimizer: str = setting("adam", "adam (engine) or lbfgs (scipy L-BFGS-B, bounded to "
                              "0..1, restarted every snapshot)", choices=OPTIMIZERS)
