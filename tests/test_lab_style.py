@@ -85,7 +85,7 @@ def test_lbfgs_lowers_the_total_loss():
 
 
 def test_content_start_without_style_stays_at_the_content_image():
-    snaps = list(lab.run(lab.Config(steps=5, style_weight=0.0, **TINY)))
+    snaps = list(lab.run(lab.Config(steps=5, style_weight=0.0, tv_weight=0.0, **TINY)))
     for s in snaps:
         assert s.content == 0.0
         np.testing.assert_array_equal(s.image, s.content_image)
