@@ -8,6 +8,7 @@ import pytest
 
 import engine as en
 from engine.experiments import optimizers as lab
+from engine.experiments.base import SettingError
 
 
 def tiny(**changes) -> lab.Config:
@@ -134,7 +135,7 @@ def test_a_diverging_member_is_frozen_and_reported(monkeypatch):
     # Test-only sweep 1e-6, 1e6, 1e18, 1e30: plain SGD at 1e18 overflows float32
     # weights within a few steps (the softmax loss itself stays finite up to that).
     monkeypatch.setattr(lab, "LR_HIGH", 1e30)
-    config = tiny(train_samples=80, snapshot_every=100)
+    config = tiny(train_samples=64, test_samples=20, snapshot_every=100)
     last = list(lab.run(config))[-1]
     np.testing.assert_allclose(last.rates, [1e-6, 1e6, 1e18, 1e30])
     sgd = lab.OPTIMIZERS.index("SGD")
@@ -147,7 +148,7 @@ def test_a_diverging_member_is_frozen_and_reported(monkeypatch):
 
 
 def test_config_check():
-    from engine.experiments.base import SettingError, apply_settings
+    from engine.experiments.base import apply_settings
 
     config = lab.Config()
     with pytest.raises(SettingError, match="emnist"):
@@ -205,3 +206,45 @@ def test_best_member_picks_the_highest_accuracy_then_the_lowest_loss():
 
     assert best_member(np.array([0.1, 0.5, 0.5, np.nan]), np.array([3, 2, 1, 0.0])) == 2
     assert best_member(np.array([np.nan, np.nan]), np.array([1.0, 1.0])) is None
+
+
+def test_conv_model_is_the_seed_network():
+    config = tiny(model="conv")
+    model = lab.network(config, True, population=2)
+    kinds = [type(layer).__name__ for layer in model.layers]
+    assert kinds == ["Conv2D", "Conv2D", "MaxPool2D", "Flatten", "Dense", "SharedDropout",
+                     "Dense"]
+    # 3*3*1*32+32, 3*3*32*64+64, 12*12*64*128+128, 128*47+47
+    assert model.count_params() == 320 + 18_496 + 1_179_776 + 6_063 == 1_204_655
+    weights = model.member_weights(0)
+    assert all(np.all(b == 0) for b in weights[1::2])  # zero biases
+    limit = np.sqrt(6 / 9)  # he_uniform of the first conv: fan_in 3*3*1
+    assert np.abs(weights[0]).max() <= limit and np.abs(weights[0]).max() > 0.9 * limit
+    x, y, _, _ = lab.load_data(config)
+    opt = lab.make_optimizer("SGD", np.array([1e-3, 1e-2], dtype=np.float32), population=2)
+    loss, _ = lab.train_step(model, opt, x[:8], y[:8])
+    assert loss.shape == (2,) and loss[0] == loss[1]  # same start, same batch, same mask
+    assert not np.allclose(model.member_weights(0)[0], model.member_weights(1)[0])
+
+
+def _write_idx(path, array: np.ndarray) -> None:
+    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(
+        int(n).to_bytes(4, "big") for n in array.shape)
+    path.write_bytes(header + array.astype(np.uint8).tobytes())
+
+
+def test_emnist_idx_files_are_read_upright_and_split(tmp_path):
+    rng = np.random.default_rng(0)
+    stored = rng.integers(0, 256, (30, 28, 28))  # EMNIST stores images transposed
+    labels = rng.integers(0, 47, 30)
+    _write_idx(tmp_path / "img", stored)
+    _write_idx(tmp_path / "lab", labels)
+    config = tiny(dataset="emnist", emnist_images=str(tmp_path / "img"),
+                  emnist_labels=str(tmp_path / "lab"), train_samples=20, test_samples=10)
+    x, y, x_test, y_test = lab.load_data(config)
+    assert x.shape == (20, 28, 28, 1) and x_test.shape == (10, 28, 28, 1)
+    np.testing.assert_allclose(x[3, :, :, 0], stored[3].T / 255.0, rtol=1e-6)
+    np.testing.assert_array_equal(y_test, labels[20:])
+    config.test_samples = 11
+    with pytest.raises(SettingError, match="fewer than"):
+        lab.load_data(config)

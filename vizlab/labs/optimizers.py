@@ -81,8 +81,8 @@ class View(LabView):
         self.key = _note()
         self.key.setText(" &nbsp; ".join(
             f"<span style='color:{c}'><b>&#9644; {name}</b></span>" for name, c in COLORS.items())
-            + " &nbsp; &mdash; solid: without dropout, dashed: with dropout (keep 0.5 before "
-            "the last layer); &times;: diverged")
+            + " &nbsp; &mdash; solid: without dropout, dashed: with dropout (before the last "
+            "layer); &times;: diverged")
         self.loss_plot = CurvePlot("Loss vs learning rate", x_label="learning rate",
                                    y_label="cross-entropy loss", legend=False)
         self.acc_plot = CurvePlot("Accuracy vs learning rate", x_label="learning rate",
@@ -134,7 +134,7 @@ class View(LabView):
         what = "test set" if on_test else "training, running mean"
         # log10 units in log mode: the whole sweep, a little margin either side.
         lo, hi = np.log10(snap.rates[0]), np.log10(snap.rates[-1])
-        margin = 0.03 * (hi - lo)
+        margin = 0.06 * (hi - lo)
         for plot, title in ((self.loss_plot, "Loss"), (self.acc_plot, "Accuracy")):
             plot.plot_item.setTitle(f"{title} vs learning rate ({what})")
             plot.plot_item.setXRange(lo - margin, hi + margin, padding=0)
