@@ -26,7 +26,7 @@ accuracy on held-out test images (without dropout). A cross marks a run whose lo
 became infinite or NaN: its optimizer froze it (diverged). The dashed grey lines are
 chance: loss ln 47 and accuracy 1/47.</p>
 <p><b>Loss over steps</b>: the run with the best accuracy of each optimizer. Things to
-see: every optimizer has its own good range (Adam's lies around 1e-3, SGD's near the
+see: every optimizer has its own good range (Adam's lies around 1e-3 to 1e-2, SGD's near the
 top of the sweep, Adadelta -- made for lr 1 -- barely moves below 1e-2); too small a rate
 does not learn in one epoch, too large a one jumps about or diverges; dropout costs
 accuracy in so short a training.</p>
