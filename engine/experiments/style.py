@@ -80,7 +80,8 @@ class Config:
     blocks: int = setting(4, "VGG16 blocks kept (1..5; 5 is the whole conv stack; 4 or more keeps the paper's content layer conv4_2)",
                           low=1, high=5)
     width_scale: float = setting(0.25, "conv widths relative to VGG16's 64..512 (1 = full "
-                                 "widths; small is fast)", low=1 / 64, high=1.0,
+                                 "widths; small is fast); random filters only, "
+                                 "pretrained weights have their own", low=1 / 64, high=1.0,
                                  log_scale=True)
     seed: int = setting(0, "seed of the random filters and of the noise start",
                         low=0, high=2**31 - 1)
@@ -98,7 +99,10 @@ class Config:
     tv_weight: float = setting(100.0, "weight of the total-variation (smoothness) loss; 0 leaves the pixel noise random filters favour",
                                low=0.0, high=1e6, live=True)
     optimizer: str = setting("adam", "adam (engine) or lbfgs (scipy L-BFGS-B, bounded to "
-                             "0..1, restarted every snapshot)", choices=OPTIMIZERS)
+                             "0..1)", choices=OPTIMIZERS)
+    lbfgs_chunk: int = setting(10, "L-BFGS iterations per scipy call, shown as one "
+                               "snapshot; its curvature memory starts afresh at each call",
+                               low=1, high=1000)
     learning_rate: float = setting(0.02, "Adam's learning rate (pixel values are 0..1)",
                                    low=1e-5, high=1.0, live=True, log_scale=True)
     init: str = setting("content", "start from the content image or from noise",
@@ -119,9 +123,6 @@ class Config:
             if not names or bad:
                 raise SettingError(f"setting 'style_layers': {', '.join(bad) or 'nothing'} "
                                    f"is not a kept layer; choose from {', '.join(kept)}")
-        if self.weights_path.strip() and self.width_scale != 1.0:
-            raise SettingError("setting 'width_scale': pretrained VGG16 weights need the "
-                               "full widths, width_scale=1")
 
 
 def kept_layers(blocks: int) -> list[str]:
@@ -299,7 +300,7 @@ def load_vgg16_npz(path: str | Path, blocks: int, dtype: type = np.float64) -> V
                                f"{bias.shape}")
         weights[name] = (kernel.astype(dtype), bias.astype(dtype))
         cin = cout
-    return VGGFeatures(weights, f"pretrained VGG16 weights from {path.name}")
+    return VGGFeatures(weights, f"pretrained VGG16 weights from {path.name} (full widths)")
 
 
 def make_network(config: Config, dtype: type = np.float64) -> VGGFeatures:
@@ -449,7 +450,8 @@ def run(config: Config) -> Iterator[Snapshot]:
                 yield snapshot()
     else:
         while step < config.steps:
-            chunk = min(int(config.snapshot_every), config.steps - step)
+            chunk = min(max(int(config.snapshot_every), int(config.lbfgs_chunk)),
+                        config.steps - step)
             done = lbfgs(net, image, targets, config, chunk)
             if done == 0:
                 return  # converged: L-BFGS-B makes no more progress

@@ -29,6 +29,10 @@ style a trained VGG16 gives. The line above the images says which features are i
 Each loss is divided by the size of its target (so that layers of very different
 magnitude count alike); the total is content + style weight · style + TV weight · TV,
 where TV (total variation) penalises pixel-to-pixel noise.</p>
+<p>Start from the content image (the default): what random deep features keep of the
+content is too little to redraw it from <b>noise</b>; from noise you get the style's
+texture alone (try it: that is texture synthesis). L-BFGS runs
+<code>lbfgs_chunk</code> iterations per snapshot, its memory restarted each time.</p>
 <p>Style weight, TV weight and the learning rate apply at once; images, network and
 optimiser apply on <b>Reset</b>.</p>
 """
