@@ -155,6 +155,10 @@ def test_config_check():
         apply_settings(config, {"dataset": "emnist"})
     with pytest.raises(SettingError, match="batch_size"):
         apply_settings(config, {"train_samples": 16, "batch_size": 32})
+    with pytest.raises(SettingError, match="at most 24"):
+        apply_settings(config, {"model": "conv", "rates": 100})
+    apply_settings(config, {"rates": 200})
+    assert config.rates == 200 and config.model == "mlp"
 
 
 # ----------------------------------------------------------------------------------

@@ -58,6 +58,9 @@ LR_LOW, LR_HIGH = 1e-6, 1e-1  # the seed's sweep
 CLASSES = 47
 MODEL_CHOICES = ("mlp", "conv")
 DATASET_CHOICES = ("glyphs47", "emnist")
+# Every rate is one member of 8 populations, each holding its weights and optimizer
+# state: the mlp has 0.1 M weights per member, the conv net 1.2 M.
+MAX_RATES = {"mlp": 200, "conv": 24}
 EVAL_CHUNK = 250  # test images per forward pass at the end (bounds memory for many rates)
 
 
@@ -76,7 +79,8 @@ class Config:
                                 low=10, high=20_000)
     # -- the sweep
     rates: int = setting(16, "learning rates, log-spaced from 1e-6 to 1e-1 (the seed: "
-                         "1000)", low=2, high=400)
+                         "1000); every rate is a network in memory 8 times over",
+                         low=2, high=MAX_RATES["mlp"])
     model: str = setting("mlp", "mlp: flatten 784, dense 128, dense 47 (fast); conv: the "
                          "seed's conv 32, conv 64, max-pool, dense 128, dense 47 (slow)",
                          choices=MODEL_CHOICES)
@@ -96,6 +100,9 @@ class Config:
     def check(self) -> None:
         if self.dataset == "emnist" and not (self.emnist_images and self.emnist_labels):
             raise SettingError("dataset 'emnist' needs emnist_images and emnist_labels")
+        if self.rates > MAX_RATES[self.model]:
+            raise SettingError(f"model '{self.model}' allows at most {MAX_RATES[self.model]} "
+                               f"rates (each is a network in memory 8 times over)")
         if self.batch_size > self.train_samples:
             raise SettingError(f"batch_size ({self.batch_size}) is more than train_samples "
                                f"({self.train_samples})")
