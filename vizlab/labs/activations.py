@@ -4,7 +4,6 @@ dying ReLUs and a softmax calculator, one tab each."""
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
@@ -22,6 +21,7 @@ from PySide6.QtWidgets import (
 from engine.experiments import activations as experiment
 from vizlab.labs.base import LabView
 from vizlab.widgets import BarPlot, CurvePlot, _style
+from vizlab.widgets.text import note_label
 
 HELP = """
 <p><b>Activation lab.</b> Four views of the functions a unit applies to its input.</p>
@@ -77,15 +77,6 @@ def _dots(plot: CurvePlot, name: str, x, y, color: str, symbol: str = "o", size:
     return item
 
 
-def _note() -> QLabel:
-    label = QLabel()
-    label.setWordWrap(True)
-    label.setTextFormat(Qt.TextFormat.RichText)
-    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-    label.setStyleSheet("padding: 2px 6px;")
-    return label
-
-
 def _no_legend_for(plot: CurvePlot, item: pg.PlotDataItem) -> None:
     if plot.plot_item.legend is not None:
         plot.plot_item.legend.removeItem(item)
@@ -104,9 +95,7 @@ class View(LabView):
         self.tabs.addTab(self._build_vanishing(), "Vanishing gradients")
         self.tabs.addTab(self._build_dying(), "Dying ReLU")
         self.tabs.addTab(self._build_softmax(), "Softmax")
-        self.tabs.setCurrentIndex(experiment.TABS.index(self.config.view))
-        self.tabs.currentChanged.connect(self._on_tab_changed)
-        self.settings_panel.changed.connect(self._on_panel_changed)
+        self.bind_tabs(self.tabs, experiment.TABS)
         return self.tabs
 
     def _build_curves(self) -> QWidget:
@@ -129,7 +118,7 @@ class View(LabView):
         row.addWidget(self.f_plot, 1)
         row.addWidget(self.df_plot, 1)
         layout.addLayout(row, 1)
-        self.curves_note = _note()
+        self.curves_note = note_label()
         layout.addWidget(self.curves_note)
         return page
 
@@ -155,7 +144,7 @@ class View(LabView):
         self.shrink_bars.plot_item.addItem(self.quarter_line, ignoreBounds=True)
         layout.addWidget(self.vanishing_plot, 3)
         layout.addWidget(self.shrink_bars, 2)
-        self.vanishing_note = _note()
+        self.vanishing_note = note_label()
         layout.addWidget(self.vanishing_note)
         return page
 
@@ -184,7 +173,7 @@ class View(LabView):
         grid.addWidget(self.sweep_plot, 0, 1)
         grid.addWidget(self.loss_plot, 1, 0)
         grid.addWidget(self.dead_bars, 1, 1)
-        self.dying_note = _note()
+        self.dying_note = note_label()
         grid.addWidget(self.dying_note, 2, 0, 1, 2)
         grid.setRowStretch(0, 1)
         grid.setRowStretch(1, 1)
@@ -218,7 +207,7 @@ class View(LabView):
         self.temperature_plot.plot_item.setLogMode(x=True)
         self.temperature_marker = self.temperature_plot.add_marker(x=0.0, label="T",
                                                                    color="#333333")
-        self.softmax_table = _note()
+        self.softmax_table = note_label()
         self.softmax_table.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
         grid.addWidget(self.logit_bars, 0, 0)
         grid.addWidget(self.prob_bars, 0, 1)
@@ -233,26 +222,6 @@ class View(LabView):
         grid.setColumnStretch(2, 2)
         layout.addLayout(grid, 1)
         return page
-
-    # -- the tab in front follows the `view` setting, and the other way round ------------
-    def _on_tab_changed(self, index: int) -> None:
-        self.config.view = experiment.TABS[index]
-        self.settings_panel.refresh("view")
-
-    def _on_panel_changed(self, name: str, value: Any) -> None:
-        if name == "view":
-            self._show_configured_tab()
-
-    def _show_configured_tab(self) -> None:
-        index = experiment.TABS.index(self.config.view)
-        if self.tabs.currentIndex() != index:
-            self.tabs.blockSignals(True)
-            self.tabs.setCurrentIndex(index)
-            self.tabs.blockSignals(False)
-
-    def apply_settings(self, assignments: dict[str, Any]) -> None:
-        super().apply_settings(assignments)
-        self._show_configured_tab()
 
     # -- drawing ---------------------------------------------------------------------------
     def draw(self, snap: experiment.Snapshot) -> None:

@@ -12,6 +12,7 @@ import copy
 import logging
 import os
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -31,6 +32,7 @@ from PySide6.QtWidgets import (
     QSlider,
     QSpinBox,
     QSplitter,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -471,6 +473,30 @@ class LabView(QWidget):
         self.settings_panel.refresh()
         for name in assignments:
             self._on_setting_changed(name, getattr(self.config, name))
+        self._show_configured_tab()
+
+    # -- tabs that follow a `view` setting (so `--set view=...` picks the tab) --------------
+    def bind_tabs(self, tabs: QTabWidget, names: Sequence[str]) -> None:
+        """Keep the tab in front and the config's `view` setting in step, both ways."""
+        self._tabs, self._tab_names = tabs, list(names)
+        tabs.setCurrentIndex(self._tab_names.index(self.config.view))
+        tabs.currentChanged.connect(self._on_tab_changed)
+        self.settings_panel.changed.connect(
+            lambda name, _value: name == "view" and self._show_configured_tab())
+
+    def _on_tab_changed(self, index: int) -> None:
+        self.config.view = self._tab_names[index]
+        self.settings_panel.refresh("view")
+
+    def _show_configured_tab(self) -> None:
+        tabs = getattr(self, "_tabs", None)
+        if tabs is None:
+            return
+        index = self._tab_names.index(self.config.view)
+        if tabs.currentIndex() != index:
+            tabs.blockSignals(True)
+            tabs.setCurrentIndex(index)
+            tabs.blockSignals(False)
 
     # -- snapshots and the timeline ---------------------------------------------------------
     def show_snapshot(self, snapshot: Any) -> None:

@@ -3,15 +3,13 @@ side by side, same masks), and a worked example of inverted versus original drop
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QGridLayout, QLabel, QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QGridLayout, QTabWidget, QVBoxLayout, QWidget
 
 from engine.experiments import dropout as experiment
 from vizlab.labs.base import LabView
 from vizlab.widgets import BarPlot, CurvePlot, Heatmap, _style
+from vizlab.widgets.text import note_label
 
 HELP = """
 <p><b>Dropout lab.</b> At every step dropout draws a random mask over a layer's units:
@@ -46,15 +44,6 @@ KEPT_BAR = _style.palette_color(2)
 DROPPED_BAR = "#cccccc"
 
 
-def _note() -> QLabel:
-    label = QLabel()
-    label.setWordWrap(True)
-    label.setTextFormat(Qt.TextFormat.RichText)
-    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-    label.setStyleSheet("padding: 2px 6px;")
-    return label
-
-
 def _fixed_share_range(plot: CurvePlot) -> None:
     plot.plot_item.setYRange(0, 1.05, padding=0)
     plot.plot_item.enableAutoRange(y=False)
@@ -75,9 +64,7 @@ class View(LabView):
         self.tabs = QTabWidget()
         self.tabs.addTab(self._build_weights(), "Weights")
         self.tabs.addTab(self._build_example(), "Worked example")
-        self.tabs.setCurrentIndex(experiment.TABS.index(self.config.view))
-        self.tabs.currentChanged.connect(self._on_tab_changed)
-        self.settings_panel.changed.connect(self._on_panel_changed)
+        self.bind_tabs(self.tabs, experiment.TABS)
         return self.tabs
 
     def _build_weights(self) -> QWidget:
@@ -121,7 +108,7 @@ class View(LabView):
             grid.setRowStretch(row, 1)
         for col in range(3):
             grid.setColumnStretch(col, 1)
-        self.weights_note = _note()
+        self.weights_note = note_label()
         grid.addWidget(self.weights_note, 3, 0, 1, 3)
         return page
 
@@ -129,7 +116,7 @@ class View(LabView):
         page = QWidget()
         layout = QVBoxLayout(page)
         layout.setContentsMargins(0, 0, 0, 0)
-        self.example_table = _note()
+        self.example_table = note_label()
         layout.addWidget(self.example_table)
         grid = QGridLayout()
         self.inverted_bars = BarPlot("Inverted, train: x · mask / p",
@@ -150,26 +137,6 @@ class View(LabView):
         grid.addWidget(self.sum_plot, 0, 2)
         layout.addLayout(grid, 1)
         return page
-
-    # -- the tab in front follows the `view` setting, and the other way round ------------
-    def _on_tab_changed(self, index: int) -> None:
-        self.config.view = experiment.TABS[index]
-        self.settings_panel.refresh("view")
-
-    def _on_panel_changed(self, name: str, value: Any) -> None:
-        if name == "view":
-            self._show_configured_tab()
-
-    def _show_configured_tab(self) -> None:
-        index = experiment.TABS.index(self.config.view)
-        if self.tabs.currentIndex() != index:
-            self.tabs.blockSignals(True)
-            self.tabs.setCurrentIndex(index)
-            self.tabs.blockSignals(False)
-
-    def apply_settings(self, assignments: dict[str, Any]) -> None:
-        super().apply_settings(assignments)
-        self._show_configured_tab()
 
     def clear_views(self) -> None:
         for name in list(self.share_plot.curve_names()):

@@ -25,6 +25,7 @@ from engine.experiments.gradients import PRESETS
 from vizlab.labs.base import LabView
 from vizlab.widgets import CurvePlot
 from vizlab.widgets.graph import HIGHLIGHT_COLOR, GraphView
+from vizlab.widgets.text import note_label
 
 HELP = """
 <p><b>Gradient lab.</b> Type an expression in some variables (<i>sin(x) - y**3</i>) and the
@@ -119,14 +120,6 @@ def _panel(title: str) -> tuple[QWidget, QVBoxLayout]:
     return box, layout
 
 
-def _note() -> QLabel:
-    label = QLabel()
-    label.setWordWrap(True)
-    label.setTextFormat(Qt.TextFormat.RichText)
-    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-    return label
-
-
 class View(LabView):
     lab_name = "gradients"
     help_html = HELP
@@ -143,16 +136,16 @@ class View(LabView):
 
         graph_box, graph_layout = _panel("Computation graph: forward values, backward adjoints")
         self.graph = GraphView()
-        self.step_label = _note()
+        self.step_label = note_label()
         self.step_label.setMinimumHeight(52)
         self.step_label.setAlignment(Qt.AlignmentFlag.AlignTop)
         graph_layout.addWidget(self.graph, 1)
         graph_layout.addWidget(self.step_label)
 
         deriv_box, deriv_layout = _panel("Three ways to the derivative")
-        self.point_label = _note()
+        self.point_label = note_label()
         self.derivative_table = _table(ROWS_DERIVATIVES)
-        self.symbolic_label = _note()
+        self.symbolic_label = note_label()
         deriv_layout.addWidget(self.point_label)
         deriv_layout.addWidget(self.derivative_table)
         deriv_layout.addWidget(self.symbolic_label)
@@ -182,9 +175,9 @@ class View(LabView):
         self.error_plot.plot_item.addItem(self.h_marker, ignoreBounds=True)
 
         apply_box, apply_layout = _panel("minimize = compute_gradients + apply_gradients")
-        self.apply_code = _note()
+        self.apply_code = note_label()
         self.apply_table = _table(ROWS_APPLY)
-        self.apply_result = _note()
+        self.apply_result = note_label()
         apply_layout.addWidget(self.apply_code)
         apply_layout.addWidget(self.apply_table)
         apply_layout.addWidget(self.apply_result)

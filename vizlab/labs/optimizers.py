@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QGridLayout, QLabel, QWidget
+from PySide6.QtWidgets import QGridLayout, QWidget
 
 from engine.experiments import optimizers as experiment
 from vizlab.labs.base import LabView
 from vizlab.widgets import CurvePlot
+from vizlab.widgets.text import note_label
 
 HELP = """
 <p><b>Optimizer lab.</b> The same small classifier (47 classes of 28x28 glyphs, or
@@ -60,15 +60,6 @@ def shown_values(snap: experiment.Snapshot) -> tuple[np.ndarray, np.ndarray, boo
     return snap.loss, snap.accuracy, False
 
 
-def _note() -> QLabel:
-    label = QLabel()
-    label.setWordWrap(True)
-    label.setTextFormat(Qt.TextFormat.RichText)
-    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-    label.setStyleSheet("padding: 2px 6px;")
-    return label
-
-
 class View(LabView):
     lab_name = "optimizers"
     help_html = HELP
@@ -78,7 +69,7 @@ class View(LabView):
         grid = QGridLayout(page)
         grid.setContentsMargins(0, 0, 0, 0)
         # One key for all three plots (a legend of 8 entries would cover the curves).
-        self.key = _note()
+        self.key = note_label()
         self.key.setText(" &nbsp; ".join(
             f"<span style='color:{c}'><b>&#9644; {name}</b></span>" for name, c in COLORS.items())
             + " &nbsp; &mdash; solid: without dropout, dashed: with dropout (before the last "
@@ -100,7 +91,7 @@ class View(LabView):
                      symbolBrush=None)
         self.loss_crosses = self.loss_plot.plot_item.plot([], [], **cross)
         self.acc_crosses = self.acc_plot.plot_item.plot([], [], **cross)
-        self.note = _note()
+        self.note = note_label()
         grid.addWidget(self.key, 0, 0, 1, 2)
         grid.addWidget(self.loss_plot, 1, 0)
         grid.addWidget(self.acc_plot, 1, 1)

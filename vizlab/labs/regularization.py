@@ -7,12 +7,12 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QVBoxLayout, QWidget
 
 from engine.experiments import regularization as experiment
 from vizlab.labs.base import LabView
 from vizlab.widgets import BarPlot, CurvePlot, Heatmap
+from vizlab.widgets.text import note_label
 
 HELP = """
 <p><b>Regularization lab.</b> A 1-10-10-10-1 network learns points on a straight line
@@ -61,15 +61,6 @@ def _faint(color: str, alpha: int = 70) -> pg.QtGui.QColor:
     return c
 
 
-def _note() -> QLabel:
-    label = QLabel()
-    label.setWordWrap(True)
-    label.setTextFormat(Qt.TextFormat.RichText)
-    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-    label.setStyleSheet("padding: 2px 6px;")
-    return label
-
-
 def _shapes(shapes) -> str:
     return "[" + ", ".join(f"({a},{b})" for a, b in shapes) + "]"
 
@@ -101,7 +92,7 @@ class View(LabView):
         box = QVBoxLayout(self.weights_box)
         box.setContentsMargins(0, 0, 0, 0)
         box.setSpacing(0)
-        self.weights_title = _note()
+        self.weights_title = note_label()
         box.addWidget(self.weights_title)
         self.weights_row = QHBoxLayout()
         self.weights_row.setSpacing(2)
@@ -121,14 +112,14 @@ class View(LabView):
                                              pen=pg.mkPen("w", width=0.5))
         self.error_bars.plot_item.addItem(self.error_dots)
 
-        self.prune_note = _note()
+        self.prune_note = note_label()
 
         grid.addWidget(self.fit_plot, 0, 0)
         grid.addWidget(self.zero_plot, 0, 1)
         grid.addWidget(self.error_bars, 0, 2)
         grid.addWidget(self.weights_box, 1, 0, 1, 3)
         grid.addWidget(self.prune_note, 2, 0, 1, 3)
-        self.note = _note()
+        self.note = note_label()
         grid.addWidget(self.note, 3, 0, 1, 3)
         grid.setRowStretch(0, 1)
         grid.setRowStretch(1, 1)
