@@ -29,7 +29,7 @@ import numpy as np
 import engine as en
 from engine import data as datasets
 from engine import layers, losses, nn, optimizers, probes
-from engine.experiments.base import SettingError, setting
+from engine.experiments.base import CachedPart, SettingError, setting
 from engine.experiments.history import History
 
 TITLE = "Activations"
@@ -520,29 +520,12 @@ def curve_parts(config: Config) -> CurveParts:
                       rrelu_band(config))
 
 
-class _Cached:
-    """A part computed from some settings, computed again only when one of them changes."""
-
-    def __init__(self, config: Config, fields: tuple[str, ...], compute: Callable) -> None:
-        self.config, self.fields, self.compute = config, fields, compute
-        self.key: tuple | None = None
-        self.value = None
-
-    def get(self):
-        # A copy: the app may change live settings while this computes.
-        config = dataclasses.replace(self.config)
-        key = tuple(getattr(config, name) for name in self.fields)
-        if key != self.key:
-            self.value, self.key = self.compute(config), key
-        return self.value
-
-
 def run(config: Config) -> Iterator[Snapshot]:
     """Snapshot 0 holds every static part; then one snapshot every `snapshot_every` steps
     of the live ReLU network's training, up to `steps`."""
-    parts = _Cached(config, CURVE_FIELDS, curve_parts)
-    stack = _Cached(config, STACK_FIELDS, vanishing_gradients)
-    soft = _Cached(config, SOFTMAX_FIELDS, softmax_result)
+    parts = CachedPart(config, CURVE_FIELDS, curve_parts)
+    stack = CachedPart(config, STACK_FIELDS, vanishing_gradients)
+    soft = CachedPart(config, SOFTMAX_FIELDS, softmax_result)
     x, y = load_toy(config)
     sweep = learning_rate_sweep(config, x, y)
 

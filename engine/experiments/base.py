@@ -201,3 +201,21 @@ def describe_settings(config_or_class) -> str:
         note = f" [{'; '.join(extra)}]" if extra else ""
         lines.append(f"  {info.name}={default}  {info.help}{note}")
     return "\n".join(lines)
+
+
+class CachedPart:
+    """A part of a snapshot computed from some settings, computed again only when one of
+    them changes (live settings change while a run goes on; the rest is reused)."""
+
+    def __init__(self, config: Any, fields: Sequence[str], compute) -> None:
+        self.config, self.fields, self.compute = config, tuple(fields), compute
+        self.key: tuple | None = None
+        self.value: Any = None
+
+    def get(self) -> Any:
+        # A copy: the app may change live settings while this computes.
+        config = dataclasses.replace(self.config)
+        key = tuple(getattr(config, name) for name in self.fields)
+        if key != self.key:
+            self.value, self.key = self.compute(config), key
+        return self.value

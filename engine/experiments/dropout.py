@@ -26,14 +26,14 @@ its own unchanged rows). float64, so that no small update is lost to rounding.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import numpy as np
 
 import engine as en
 from engine import data as datasets
 from engine import layers, losses, nn, optimizers
-from engine.experiments.base import SettingError, setting
+from engine.experiments.base import CachedPart, SettingError, setting
 from engine.experiments.history import History
 from engine.probes import ChangeTracker
 
@@ -324,26 +324,10 @@ def load_digits() -> tuple[np.ndarray, np.ndarray]:
     return images.reshape(len(images), -1).astype(np.float64), labels.astype(np.int64)
 
 
-class _Cached:
-    """A part computed from some settings, computed again only when one of them changes."""
-
-    def __init__(self, config: Config, fields: tuple[str, ...], compute: Callable) -> None:
-        self.config, self.fields, self.compute = config, fields, compute
-        self.key: tuple | None = None
-        self.value = None
-
-    def get(self):
-        config = dataclasses.replace(self.config)  # the app may change live settings
-        key = tuple(getattr(config, name) for name in self.fields)
-        if key != self.key:
-            self.value, self.key = self.compute(config), key
-        return self.value
-
-
 def run(config: Config) -> Iterator[Snapshot]:
     """Snapshot 0: the worked example and the untrained networks; then one snapshot every
     `snapshot_every` training steps, up to `steps`."""
-    example = _Cached(config, EXAMPLE_FIELDS, worked_example)
+    example = CachedPart(config, EXAMPLE_FIELDS, worked_example)
     x, y = load_digits()
     classes = int(y.max()) + 1
     left = Trainee(config, "left", x.shape[1], classes)
