@@ -84,6 +84,7 @@ class View(LabView):
             ]
             for heatmap in self.weight_maps:
                 self.weights_row.addWidget(heatmap)
+                heatmap.show()  # a layout shows new children only at the next event loop turn
         return self.weight_maps
 
     def draw(self, snap) -> None:
