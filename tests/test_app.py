@@ -229,3 +229,15 @@ def test_remote_run_gives_the_same_snapshots_as_in_process():
         for wa, wb in zip(a.weights, b.weights):
             np.testing.assert_array_equal(wa, wb)
     assert not remote[-1].curves["step"].flags.writeable
+
+
+def test_every_lab_opens_in_the_window_with_its_help(window):
+    from vizlab.labs import LAB_NAMES
+
+    assert window.lab_list.count() == len(LAB_NAMES) == 8
+    for row, name in enumerate(LAB_NAMES):
+        window.lab_list.setCurrentRow(row)
+        lab = window.lab
+        assert lab.lab_name == name and lab.isVisibleTo(window)
+        assert window.windowTitle() == f"vizlab — {lab.title}"
+        assert len(lab.help_html) > 200  # a real "what am I looking at" text
