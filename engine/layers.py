@@ -247,6 +247,18 @@ class Layer:
         self._member_shapes: list[Shape] = []
         self._regularized: list[Variable] = []
 
+    def _weight_options(self, activation, kernel_initializer, bias_initializer,
+                        regularizer: Regularizer | None, use_bias: bool) -> None:
+        """What Dense and Conv2D share: a kernel, maybe a bias, an activation, a penalty."""
+        self.activation = activation
+        self._fused, self._extra = _split_activation(activation)
+        self.kernel_initializer = kernel_initializer
+        self.bias_initializer = bias_initializer
+        self.regularizer = regularizer
+        self.use_bias = use_bias
+        self.kernel: Variable | None = None
+        self.bias: Variable | None = None
+
     # -- building ----------------------------------------------------------------------
     def build(
         self,
@@ -364,14 +376,8 @@ class Dense(Layer):
         if int(units) < 1:
             raise EngineError(f"Dense: units must be positive, got {units}")
         self.units = int(units)
-        self.activation = activation
-        self._fused, self._extra = _split_activation(activation)
-        self.kernel_initializer = kernel_initializer
-        self.bias_initializer = bias_initializer
-        self.regularizer = regularizer
-        self.use_bias = use_bias
-        self.kernel: Variable | None = None
-        self.bias: Variable | None = None
+        self._weight_options(activation, kernel_initializer, bias_initializer, regularizer,
+                             use_bias)
 
     def _build(self, input_shape: Shape) -> None:
         fan_in = input_shape[-1]
@@ -425,14 +431,8 @@ class Conv2D(Layer):
         self.padding = str(padding).upper()
         if self.padding not in ("VALID", "SAME"):
             raise EngineError(f"Conv2D: padding must be 'VALID' or 'SAME', got {padding!r}")
-        self.activation = activation
-        self._fused, self._extra = _split_activation(activation)
-        self.kernel_initializer = kernel_initializer
-        self.bias_initializer = bias_initializer
-        self.regularizer = regularizer
-        self.use_bias = use_bias
-        self.kernel: Variable | None = None
-        self.bias: Variable | None = None
+        self._weight_options(activation, kernel_initializer, bias_initializer, regularizer,
+                             use_bias)
 
     def _build(self, input_shape: Shape) -> None:
         if len(input_shape) != 3:

@@ -40,3 +40,18 @@ def window(qtbot, tmp_path):
     win.show()
     yield win
     win.close()
+
+
+@pytest.fixture
+def shown_lab(qtbot):
+    """Build a lab's view by name, shown offscreen at 1280x800 (closed after the test)."""
+    from vizlab.labs import view_class
+
+    def show(name: str):
+        view = view_class(name)()
+        qtbot.addWidget(view)
+        view.resize(1280, 800)
+        view.show()
+        return view
+
+    return show

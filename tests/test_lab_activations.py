@@ -264,13 +264,8 @@ def test_bad_settings_are_refused_with_the_reason():
 # the view
 
 
-def test_view_draws_engine_numbers_and_follows_settings(qtbot):
-    from vizlab.labs.activations import View
-
-    view = View()
-    qtbot.addWidget(view)
-    view.resize(1280, 800)
-    view.show()
+def test_view_draws_engine_numbers_and_follows_settings(qtbot, shown_lab):
+    view = shown_lab("activations")
     snap = view.last_snapshot
     assert snap is not None and snap.step == 0  # drawn at once, without Run
 

@@ -185,13 +185,8 @@ def test_keep_probability_is_live():
 # the view
 
 
-def test_view_draws_the_snapshots_numbers(qtbot):
-    from vizlab.labs.dropout import View
-
-    view = View()
-    qtbot.addWidget(view)
-    view.resize(1280, 800)
-    view.show()
+def test_view_draws_the_snapshots_numbers(qtbot, shown_lab):
+    view = shown_lab("dropout")
     snap = view.last_snapshot
     assert snap is not None and snap.step == 0  # drawn at once, without Run
     np.testing.assert_array_equal(view.inverted_bars.export_data()["values"],

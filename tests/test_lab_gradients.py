@@ -239,13 +239,8 @@ def test_cli_screenshot_of_a_typed_expression(tmp_path):
 
 # -- the lab view -------------------------------------------------------------------------------
 
-def test_view_draws_engine_numbers_and_follows_settings(qtbot):
-    from vizlab.labs.gradients import View
-
-    view = View()
-    qtbot.addWidget(view)
-    view.resize(1280, 800)
-    view.show()
+def test_view_draws_engine_numbers_and_follows_settings(qtbot, shown_lab):
+    view = shown_lab("gradients")
     # preview: the forward pass, no adjoints yet
     assert view.last_snapshot.step == 0
     assert view.graph.texts[-1] == "Sub = f\nvalue = -124.9\nadjoint = ?"

@@ -207,13 +207,8 @@ def test_settings_are_checked_against_each_other():
 # -- the view -------------------------------------------------------------------------
 
 
-def test_view_draws_the_engine_numbers_and_follows_settings(qtbot):
-    from vizlab.labs.loss import View
-
-    view = View()
-    qtbot.addWidget(view)
-    view.resize(1280, 800)
-    view.show()
+def test_view_draws_the_engine_numbers_and_follows_settings(qtbot, shown_lab):
+    view = shown_lab("loss")
     # Preview on change: the first snapshot is drawn without Run.
     x, y = view.bce_plot.curve_data("y = 1: −log p")
     np.testing.assert_allclose(x, np_sigmoid(np.arange(-5, 5, 0.2)), rtol=1e-12)
@@ -235,7 +230,7 @@ def test_view_draws_the_engine_numbers_and_follows_settings(qtbot):
                                rtol=1e-12)
     np.testing.assert_allclose(view.softmax_grad_bars.export_data()["values"],
                                np_softmax(z) - [1, 0, 0], atol=1e-12)
-    p, grad = view.grad_plot.curve_data(View.grad_curve_name("car", True))
+    p, grad = view.grad_plot.curve_data(type(view).grad_curve_name("car", True))
     np.testing.assert_allclose(grad, p - 1, atol=1e-12)
     assert view.softmax_marker.value() == pytest.approx(np_softmax(z)[0])
     assert "1.0000" in view.multi_text.text()  # softmax probabilities sum to 1

@@ -165,13 +165,10 @@ def test_config_check():
 # the view
 
 
-def test_view_draws_the_snapshot_numbers(qtbot):
-    from vizlab.labs.optimizers import View, best_member
+def test_view_draws_the_snapshot_numbers(qtbot, shown_lab):
+    from vizlab.labs.optimizers import best_member
 
-    view = View()
-    qtbot.addWidget(view)
-    view.resize(1280, 800)
-    view.show()
+    view = shown_lab("optimizers")
     view.apply_settings({"rates": 4, "train_samples": 200, "test_samples": 60,
                          "snapshot_every": 5})
     for step in range(3):  # snapshot 0, then one training step each

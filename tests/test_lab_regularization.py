@@ -249,13 +249,10 @@ def test_bad_settings_are_refused():
 # the view
 
 
-def test_view_draws_the_snapshot_numbers(qtbot):
-    from vizlab.labs.regularization import LABELS, View
+def test_view_draws_the_snapshot_numbers(qtbot, shown_lab):
+    from vizlab.labs.regularization import LABELS
 
-    view = View()
-    qtbot.addWidget(view)
-    view.resize(1280, 800)
-    view.show()
+    view = shown_lab("regularization")
     snap = view.last_snapshot
     assert snap is not None and snap.step == 0  # drawn at once, without Run
 

@@ -182,13 +182,8 @@ def test_user_images_and_bundled_ones_load_at_the_size(tmp_path):
     assert strokes.std() > 0.1  # a texture, not a flat colour
 
 
-def test_view_shows_the_image_and_the_features_label(qtbot):
-    from vizlab.labs.style import View
-
-    view = View()
-    qtbot.addWidget(view)
-    view.resize(1280, 800)
-    view.show()
+def test_view_shows_the_image_and_the_features_label(qtbot, shown_lab):
+    view = shown_lab("style")
     view.apply_settings({"size": 24, "blocks": 2, "width_scale": 0.125, "steps": 20})
     assert view.last_snapshot.step == 0 and view.last_snapshot.image.shape == (24, 24, 3)
     assert view.features_label.isVisible()
