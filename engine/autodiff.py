@@ -31,25 +31,32 @@ def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
 
 
 def _topological_order(ys: Sequence[Tensor]) -> list[Tensor]:
-    """Every tensor that `ys` depend on, inputs before outputs (iterative DFS, no recursion)."""
+    """Every tensor that `ys` depend on, each after all of its inputs (iterative DFS).
+
+    A tensor is placed only once every input of it has been placed (post-order), so
+    the reverse walk reaches a tensor only after every consumer of it has passed its
+    gradient back: `a + a * a` must see both uses of `a` before going on from `a`.
+    """
     order: list[Tensor] = []
     visited: set[int] = set()
     for y in ys:
         if id(y) in visited:
             continue
         visited.add(id(y))
-        stack = [(y, False)]
+        # Each frame: a tensor and how many of its inputs have been looked at so far.
+        stack: list[tuple[Tensor, int]] = [(y, 0)]
         while stack:
-            node, expanded = stack.pop()
-            if expanded:
+            node, next_input = stack[-1]
+            inputs = node.op.inputs if node.op is not None else ()
+            if next_input == len(inputs):
+                stack.pop()
                 order.append(node)
                 continue
-            stack.append((node, True))
-            if node.op is not None:
-                for parent in node.op.inputs:
-                    if id(parent) not in visited:
-                        visited.add(id(parent))
-                        stack.append((parent, False))
+            stack[-1] = (node, next_input + 1)
+            parent = inputs[next_input]
+            if id(parent) not in visited:
+                visited.add(id(parent))
+                stack.append((parent, 0))
     return order
 
 
