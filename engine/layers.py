@@ -465,20 +465,37 @@ class Conv2D(Layer):
 
 
 class MaxPool2D(Layer):
-    """Max over size x size windows, `stride` apart (VALID), of NHWC images."""
+    """Max over size x size windows (or (rows, columns) pairs), `stride` apart (VALID),
+    of NHWC images."""
 
     kind = "max_pool2d"
 
-    def __init__(self, size: int = 2, stride: int = 2, name: str | None = None) -> None:
+    def __init__(
+        self,
+        size: int | tuple[int, int] = 2,
+        stride: int | tuple[int, int] = 2,
+        name: str | None = None,
+    ) -> None:
         super().__init__(name)
-        self.size, self.stride = int(size), int(stride)
+        from engine.nn.conv import _two_ints
+
+        # Ints stay ints (as saved experiments have them); pairs are checked now.
+        self.size = int(size) if isinstance(size, int) else _two_ints("MaxPool2D", "size", size)
+        self.stride = (
+            int(stride) if isinstance(stride, int) else _two_ints("MaxPool2D", "stride", stride)
+        )
 
     def call(self, x: Tensor, training: bool) -> Tensor:
         return _nn().max_pool2d(x, size=self.size, stride=self.stride)
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         h, w, c = input_shape
-        return ((h - self.size) // self.stride + 1, (w - self.size) // self.stride + 1, c)
+        (kh, kw), (sh, sw) = _pair_of(self.size), _pair_of(self.stride)
+        return ((h - kh) // sh + 1, (w - kw) // sw + 1, c)
+
+
+def _pair_of(value: int | tuple[int, int]) -> tuple[int, int]:
+    return (value, value) if isinstance(value, int) else tuple(value)
 
 
 class Flatten(Layer):

@@ -331,12 +331,13 @@ def test_conv2d_float32_stays_float32_and_bad_shapes_are_refused():
 
 
 def naive_max_pool2d(x, size, stride):
+    (kh, kw), (sh, sw) = np.broadcast_to(size, 2), np.broadcast_to(stride, 2)
     n, h, w, c = x.shape
-    out_h, out_w = (h - size) // stride + 1, (w - size) // stride + 1
+    out_h, out_w = (h - kh) // sh + 1, (w - kw) // sw + 1
     out = np.zeros((n, out_h, out_w, c))
     for r in range(out_h):
         for col in range(out_w):
-            window = x[:, r * stride : r * stride + size, col * stride : col * stride + size, :]
+            window = x[:, r * sh : r * sh + kh, col * sw : col * sw + kw, :]
             out[:, r, col, :] = window.max(axis=(1, 2))
     return out
 
@@ -344,6 +345,9 @@ def naive_max_pool2d(x, size, stride):
 @pytest.mark.parametrize("shape,size,stride", [
     ((2, 6, 6, 3), 2, 2), ((2, 7, 5, 3), 2, 2), ((1, 7, 7, 2), 3, 2), ((2, 6, 5, 2), 3, 3),
     ((1, 5, 5, 2), 2, 1),
+    # (rows, columns) pairs, as conv2d takes them
+    ((2, 6, 7, 2), (2, 3), (2, 3)), ((1, 7, 6, 2), (3, 2), 1), ((2, 8, 5, 1), (1, 2), (3, 1)),
+    ((1, 5, 9, 2), 2, (1, 2)),
 ])
 def test_max_pool2d_matches_the_naive_loop_and_its_gradient_checks(shape, size, stride):
     x = rand(21, shape)
@@ -359,6 +363,15 @@ def test_max_pool2d_with_a_population_axis_pools_each_member():
     for k in range(3):
         np.testing.assert_array_equal(y.value[k], naive_max_pool2d(x[k], 2, 2))
     check_gradient(lambda t: nn.max_pool2d(t) * rand(27, y.shape), x)
+
+
+def test_max_pool2d_refuses_bad_pairs_clearly():
+    x = np.zeros((1, 4, 4, 1))
+    for size in [(2, 0), (2, 2, 2), (2.0, 2)]:
+        with pytest.raises(en.EngineError, match="size"):
+            nn.max_pool2d(x, size=size)
+    with pytest.raises(en.EngineError, match="3x5 is larger than 4x4"):
+        nn.max_pool2d(x, size=(3, 5))
 
 
 def test_max_pool2d_gradient_goes_to_the_first_maximum_of_a_tie():

@@ -144,26 +144,28 @@ def _conv2d_grad(op, grad):
     return [dx, dw]
 
 
-def max_pool2d(x, size: int = 2, stride: int = 2) -> Tensor:
-    """Max over each size x size window of NHWC images, windows `stride` apart (VALID).
+def max_pool2d(x, size: int | tuple[int, int] = 2, stride: int | tuple[int, int] = 2) -> Tensor:
+    """Max over each window of NHWC images, windows `stride` apart (VALID).
 
+    `size` and `stride` are an int or a (rows, columns) pair, as in `conv2d`.
     x: (N, H, W, C), or with a leading population axis. Returns (N, Ho, Wo, C) with
-    Ho = (H - size) // stride + 1 (rows and columns that fit no whole window are dropped).
+    Ho = (H - size_rows) // stride_rows + 1 (rows and columns that fit no whole window
+    are dropped).
     """
     x = as_tensor(x)
-    _two_ints("max_pool2d", "size", size)
-    _two_ints("max_pool2d", "stride", stride)
+    kh, kw = _two_ints("max_pool2d", "size", size)
+    sh, sw = _two_ints("max_pool2d", "stride", stride)
     if x.ndim not in (4, 5):
         raise EngineError(f"max_pool2d: needs NHWC images (N, H, W, C), got shape {x.shape}")
     height, width = x.shape[-3:-1]
-    if height < size or width < size:
-        raise EngineError(f"max_pool2d: window {size}x{size} is larger than {height}x{width}")
-    out_h, out_w = (height - size) // stride + 1, (width - size) // stride + 1
-    # The elementwise max of the size*size strided views, one per window offset:
+    if height < kh or width < kw:
+        raise EngineError(f"max_pool2d: window {kh}x{kw} is larger than {height}x{width}")
+    out_h, out_w = (height - kh) // sh + 1, (width - kw) // sw + 1
+    # The elementwise max of the kh*kw strided views, one per window offset:
     # a few passes over the data, no window array is ever built.
-    taps = _taps(size, size, (stride, stride), out_h, out_w)
+    taps = _taps(kh, kw, (sh, sw), out_h, out_w)
     value = functools.reduce(np.maximum, (x.value[..., r, c, :] for _, (r, c) in taps))
-    return record("MaxPool2D", value, (x,), size=size, stride=stride)
+    return record("MaxPool2D", value, (x,), size=(kh, kw), stride=(sh, sw))
 
 
 @register_gradient("MaxPool2D")
@@ -173,11 +175,11 @@ def _max_pool2d_grad(op, grad):
     """
     (x,) = op.inputs
     y = op.output.value
-    size, stride = op.attrs["size"], op.attrs["stride"]
+    (kh, kw), stride = op.attrs["size"], op.attrs["stride"]
     dx = np.zeros(x.shape, dtype=grad.dtype)
     taken = np.zeros(y.shape, dtype=bool)  # windows whose maximum was found already
     # Visit the window offsets in row-major order, so the first maximum wins a tie.
-    for _, (rows, columns) in _taps(size, size, (stride, stride), *y.shape[-3:-1]):
+    for _, (rows, columns) in _taps(kh, kw, stride, *y.shape[-3:-1]):
         first = (x.value[..., rows, columns, :] == y) & ~taken
         dx[..., rows, columns, :] += grad * first
         taken |= first
