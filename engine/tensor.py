@@ -243,11 +243,19 @@ def _ops():
 
 
 def as_tensor(value, like: Tensor | None = None) -> Tensor:
-    """Return `value` as a Tensor; plain numbers take the dtype of `like` (no upcasting)."""
+    """Return `value` as a Tensor; scalars and lists take the dtype of `like` (no upcasting).
+
+    A scalar here is a Python number, a numpy scalar or a 0-d array: like a Python
+    number in numpy and a 0-d tensor in torch, it does not promote the other operand,
+    so `float32_tensor * np.array(2.0)` stays float32. Arrays with axes keep their own
+    dtype and promote as numpy does.
+    """
     if isinstance(value, Tensor):
         return value
     if like is not None and (
-        isinstance(value, numbers.Number) or not isinstance(value, np.ndarray | Tensor)
+        isinstance(value, numbers.Number)
+        or not isinstance(value, np.ndarray)
+        or value.ndim == 0
     ):
         return Tensor(value, dtype=like.dtype)
     return Tensor(value)

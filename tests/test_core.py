@@ -245,6 +245,36 @@ def test_default_dtype_float32_and_float64_when_given():
     assert (np.float64(2.0) * en.Variable(1.0)).dtype == np.float32
 
 
+SCALARS = {
+    "python float": 2.5,
+    "numpy float64 scalar": np.float64(2.5),
+    "numpy float16 scalar": np.float16(2.5),
+    "0-d float64 array": np.array(2.5),
+    "0-d int array": np.array(2),
+}
+
+
+@pytest.mark.parametrize("scalar", list(SCALARS.values()), ids=list(SCALARS))
+@pytest.mark.parametrize("name", [*sorted(BINARY), "Pow"])
+@pytest.mark.parametrize("scalar_first", [False, True])
+def test_float32_stays_float32_with_any_scalar(name, scalar, scalar_first):
+    """Scalars (numbers, numpy scalars, 0-d arrays) do not promote a tensor, on either
+    side of an op, and the gradient comes back in the variable's dtype."""
+    op = {**BINARY, "Pow": en.power}[name]
+    x = en.Variable(np.array([0.5, 1.5, 2.0], dtype=np.float32))
+    y = op(scalar, x) if scalar_first else op(x, scalar)
+    assert y.dtype == np.float32
+    (g,) = en.gradients(en.sum(y), [x])
+    assert g.dtype == np.float32
+
+
+def test_arrays_with_axes_promote_as_numpy_does():
+    x = en.Variable(np.ones(3, dtype=np.float32))
+    assert (x * np.ones(3)).dtype == np.float64
+    assert (x * np.ones(3, dtype=np.float32)).dtype == np.float32
+    assert en.gradients(en.sum(x * np.ones(3)), [x])[0].dtype == np.float32
+
+
 def test_user_registered_op_and_gradient():
     name = "CubeForTest"
 
