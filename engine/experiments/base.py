@@ -18,6 +18,12 @@ class SettingError(ValueError):
     """A setting has a bad name or value; the message says which and what is allowed."""
 
 
+# Caps on values that arrive from files and scripts: a text setting holds a name, a path
+# or a short expression, a list setting one entry per layer or class.
+MAX_TEXT_LENGTH = 4096
+MAX_LIST_LENGTH = 64
+
+
 def setting(
     default: Any,
     help: str,
@@ -56,6 +62,8 @@ class SettingInfo:
     high: float | None
     live: bool
     log_scale: bool
+    # The type of each entry of a list setting (tuple[int, ...] -> int); None otherwise.
+    item_type: type | None = None
 
 
 def settings_of(config_or_class) -> list[SettingInfo]:
@@ -71,7 +79,7 @@ def settings_of(config_or_class) -> list[SettingInfo]:
                 name=f.name, type=_base_type(hints[f.name]), default=default,
                 help=meta.get("help", ""), choices=meta.get("choices"), low=meta.get("low"),
                 high=meta.get("high"), live=meta.get("live", False),
-                log_scale=meta.get("log_scale", False),
+                log_scale=meta.get("log_scale", False), item_type=_item_type(hints[f.name]),
             )
         )
     return infos
@@ -85,6 +93,17 @@ def _base_type(hint) -> type:
         args = [a for a in typing.get_args(hint) if a is not type(None)]
         return _base_type(args[0])
     return hint if isinstance(hint, type) else str
+
+
+def _item_type(hint) -> type | None:
+    origin = typing.get_origin(hint)
+    if origin is typing.Union or str(origin) == "<class 'types.UnionType'>":
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        return _item_type(args[0])
+    if origin in (tuple, list):
+        args = [a for a in typing.get_args(hint) if a is not Ellipsis]
+        return args[0] if args and isinstance(args[0], type) else None
+    return None
 
 
 def parse_value(info: SettingInfo, text: str) -> Any:
@@ -104,7 +123,7 @@ def parse_value(info: SettingInfo, text: str) -> Any:
             return float(text)
         if info.type in (tuple, list):
             items = [p.strip() for p in text.replace(";", ",").split(",") if p.strip()]
-            element = type(info.default[0]) if info.default else int
+            element = info.item_type or (type(info.default[0]) if info.default else int)
             values = [element(p) for p in items]
             return info.type(values)
         return text
@@ -137,46 +156,102 @@ def apply_settings(config, assignments: dict[str, Any] | Iterable[str]) -> None:
             )
         if isinstance(value, str) and infos[key].type is not str:
             value = parse_value(infos[key], value)
-        setattr(trial, key, value)
+        setattr(trial, key, _normalised(infos[key], value))
     validate(trial)
     for key in assignments:
         setattr(config, key, getattr(trial, key))
+
+
+def _normalised(info: SettingInfo, value: Any) -> Any:
+    """The value in the setting's own type where that loses nothing: 3.0 -> 3 for whole
+    numbers, 3 -> 3.0 for floats, a list -> a tuple (files store tuples as lists)."""
+    if info.type in (tuple, list) and isinstance(value, tuple | list):
+        items = [_normalised_item(info.item_type, v) for v in value]
+        return info.type(items)
+    return _normalised_item(info.type, value)
+
+
+def _normalised_item(kind: type | None, value: Any) -> Any:
+    if isinstance(value, bool):
+        return value
+    if kind is int and isinstance(value, float) and math.isfinite(value) \
+            and value.is_integer():
+        return int(value)
+    if kind is float and isinstance(value, int) and abs(value) < 2**1023:
+        return float(value)
+    return value
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, int) and value.bit_length() > 200:
+        return f"a whole number of {value.bit_length()} bits"
+    try:
+        text = repr(value)
+    except (ValueError, RecursionError):  # too deep or too long to print
+        return f"a {type(value).__name__} too large to show"
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _check_item(info: SettingInfo, kind: type | None, value: Any, what: str) -> None:
+    """Check one value (or one entry of a list) against its type and limits."""
+    name = info.name
+    if kind is bool:
+        if not isinstance(value, bool):
+            raise SettingError(f"setting {name!r}: {what} must be true or false, "
+                               f"got {_short(value)}")
+        return
+    if kind in (int, float):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise SettingError(f"setting {name!r}: {what} must be a number, got {_short(value)}")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise SettingError(f"setting {name!r}: {what} must be a finite number, "
+                               f"got {value!r}")
+        if kind is int and isinstance(value, float):
+            raise SettingError(f"setting {name!r}: {what} must be a whole number, got {value!r}")
+        # Comparisons of Python ints with floats are exact and never overflow.
+        if info.low is not None and value < info.low:
+            raise SettingError(f"setting {name!r}: {what} must be at least {info.low}, "
+                               f"got {_short(value)}")
+        if info.high is not None and value > info.high:
+            raise SettingError(f"setting {name!r}: {what} must be at most {info.high}, "
+                               f"got {_short(value)}")
+        return
+    if kind is str:
+        if not isinstance(value, str):
+            raise SettingError(f"setting {name!r}: {what} must be text, got "
+                               f"{type(value).__name__} {_short(value)}")
+        if len(value) > MAX_TEXT_LENGTH:
+            raise SettingError(f"setting {name!r}: {what} is {len(value)} characters long; "
+                               f"the limit is {MAX_TEXT_LENGTH}")
 
 
 def validate(config) -> None:
     """Check every setting against its type, choices and limits; raise SettingError."""
     for info in settings_of(config):
         value = getattr(config, info.name)
-        if info.type in (int, float) and not isinstance(value, bool):
-            if not isinstance(value, int | float) or (
-                isinstance(value, float) and not math.isfinite(value)
-            ):
-                raise SettingError(f"setting {info.name!r} must be a finite number, got {value!r}")
-            if info.type is int and not float(value).is_integer():
-                raise SettingError(f"setting {info.name!r} must be a whole number, got {value!r}")
-            if info.low is not None and value < info.low:
-                raise SettingError(f"setting {info.name!r} must be at least {info.low}, got {value}")
-            if info.high is not None and value > info.high:
-                raise SettingError(f"setting {info.name!r} must be at most {info.high}, got {value}")
         if info.type in (tuple, list):
             if not isinstance(value, tuple | list):
-                raise SettingError(f"setting {info.name!r} must be a list of values, got {value!r}")
+                raise SettingError(f"setting {info.name!r} must be a list of values, "
+                                   f"got {_short(value)}")
             if not value:
                 raise SettingError(f"setting {info.name!r} needs at least one value")
+            if len(value) > MAX_LIST_LENGTH:
+                raise SettingError(f"setting {info.name!r} has {len(value)} values; the "
+                                   f"limit is {MAX_LIST_LENGTH}")
             for v in value:
-                if isinstance(v, int | float) and not isinstance(v, bool):
-                    if info.low is not None and v < info.low:
-                        raise SettingError(
-                            f"setting {info.name!r}: each value must be at least {info.low}, got {v}")
-                    if info.high is not None and v > info.high:
-                        raise SettingError(
-                            f"setting {info.name!r}: each value must be at most {info.high}, got {v}")
+                _check_item(info, info.item_type, v, "each value")
+        else:
+            _check_item(info, info.type, value, "the value")
         if info.choices is not None:
             values = value if isinstance(value, tuple | list) else (value,)
             for v in values:
-                if v not in info.choices:
+                try:
+                    known = v in info.choices
+                except TypeError:  # an unhashable or incomparable value from a file
+                    known = False
+                if not known:
                     raise SettingError(
-                        f"setting {info.name!r}: {v!r} is not one of "
+                        f"setting {info.name!r}: {_short(v)} is not one of "
                         f"{', '.join(map(str, info.choices))}"
                     )
     check = getattr(config, "check", None)
