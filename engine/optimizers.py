@@ -259,9 +259,9 @@ class Adam(Optimizer):
 
     g <- g + wd p; m <- b1 m + (1 - b1) g; v <- b2 v + (1 - b2) g^2;
     p <- p - lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps).
+    With amsgrad (Reddi et al. 2018), as torch: v_max <- max(v_max, v), and v_max
+    takes the place of v in the step, so no element's step size ever grows back.
     """
-
-    slots = ("exp_avg", "exp_avg_sq")
 
     def __init__(
         self,
@@ -269,12 +269,15 @@ class Adam(Optimizer):
         betas: tuple[float, float] = (0.9, 0.999),
         eps: float = 1e-8,
         weight_decay: float = 0.0,
+        amsgrad: bool = False,
         population: int | None = None,
     ) -> None:
         super().__init__(lr, population)
         self.betas = (float(betas[0]), float(betas[1]))
         self.eps = float(eps)
         self.weight_decay = float(weight_decay)
+        self.amsgrad = bool(amsgrad)
+        self.slots = ("exp_avg", "exp_avg_sq") + (("max_exp_avg_sq",) if amsgrad else ())
 
     def _update(self, g, p, state, lr) -> None:
         state["step"] = t = state["step"] + 1
@@ -291,6 +294,9 @@ class Adam(Optimizer):
         np.multiply(g, g, out=tmp)
         tmp *= 1 - beta2
         v += tmp
+        if self.amsgrad:
+            # torch keeps the largest v seen (before bias correction) and steps with it
+            v = np.maximum(state["max_exp_avg_sq"], v, out=state["max_exp_avg_sq"])
         step_size = lr / (1 - beta1**t)
         bias_correction2_sqrt = math.sqrt(1 - beta2**t)
         # m / (sqrt(v) / c2 + eps) = m c2 / (sqrt(v) + eps c2): one pass fewer over the arrays

@@ -67,6 +67,21 @@ def ref_adam(lr=1e-3, b1=0.9, b2=0.999, eps=1e-8, weight_decay=0.0, lr_at=None):
     return np.array(out)
 
 
+def ref_adam_amsgrad(lr, b1, b2, eps=1e-8, weight_decay=0.0):
+    """torch.optim.Adam(amsgrad=True): the running maximum of v (before bias
+    correction) replaces v in the step."""
+    w, m, v, v_max, out = W0.copy(), np.zeros(4), np.zeros(4), np.zeros(4), []
+    for t in range(1, STEPS + 1):
+        g = grad_of(w) + weight_decay * w
+        m = b1 * m + (1 - b1) * g
+        v = b2 * v + (1 - b2) * g * g
+        v_max = np.maximum(v_max, v)
+        denom = np.sqrt(v_max) / np.sqrt(1 - b2**t) + eps
+        w = w - lr / (1 - b1**t) * m / denom
+        out.append(w)
+    return np.array(out)
+
+
 def ref_adagrad(lr=1e-2, lr_decay=0.0, initial=0.0, eps=1e-10, weight_decay=0.0):
     w, s, out = W0.copy(), np.full(4, initial), []
     for t in range(1, STEPS + 1):
@@ -124,6 +139,14 @@ CASES = {
         lambda: optimizers.Adam(0.05, betas=(0.8, 0.99), eps=1e-6, weight_decay=0.1),
         lambda: ref_adam(0.05, 0.8, 0.99, 1e-6, weight_decay=0.1),
     ),
+    "adam_amsgrad": (
+        lambda: optimizers.Adam(0.05, betas=(0.9, 0.6), amsgrad=True),
+        lambda: ref_adam_amsgrad(0.05, 0.9, 0.6),
+    ),
+    "adam_amsgrad_defaults_wd": (
+        lambda: optimizers.Adam(0.1, amsgrad=True, weight_decay=0.1),
+        lambda: ref_adam_amsgrad(0.1, 0.9, 0.999, weight_decay=0.1),
+    ),
     "adagrad_defaults": (lambda: optimizers.Adagrad(), lambda: ref_adagrad()),
     "adagrad_lr_decay": (
         lambda: optimizers.Adagrad(0.1, lr_decay=0.05, initial_accumulator_value=0.2,
@@ -153,6 +176,15 @@ def test_trajectory_matches_update_rule(case):
     # float32 follows the float64 path closely and stays float32
     ours32 = engine_trajectory(make(), dtype=np.float32)
     np.testing.assert_allclose(ours32, expected, rtol=1e-3, atol=1e-4)
+
+
+def test_amsgrad_changes_the_path_once_v_falls():
+    """With b2 = 0.6, v follows the shrinking gradient down; amsgrad keeps the maximum,
+    so its steps are smaller than plain Adam's and the two paths part."""
+    plain = engine_trajectory(optimizers.Adam(0.05, betas=(0.9, 0.6)))
+    ams = engine_trajectory(optimizers.Adam(0.05, betas=(0.9, 0.6), amsgrad=True))
+    assert np.abs(plain - ams).max() > 1e-3
+    assert optimizers.Adam().amsgrad is False
 
 
 def test_defaults_are_torchs():
