@@ -443,7 +443,8 @@ class LabView(QWidget):
         try:
             snapshot = next(generator)
         except Exception as exc:  # a bad setting combination shows, never crashes
-            log.exception("preview of %s failed", self.lab_name)
+            if not isinstance(exc, SettingError):  # a refused setting is no bug: no traceback
+                log.exception("preview of %s failed", self.lab_name)
             self._show_error(f"Cannot show these settings: {exc}")
             return
         finally:
