@@ -18,16 +18,23 @@ import json
 import os
 import tempfile
 import zipfile
+import zlib
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from engine import experiments
+from engine.data import npz
 from engine.experiments.base import SettingError, apply_settings, settings_of
 
 FORMAT = "vizlab-experiment"
 VERSION = 1
+# Limits on what a file may unpack to: the manifest is a few kB of settings; the state,
+# the weights of the largest network the settings allow, is far below this cap.
+MAX_MANIFEST_BYTES = 1 << 20
+MAX_STATE_BYTES = 1 << 30
+MAX_STEP = 10**15
 
 
 @dataclasses.dataclass(frozen=True)
@@ -82,66 +89,109 @@ def write_atomically(path: Path, write) -> None:
         raise
 
 
+def _read_member(archive: zipfile.ZipFile, name: str, cap: int, label: str) -> bytes:
+    """A member's bytes, refused when it declares (or turns out) larger than `cap`: never
+    more than the declared size plus one byte is decompressed."""
+    info = archive.getinfo(name)
+    if info.file_size > cap:
+        raise ValueError(f"{label}: {name} unpacks to {info.file_size:,} bytes; the limit "
+                         f"is {cap:,} bytes")
+    with archive.open(info) as f:
+        data = f.read(info.file_size + 1)
+    if len(data) != info.file_size:
+        raise ValueError(f"{label}: {name} is damaged (it holds another size than it "
+                         f"declares)")
+    return data
+
+
+def _settings_from(manifest: dict, module: Any, label: str) -> dict[str, Any]:
+    """The manifest's settings, checked by the settings system on a fresh config and
+    returned in the settings' own types."""
+    settings = manifest.get("settings")
+    if not isinstance(settings, dict):
+        raise ValueError(f"{label}: the settings are missing or damaged")
+    config = module.Config()
+    try:
+        apply_settings(config, settings)
+    except (SettingError, TypeError, RecursionError) as exc:
+        raise ValueError(f"{label}: {exc}") from None
+    return {key: getattr(config, key) for key in settings}
+
+
+def _read_state(state_bytes: bytes, module: Any, settings: dict[str, Any],
+                label: str) -> dict[str, np.ndarray]:
+    """The saved arrays, after checking the shapes their headers declare against the
+    network the settings build (nothing is read when they do not fit)."""
+
+    def check(headers: dict[str, npz.ArrayHeader]) -> None:
+        if not hasattr(module, "check_state"):
+            return
+        # Arrays of the declared shapes that take no memory: only shapes are compared.
+        placeholders = {name: h.placeholder() for name, h in headers.items()}
+        try:
+            module.check_state(module.Config(**settings), placeholders)
+        except ValueError as exc:  # SettingError too: the data set cannot be read
+            raise ValueError(f"{label}: {exc}") from None
+
+    return npz.read_npz(state_bytes, f"{label}: the saved weights",
+                        max_bytes=MAX_STATE_BYTES, check=check)
+
+
 def load_experiment(path: str | Path) -> SavedExperiment:
-    """Read and check a `.vizlab` file; raise ValueError saying what is wrong with it."""
+    """Read and check a `.vizlab` file; raise ValueError saying what is wrong with it.
+
+    Sizes are checked before anything is unpacked, the manifest by the settings system,
+    and the declared shapes of the saved arrays against the experiment before they are
+    read: a damaged or hostile file costs little time and memory.
+    """
     path = Path(path)
+    label = path.name
     if not path.is_file():
         raise ValueError(f"{path} is not a file")
     try:
         with zipfile.ZipFile(path) as archive:
             names = set(archive.namelist())
             if "manifest.json" not in names:
-                raise ValueError(f"{path.name} is not a vizlab experiment (no manifest.json)")
-            manifest = json.loads(archive.read("manifest.json").decode("utf-8"))
-            state_bytes = archive.read("state.npz") if "state.npz" in names else None
+                raise ValueError(f"{label} is not a vizlab experiment (no manifest.json)")
+            manifest_bytes = _read_member(archive, "manifest.json", MAX_MANIFEST_BYTES, label)
+            state_bytes = _read_member(archive, "state.npz", MAX_STATE_BYTES, label) \
+                if "state.npz" in names else None
     except zipfile.BadZipFile:
-        raise ValueError(f"{path.name} is not a vizlab experiment file (not a zip archive)") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ValueError(f"{path.name}: the manifest is damaged ({exc})") from None
-    except (zipfile.LargeZipFile, OSError, EOFError, RuntimeError) as exc:
-        raise ValueError(f"{path.name} is damaged: {exc}") from None
+        raise ValueError(f"{label} is not a vizlab experiment file (not a zip archive)") from None
+    except (zipfile.LargeZipFile, OSError, EOFError, RuntimeError, NotImplementedError,
+            zlib.error) as exc:
+        raise ValueError(f"{label} is damaged: {exc}") from None
+    try:
+        manifest = json.loads(manifest_bytes.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        # ValueError covers JSON errors and numbers too long to convert.
+        raise ValueError(f"{label}: the manifest is damaged ({exc})") from None
 
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-        raise ValueError(f"{path.name} is not a vizlab experiment file")
+        raise ValueError(f"{label} is not a vizlab experiment file")
     version = manifest.get("version")
-    if not isinstance(version, int) or version > VERSION:
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise ValueError(f"{label}: the manifest's format version is damaged")
+    if version > VERSION:
         raise ValueError(
-            f"{path.name} was written by a newer vizlab (format version {version}); "
+            f"{label} was written by a newer vizlab (format version {version}); "
             f"this one reads version {VERSION}"
         )
     lab = manifest.get("lab")
+    if not isinstance(lab, str) or len(lab) > 100:
+        raise ValueError(f"{label}: the manifest names no lab")
     try:
         module = experiments.get(lab)
     except SettingError as exc:
-        raise ValueError(f"{path.name}: {exc}") from None
-    settings = manifest.get("settings")
-    if not isinstance(settings, dict):
-        raise ValueError(f"{path.name}: the settings are missing or damaged")
-    # Tuples were stored as lists; check every value on a fresh config.
-    infos = {info.name: info for info in settings_of(module.Config)}
-    values = {}
-    for key, value in settings.items():
-        info = infos.get(key)
-        if info is not None and info.type is tuple and isinstance(value, list):
-            value = tuple(value)
-        values[key] = value
-    try:
-        apply_settings(module.Config(), values)
-    except (SettingError, TypeError) as exc:
-        raise ValueError(f"{path.name}: {exc}") from None
+        raise ValueError(f"{label}: {exc}") from None
+    step = manifest.get("step", 0)
+    if isinstance(step, bool) or not isinstance(step, int) or not 0 <= step <= MAX_STEP:
+        raise ValueError(f"{label}: the manifest's step is damaged (a whole number from 0 "
+                         f"to {MAX_STEP} is expected)")
+    settings = _settings_from(manifest, module, label)
 
     state = None
-    if state_bytes:
-        try:
-            with np.load(io.BytesIO(state_bytes), allow_pickle=False) as npz:
-                state = {key: npz[key] for key in npz.files}
-        except (ValueError, OSError, zipfile.BadZipFile, EOFError) as exc:
-            raise ValueError(f"{path.name}: the saved weights are damaged ({exc})") from None
-        if hasattr(module, "check_state"):
-            try:
-                module.check_state(module.Config(**values), state)
-            except ValueError as exc:
-                raise ValueError(f"{path.name}: {exc}") from None
-    step = manifest.get("step", 0)
-    return SavedExperiment(lab=lab, settings=values, state=state or None,
-                           step=int(step) if isinstance(step, int) else 0)
+    # Only a lab that saves state reads it back; anything else in the file is ignored.
+    if state_bytes and hasattr(module, "state_of"):
+        state = _read_state(state_bytes, module, settings, label)
+    return SavedExperiment(lab=lab, settings=settings, state=state or None, step=step)

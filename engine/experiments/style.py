@@ -28,6 +28,7 @@ becomes BGR on 0..255 minus the ImageNet means [103.939, 116.779, 123.68].
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -37,6 +38,7 @@ from PIL import Image, ImageDraw
 import engine as en
 from engine import nn, optimizers
 from engine._paths import ASSETS
+from engine.data import npz
 from engine.experiments.base import SettingError, setting
 from engine.experiments.history import History
 
@@ -50,6 +52,8 @@ VGG_MEANS_BGR = np.array([103.939, 116.779, 123.68])
 LAYER_NAMES = tuple(f"conv{b + 1}_{c + 1}" for b, widths in enumerate(VGG16_BLOCKS)
                     for c in range(len(widths)))
 IMAGES_DIR = ASSETS / "images"
+# VGG16's conv stack holds 14.7 million weights (59 MB as float32); float64 doubles it.
+MAX_WEIGHTS_BYTES = 160_000_000
 BUNDLED = ("chelsea", "coffee", "astronaut")
 STYLES = ("strokes",) + BUNDLED
 OPTIMIZERS = ("adam", "lbfgs")
@@ -113,6 +117,12 @@ class Config:
                                   live=True)
 
     def check(self) -> None:
+        # The image files' headers only (sizes, not pixels): a file that cannot be used
+        # is refused when it is chosen, not at every preview.
+        for field in ("content_path", "style_path"):
+            path = getattr(self, field).strip()
+            if path:
+                check_image_file(path, int(self.size), field)
         kept = kept_layers(self.blocks)
         if self.content_layer != "auto" and self.content_layer not in kept:
             raise SettingError(f"setting 'content_layer': {self.content_layer} is not in "
@@ -148,24 +158,120 @@ def style_layers_of(config: Config) -> list[str]:
 # images
 
 
-def load_image(path: str | Path, size: int, name: str = "image") -> np.ndarray:
-    """An image file as (size, size, 3) float64 RGB in 0..1: scaled so its short side is
-    `size`, then the centre square. SettingError if it cannot be read."""
-    path = Path(path).expanduser()
+# Images are decoded at most this large (RGB: 3 bytes a pixel): a photo of 8000x5000
+# fits; a declared size beyond is refused before anything is decoded. JPEGs decode at
+# a reduced scale (1/2 .. 1/8, Pillow's draft) close to the lab's size, so larger ones fit.
+MAX_IMAGE_MEGAPIXELS = 40
+# A shorter side than this cannot make a texture or a picture worth matching.
+MIN_IMAGE_SIDE = 8
+# EXIF orientation -> the transpose that makes the image upright (as ImageOps.exif_transpose).
+_EXIF_ORIENTATION = 0x0112
+_UPRIGHT = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM, 5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+
+
+def _working_mode(im: Image.Image) -> Image.Image:
+    """The image in a mode Pillow resizes well: RGB, RGBA (any transparency), L, LA or F
+    (16-bit and 32-bit grey become F on 0..255)."""
+    if im.mode in ("RGB", "RGBA", "L", "LA", "F"):
+        return im
+    if im.mode.startswith("I"):  # I, I;16, I;16B...: 16-bit grey as PNG and TIFF store it
+        grey = np.asarray(im, dtype=np.float32)
+        return Image.fromarray(np.clip(grey / 257.0, 0.0, 255.0), mode="F")
+    if "A" in im.mode or "a" in im.mode or "transparency" in im.info:
+        return im.convert("RGBA")
+    return im.convert("RGB")
+
+
+def _as_rgb(im: Image.Image) -> Image.Image:
+    """RGB; transparent parts become white, as a viewer shows them on a page."""
+    if im.mode == "F":
+        im = Image.fromarray(np.clip(np.asarray(im), 0, 255).round().astype(np.uint8))
+    if im.mode in ("RGBA", "LA"):
+        im = im.convert("RGBA")
+        return Image.alpha_composite(Image.new("RGBA", im.size, (255, 255, 255, 255)),
+                                     im).convert("RGB")
+    return im.convert("RGB")
+
+
+def _open_image(path: Path, size: int, name: str) -> Image.Image:
+    """The image file opened (header read, nothing decoded; a JPEG set to decode reduced),
+    after checking the size it declares. SettingError naming the setting otherwise."""
+    shown = str(path)
     if not path.is_file():
-        raise SettingError(f"setting {name!r}: no such file: {str(path)!r}")
+        raise SettingError(f"setting {name!r}: no such file: {shown!r}")
     try:
-        with Image.open(path) as im:
-            im = im.convert("RGB")
-    except (OSError, ValueError) as exc:
+        with warnings.catch_warnings():
+            # The size is checked here, against a lower limit than Pillow's warning.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            im = Image.open(path)
+    except Image.DecompressionBombError:
+        raise SettingError(f"setting {name!r}: {shown!r} declares more than "
+                           f"{MAX_IMAGE_MEGAPIXELS} megapixels; images up to that are "
+                           f"read") from None
+    except (OSError, ValueError, SyntaxError, EOFError) as exc:
+        raise SettingError(f"setting {name!r}: cannot read {shown!r} as an image "
+                           f"({exc})") from None
+    try:
+        w, h = im.size
+        if min(w, h) < MIN_IMAGE_SIDE:
+            raise SettingError(
+                f"setting {name!r}: {shown!r} is {w}x{h} pixels; an image needs at "
+                f"least {MIN_IMAGE_SIDE} pixels on its short side")
+        # JPEG: decode at the smallest scale that still covers `size` on the short side.
+        scale = size / min(w, h)
+        im.draft("RGB", (max(1, round(w * scale)), max(1, round(h * scale))))
+        dw, dh = im.size
+        if dw * dh > MAX_IMAGE_MEGAPIXELS * 1_000_000:
+            raise SettingError(
+                f"setting {name!r}: {shown!r} is {w}x{h} pixels "
+                f"({w * h / 1e6:.1f} megapixels); images up to "
+                f"{MAX_IMAGE_MEGAPIXELS} megapixels are read")
+    except BaseException:
+        im.close()
+        raise
+    return im
+
+
+def check_image_file(path: str | Path, size: int, name: str = "image") -> None:
+    """Refuse, cheaply (the header only), an image file that load_image would refuse for
+    its absence or its size. SettingError naming the setting."""
+    _open_image(Path(path).expanduser(), size, name).close()
+
+
+def load_image(path: str | Path, size: int, name: str = "image") -> np.ndarray:
+    """An image file as (size, size, 3) float64 RGB in 0..1: its centre square, scaled to
+    `size`, upright as its EXIF orientation says; grey, 16-bit and transparent images are
+    turned into RGB (transparency on white).
+
+    The size the file declares is checked before anything is decoded: past
+    MAX_IMAGE_MEGAPIXELS (after a JPEG's reduced decoding) or with a side shorter than
+    MIN_IMAGE_SIDE it is refused. SettingError, naming the setting, if it cannot be read.
+    """
+    path = Path(path).expanduser()
+    try:
+        with _open_image(path, size, name) as im:
+            orientation = im.getexif().get(_EXIF_ORIENTATION, 1)
+            im.load()
+            work = _working_mode(im)
+    except SettingError:
+        raise
+    except (OSError, ValueError, SyntaxError, EOFError, MemoryError) as exc:
         raise SettingError(f"setting {name!r}: cannot read {str(path)!r} as an image "
                            f"({exc})") from None
-    w, h = im.size
-    scale = size / min(w, h)
-    im = im.resize((max(size, round(w * scale)), max(size, round(h * scale))),
-                   Image.Resampling.LANCZOS)
-    left, top = (im.size[0] - size) // 2, (im.size[1] - size) // 2
-    im = im.crop((left, top, left + size, top + size))
+    # The centre square, scaled straight to size x size (reduce first, then Lanczos).
+    w, h = work.size
+    side = min(w, h)
+    left, top = (w - side) / 2, (h - side) / 2
+    work = work.resize((size, size), Image.Resampling.LANCZOS,
+                       box=(left, top, left + side, top + side), reducing_gap=3.0)
+    im = _as_rgb(work)
+    if orientation in _UPRIGHT:  # the centre square maps onto itself: turn it after
+        im = im.transpose(_UPRIGHT[orientation])
     return np.asarray(im, dtype=np.float64) / 255.0
 
 
@@ -280,26 +386,43 @@ def load_vgg16_npz(path: str | Path, blocks: int, dtype: type = np.float64) -> V
     path = Path(path).expanduser()
     if not path.is_file():
         raise SettingError(f"setting 'weights_path': no such file: {str(path)!r}")
-    try:
-        with np.load(path) as npz:
-            arrays = {key: npz[key] for key in npz.files}
-    except (OSError, ValueError) as exc:
-        raise SettingError(f"setting 'weights_path': cannot read {str(path)!r} as .npz "
-                           f"({exc})") from None
-    weights: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    layers = kept_layers(blocks)
+    expected: dict[str, tuple[tuple[int, ...], str]] = {}  # arr_i -> shape, what it is
     cin = 3
-    for i, (name, cout) in enumerate(zip(kept_layers(blocks), widths(blocks, 1.0),
-                                         strict=True)):
-        kernel, bias = arrays.get(f"arr_{2 * i}"), arrays.get(f"arr_{2 * i + 1}")
-        if kernel is None or bias is None:
-            raise SettingError(f"setting 'weights_path': {path.name} has no arr_{2 * i} / "
-                               f"arr_{2 * i + 1} ({name} kernel and bias)")
-        if kernel.shape != (3, 3, cin, cout) or bias.shape != (cout,):
-            raise SettingError(f"setting 'weights_path': {name} needs kernel (3, 3, {cin}, "
-                               f"{cout}) and bias ({cout},), got {kernel.shape} and "
-                               f"{bias.shape}")
-        weights[name] = (kernel.astype(dtype), bias.astype(dtype))
+    for i, (name, cout) in enumerate(zip(layers, widths(blocks, 1.0), strict=True)):
+        expected[f"arr_{2 * i}"] = ((3, 3, cin, cout), f"{name} kernel")
+        expected[f"arr_{2 * i + 1}"] = ((cout,), f"{name} bias")
         cin = cout
+
+    def check(headers: dict[str, npz.ArrayHeader]) -> None:
+        # Shapes come from the headers: nothing is read until every one fits.
+        for i, name in enumerate(layers):
+            kernel, bias = headers.get(f"arr_{2 * i}"), headers.get(f"arr_{2 * i + 1}")
+            if kernel is None or bias is None:
+                raise SettingError(f"setting 'weights_path': {path.name} has no arr_{2 * i} "
+                                   f"/ arr_{2 * i + 1} ({name} kernel and bias)")
+            want_kernel, want_bias = expected[f"arr_{2 * i}"][0], expected[f"arr_{2 * i + 1}"][0]
+            if kernel.shape != want_kernel or bias.shape != want_bias:
+                raise SettingError(f"setting 'weights_path': {name} needs kernel "
+                                   f"{want_kernel} and bias {want_bias}, got {kernel.shape} "
+                                   f"and {bias.shape}")
+
+    try:
+        arrays = npz.read_npz(path, path.name, max_bytes=MAX_WEIGHTS_BYTES, kinds="f",
+                              check=check, names=expected)
+    except SettingError:
+        raise
+    except (OSError, ValueError) as exc:
+        raise SettingError(f"setting 'weights_path': {exc}") from None
+    for key, (_, what) in expected.items():
+        if not np.isfinite(arrays[key]).all():
+            bad = int(np.size(arrays[key]) - np.count_nonzero(np.isfinite(arrays[key])))
+            raise SettingError(f"setting 'weights_path': {key} ({what}) in {path.name} "
+                               f"holds {bad} NaN or infinite values")
+    weights = {
+        name: (arrays[f"arr_{2 * i}"].astype(dtype), arrays[f"arr_{2 * i + 1}"].astype(dtype))
+        for i, name in enumerate(layers)
+    }
     return VGGFeatures(weights, f"pretrained VGG16 weights from {path.name} (full widths)")
 
 
