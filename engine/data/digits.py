@@ -71,6 +71,22 @@ def train_test_split(
         idx = rng.permutation(len(y))
         k = round(test_fraction * len(y))
         test, train = idx[:k], idx[k:]
+    if (len(test) == 0 or len(train) == 0) and stratify:
+        _too_few_per_class(y, test_fraction, empty="test" if len(test) == 0 else "training")
     if len(test) == 0 or len(train) == 0:
         raise ValueError(f"test_fraction={test_fraction} leaves an empty part for {len(y)} samples")
     return X[train], X[test], y[train], y[test]
+
+
+def _too_few_per_class(y: np.ndarray, test_fraction: float, empty: str) -> None:
+    """Raise the ValueError that says why a stratified split left a part empty: every
+    class is too small to give a point to both parts."""
+    counts = np.unique(y, return_counts=True)[1]
+    # The smallest class that gives at least one point to each part at this fraction.
+    needed = next((n for n in range(2, 100_000)
+                   if 1 <= round(test_fraction * n) <= n - 1), "many")
+    raise ValueError(
+        f"too few points per class to split into training and test parts: {len(y)} points "
+        f"in {len(counts)} classes, the largest with {int(counts.max())} point(s), so "
+        f"the {empty} part would be empty; each class needs at least {needed} points "
+        f"(or fewer classes)")

@@ -16,6 +16,11 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 
+# Limits on a user's CSV of 2-D points: a few hundred points per class make a picture.
+MAX_CSV_BYTES = 16_000_000
+MAX_CSV_ROWS = 200_000
+MAX_CSV_CLASSES = 100
+
 __all__ = [
     "circles",
     "gaussians",
@@ -173,6 +178,10 @@ def load_csv_points(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
     p = Path(path)
     if not p.is_file():
         raise ValueError(f"{p}: not a file")
+    size = p.stat().st_size
+    if size > MAX_CSV_BYTES:
+        raise ValueError(f"{p}: {size / 1e6:,.1f} MB; CSV files of points up to "
+                         f"{MAX_CSV_BYTES // 1_000_000} MB are read")
     try:
         text = p.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
@@ -195,6 +204,9 @@ def load_csv_points(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
         first = 1  # header
     if first == len(rows):
         raise ValueError(f"{p}: has a header but no data rows")
+    if len(rows) - first > MAX_CSV_ROWS:
+        raise ValueError(f"{p}: {len(rows) - first:,} rows; up to {MAX_CSV_ROWS:,} points "
+                         f"are read")
     pts = np.empty((len(rows) - first, 2), dtype=np.float64)
     labels = np.empty(len(rows) - first, dtype=np.int64)
     for i, row in enumerate(rows[first:]):
@@ -221,6 +233,10 @@ def load_csv_points(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
             raise ValueError(f"{p}, row {lineno}: label is not an integer: {fields[2]!r}")
         labels[i] = int(lab)
     classes, y = np.unique(labels, return_inverse=True)
+    if len(classes) > MAX_CSV_CLASSES:
+        raise ValueError(
+            f"{p}: {len(classes):,} different labels (classes) for {len(labels):,} points; "
+            f"up to {MAX_CSV_CLASSES} classes are read, each needing several points")
     if not np.array_equal(classes, np.arange(len(classes))):
         log.info("%s: labels %s mapped to 0..%d", p, classes.tolist(), len(classes) - 1)
     return pts.astype(np.float32), y.astype(np.int64)
