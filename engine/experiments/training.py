@@ -5,6 +5,11 @@ initializer, loss, optimizer, learning rate, batch size, regularization, seed. E
 snapshot carries what the lab draws: loss and accuracy curves (train and test), the
 weight matrices, dead-ReLU fractions per layer, activation histograms, the decision
 boundary over the input plane for 2-D data, and a confusion matrix.
+
+Too high a learning rate makes the network diverge: its loss overflows to inf or NaN.
+The run then stops there, without applying that step, and its last snapshot says at
+which step (`diverged_at`); the overflow on the way is an expected outcome, so numpy is
+told not to warn about it.
 """
 
 from __future__ import annotations
@@ -105,6 +110,7 @@ class Snapshot:
     points: np.ndarray | None  # 2-D training points, for drawing with the boundary
     point_labels: np.ndarray | None
     variables: dict[str, np.ndarray]  # every trainable value by name (save / load)
+    diverged_at: int | None = None  # the step whose loss was not finite; training stopped
 
 
 @dataclasses.dataclass(frozen=True)
@@ -214,9 +220,9 @@ def run(config: Config, state: dict[str, np.ndarray] | None = None) -> Iterator[
     order = rng.permutation(len(data.x_train))
     cursor = 0
 
-    def snapshot() -> Snapshot:
+    def snapshot(diverged_at: int | None = None) -> Snapshot:
         return _snapshot(config, model, data, classes, step, history, probe_idx, test_idx, grid,
-                         dense_layers, relu_layers)
+                         dense_layers, relu_layers, diverged_at)
 
     yield snapshot()
     while step < config.steps:
@@ -227,17 +233,17 @@ def run(config: Config, state: dict[str, np.ndarray] | None = None) -> Iterator[
         idx = order[cursor: cursor + batch]
         cursor += batch
         optimizer.lr = config.learning_rate  # live: the app may have changed it
-        logits = model(data.x_train[idx], training=True)
-        loss = training_loss(config, logits, data.y_train[idx], classes)
-        regularizer = penalty(config.regularizer, config.reg_lambda)
-        if regularizer is not None:
-            for layer in dense_layers:
-                loss = loss + regularizer(layer.kernel)
+        # A diverging network overflows on its way to a non-finite loss: expected here.
+        with np.errstate(over="ignore", invalid="ignore"):
+            logits = model(data.x_train[idx], training=True)
+            loss = training_loss(config, logits, data.y_train[idx], classes)
+            regularizer = penalty(config.regularizer, config.reg_lambda)
+            if regularizer is not None:
+                for layer in dense_layers:
+                    loss = loss + regularizer(layer.kernel)
         if not np.isfinite(loss.value):
-            raise FloatingPointError(
-                f"the loss became {float(loss.value)} at step {step + 1}: the learning rate "
-                f"{config.learning_rate:g} is too high for this setup; lower it and press Reset"
-            )
+            yield snapshot(diverged_at=step + 1)  # the weights stay as they were
+            return
         optimizer.minimize(loss, variables)
         step += 1
         if step % config.snapshot_every == 0 or step == config.steps:
@@ -259,22 +265,26 @@ def _boundary_grid(data: Data, resolution: int):
 
 
 def _probabilities(model, x: np.ndarray) -> np.ndarray:
-    with en.no_grad():
+    # Weights on their way to divergence overflow (inf logits, NaN probabilities):
+    # the curves then show the blow-up, and the next step stops the run.
+    with en.no_grad(), np.errstate(over="ignore", invalid="ignore"):
         logits = model(x, training=False).value
-    shifted = logits - logits.max(axis=1, keepdims=True)
-    e = np.exp(shifted)
-    return e / e.sum(axis=1, keepdims=True)
+        shifted = logits - logits.max(axis=1, keepdims=True)
+        e = np.exp(shifted)
+        return e / e.sum(axis=1, keepdims=True)
 
 
 def _loss_and_accuracy(probs: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
     picked = probs[np.arange(len(labels)), labels]
+    if not np.all(np.isfinite(probs)):  # a diverged network: no loss to speak of
+        return float("nan"), float("nan")
     loss = float(-np.mean(np.log(np.maximum(picked, 1e-12))))
     accuracy = float(np.mean(probs.argmax(axis=1) == labels))
     return loss, accuracy
 
 
 def _snapshot(config, model, data, classes, step, history, probe_idx, test_idx, grid,
-              dense_layers, relu_layers) -> Snapshot:
+              dense_layers, relu_layers, diverged_at: int | None = None) -> Snapshot:
     model.record_activations = True
     train_probs = _probabilities(model, data.x_train[probe_idx])
     outputs = dict(model.activations)
@@ -319,6 +329,7 @@ def _snapshot(config, model, data, classes, step, history, probe_idx, test_idx, 
         points=data.x_train if grid is not None else None,
         point_labels=data.y_train if grid is not None else None,
         variables=values,
+        diverged_at=diverged_at,
     )
 
 

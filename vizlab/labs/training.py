@@ -25,6 +25,8 @@ learning rate and watch this climb.</li>
 of the plane, pale where it hesitates. For images: the <b>confusion matrix</b>, rows
 the true class, columns the predicted one.</li>
 </ul>
+<p>Too high a learning rate makes the network diverge: its loss overflows, training
+stops there and the loss plot's title says at which step.</p>
 <p>Learning rate, batch size, regularizer and its strength apply while training;
 other settings apply when you press <b>Reset</b>.</p>
 """
@@ -88,6 +90,9 @@ class View(LabView):
         return self.weight_maps
 
     def draw(self, snap) -> None:
+        diverged = getattr(snap, "diverged_at", None)
+        self.loss_plot.plot_item.setTitle(
+            "Loss" if diverged is None else f"Loss: diverged at step {diverged}")
         curves = snap.curves
         steps = curves["step"]
         self.loss_plot.set_curve("train", steps, curves["train_loss"])
