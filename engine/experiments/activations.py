@@ -11,6 +11,9 @@ Four parts, every number from the engine:
 - dying ReLU: a small ReLU network trained live on a toy set, with the share of dead
   units per layer, and a learning-rate sweep (one population run, one member per
   rate) of the dead share at the end of a short training;
+  A learning rate high enough makes a network diverge (its loss overflows): a sweep
+  member is then frozen and marked, and the live network stops there, its last snapshot
+  saying at which step (`diverged_at`);
 - softmax: typed logits to probabilities at a temperature, with the examples of
   REFERENCE.md section 2 as presets.
 
@@ -233,11 +236,13 @@ class LearningRateSweep:
 
     rates: np.ndarray  # (K,)
     layer_names: tuple[str, ...]
+    # NaN for diverged members in the next three.
     dead: np.ndarray  # (K, layers): share of dead units per layer at the end
     dead_total: np.ndarray  # (K,): share of all hidden units
     final_loss: np.ndarray  # (K,) cross-entropy on the whole set
     diverged: np.ndarray  # (K,) bool: members frozen because their loss went non-finite
     steps: int
+    diverged_at: np.ndarray | None = None  # (K,) the step each member diverged at, -1: not
 
 
 @dataclasses.dataclass(frozen=True)
@@ -267,6 +272,8 @@ class Snapshot:
     # The settings each static part was computed from ("curves", "vanishing", "softmax"):
     # equal keys mean equal numbers, so a view redraws a part only when its key changes.
     static_keys: dict[str, tuple]
+    # The step whose loss was not finite: the live network diverged and training stopped.
+    diverged_at: int | None = None
 
 
 # ----------------------------------------------------------------------------------
@@ -448,15 +455,19 @@ def _probe(model: layers.Sequential, x: np.ndarray, y: np.ndarray):
     try:
         with en.no_grad(), np.errstate(over="ignore", invalid="ignore"):
             logits = model(x)
+            # Diverged (frozen) members overflow: their loss is inf or NaN, expected.
+            if model.population is None:
+                loss = float(losses.softmax_cross_entropy(logits, y).value)
+            else:
+                loss = losses.softmax_cross_entropy(logits, y,
+                                                    reduction="member").value.astype(np.float64)
     finally:
         model.record_activations = False
     hidden = model.preactivations[:-1]  # the output layer has no ReLU
     if model.population is None:
-        loss = float(losses.softmax_cross_entropy(logits, y).value)
         accuracy = float(np.mean(logits.value.argmax(axis=-1) == y))
         dead = np.array([probes.dead_fraction(pre) for _, pre in hidden])
         return loss, accuracy, dead
-    loss = losses.softmax_cross_entropy(logits, y, reduction="member").value.astype(np.float64)
     accuracy = np.mean(logits.value.argmax(axis=-1) == y, axis=-1)
     dead = np.array([[probes.dead_fraction(pre[k]) for _, pre in hidden]
                      for k in range(model.population)])
@@ -475,19 +486,26 @@ def learning_rate_sweep(config: Config, x: np.ndarray, y: np.ndarray) -> Learnin
     # The same batches as the live network, so a sweep member at the live network's rate
     # follows the same path.
     order = batches(len(x), np.random.default_rng([config.seed, 2]), lambda: config.batch_size)
+    diverged_at = np.full(k, -1, dtype=np.int64)
     # Members whose weights blow up are frozen by the optimizer; their overflow is expected.
     with np.errstate(over="ignore", invalid="ignore"):
-        for _ in range(config.sweep_steps):
+        for step in range(1, config.sweep_steps + 1):
             idx = next(order)
             loss = losses.softmax_cross_entropy(model(x[idx], training=True), y[idx],
                                                 reduction="member")
             optimizer.minimize(loss, variables)
+            diverged_at[optimizer.frozen & (diverged_at < 0)] = step
     final_loss, _, dead = _probe(model, x, y)
     units = np.array(config.hidden, dtype=np.float64)
     dead_total = dead @ units / units.sum()
     names = tuple(layer.name for layer in model.layers[:-1])
-    return LearningRateSweep(rates, names, dead, dead_total, final_loss,
-                             optimizer.frozen.copy(), config.sweep_steps)
+    bad = optimizer.frozen.copy()
+    # A diverged member has no meaningful dead share or loss: NaN, marked by `diverged`.
+    dead[bad] = np.nan
+    dead_total[bad] = np.nan
+    final_loss = np.where(bad, np.nan, final_loss)
+    return LearningRateSweep(rates, names, dead, dead_total, final_loss, bad,
+                             config.sweep_steps, diverged_at)
 
 
 # ----------------------------------------------------------------------------------
@@ -540,7 +558,7 @@ def run(config: Config) -> Iterator[Snapshot]:
     order = batches(len(x), np.random.default_rng([config.seed, 2]), lambda: config.batch_size)
     step = 0
 
-    def snapshot() -> Snapshot:
+    def snapshot(diverged_at: int | None = None) -> Snapshot:
         loss, accuracy, dead = _probe(model, x, y)
         dead_total = float(dead @ units / units.sum())
         history.append(step=step, loss=loss, accuracy=accuracy, dead=dead,
@@ -554,6 +572,7 @@ def run(config: Config) -> Iterator[Snapshot]:
             dead_fractions=tuple(float(d) for d in dead), dead_total=dead_total, loss=loss,
             accuracy=accuracy, curves=history.view(),
             static_keys={"curves": parts.key, "vanishing": stack.key, "softmax": soft.key},
+            diverged_at=diverged_at,
         )
 
     yield snapshot()
@@ -563,11 +582,8 @@ def run(config: Config) -> Iterator[Snapshot]:
         with np.errstate(over="ignore", invalid="ignore"):
             loss = losses.softmax_cross_entropy(model(x[idx], training=True), y[idx])
         if not np.isfinite(loss.value):
-            raise FloatingPointError(
-                f"the loss became {float(loss.value)} at step {step + 1}: the learning rate "
-                f"{config.learning_rate:g} is too high (the weights overflowed); lower it and press "
-                "Reset"
-            )
+            yield snapshot(diverged_at=step + 1)  # the weights stay as they were
+            return
         optimizer.minimize(loss, variables)
         step += 1
         if step % config.snapshot_every == 0 or step == config.steps:

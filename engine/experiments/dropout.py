@@ -21,6 +21,10 @@ other weight does: "which weights changed" is exactly the mask. Optimizers that 
 running average of past gradients (momentum, Adam) keep moving dropped weights anyway.
 tanh, not ReLU, so that a kept unit's output is never exactly 0 (a ReLU at 0 would add
 its own unchanged rows). float64, so that no small update is lost to rounding.
+
+A network whose loss stops being finite (a learning rate far too high) has diverged: it
+is frozen there (its weights stop changing, so its changed share is 0) and its side of
+the snapshot says at which step; the other network trains on.
 """
 
 from __future__ import annotations
@@ -168,6 +172,7 @@ class Side:
     changed_share: float
     loss: float  # cross-entropy on the probe digits, no dropout (at the last probe step)
     accuracy: float
+    diverged_at: int | None = None  # the step whose loss was not finite: frozen since
 
 
 @dataclasses.dataclass(frozen=True)
@@ -273,21 +278,35 @@ class Trainee:
         self.tracker = ChangeTracker([self.kernel.value])
         self.share = 0.0
         self.loss, self.accuracy = float("nan"), float("nan")
+        self.diverged_at: int | None = None
 
     def displayed(self, array: np.ndarray) -> np.ndarray:
         return array.T if self.transpose else array
 
-    def step(self, config: Config, x: np.ndarray, y: np.ndarray, mask: np.ndarray) -> float:
-        self.optimizer.lr = getattr(config, f"{self.side}_lr")  # live
-        loss = losses.softmax_cross_entropy(forward(self.model, x, config.keep_prob, mask), y)
-        self.optimizer.minimize(loss, self.model.trainable_variables)
+    def step(self, config: Config, x: np.ndarray, y: np.ndarray, mask: np.ndarray,
+             number: int) -> float:
+        """Training step `number`; a diverged network stays as it is (nothing changes)."""
+        if self.diverged_at is None:
+            self.optimizer.lr = getattr(config, f"{self.side}_lr")  # live
+            # A diverging network overflows on its way to a non-finite loss: expected.
+            with np.errstate(over="ignore", invalid="ignore"):
+                loss = losses.softmax_cross_entropy(
+                    forward(self.model, x, config.keep_prob, mask), y)
+            if np.isfinite(loss.value):
+                self.optimizer.minimize(loss, self.model.trainable_variables)
+            else:
+                self.diverged_at = number
         self.tracker.update([self.kernel.value])
         self.share = self.tracker.changed_fraction()[0]
-        return float(loss.value)
+        return float(loss.value) if self.diverged_at is None else float("nan")
 
     def probe(self, x: np.ndarray, y: np.ndarray) -> None:
-        """Loss and accuracy on the probe examples, without dropout (test time)."""
-        with en.no_grad():
+        """Loss and accuracy on the probe examples, without dropout (test time); NaN
+        once the network diverged."""
+        if self.diverged_at is not None:
+            self.loss, self.accuracy = float("nan"), float("nan")
+            return
+        with en.no_grad(), np.errstate(over="ignore", invalid="ignore"):
             logits = forward(self.model, x, 1.0, None)
             self.loss = float(losses.softmax_cross_entropy(logits, y).value)
         self.accuracy = float(np.mean(logits.value.argmax(axis=-1) == y))
@@ -299,6 +318,7 @@ class Trainee:
             changed=self.displayed(self.tracker.last_changed[0]).copy(),
             counts=self.displayed(self.tracker.cumulative[0]).copy(),
             changed_share=self.share, loss=self.loss, accuracy=self.accuracy,
+            diverged_at=self.diverged_at,
         )
 
 
@@ -361,8 +381,8 @@ def run(config: Config) -> Iterator[Snapshot]:
         idx = next(order)
         mask = draw_mask(config, mask_rng, batch)
         # The same examples and the same mask for both networks: only the optimizer differs.
-        left.step(config, x[idx], y[idx], mask)
-        right.step(config, x[idx], y[idx], mask)
+        left.step(config, x[idx], y[idx], mask, step + 1)
+        right.step(config, x[idx], y[idx], mask, step + 1)
         step += 1
         shares.append(step=step, left=left.share, right=right.share)
         if step % PROBE_EVERY == 0 or step == config.steps:

@@ -27,6 +27,14 @@ weights are all near zero are dropped (a unit with no input left is a constant; 
 constant output is folded into the next layer's bias, so the function stays the
 same), the smaller network is built, and it is trained again from fresh initial
 weights, `runs` times, for the same number of epochs; the errors are compared.
+
+Too large a step (learning_rate 1.0 with linear units, say) makes a network diverge: its
+weights grow until its error overflows. The SGD population freezes such a member (the
+engine's optimizer does so when its loss is not finite; a member whose error on the data
+set is not finite is frozen here too); it keeps its last weights, its error is NaN, and the
+snapshot marks it diverged with the step it happened at. The overflow of a diverging
+member is an expected outcome, not a fault, so numpy is told not to warn about it there.
+A diverged L1 run is not pruned (there is nothing sensible to prune).
 """
 
 from __future__ import annotations
@@ -139,8 +147,13 @@ class PruneResult:
     retrain_method: str
     retrain_step: int
     retrain_steps: int
-    retrain_fits: np.ndarray  # (runs, G)
-    retrain_errors: np.ndarray  # (runs,)
+    retrain_fits: np.ndarray  # (runs, G), NaN for diverged runs
+    retrain_errors: np.ndarray  # (runs,), NaN for diverged runs
+    retrain_diverged_at: np.ndarray  # (runs,) step of retraining it diverged at, -1 if not
+
+    @property
+    def retrain_diverged(self) -> np.ndarray:
+        return self.retrain_diverged_at >= 0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -155,14 +168,15 @@ class Snapshot:
     y: np.ndarray  # (n,)
     outlier: np.ndarray  # (n,) bool
     grid: np.ndarray  # (G,)
-    fits: np.ndarray  # (K, G) predictions on the grid
+    fits: np.ndarray  # (K, G) predictions on the grid, NaN for diverged members
     kernels: tuple[np.ndarray, ...]  # per layer (K, in, out)
     biases: tuple[np.ndarray, ...]  # per layer (K, out)
-    total_error: np.ndarray  # (K,) sum over the data of |pred - y|, no penalty
-    penalty: np.ndarray  # (K,) lambda-weighted penalty per step as trained
+    total_error: np.ndarray  # (K,) sum over the data of |pred - y|, no penalty; NaN if diverged
+    penalty: np.ndarray  # (K,) lambda-weighted penalty per step as trained; NaN if diverged
     near_zero: np.ndarray  # (K,) kernel weights with |w| < threshold
     weight_count: int  # kernel weights per network
-    weight_norm: np.ndarray  # (K,) sqrt(sum w^2) over all kernels
+    weight_norm: np.ndarray  # (K,) sqrt(sum w^2) over all kernels; NaN if diverged
+    diverged_at: np.ndarray  # (K,) SGD step at which a member diverged (frozen), -1 if not
     threshold: float
     learning_rate: float
     lam: float
@@ -170,6 +184,12 @@ class Snapshot:
     # History rows (the app's growing curves): step, near_zero (K), error (K).
     curves: dict[str, np.ndarray]
     prune: PruneResult | None
+    prune_skipped: str = ""  # why the L1 run was not pruned (it diverged), else ""
+
+    @property
+    def diverged(self) -> np.ndarray:
+        """(K,) bool: members frozen because their error overflowed."""
+        return self.diverged_at >= 0
 
 
 # ----------------------------------------------------------------------------------
@@ -370,6 +390,26 @@ def shuffled(n: int, rng: np.random.Generator) -> Iterator[int]:
         yield from rng.permutation(n)
 
 
+class Divergence:
+    """The step at which each member of a population diverged (-1: not), kept in step with
+    the optimizer's frozen members."""
+
+    def __init__(self, optimizer: optimizers.Optimizer) -> None:
+        self.optimizer = optimizer
+        self.at = np.full(optimizer.population, -1, dtype=np.int64)
+
+    def update(self, step: int, bad: np.ndarray | None = None) -> None:
+        """Freeze the members flagged `bad` too, and date the newly frozen ones `step`."""
+        if bad is not None:
+            self.optimizer.frozen |= bad
+        newly = self.optimizer.frozen & (self.at < 0)
+        self.at[newly] = step
+
+    @property
+    def any(self) -> np.ndarray:
+        return self.at >= 0
+
+
 def run(config: Config) -> Iterator[Snapshot]:
     """Snapshot 0 shows the data and the initial fits; then one every `snapshot_every`
     SGD steps of the 4 x runs networks; then, with `prune`, the pruned L1 run trained
@@ -386,12 +426,14 @@ def run(config: Config) -> Iterator[Snapshot]:
     reg = Regularizer(*coefficients(config, methods))
     model = network(config, config.hidden, reg, population=k, seeds=seeds * len(METHODS))
     optimizer = optimizers.SGD(lr=config.learning_rate, population=k)
+    divergence = Divergence(optimizer)
     train_steps = config.epochs * n
     history = History({"step": 1, "near_zero": k, "error": k})
     order = shuffled(n, np.random.default_rng([config.seed, 1]))
     weight_count = sum(layer.kernel.value[0].size for layer in model.layers)
     step = 0
     prune: PruneResult | None = None
+    prune_skipped = ""
     phase = "train"
     frozen_state: dict = {}
 
@@ -399,13 +441,22 @@ def run(config: Config) -> Iterator[Snapshot]:
         kernels, biases = kernels_and_biases(model)
         threshold = float(config.zero_threshold)
         near = sum((np.abs(kk) < threshold).reshape(k, -1).sum(axis=1) for kk in kernels)
-        norm = np.sqrt(sum(np.square(kk.astype(np.float64)).reshape(k, -1).sum(axis=1)
-                           for kk in kernels))
-        with en.no_grad():
-            penalty = model.regularization_loss().value.astype(np.float64)
-        return dict(fits=predict(model, grid_col), kernels=tuple(kernels), biases=tuple(biases),
-                    total_error=total_errors(model, x, y), penalty=penalty,
-                    near_zero=near.astype(np.int64), weight_norm=norm, threshold=threshold,
+        # A diverging member's numbers overflow: expected, it is frozen and marked below.
+        with np.errstate(over="ignore", invalid="ignore"):
+            norm = np.sqrt(sum(np.square(kk.astype(np.float64)).reshape(k, -1).sum(axis=1)
+                               for kk in kernels))
+            with en.no_grad():
+                penalty = model.regularization_loss().value.astype(np.float64)
+            error = total_errors(model, x, y)
+            fits = predict(model, grid_col)
+        divergence.update(step, ~np.isfinite(error))
+        bad = divergence.any
+        for values in (error, penalty, norm):
+            values[bad] = np.nan
+        fits[bad] = np.nan
+        return dict(fits=fits, kernels=tuple(kernels), biases=tuple(biases),
+                    total_error=error, penalty=penalty, near_zero=near.astype(np.int64),
+                    weight_norm=norm, diverged_at=divergence.at.copy(), threshold=threshold,
                     learning_rate=float(config.learning_rate), lam=float(config.lam))
 
     def snapshot() -> Snapshot:
@@ -418,7 +469,8 @@ def run(config: Config) -> Iterator[Snapshot]:
             step=step, epoch=step / n, phase=phase, methods=METHODS, member_method=methods,
             runs=config.runs, x=x[:, 0].astype(np.float64), y=y[:, 0].astype(np.float64),
             outlier=outlier, grid=grid.astype(np.float64), weight_count=weight_count,
-            train_steps=train_steps, curves=history.view(), prune=prune, **state)
+            train_steps=train_steps, curves=history.view(), prune=prune,
+            prune_skipped=prune_skipped, **state)
 
     yield snapshot()
     train_step_count = 0
@@ -426,18 +478,23 @@ def run(config: Config) -> Iterator[Snapshot]:
         i = next(order)
         optimizer.lr = config.learning_rate  # live settings
         set_coefficients(reg, config, methods)
-        train_step(model, optimizer, x[i:i + 1], y[i:i + 1])
+        with np.errstate(over="ignore", invalid="ignore"):  # diverging members get frozen
+            train_step(model, optimizer, x[i:i + 1], y[i:i + 1])
         train_step_count += 1
         step = train_step_count
+        divergence.update(step)
         if step % config.snapshot_every == 0 or step == train_steps:
             yield snapshot()
-    if not config.prune:
+    source = METHODS.index("l1") * config.runs + config.prune_run
+    if config.prune and divergence.any[source]:
+        prune_skipped = (f"L1 run {config.prune_run} diverged at step "
+                         f"{int(divergence.at[source])}: nothing to prune")
+    if not config.prune or prune_skipped:
         phase = "done"
         yield snapshot()
         return
 
     # -- prune the chosen L1 run and train the smaller network again
-    source = METHODS.index("l1") * config.runs + config.prune_run
     threshold = float(config.zero_threshold)
     kernels, biases = kernels_and_biases(model)
     pruned = prune_units([kk[source] for kk in kernels], [b[source] for b in biases],
@@ -451,21 +508,31 @@ def run(config: Config) -> Iterator[Snapshot]:
     retrain_seeds = [s + 500 for s in seeds]  # fresh initial weights
     retrained = network(config, units, retrain_reg, population=config.runs, seeds=retrain_seeds)
     retrain_opt = optimizers.SGD(lr=config.learning_rate, population=config.runs)
+    retrain_divergence = Divergence(retrain_opt)
     retrain_order = shuffled(n, np.random.default_rng([config.seed, 2]))
     original = tuple((int(kk.shape[1]), int(kk.shape[2])) for kk in kernels)
     shapes = tuple((int(kk.shape[0]), int(kk.shape[1])) for kk in pruned.kernels)
     phase = "retrain"
+    unpruned_error = float(total_errors(unpruned, x, y))
+    pruned_error = float(total_errors(small, x, y))
+    pruned_fit = predict(small, grid_col)
 
     def prune_result(retrain_step: int) -> PruneResult:
+        with np.errstate(over="ignore", invalid="ignore"):  # diverging runs overflow
+            errors = total_errors(retrained, x, y)
+            fits = predict(retrained, grid_col)
+        retrain_divergence.update(retrain_step, ~np.isfinite(errors))
+        bad = retrain_divergence.any
+        errors[bad] = np.nan
+        fits[bad] = np.nan
         return PruneResult(
             source_member=source, threshold=threshold, original_shapes=original,
             pruned_shapes=shapes, kept=tuple(pruned.kept), folded=tuple(pruned.folded),
-            unpruned_error=float(total_errors(unpruned, x, y)),
-            pruned_error=float(total_errors(small, x, y)), max_prediction_change=change,
-            pruned_fit=predict(small, grid_col), retrain_method=config.retrain_with,
-            retrain_step=retrain_step, retrain_steps=train_steps,
-            retrain_fits=predict(retrained, grid_col),
-            retrain_errors=total_errors(retrained, x, y))
+            unpruned_error=unpruned_error, pruned_error=pruned_error,
+            max_prediction_change=change, pruned_fit=pruned_fit,
+            retrain_method=config.retrain_with, retrain_step=retrain_step,
+            retrain_steps=train_steps, retrain_fits=fits, retrain_errors=errors,
+            retrain_diverged_at=retrain_divergence.at.copy())
 
     prune = prune_result(0)
     yield snapshot()
@@ -473,7 +540,9 @@ def run(config: Config) -> Iterator[Snapshot]:
         i = next(retrain_order)
         retrain_opt.lr = config.learning_rate
         set_coefficients(retrain_reg, config, retrain_methods)
-        train_step(retrained, retrain_opt, x[i:i + 1], y[i:i + 1])
+        with np.errstate(over="ignore", invalid="ignore"):  # diverging runs get frozen
+            train_step(retrained, retrain_opt, x[i:i + 1], y[i:i + 1])
+        retrain_divergence.update(r)
         step = train_steps + r
         if r % config.snapshot_every == 0 or r == train_steps:
             if r == train_steps:

@@ -40,7 +40,9 @@ each layer (log scale). Each sigmoid layer passes back at most a quarter of it.<
 whose input is negative for every example outputs 0 and gets no gradient: it is
 dead, for good. Raise the learning rate (it applies while training) and watch the
 dead share climb. The sweep trains one network per learning rate and counts the dead
-units at the end.</li>
+units at the end. Too high a rate makes a network diverge (its loss overflows): a
+sweep network is then frozen and drawn as a cross at the top, and the live network
+stops, its note saying at which step.</li>
 <li><b>Softmax</b>: type logits (or click an example), set a temperature: the
 probabilities sum to 1, the largest is the predicted class (its one-hot label on the
 right). A high temperature flattens them towards uniform; a low one sharpens them
@@ -75,6 +77,14 @@ def _dots(plot: CurvePlot, name: str, x, y, color: str, symbol: str = "o", size:
         if not legend and legend_item is not None:
             legend_item.removeItem(item)
     return item
+
+
+def diverged_steps(diverged_at: np.ndarray | None, members: np.ndarray) -> str:
+    """", at step 12" or ", at steps 3-40" for these members ("" when not known)."""
+    if diverged_at is None or not len(members):
+        return ""
+    low, high = int(diverged_at[members].min()), int(diverged_at[members].max())
+    return f", at step {low}" if low == high else f", at steps {low}-{high}"
 
 
 def _no_legend_for(plot: CurvePlot, item: pg.PlotDataItem) -> None:
@@ -167,6 +177,11 @@ class View(LabView):
         self.sweep_plot.plot_item.legend.anchor(itemPos=(0, 0), parentPos=(0, 0),
                                                 offset=(10, 10))
         self.lr_marker = self.sweep_plot.add_marker(x=0.0, label="live rate", color="#333333")
+        # Diverged sweep networks: crosses at the top (PlotDataItems follow the log x).
+        self.sweep_crosses = self.sweep_plot.plot_item.plot(
+            [], [], pen=None, symbol="x", symbolSize=11, symbolPen=pg.mkPen("k", width=1.5),
+            symbolBrush=None)
+        _no_legend_for(self.sweep_plot, self.sweep_crosses)
         self.dead_bars = BarPlot("Dead now, per layer", y_label="share of units",
                                  value_format="{:.0%}")
         grid.addWidget(self.dead_plot, 0, 0)
@@ -352,25 +367,48 @@ class View(LabView):
                                    _style.palette_color(i), width=1.5)
         self._line_with_points(self.sweep_plot, "all hidden units", sweep.rates,
                                sweep.dead_total, "#000000", width=3)
+        bad = sweep.diverged
+        self.sweep_crosses.setData(sweep.rates[bad], np.full(int(bad.sum()), 0.97))
         self.lr_marker.setValue(math.log10(snap.learning_rate))
         self.lr_marker.label.setFormat(f"live rate {snap.learning_rate:g}")
 
         self.dead_bars.set_bars([*labels, "all"], [*snap.dead_fractions, snap.dead_total],
                                 colors=[*(_style.palette_color(i) for i in range(len(labels))),
                                         "#000000"])
-        top = int(np.argmax(sweep.dead_total))
-        diverged = int(sweep.diverged.sum())
-        self.dying_note.setText(
-            f"Step {snap.step}, learning rate {snap.learning_rate:g}: loss {snap.loss:.4f}, "
-            f"accuracy {snap.accuracy:.1%}, <b>{snap.dead_total:.0%}</b> of the hidden units "
-            f"dead. Sweep ({len(sweep.rates)} networks from the same start, "
-            f"{sweep.steps} SGD steps each): {sweep.dead_total[0]:.0%} dead at rate "
-            f"{sweep.rates[0]:.3g}, {sweep.dead_total[top]:.0%} at {sweep.rates[top]:.3g}"
-            + (f"; {diverged} diverged and were frozen." if diverged else ".")
-        )
+        self.dying_note.setText(self._live_text(snap) + " " + self._sweep_text(sweep))
+
+    @staticmethod
+    def _live_text(snap) -> str:
+        if snap.diverged_at is not None:
+            return (f"Step {snap.step}, learning rate {snap.learning_rate:g}: the network "
+                    f"<b>diverged at step {snap.diverged_at}</b> (its loss overflowed) and "
+                    "training stopped; lower the learning rate and press Reset.")
+        return (f"Step {snap.step}, learning rate {snap.learning_rate:g}: loss "
+                f"{snap.loss:.4f}, accuracy {snap.accuracy:.1%}, <b>{snap.dead_total:.0%}</b> "
+                "of the hidden units dead.")
+
+    @staticmethod
+    def _sweep_text(sweep) -> str:
+        ok = np.flatnonzero(~sweep.diverged)
+        text = (f"Sweep ({len(sweep.rates)} networks from the same start, {sweep.steps} SGD "
+                "steps each): ")
+        if ok.size:
+            first, top = ok[0], ok[np.argmax(sweep.dead_total[ok])]
+            text += (f"{sweep.dead_total[first]:.0%} dead at rate {sweep.rates[first]:.3g}, "
+                     f"{sweep.dead_total[top]:.0%} at {sweep.rates[top]:.3g}")
+        else:
+            text += "every network diverged"
+        bad = np.flatnonzero(sweep.diverged)
+        if bad.size:
+            text += (f"; {bad.size} diverged (rates from {sweep.rates[bad].min():.3g}"
+                     + diverged_steps(sweep.diverged_at, bad) + ") and were frozen: "
+                     "crosses at the top")
+        return text + "."
 
     @staticmethod
     def _line_with_points(plot: CurvePlot, name: str, x, y, color: str, width: float) -> None:
+        if not np.isfinite(y).any():  # every network diverged: nothing to draw, no NaN bounds
+            x, y = x[:0], y[:0]
         new = name not in plot.curve_names()
         item = plot.set_curve(name, x, y, color=color, width=width)
         if new:

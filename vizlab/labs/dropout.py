@@ -24,7 +24,9 @@ and how many steps each has changed in. Columns are the hidden units, lined up w
 the mask strip below (yellow = kept). With plain SGD exactly the kept units' weights change,
 about p of them; Adagrad and RMSprop also move only weights with a gradient. With
 momentum or Adam almost every weight changes at every step: their running average of
-past gradients keeps moving the weights of dropped units.</li>
+past gradients keeps moving the weights of dropped units. A network whose loss
+overflows (a learning rate far too high) is marked "diverged at step N" and frozen;
+the other one trains on.</li>
 <li><b>Worked example</b>: units 1..8, p = 0.5, a mask keeping units 1, 4, 5, 7.
 Inverted dropout (TensorFlow, the engine's <code>dropout</code>) divides the kept
 units by p at train time and does nothing at test time; the original paper keeps them
@@ -47,6 +49,13 @@ DROPPED_BAR = "#cccccc"
 def _fixed_share_range(plot: CurvePlot) -> None:
     plot.plot_item.setYRange(0, 1.05, padding=0)
     plot.plot_item.enableAutoRange(y=False)
+
+
+def _accuracy(side: experiment.Side) -> str:
+    """The side's accuracy, or when it diverged (its loss overflowed; it is frozen)."""
+    if side.diverged_at is not None:
+        return f"<b>diverged at step {side.diverged_at}</b> (frozen)"
+    return f"{side.accuracy:.0%}"
 
 
 def _fmt(value: float) -> str:
@@ -157,7 +166,8 @@ class View(LabView):
             s: experiment.Side = getattr(snap, side)
             maps = self.maps[side]
             maps["weights"].set_data(s.weights)
-            maps["weights"].set_title(f"{s.optimizer}, lr {s.learning_rate:g}: weights")
+            gone = "" if s.diverged_at is None else f", diverged at step {s.diverged_at}"
+            maps["weights"].set_title(f"{s.optimizer}, lr {s.learning_rate:g}: weights{gone}")
             maps["changed"].set_data(s.changed)
             maps["changed"].set_title(f"{s.optimizer}: changed now, {s.changed_share:.0%}")
             maps["counts"].set_data(s.counts)
@@ -192,8 +202,8 @@ class View(LabView):
             f"changed, this step / mean so far: <b>{snap.left.optimizer}</b> "
             f"{snap.left.changed_share:.0%} / {mean['left']:.0%}, "
             f"<b>{snap.right.optimizer}</b> {snap.right.changed_share:.0%} / "
-            f"{mean['right']:.0%}. Accuracy on 500 digits: {snap.left.accuracy:.0%} / "
-            f"{snap.right.accuracy:.0%}."
+            f"{mean['right']:.0%}. Accuracy on 500 digits: {_accuracy(snap.left)} / "
+            f"{_accuracy(snap.right)}."
         )
 
     @staticmethod

@@ -7,6 +7,8 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QVBoxLayout, QWidget
 
 from engine.experiments import regularization as experiment
@@ -33,6 +35,10 @@ others. <b>Weights</b>: the kernel of each layer of the kind chosen in weights_o
 (rows: inputs, columns: units; white = 0). <b>Near-zero weights</b>: how many kernel
 weights are below the threshold. <b>Total error</b>: sum |prediction - y| over the
 points, without the penalty (bars: the mean of the runs, dots: each run).</p>
+<p><b>Diverged</b>: with too large a learning rate (try 1.0 with linear units) a
+network's weights grow until its error overflows. Such a run is frozen and marked
+"diverged at step N": its fit is no longer drawn, a cross stands for it in the errors,
+and a kind whose runs all diverged gets a hatched bar.</p>
 <p><b>Pruning</b>: after training, the units of one L1 run that have no input or no
 output left are removed (a unit with no input is a constant: it goes into the next
 layer's bias), which leaves the function unchanged; the smaller network is then
@@ -63,6 +69,23 @@ def _faint(color: str, alpha: int = 70) -> pg.QtGui.QColor:
 
 def _shapes(shapes) -> str:
     return "[" + ", ".join(f"({a},{b})" for a, b in shapes) + "]"
+
+
+def diverged_text(steps: np.ndarray) -> str:
+    """"diverged at step 7" or "diverged at steps 6-9" for the steps runs diverged at."""
+    low, high = int(np.min(steps)), int(np.max(steps))
+    return f"diverged at step {low}" if low == high else f"diverged at steps {low}-{high}"
+
+
+def runs_summary(errors: np.ndarray, diverged_at: np.ndarray) -> str:
+    """Mean error of the runs that did not diverge, and which did (never "nan")."""
+    bad = diverged_at >= 0
+    if bad.all():
+        return f"all {len(bad)} runs {diverged_text(diverged_at)}"
+    text = f"error {np.mean(errors[~bad]):.2f}"
+    if bad.any():
+        text += f" ({int(bad.sum())} of {len(bad)} runs {diverged_text(diverged_at[bad])})"
+    return text
 
 
 class View(LabView):
@@ -111,6 +134,17 @@ class View(LabView):
         self.error_dots = pg.ScatterPlotItem(size=7, brush=pg.mkBrush("k"),
                                              pen=pg.mkPen("w", width=0.5))
         self.error_bars.plot_item.addItem(self.error_dots)
+        # Diverged runs: a cross each at the top; a kind whose runs all diverged: a hatched
+        # bar, so that it is not simply missing.
+        self.error_crosses = pg.ScatterPlotItem(size=11, symbol="x", brush=pg.mkBrush("k"),
+                                                pen=pg.mkPen("k", width=1))
+        self.error_bars.plot_item.addItem(self.error_crosses)
+        self.diverged_bars = pg.BarGraphItem(x=[], height=[], width=0.7,
+                                             brush=QBrush(QColor("#555555"),
+                                                          Qt.BrushStyle.BDiagPattern),
+                                             pen=pg.mkPen("#555555", width=1))
+        self.error_bars.plot_item.addItem(self.diverged_bars)
+        self.diverged_labels: list[pg.TextItem] = []
 
         self.prune_note = note_label()
 
@@ -178,8 +212,8 @@ class View(LabView):
             members = np.flatnonzero(snap.member_method == m)
             bold = self.shown_member(snap, method)
             for k in members:
-                if k == bold:
-                    continue
+                if k == bold or snap.diverged[k]:
+                    continue  # a diverged run has no fit to draw
                 name = f"{method} run {k - members[0]}"
                 new = name not in plot.curve_names()
                 item = plot.set_curve(name, snap.grid, snap.fits[k], color=COLORS[method],
@@ -188,11 +222,12 @@ class View(LabView):
                     item.setPen(pg.mkPen(_faint(COLORS[method]), width=1))
                     item.setZValue(-1)
                 wanted.add(name)
-            plot.set_curve(LABELS[method], snap.grid, snap.fits[bold], color=COLORS[method],
-                           width=2.5)
-            wanted.add(LABELS[method])
-        if snap.prune is not None:
-            run = min(int(self.config.shown_run), snap.runs - 1)
+            if not snap.diverged[bold]:
+                plot.set_curve(LABELS[method], snap.grid, snap.fits[bold],
+                               color=COLORS[method], width=2.5)
+                wanted.add(LABELS[method])
+        run = min(int(self.config.shown_run), snap.runs - 1)
+        if snap.prune is not None and not snap.prune.retrain_diverged[run]:
             plot.set_curve("pruned, retrained", snap.grid, snap.prune.retrain_fits[run],
                            color=PRUNED_COLOR, width=2.5, style="dash")
             wanted.add("pruned, retrained")
@@ -210,9 +245,11 @@ class View(LabView):
             zeros = int((np.abs(w) < threshold).sum())
             h.set_data(w)
             h.set_title(f"layer {i + 1}: {zeros} near 0")
+        state = (f", {diverged_text(snap.diverged_at[k:k + 1])}: its last weights"
+                 if snap.diverged[k] else "")
         self.weights_title.setText(
             f"<b>Kernel weights of the {LABELS[method]} network</b>, run "
-            f"{k % snap.runs} (rows: inputs, columns: units; white: 0, red: positive, blue: "
+            f"{k % snap.runs}{state} (rows: inputs, columns: units; white: 0, red: positive, blue: "
             f"negative; each matrix coloured to its own largest |w|)")
 
     def _draw_zeros(self, snap) -> None:
@@ -229,28 +266,58 @@ class View(LabView):
 
     def _draw_errors(self, snap) -> None:
         """Bars: the mean total error of each kind's runs, then (after training) the pruned
-        L1 run before retraining and the retrained pruned network; dots: each run."""
+        L1 run before retraining and the retrained pruned network; dots: each run; crosses:
+        diverged runs; hatched bars: kinds whose runs all diverged."""
         labels = [LABELS[m].replace(" net", "") for m in snap.methods]
         groups = [snap.total_error[snap.member_method == m] for m in range(len(snap.methods))]
+        gone = [snap.diverged[snap.member_method == m] for m in range(len(snap.methods))]
         colors = [COLORS[m] for m in snap.methods]
         p = snap.prune
         if p is not None:
             labels += ["pruned", "retrained"]
             groups += [np.array([p.pruned_error]), p.retrain_errors]
+            gone += [np.zeros(1, dtype=bool), p.retrain_diverged]
             colors += [_faint(PRUNED_COLOR, 140), PRUNED_COLOR]
-        self.error_bars.set_bars(labels, [float(g.mean()) for g in groups], colors=colors)
-        xs, ys = [], []
-        for i, g in enumerate(groups):
+        means = [float(g[~bad].mean()) if not bad.all() else np.nan
+                 for g, bad in zip(groups, gone)]
+        self.error_bars.set_bars(labels, means, colors=colors)
+        xs, ys, cross_x = [], [], []
+        for i, (g, bad) in enumerate(zip(groups, gone)):
             offsets = (np.arange(len(g)) - (len(g) - 1) / 2) * 0.1
-            xs.append(i + offsets)
-            ys.append(g)
+            xs.append(i + offsets[~bad])
+            ys.append(g[~bad])
+            cross_x.append(i + offsets[bad])
         dots = np.concatenate(ys)
         self.error_dots.setData(np.concatenate(xs), dots)
-        top = float(np.nanmax(dots))
-        self.error_bars.plot_item.setYRange(0, top * 1.15 if top > 0 else 1.0, padding=0)
+        top = float(dots.max()) if dots.size else 0.0
+        top = top * 1.15 if top > 0 else 1.0
+        crosses = np.concatenate(cross_x)
+        self.error_crosses.setData(crosses, np.full(len(crosses), 0.93 * top))
+        whole = [i for i, bad in enumerate(gone) if bad.all()]
+        self.diverged_bars.setOpts(x=np.array(whole, dtype=float),
+                                   height=np.full(len(whole), 0.85 * top))
+        while len(self.diverged_labels) < len(whole):
+            label = pg.TextItem("diverged", color="k", anchor=(0.5, 1.0))
+            self.error_bars.plot_item.addItem(label)
+            self.diverged_labels.append(label)
+        for i, label in enumerate(self.diverged_labels):
+            label.setVisible(i < len(whole))
+            if i < len(whole):
+                label.setPos(whole[i], 0.85 * top)
+        self.error_bars.plot_item.setYRange(0, top, padding=0)
 
     def _draw_prune(self, snap) -> None:
         p = snap.prune
+        if snap.prune_skipped:
+            self.prune_note.setText(f"<b>Pruning</b> skipped: {snap.prune_skipped}.")
+            return
+        source = snap.methods.index("l1") * snap.runs + int(self.config.prune_run)
+        if p is None and self.config.prune and source < len(snap.diverged) \
+                and snap.diverged[source]:
+            self.prune_note.setText(
+                f"<b>Pruning</b>: L1 run {self.config.prune_run} "
+                f"{diverged_text(snap.diverged_at[source:source + 1])}: it will not be pruned.")
+            return
         if p is None:
             where = (f"after training (step {snap.train_steps}), the units L1 run "
                      f"{self.config.prune_run} disconnected are removed and the smaller "
@@ -265,22 +332,38 @@ class View(LabView):
             f"constants into the next bias. Largest change of a prediction by pruning: "
             f"{p.max_prediction_change:.1e}. Retraining ({p.retrain_method}, fresh weights, "
             f"{len(p.retrain_errors)} runs): step {p.retrain_step} of {p.retrain_steps}; "
-            f"error {p.retrain_errors.mean():.2f} (runs {p.retrain_errors.min():.2f} to "
-            f"{p.retrain_errors.max():.2f}) against {p.unpruned_error:.2f} unpruned."
+            f"{self._retrain_errors(p)} against {p.unpruned_error:.2f} unpruned."
         )
+
+    @staticmethod
+    def _retrain_errors(p: experiment.PruneResult) -> str:
+        ok = p.retrain_errors[~p.retrain_diverged]
+        text = runs_summary(p.retrain_errors, p.retrain_diverged_at)
+        if len(ok) > 1:
+            text += f", runs {ok.min():.2f} to {ok.max():.2f}"
+        return text
 
     def _draw_note(self, snap) -> None:
         parts = []
         for m, method in enumerate(snap.methods):
             sel = snap.member_method == m
+            ok = sel & ~snap.diverged
+            text = runs_summary(snap.total_error[sel], snap.diverged_at[sel])
+            if ok.any():
+                text += (f", |w| {snap.weight_norm[ok].mean():.2f}, "
+                         f"{snap.near_zero[ok].mean():.0f}/{snap.weight_count} near 0")
             parts.append(
-                f"<span style='color:{COLORS[method]}'><b>{LABELS[method]}</b></span>: error "
-                f"{snap.total_error[sel].mean():.2f}, |w| {snap.weight_norm[sel].mean():.2f}, "
-                f"{snap.near_zero[sel].mean():.0f}/{snap.weight_count} near 0")
+                f"<span style='color:{COLORS[method]}'><b>{LABELS[method]}</b></span>: {text}")
+        if not snap.diverged.any():
+            means = f"Means of {snap.runs} runs"
+        elif snap.diverged.all():
+            means = "Every run diverged"
+        else:
+            means = "Means of the runs that did not diverge"
         phase = {"train": "training", "retrain": "retraining the pruned network",
                  "done": "done"}[snap.phase]
         self.note.setText(
             f"Step {snap.step} (epoch {min(snap.epoch, snap.train_steps / len(snap.x)):.1f}, "
-            f"{phase}), lr {snap.learning_rate:g}, lambda {snap.lam:g}. Means of "
-            f"{snap.runs} runs: " + "; ".join(parts) + ". (|w|: root of the sum of the "
+            f"{phase}), lr {snap.learning_rate:g}, lambda {snap.lam:g}. {means}: "
+            + "; ".join(parts) + ". (|w|: root of the sum of the "
             "squared kernel weights.)")
