@@ -17,17 +17,19 @@ import re
 import sys
 from pathlib import Path
 
+# {vizlab} is how the user started vizlab: scripts/run-app.sh sets VIZLAB_COMMAND, since
+# `vizlab` itself is then not on PATH.
 HEADLESS_HELP = """\
 vizlab found no display to open its window on (DISPLAY and WAYLAND_DISPLAY are unset).
 
-To use vizlab on this machine without a screen:
-  vizlab list                                      the labs and their settings
-  vizlab screenshot training --steps 200 --out training.png
-  vizlab record training --steps 300 --every 5 --out training.gif
-These render offscreen with the same lab code as the app.
+To use vizlab on this machine without a screen (list the labs and their settings,
+then render one; this draws offscreen with the same lab code as the app):
+  {vizlab} list
+  {vizlab} screenshot training --steps 200 --out training.png
+  {vizlab} record training --steps 300 --every 5 --out training.gif
 
 To open the window anyway on a virtual screen, run it under Xvfb
-(xvfb-run vizlab), or set QT_QPA_PLATFORM=offscreen to start it invisibly.
+(xvfb-run {vizlab}), or set QT_QPA_PLATFORM=offscreen to start it invisibly.
 """
 
 
@@ -131,7 +133,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command in (None, "app"):
             if not has_display():
-                sys.stderr.write(HEADLESS_HELP)
+                sys.stderr.write(HEADLESS_HELP.format(
+                    vizlab=os.environ.get("VIZLAB_COMMAND") or "vizlab"))
                 return 2
             missing = missing_xcb_packages()
             if missing:
@@ -219,6 +222,7 @@ def render(args: argparse.Namespace) -> int:
         view = view_class(args.lab)()
         view.resize(*args.size)
         view.show()
+    view.disable_previews()  # this loop draws the snapshots; a preview would be thrown away
     view.apply_settings({info.name: getattr(config, info.name)
                          for info in experiments.settings_of(config)})
     app.processEvents()
