@@ -222,7 +222,6 @@ def render(args: argparse.Namespace) -> int:
         view = view_class(args.lab)()
         view.resize(*args.size)
         view.show()
-    view.disable_previews()  # this loop draws the snapshots; a preview would be thrown away
     view.apply_settings({info.name: getattr(config, info.name)
                          for info in experiments.settings_of(config)})
     app.processEvents()
