@@ -12,9 +12,11 @@ snapshot with the same lab view the app uses, on Qt's offscreen platform.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import re
 import sys
+import tempfile
 from pathlib import Path
 
 # {vizlab} is how the user started vizlab: scripts/run-app.sh sets VIZLAB_COMMAND, since
@@ -35,6 +37,68 @@ To open the window anyway on a virtual screen, run it under Xvfb
 
 class CliError(Exception):
     """A user error: printed as a message, exit code 2."""
+
+
+# Qt messages known to be harmless that would otherwise reach the terminal of every
+# headless command: the offscreen platform has no window manager to pass size hints to.
+HARMLESS_QT_MESSAGES = frozenset({"This plugin does not support propagateSizeHints()"})
+_qt_message_handler = None  # kept referenced while Qt may call it
+
+
+def quiet_qt_messages() -> None:
+    """Drop Qt's known harmless messages; print every other one as Qt would."""
+    global _qt_message_handler
+    if _qt_message_handler is not None:
+        return
+    from PySide6.QtCore import qInstallMessageHandler
+
+    def handler(mode, context, message: str) -> None:
+        if message in HARMLESS_QT_MESSAGES:
+            return
+        progress.end_line()
+        sys.stderr.write(f"{message}\n")
+        sys.stderr.flush()
+
+    _qt_message_handler = handler
+    qInstallMessageHandler(handler)
+
+
+class Progress:
+    """A progress bar on one terminal line, redrawn in place (only on a terminal: logs and
+    pipes get no bar). Anything else written to the terminal first ends the bar's line, so
+    a message never lands glued to the end of the bar."""
+
+    width = 30
+
+    def __init__(self) -> None:
+        self.open = False  # a bar is on the current line, without its newline
+
+    def show(self, done: int, total: int, what: str) -> None:
+        if not sys.stderr.isatty():
+            return
+        filled = int(self.width * done / max(total, 1))
+        sys.stderr.write(f"\r{what} [{'#' * filled}{'.' * (self.width - filled)}] "
+                         f"{done}/{total}")
+        self.open = True
+        if done >= total:
+            self.end_line()
+        sys.stderr.flush()
+
+    def end_line(self) -> None:
+        if self.open:
+            sys.stderr.write("\n")
+            sys.stderr.flush()
+            self.open = False
+
+
+progress = Progress()
+
+
+def say(message: str) -> None:
+    """One line on stderr, on a line of its own."""
+    progress.end_line()
+    sys.stderr.write(f"{message}\n")
+    sys.stderr.flush()
 
 
 def has_display() -> bool:
@@ -131,28 +195,37 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        if args.command in (None, "app"):
-            if not has_display():
-                sys.stderr.write(HEADLESS_HELP.format(
-                    vizlab=os.environ.get("VIZLAB_COMMAND") or "vizlab"))
-                return 2
-            missing = missing_xcb_packages()
-            if missing:
-                sys.stderr.write(
-                    "vizlab's window needs system libraries that Qt's X11 support loads, "
-                    f"and these are missing: {' '.join(missing)}.\n"
-                    f"On Debian or Ubuntu: sudo apt-get install {' '.join(missing)}\n"
-                    "Without them you can still render labs headless: see `vizlab --help`.\n")
-                return 2
-            from vizlab.app import run_app
-
-            return run_app()
-        if args.command == "list":
-            return list_labs()
-        return render(args)
+        return _command(args)
     except CliError as exc:
-        sys.stderr.write(f"vizlab: {exc}\n")
+        say(f"vizlab: {exc}")
         return 2
+    except KeyboardInterrupt:
+        # Ctrl+C: whatever was being written is left out (the writers are atomic).
+        say("vizlab: interrupted")
+        return 130
+
+
+def _command(args: argparse.Namespace) -> int:
+    if args.command in (None, "app"):
+        if not has_display():
+            sys.stderr.write(HEADLESS_HELP.format(
+                vizlab=os.environ.get("VIZLAB_COMMAND") or "vizlab"))
+            return 2
+        missing = missing_xcb_packages()
+        if missing:
+            sys.stderr.write(
+                "vizlab's window needs system libraries that Qt's X11 support loads, "
+                f"and these are missing: {' '.join(missing)}.\n"
+                f"On Debian or Ubuntu: sudo apt-get install {' '.join(missing)}\n"
+                "Without them you can still render labs headless: see `vizlab --help`.\n")
+            return 2
+        from vizlab.app import run_app
+
+        quiet_qt_messages()
+        return run_app()
+    if args.command == "list":
+        return list_labs()
+    return render(args)
 
 
 def list_labs() -> int:
@@ -165,15 +238,6 @@ def list_labs() -> int:
         print(experiments.describe_settings(module.Config))
         print()
     return 0
-
-
-def _progress(done: int, total: int, what: str) -> None:
-    width = 30
-    filled = int(width * done / max(total, 1))
-    sys.stderr.write(f"\r{what} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}")
-    if done >= total:
-        sys.stderr.write("\n")
-    sys.stderr.flush()
 
 
 def render(args: argparse.Namespace) -> int:
@@ -201,37 +265,51 @@ def render(args: argparse.Namespace) -> int:
     from PySide6.QtWidgets import QApplication
 
     from vizlab import export
+
+    quiet_qt_messages()
+    app = QApplication.instance() or QApplication(["vizlab"])
+    with contextlib.ExitStack() as cleanup:
+        return _render(args, config, out, suffix, app, export, cleanup)
+
+
+def _render(args, config, out: Path, suffix: str, app, export, cleanup) -> int:
+    """render's work; `cleanup` closes the window or view, the recorder and the scratch
+    folder however this ends (an error, Ctrl+C)."""
+    from engine import experiments
     from vizlab.labs import view_class
 
-    app = QApplication.instance() or QApplication(["vizlab"])
     window = None
     if getattr(args, "window", False):
-        import tempfile
-
         from PySide6.QtCore import QSettings
 
         from vizlab.app import MainWindow
 
-        scratch = tempfile.mkdtemp(prefix="vizlab-cli-")
-        window = MainWindow(QSettings(os.path.join(scratch, "settings.ini"),
-                                      QSettings.Format.IniFormat))
+        # The window's settings go to a scratch folder, removed at the end (after the
+        # window and its settings object are gone, so nothing writes there again).
+        scratch = cleanup.enter_context(tempfile.TemporaryDirectory(prefix="vizlab-cli-"))
+        settings = QSettings(os.path.join(scratch, "settings.ini"), QSettings.Format.IniFormat)
+        window = MainWindow(settings)
+        cleanup.callback(settings.sync)
+        cleanup.callback(window.close)
         view = window.select_lab(args.lab)
         window.resize(*args.size)
         window.show()
     else:
         view = view_class(args.lab)()
+        cleanup.callback(view.shutdown)
         view.resize(*args.size)
         view.show()
+    view.disable_previews()  # this loop draws the snapshots; a preview would be thrown away
     view.apply_settings({info.name: getattr(config, info.name)
                          for info in experiments.settings_of(config)})
     app.processEvents()
     shown = window or view
     if (shown.width(), shown.height()) != tuple(args.size):
-        sys.stderr.write(f"note: the {args.lab} lab needs at least its minimum size; "
-                         f"rendering at {shown.width()}x{shown.height()}\n")
+        say(f"note: the {args.lab} lab needs at least its minimum size; "
+            f"rendering at {shown.width()}x{shown.height()}")
 
     every = getattr(args, "every", None)
-    recorder = export.Recorder() if every else None
+    recorder = cleanup.enter_context(export.Recorder()) if every else None
     if every and hasattr(view.config, "snapshot_every"):
         view.config.snapshot_every = min(view.config.snapshot_every, every)
     if hasattr(view.config, "steps"):
@@ -247,7 +325,7 @@ def render(args: argparse.Namespace) -> int:
             if recorder is not None and snapshot.step >= next_frame:
                 recorder.add_frame(export.grab_image(view, args.scale))
                 next_frame = snapshot.step + every
-            _progress(min(snapshot.step, args.steps), args.steps, "training")
+            progress.show(min(snapshot.step, args.steps), args.steps, "training")
             if snapshot.step >= args.steps:
                 break
         generator.close()
@@ -255,7 +333,15 @@ def render(args: argparse.Namespace) -> int:
         raise CliError(f"the {args.lab} experiment failed: {exc}") from None
     if snapshot is None:
         raise CliError(f"the {args.lab} experiment produced nothing")
-    _progress(args.steps, args.steps, "training")
+    if snapshot.step < args.steps:
+        say(f"note: the {args.lab} experiment ended at step {snapshot.step}, before "
+            f"--steps {args.steps}{_why_it_ended(snapshot)}")
+    if recorder is not None and recorder.is_full:
+        say(f"note: {recorder.full_reason} {recorder.frame_count} frames are written.")
+
+    def encoding(done: int, total: int) -> bool:
+        progress.show(done, total, "encoding")
+        return True
 
     try:
         if recorder is None:
@@ -265,20 +351,20 @@ def render(args: argparse.Namespace) -> int:
                 window._update_status()
             export.save_screenshot(shown, out, scale=args.scale, caption=caption)
         elif suffix == ".gif":
-            recorder.write_gif(out, fps=args.fps,
-                               progress=lambda d, t: _progress(d, t, "encoding") or True)
+            recorder.write_gif(out, fps=args.fps, progress=encoding)
         else:
-            recorder.write_apng(out, fps=args.fps,
-                                progress=lambda d, t: _progress(d, t, "encoding") or True)
+            recorder.write_apng(out, fps=args.fps, progress=encoding)
     except export.ExportError as exc:
         raise CliError(str(exc)) from None
-    finally:
-        if window is not None:
-            window.close()
-        else:
-            view.shutdown()
+    progress.end_line()
     print(f"wrote {out}")
     return 0
+
+
+def _why_it_ended(snapshot) -> str:
+    """": the run diverged at step N" when a snapshot says so, else ""."""
+    diverged = getattr(snapshot, "diverged_at", None)
+    return f": the run diverged at step {diverged}" if isinstance(diverged, int) else ""
 
 
 if __name__ == "__main__":

@@ -294,7 +294,13 @@ class View(LabView):
                                       _finite_or_nan(sw.naive[:n]), color=naive_color,
                                       style="dash")
             for plot, values in ((self.diff_plot, sw.abs_diff), (self.rel_plot, sw.rel_err)):
-                plot.set_curve(sw.dtype, scales, values[:n], color=naive_color, width=1.5)
+                # Log y: 0 (the two agree exactly) and inf have no place on the axis (a
+                # gap); with no point left at all, no data rather than all-NaN dots,
+                # which have no bounds.
+                y = values[:n]
+                drawn = np.isfinite(y) & (y > 0)
+                x, y = (scales, np.where(drawn, y, np.nan)) if drawn.any() else ([], [])
+                plot.set_curve(sw.dtype, x, y, color=naive_color, width=1.5)
                 self._as_dot(plot, sw.dtype, naive_color, size=6)
             line = self.bad_markers[sw.dtype]
             shown = sw.first_bad_index is not None and sw.first_bad_index < n
