@@ -43,8 +43,21 @@ def window(qtbot, tmp_path):
 
 
 @pytest.fixture
-def shown_lab(qtbot):
-    """Build a lab's view by name, shown offscreen at 1280x800 (closed after the test)."""
+def previewed(qtbot):
+    """Wait until a lab view has drawn the preview of its current settings (previews are
+    computed off the GUI thread), and return the view."""
+
+    def wait(view, timeout: int = 20_000):
+        qtbot.waitUntil(lambda: not view.preview_pending, timeout=timeout)
+        return view
+
+    return wait
+
+
+@pytest.fixture
+def shown_lab(qtbot, previewed):
+    """Build a lab's view by name, shown offscreen at 1280x800 (closed after the test),
+    with its first preview drawn."""
     from vizlab.labs import view_class
 
     def show(name: str):
@@ -52,6 +65,6 @@ def shown_lab(qtbot):
         qtbot.addWidget(view)
         view.resize(1280, 800)
         view.show()
-        return view
+        return previewed(view)
 
     return show

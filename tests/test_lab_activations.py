@@ -264,7 +264,7 @@ def test_bad_settings_are_refused_with_the_reason():
 # the view
 
 
-def test_view_draws_engine_numbers_and_follows_settings(qtbot, shown_lab):
+def test_view_draws_engine_numbers_and_follows_settings(qtbot, shown_lab, previewed):
     view = shown_lab("activations")
     snap = view.last_snapshot
     assert snap is not None and snap.step == 0  # drawn at once, without Run
@@ -278,6 +278,7 @@ def test_view_draws_engine_numbers_and_follows_settings(qtbot, shown_lab):
 
     # A setting changed through its control redraws at once.
     view.settings_panel.controls["elu_alpha"].setValue(2.0)
+    previewed(view)
     x, y = view.f_plot.curve_data("elu")
     assert y[0] == pytest.approx(2 * math.expm1(-5))
     _, dy = view.df_plot.curve_data("elu")
@@ -286,6 +287,7 @@ def test_view_draws_engine_numbers_and_follows_settings(qtbot, shown_lab):
     functions = view.settings_panel.controls["functions"]
     functions.setText("sigmoid,relu")
     functions.editingFinished.emit()
+    previewed(view)
     assert set(view.f_plot.curve_names()) == {"sigmoid", "relu"}
     assert set(view.vanishing_plot.curve_names()) == {"sigmoid", "relu"}
     _, norms = view.vanishing_plot.curve_data("sigmoid")
@@ -295,6 +297,7 @@ def test_view_draws_engine_numbers_and_follows_settings(qtbot, shown_lab):
 
     # A softmax example is one click.
     view.preset_buttons["1, 3, 2"].click()
+    previewed(view)
     assert view.config.logits == "1,3,2"
     np.testing.assert_allclose(view.prob_bars.export_data()["values"],
                                [0.09003057, 0.66524096, 0.24472847], atol=1e-7)
@@ -323,6 +326,7 @@ def test_view_draws_engine_numbers_and_follows_settings(qtbot, shown_lab):
 
     # A network of one layer: one curve per layer, and its dead share from the engine.
     view.apply_settings({"hidden": (8,)})
+    previewed(view)
     assert view.last_snapshot.step == 0 and len(view.last_snapshot.layer_names) == 1
     assert set(view.dead_plot.curve_names()) == {"layer 1", "all hidden units"}
     assert set(view.sweep_plot.curve_names()) == {"layer 1", "all hidden units"}

@@ -185,7 +185,7 @@ def test_keep_probability_is_live():
 # the view
 
 
-def test_view_draws_the_snapshots_numbers(qtbot, shown_lab):
+def test_view_draws_the_snapshots_numbers(qtbot, shown_lab, previewed):
     view = shown_lab("dropout")
     snap = view.last_snapshot
     assert snap is not None and snap.step == 0  # drawn at once, without Run
@@ -197,6 +197,7 @@ def test_view_draws_the_snapshots_numbers(qtbot, shown_lab):
 
     # A setting changed through its control redraws the example at once.
     view.settings_panel.controls["keep_prob"].setValue(0.8)
+    previewed(view)
     np.testing.assert_allclose(view.inverted_bars.export_data()["values"],
                                [1.25, 0, 0, 5, 6.25, 0, 8.75, 0])
     view.settings_panel.controls["keep_prob"].setValue(0.5)

@@ -239,7 +239,7 @@ def test_cli_screenshot_of_a_typed_expression(tmp_path):
 
 # -- the lab view -------------------------------------------------------------------------------
 
-def test_view_draws_engine_numbers_and_follows_settings(qtbot, shown_lab):
+def test_view_draws_engine_numbers_and_follows_settings(qtbot, shown_lab, previewed):
     view = shown_lab("gradients")
     # preview: the forward pass, no adjoints yet
     assert view.last_snapshot.step == 0
@@ -255,6 +255,7 @@ def test_view_draws_engine_numbers_and_follows_settings(qtbot, shown_lab):
     edit = view.settings_panel.controls["expression"]
     edit.setText("x**2 * y")
     edit.editingFinished.emit()
+    previewed(view)
     snap = view.last_snapshot
     assert snap.expression == "x**2 * y"
     grid, f = view.f_plot.curve_data("f")
@@ -274,6 +275,7 @@ def test_view_draws_engine_numbers_and_follows_settings(qtbot, shown_lab):
 
     # a preset fills in expression and values, and gives the seed's numbers
     view.settings_panel.controls["preset"].setCurrentText("2*x - y")
+    previewed(view)
     assert view.settings_panel.controls["expression"].text() == "2*x - y"
     assert view.settings_panel.controls["values"].text() == "x=1, y=2"
     assert table.item(2, 0).text() == "2" and table.item(2, 1).text() == "-1"

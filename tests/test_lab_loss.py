@@ -207,7 +207,7 @@ def test_settings_are_checked_against_each_other():
 # -- the view -------------------------------------------------------------------------
 
 
-def test_view_draws_the_engine_numbers_and_follows_settings(qtbot, shown_lab):
+def test_view_draws_the_engine_numbers_and_follows_settings(qtbot, shown_lab, previewed):
     view = shown_lab("loss")
     # Preview on change: the first snapshot is drawn without Run.
     x, y = view.bce_plot.curve_data("y = 1: −log p")
@@ -223,6 +223,7 @@ def test_view_draws_the_engine_numbers_and_follows_settings(qtbot, shown_lab):
     edit = view.settings_panel.controls["logits"]
     edit.setText("3.0, 0.0, -2.0")
     edit.editingFinished.emit()
+    previewed(view)
     z = np.array([3.0, 0.0, -2.0])
     values = view.softmax_bars.export_data()["values"]
     np.testing.assert_allclose(values, np_softmax(z), rtol=1e-12)
@@ -237,6 +238,7 @@ def test_view_draws_the_engine_numbers_and_follows_settings(qtbot, shown_lab):
 
     # A shorter sweep, then Run animates it to the end on the sweep tab.
     view.settings_panel.controls["sweep_points"].setValue(31)
+    previewed(view)
     x, _ = view.sweep_plot.curve_data("stable float64")
     assert len(x) == 31 and x[-1] == pytest.approx(1000)
     assert str(np.float32(2) / np.float32(10000)) in view.small_text.text()

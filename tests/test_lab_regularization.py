@@ -249,7 +249,7 @@ def test_bad_settings_are_refused():
 # the view
 
 
-def test_view_draws_the_snapshot_numbers(qtbot, shown_lab):
+def test_view_draws_the_snapshot_numbers(qtbot, shown_lab, previewed):
     from vizlab.labs.regularization import LABELS
 
     view = shown_lab("regularization")
@@ -267,9 +267,11 @@ def test_view_draws_the_snapshot_numbers(qtbot, shown_lab):
 
     # A display setting changed through its control redraws the snapshot on screen.
     view.settings_panel.controls["weights_of"].setCurrentText("l2")
+    previewed(view)
     l2_first = lab.METHODS.index("l2") * snap.runs
     np.testing.assert_array_equal(view.heatmaps[2].data(), snap.kernels[2][l2_first])
     view.settings_panel.controls["shown_run"].setValue(2)
+    previewed(view)
     np.testing.assert_array_equal(view.heatmaps[0].data(), snap.kernels[0][l2_first + 2])
     _, y = view.fit_plot.curve_data("elastic net")
     np.testing.assert_array_equal(y, snap.fits[3 * snap.runs + 2])

@@ -182,9 +182,10 @@ def test_user_images_and_bundled_ones_load_at_the_size(tmp_path):
     assert strokes.std() > 0.1  # a texture, not a flat colour
 
 
-def test_view_shows_the_image_and_the_features_label(qtbot, shown_lab):
+def test_view_shows_the_image_and_the_features_label(qtbot, shown_lab, previewed):
     view = shown_lab("style")
     view.apply_settings({"size": 24, "blocks": 2, "width_scale": 0.125, "steps": 20})
+    previewed(view)
     assert view.last_snapshot.step == 0 and view.last_snapshot.image.shape == (24, 24, 3)
     assert view.features_label.isVisible()
     assert "random VGG-style filters, seed 0" in view.features_label.text()

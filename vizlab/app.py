@@ -2,7 +2,8 @@
 
 Each lab view owns its runner, so switching labs pauses the one left behind and its
 run is still there on return. Window geometry and the last folders used are kept in
-QSettings.
+QSettings. Closing ends every run, preview and helper process at once, so the app and
+all its processes are gone within CLOSE_TIMEOUT_S.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from PySide6.QtWidgets import (
 
 from engine.experiments import get as get_experiment
 from engine.experiments import settings_of
+from vizlab import remote
 from vizlab.labs import LAB_NAMES, view_class
 from vizlab.labs.base import LabView
 
@@ -41,6 +43,8 @@ log = logging.getLogger(__name__)
 # Speed slider positions map to steps per second on a log scale; the last is "as fast
 # as it goes".
 SPEED_STEPS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, None)
+# Closing waits at most this long for runs, previews and helper processes to end.
+CLOSE_TIMEOUT_S = 0.8
 
 
 class MainWindow(QMainWindow):
@@ -525,9 +529,21 @@ class MainWindow(QMainWindow):
     # -- closing ---------------------------------------------------------------------------
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt's name
         self.settings.setValue("geometry", self.saveGeometry())
-        for view in [*self.labs.values(), *self.twins.values()]:
-            view.shutdown()
+        self.shutdown_labs()
         super().closeEvent(event)
+
+    def shutdown_labs(self, timeout: float = CLOSE_TIMEOUT_S) -> None:
+        """End every lab's run and preview and every child process, in parallel: all are
+        told first, then all are waited for, so closing costs the slowest, not the sum."""
+        deadline = time.monotonic() + timeout
+        views = [*self.labs.values(), *self.twins.values()]
+        for view in views:
+            view.begin_shutdown()
+        remote.stop_children(timeout / 2)
+        for view in views:
+            if not view.shutdown(max(0.0, deadline - time.monotonic())):
+                log.warning("the %s lab's thread did not end in time", view.lab_name)
+        remote.shutdown(max(0.05, deadline - time.monotonic()))
 
 
 def run_app(argv: list[str] | None = None) -> int:
@@ -538,4 +554,6 @@ def run_app(argv: list[str] | None = None) -> int:
     app.setOrganizationName("vizlab")
     window = MainWindow()
     window.show()
-    return app.exec()
+    code = app.exec()
+    remote.shutdown()  # whatever the way out, leave no helper process behind
+    return code

@@ -1,15 +1,20 @@
-"""Run an experiment generator in a child process, seen from here as a plain generator.
+"""Run an experiment in a child process, seen from here as a plain iterator of snapshots.
 
 An experiment thread in the app's own process competes with drawing for Python's GIL:
 on two cores the GUI then costs over half the training speed. In a child process the
 experiment has a core of its own and the GUI thread keeps the GIL, so the lab trains at
 almost headless speed while it draws.
 
-`remote_run(module, config, state)` returns a generator that the Runner's worker thread
-iterates like any other: each `next()` asks the child for its next snapshot. Before each
-request the live settings of `config` (the object the lab edits) are compared with what
-the child has and changes are sent along, so dragging the learning rate still applies at
-the next step. Closing the generator stops the child within a fraction of a second.
+`RemoteRun(module, config, state)` is an iterator that the Runner's worker thread
+advances like any generator: each `next()` asks the child for its next snapshot. Before
+each request the live settings of `config` (the object the lab edits) are compared with
+what the child has and changes are sent along, so dragging the learning rate still
+applies at the next step. `abort()`, from any thread, ends the child at once, even in
+the middle of a long step.
+
+`remote_first_snapshot` computes a lab's preview (its first snapshot) in a child of its
+own, which a newer preview can end at once. `shutdown()` ends every child, the fork
+server and the resource tracker, all at once rather than one after another.
 """
 
 from __future__ import annotations
@@ -19,6 +24,9 @@ import importlib
 import logging
 import multiprocessing
 import os
+import signal
+import threading
+import time
 import traceback
 from collections.abc import Iterator
 from typing import Any
@@ -26,13 +34,19 @@ from typing import Any
 import numpy as np
 
 from engine.experiments.base import settings_of
+from engine.experiments.preview import first_snapshot
 
 log = logging.getLogger(__name__)
 
 # How long to wait for a child that should stop before it is terminated.
 STOP_TIMEOUT_S = 0.5
+# How often a waiting preview checks whether it has been superseded.
+_PREVIEW_POLL_S = 0.02
 
 _context = None
+# Every child process started here and not yet joined, so shutdown() can end them all.
+_children: set[Any] = set()
+_children_lock = threading.Lock()
 
 
 def _mp_context():
@@ -57,11 +71,24 @@ def _mp_context():
 
 
 class RemoteError(RuntimeError):
-    """An exception raised in the child; its message is the original one."""
+    """An exception raised in the child. ``str()`` is the original message, ``type_name``
+    the original exception's class name, ``details`` its traceback text."""
 
-    def __init__(self, message: str, details: str) -> None:
+    def __init__(self, message: str, details: str = "", type_name: str = "") -> None:
         super().__init__(message)
         self.details = details
+        self.type_name = type_name
+
+
+def describe_error(exc: BaseException) -> str:
+    """One line for a user: the original exception's type and message, wherever it ran."""
+    if isinstance(exc, RemoteError):
+        return f"{exc.type_name}: {exc}" if exc.type_name else str(exc)
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _error_payload(exc: BaseException) -> tuple[str, str, str]:
+    return str(exc), traceback.format_exc(), type(exc).__name__
 
 
 class _CurveMirror:
@@ -131,72 +158,207 @@ def _child(connection, module_name: str, config: Any, state: Any) -> None:
         pass  # the parent went away or asked us to go
     except Exception as exc:
         try:
-            connection.send(("error", (f"{exc}", traceback.format_exc())))
+            connection.send(("error", _error_payload(exc)))
         except (BrokenPipeError, OSError):
             pass
     finally:
         connection.close()
 
 
+def _preview_child(connection, module_name: str, config: Any) -> None:
+    """The child process of one preview: compute the first snapshot, send it, end."""
+    try:
+        connection.send(("snapshot", first_snapshot(module_name, config)))
+    except (BrokenPipeError, KeyboardInterrupt):
+        pass
+    except Exception as exc:
+        try:
+            connection.send(("error", _error_payload(exc)))
+        except (BrokenPipeError, OSError):
+            pass
+    finally:
+        connection.close()
+
+
+def _start_child(target, args: tuple, name: str):
+    """Start a registered daemon child with one end of a new pipe; return (process, end)."""
+    parent_end, child_end = _mp_context().Pipe()
+    process = _mp_context().Process(target=target, args=(child_end, *args), daemon=True,
+                                    name=name)
+    try:
+        process.start()
+    except BaseException:
+        parent_end.close()
+        child_end.close()
+        raise
+    child_end.close()
+    with _children_lock:
+        _children.add(process)
+    return process, parent_end
+
+
 def _live_values(config: Any, names: list[str]) -> dict[str, Any]:
     return {name: getattr(config, name) for name in names}
 
 
-def remote_run(module_name: str, config: Any, state: Any = None) -> Iterator[Any]:
-    """A generator of the experiment's snapshots, computed in a child process.
+def _child_name(module_name: str) -> str:
+    return f"vizlab-{module_name.rsplit('.', 1)[-1]}"
+
+
+class RemoteRun:
+    """An iterator of the experiment's snapshots, computed in a child process.
 
     One request, one snapshot: the child never runs ahead, so a pause or a Step sees
-    the settings as they were when it was asked for.
+    the settings as they were when it was asked for. The child starts at the first
+    ``next()`` (on the thread that iterates). ``close()`` stops it politely; ``abort()``
+    ends it at once from any thread, after which iteration simply stops.
     """
-    live = [info.name for info in settings_of(config) if info.live]
-    parent_end, child_end = _mp_context().Pipe()
-    process = _mp_context().Process(
-        target=_child, args=(child_end, module_name, dataclasses.replace(config), state),
-        daemon=True, name=f"vizlab-{module_name.rsplit('.', 1)[-1]}",
-    )
-    try:
-        process.start()
-    except Exception:  # e.g. a script without a __main__ guard under spawn/forkserver
-        log.warning("could not start an experiment process; training in this one",
-                    exc_info=True)
-        yield from _in_this_process(module_name, config, state)
-        return
-    child_end.close()
-    sent = _live_values(config, live)
-    curves = _CurveMirror()
-    started = False
-    try:
-        while True:
-            current = _live_values(config, live)
-            changes = {k: v for k, v in current.items() if v != sent.get(k)}
-            sent = current
+
+    def __init__(self, module_name: str, config: Any, state: Any = None) -> None:
+        self.module_name = module_name
+        self.config = config
+        self.state = state
+        self._live = [info.name for info in settings_of(config) if info.live]
+        self._process = None
+        self._connection = None
+        self._fallback: Iterator[Any] | None = None
+        self._aborted = threading.Event()
+        self._started = False  # the child has sent its first answer
+        self._finished = False
+        self._sent: dict[str, Any] = {}
+        self._curves = _CurveMirror()
+
+    def __iter__(self) -> RemoteRun:
+        return self
+
+    def __next__(self) -> Any:
+        if self._fallback is not None:
+            return next(self._fallback)
+        if self._finished or self._aborted.is_set():
+            self.close()
+            raise StopIteration
+        if self._process is None:
             try:
-                parent_end.send(("next", changes))
-                kind, payload = parent_end.recv()
-            except (EOFError, BrokenPipeError, OSError):
-                if not started:  # the child died before its first snapshot
-                    log.warning("the experiment process did not start; training in this one")
-                    yield from _in_this_process(module_name, config, state)
-                    return
-                raise RemoteError("the experiment process ended unexpectedly", "") from None
-            started = True
-            if kind == "snapshot":
-                snapshot, new_rows = payload
-                if new_rows is not None:
-                    snapshot = dataclasses.replace(snapshot, curves=curves.extend(new_rows))
-                yield snapshot
-            elif kind == "done":
-                return
-            else:
-                message, details = payload
-                raise RemoteError(message, details)
+                self._process, self._connection = _start_child(
+                    _child, (self.module_name, dataclasses.replace(self.config), self.state),
+                    _child_name(self.module_name))
+            except Exception:  # e.g. a script without a __main__ guard under spawn/forkserver
+                log.warning("could not start an experiment process; training in this one",
+                            exc_info=True)
+                return self._train_here()
+            self._sent = _live_values(self.config, self._live)
+            if self._aborted.is_set():  # aborted while the child was starting
+                self.close()
+                raise StopIteration
+        current = _live_values(self.config, self._live)
+        changes = {k: v for k, v in current.items() if v != self._sent.get(k)}
+        self._sent = current
+        try:
+            self._connection.send(("next", changes))
+            kind, payload = self._connection.recv()
+        except (EOFError, BrokenPipeError, OSError):
+            if self._aborted.is_set():
+                self.close()
+                raise StopIteration from None
+            if not self._started:  # the child died before its first snapshot
+                log.warning("the experiment process did not start; training in this one")
+                self.close()
+                return self._train_here()
+            self.close()
+            raise RemoteError("the experiment process ended unexpectedly") from None
+        self._started = True
+        if kind == "snapshot":
+            snapshot, new_rows = payload
+            if new_rows is not None:
+                snapshot = dataclasses.replace(snapshot, curves=self._curves.extend(new_rows))
+            return snapshot
+        self._finished = True
+        self.close()
+        if kind == "done":
+            raise StopIteration
+        raise RemoteError(*payload)
+
+    def _train_here(self) -> Any:
+        self._fallback = _in_this_process(self.module_name, self.config, self.state)
+        return next(self._fallback)
+
+    def abort(self) -> None:
+        """End the child now, mid-step too (safe from any thread)."""
+        self._aborted.set()
+        process = self._process
+        if process is not None:
+            _signal(process, signal.SIGTERM)
+
+    def close(self) -> None:
+        """Stop the child (politely, then by force after STOP_TIMEOUT_S)."""
+        if self._fallback is not None:
+            close = getattr(self._fallback, "close", None)
+            if close is not None:
+                close()
+        process, connection = self._process, self._connection
+        if process is None:
+            return
+        self._process = self._connection = None
+        if self._aborted.is_set():
+            _end(process, connection)
+        else:
+            _stop(process, connection)
+
+
+def remote_run(module_name: str, config: Any, state: Any = None) -> RemoteRun:
+    """The experiment's snapshots, computed in a child process (see RemoteRun)."""
+    return RemoteRun(module_name, config, state)
+
+
+def remote_first_snapshot(module_name: str, config: Any,
+                          cancelled: threading.Event | None = None) -> Any:
+    """The experiment's first snapshot for ``config``, computed in a child process.
+
+    Returns None as soon as ``cancelled`` is set (the child is ended at once, however far
+    it got). An error in the experiment raises RemoteError with the original message.
+    """
+    cancelled = cancelled or threading.Event()
+    try:
+        process, connection = _start_child(_preview_child, (module_name, config),
+                                           _child_name(module_name) + "-preview")
+    except Exception:
+        log.warning("could not start a preview process; computing it in this one",
+                    exc_info=True)
+        return first_snapshot(module_name, config)
+    try:
+        while not connection.poll(_PREVIEW_POLL_S):
+            if cancelled.is_set():
+                return None
+            if not process.is_alive() and not connection.poll(0):
+                raise RemoteError("the preview process ended unexpectedly")
+        kind, payload = connection.recv()
+    except (EOFError, OSError):
+        if cancelled.is_set():
+            return None
+        raise RemoteError("the preview process ended unexpectedly") from None
     finally:
-        _stop(process, parent_end)
+        _end(process, connection)  # done or superseded: nothing to wait for
+    if kind == "snapshot":
+        return payload
+    raise RemoteError(*payload)
 
 
 def _in_this_process(module_name: str, config: Any, state: Any) -> Iterator[Any]:
     module = importlib.import_module(module_name)
     return module.run(config, state=state) if state is not None else module.run(config)
+
+
+def _signal(process, signum: int) -> None:
+    try:
+        if process.pid is not None and process.exitcode is None:
+            os.kill(process.pid, signum)
+    except (ProcessLookupError, OSError, ValueError):
+        pass
+
+
+def _forget(process) -> None:
+    with _children_lock:
+        _children.discard(process)
 
 
 def _stop(process, connection) -> None:
@@ -209,3 +371,133 @@ def _stop(process, connection) -> None:
         process.terminate()
         process.join(STOP_TIMEOUT_S)
     connection.close()
+    _forget(process)
+
+
+def _end(process, connection) -> None:
+    """End a child whose work is over or no longer wanted, without waiting for it."""
+    _signal(process, signal.SIGTERM)
+    process.join(STOP_TIMEOUT_S)
+    if process.is_alive():
+        _signal(process, signal.SIGKILL)
+        process.join(STOP_TIMEOUT_S)
+    connection.close()
+    _forget(process)
+
+
+def stop_children(timeout: float = STOP_TIMEOUT_S) -> None:
+    """End every child process started here, all at once; wait at most about ``timeout``."""
+    with _children_lock:
+        processes = list(_children)
+    for process in processes:
+        _signal(process, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    for process in processes:
+        process.join(max(0.0, deadline - time.monotonic()))
+    for process in processes:
+        if process.is_alive():
+            _signal(process, signal.SIGKILL)
+            process.join(0.1)
+        _forget(process)
+
+
+def helper_pids() -> dict[str, int]:
+    """Process ids of multiprocessing's fork server and resource tracker, when running."""
+    from multiprocessing import forkserver, resource_tracker
+
+    pids = {}
+    server = getattr(forkserver, "_forkserver", None)
+    if getattr(server, "_forkserver_pid", None) is not None:
+        pids["forkserver"] = server._forkserver_pid
+    tracker = getattr(resource_tracker, "_resource_tracker", None)
+    if getattr(tracker, "_pid", None) is not None:
+        pids["resource tracker"] = tracker._pid
+    return pids
+
+
+def shutdown(timeout: float = 0.8) -> None:
+    """End every child, then the fork server and the resource tracker (at app exit).
+
+    Left alone they outlive the app by seconds. Both are started again by the next
+    child, should one be started after this.
+    """
+    deadline = time.monotonic() + timeout
+    stop_children(timeout / 2)
+    _stop_forkserver(deadline)
+    _stop_resource_tracker(deadline)
+
+
+def _wait_for_pid(pid: int, deadline: float) -> None:
+    """Reap our child ``pid``; SIGKILL it if it is still there at ``deadline``."""
+    while True:
+        try:
+            done, _ = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if done:
+            return
+        if time.monotonic() >= deadline:
+            try:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+            except (ProcessLookupError, ChildProcessError):
+                pass
+            return
+        time.sleep(0.005)
+
+
+def _stop_forkserver(deadline: float) -> None:
+    # multiprocessing has no public way to stop its fork server; these are the fields
+    # its own ForkServer._stop() uses. Skipped quietly where they do not exist.
+    from multiprocessing import forkserver, util
+
+    server = getattr(forkserver, "_forkserver", None)
+    lock = getattr(server, "_lock", None)
+    if lock is None or getattr(server, "_forkserver_pid", None) is None:
+        return
+    with lock:
+        pid, alive_fd = server._forkserver_pid, server._forkserver_alive_fd
+        if pid is None:
+            return
+        # Closing the "alive" pipe asks it to exit; SIGTERM makes sure it does not first
+        # finish importing its preloaded modules. Its children are already gone.
+        try:
+            os.close(alive_fd)
+        except OSError:
+            pass
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        _wait_for_pid(pid, deadline)
+        address = server._forkserver_address
+        server._forkserver_alive_fd = server._forkserver_pid = None
+        server._forkserver_address = None
+        if address and not util.is_abstract_socket_namespace(address):
+            try:
+                os.unlink(address)
+            except OSError:
+                pass
+
+
+def _stop_resource_tracker(deadline: float) -> None:
+    # As for the fork server: the fields resource_tracker's own _stop() uses. The tracker
+    # ignores SIGTERM and ends when every holder of its pipe has closed it.
+    from multiprocessing import resource_tracker
+
+    tracker = getattr(resource_tracker, "_resource_tracker", None)
+    lock = getattr(tracker, "_lock", None)
+    if lock is None or getattr(tracker, "_fd", None) is None:
+        return
+    with lock:
+        fd, pid = tracker._fd, tracker._pid
+        if fd is None:
+            return
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+        tracker._fd = None
+        if pid is not None:
+            _wait_for_pid(pid, deadline)
+        tracker._pid = None

@@ -1,4 +1,4 @@
-"""Run any experiment generator on a background thread and feed the GUI its newest snapshot.
+"""Run experiments and previews off the GUI thread and feed the GUI their newest values.
 
 An experiment (``engine.experiments.<lab>.run(config)``) is a plain generator that yields
 small frozen snapshot dataclasses and never sleeps. ``Runner`` drives one such generator at
@@ -9,6 +9,10 @@ draws at most ~30 frames a second and memory stays bounded (no queue of snapshot
 
 The worker is superqt's ``GeneratorWorker`` (the one napari uses), extended with single
 steps, a speed limit and the latest-value slot.
+
+``Previewer`` computes what a lab shows before Run (its first snapshot) on a worker
+thread: only the newest request counts, a superseded one is cancelled and its result
+dropped, and the GUI receives the snapshot as a value to draw.
 """
 
 from __future__ import annotations
@@ -32,7 +36,9 @@ from superqt.utils import GeneratorWorker
 # GeneratorWorker; we only add one signal to it.
 from superqt.utils._qthreading import GeneratorWorkerSignals
 
-__all__ = ["LatestSlot", "Runner", "SnapshotWorker", "STATES"]
+from vizlab.remote import describe_error
+
+__all__ = ["LatestSlot", "Previewer", "Runner", "SnapshotWorker", "STATES"]
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +107,9 @@ class SnapshotWorker(GeneratorWorker):
             # Calling the factory here (not in __init__) runs the experiment's set-up on the
             # worker thread, and turns set-up errors into ``errored`` like any other.
             iterable = source() if callable(source) else source
+            self._source = iterable
+            if self.abort_requested:
+                _abort(iterable)
             return (yield from iterable)
 
         super().__init__(_pull, SignalsClass=_SnapshotSignals)
@@ -110,6 +119,7 @@ class SnapshotWorker(GeneratorWorker):
         self._step_credits = 0
         self._interval = _interval(max_steps_per_second)
         self._last_pull = float("-inf")
+        self._source: Any = None
 
     # -- requests from the GUI thread -------------------------------------------------
 
@@ -149,6 +159,9 @@ class SnapshotWorker(GeneratorWorker):
         with self._cond:
             super().quit()
             self._cond.notify_all()
+        # A source that can be ended from outside (a child process mid-step) is ended
+        # now, so stopping never waits for a long step.
+        _abort(self._source)
 
     # -- the loop on the worker thread --------------------------------------------------
 
@@ -222,6 +235,12 @@ class SnapshotWorker(GeneratorWorker):
             gen.close()
         except Exception:  # an experiment that misbehaves while closing must not hang stop()
             log.exception("experiment raised while being closed")
+
+
+def _abort(source: Any) -> None:
+    abort = getattr(source, "abort", None)
+    if abort is not None:
+        abort()
 
 
 def _interval(rate: float | None) -> float | None:
@@ -398,37 +417,53 @@ class Runner(QObject):
     def stop(self, timeout: float = 2.0) -> bool:
         """Abort the run and join its thread; the state becomes "idle".
 
-        Returns as soon as the experiment's current step ends (well under a second for
-        steps under ~0.5 s). Returns False if the thread did not end within ``timeout``
-        seconds; it is then joined again by ``shutdown()`` and its signals are ignored.
+        Returns as soon as the experiment's current step ends (at once for a child
+        process, which is ended mid-step). Returns False if the thread did not end within
+        ``timeout`` seconds; it is then joined again by ``shutdown()`` and its signals
+        are ignored.
         """
-        self._prune_orphans()
-        worker, thread = self._worker, self._thread
-        if worker is None or thread is None:
-            if self._state in ("running", "paused"):
-                self._set_state("idle")
+        detached = self._detach()
+        if detached is None:
             return True
-        self._generation += 1  # queued signals of this worker are now stale
-        self._worker = self._thread = None
-        self._timer.stop()
-        worker.quit()
+        worker, thread = detached
         thread.join(timeout)
         ok = not thread.is_alive()
         if not ok:
             log.warning("experiment thread %s did not stop within %.1f s", thread.name, timeout)
             self._orphans.append((worker, thread))
-        self._set_state("idle")
         return ok
+
+    def begin_shutdown(self) -> None:
+        """Ask the run to end without waiting for it (``shutdown()`` then joins), so that
+        many runners stop in parallel rather than one after another."""
+        detached = self._detach()
+        if detached is not None:
+            self._orphans.append(detached)
+
+    def _detach(self) -> tuple[SnapshotWorker, threading.Thread] | None:
+        """Abort the current worker and forget it; return it to be joined, if any."""
+        self._prune_orphans()
+        worker, thread = self._worker, self._thread
+        if worker is None or thread is None:
+            if self._state in ("running", "paused"):
+                self._set_state("idle")
+            return None
+        self._generation += 1  # queued signals of this worker are now stale
+        self._worker = self._thread = None
+        self._timer.stop()
+        worker.quit()
+        self._set_state("idle")
+        return worker, thread
 
     def shutdown(self, timeout: float = 5.0) -> bool:
         """Stop and join every thread this runner started (call on application close)."""
-        ok = self.stop(timeout)
         deadline = time.monotonic() + timeout
+        self.begin_shutdown()
         for worker, thread in self._orphans:
             worker.quit()
             thread.join(max(0.0, deadline - time.monotonic()))
         self._prune_orphans()
-        return ok and not self._orphans
+        return not self._orphans
 
     # -- GUI-thread slots -------------------------------------------------------------
 
@@ -454,8 +489,9 @@ class Runner(QObject):
         if gen_id != self._generation:
             return
         self._end_run()
-        message = f"{type(exc).__name__}: {exc}"
-        text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        message = describe_error(exc)
+        text = getattr(exc, "details", "") or "".join(
+            traceback.format_exception(type(exc), exc, exc.__traceback__))
         log.error("experiment failed: %s", message)
         self._set_state("error")
         self.error.emit(message, text)
@@ -490,6 +526,110 @@ class Runner(QObject):
         if state != self._state:
             self._state = state
             self.state_changed.emit(state)
+
+
+PreviewJob = Callable[[threading.Event], Any]
+
+
+class Previewer(QObject):
+    """Compute previews on a worker thread; only the newest request is ever delivered.
+
+    ``request(job)`` replaces whatever was asked before: a job still waiting is dropped,
+    a job already computing is told to stop through its ``threading.Event`` (a child
+    process is ended at once), and a result that comes back anyway is dropped. So rapid
+    setting changes cost the GUI thread nothing but the one redraw of the newest result.
+
+    A job is ``job(cancelled) -> snapshot``; it may return early (None) once ``cancelled``
+    is set. The thread exists only while there is work.
+
+    Signals:
+        ready(object): the newest request's result.
+        failed(str, str): the newest request raised: one-line message and traceback.
+    """
+
+    ready = Signal(object)
+    failed = Signal(str, str)
+    _done = Signal(int, bool, object)  # generation, ok, result or exception (any thread)
+
+    def __init__(self, parent: QObject | None = None, name: str = "preview") -> None:
+        super().__init__(parent)
+        self._name = name
+        self._lock = threading.Lock()
+        self._generation = 0
+        self._delivered = 0  # generation of the last result delivered or dropped
+        self._job: tuple[int, PreviewJob] | None = None
+        self._cancel: threading.Event | None = None
+        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
+        self._done.connect(self._on_done)
+
+    @property
+    def busy(self) -> bool:
+        """True from a request until its result is delivered (or it is cancelled)."""
+        return self._delivered < self._generation
+
+    def request(self, job: PreviewJob) -> None:
+        """Compute ``job`` off this thread, superseding every earlier request."""
+        with self._lock:
+            self._generation += 1
+            if self._cancel is not None:
+                self._cancel.set()
+            self._job = (self._generation, job)
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._work, name=f"vizlab-{self._name}-{next(_thread_ids)}",
+                    daemon=True)
+                self._threads.append(self._thread)
+                self._thread.start()
+
+    def cancel(self) -> None:
+        """Forget every request; one computing is told to stop."""
+        with self._lock:
+            self._generation += 1
+            self._delivered = self._generation
+            self._job = None
+            if self._cancel is not None:
+                self._cancel.set()
+
+    def shutdown(self, timeout: float = 2.0) -> bool:
+        """Cancel, then join the worker thread; False if it did not end in ``timeout``."""
+        self.cancel()
+        deadline = time.monotonic() + timeout
+        for thread in list(self._threads):
+            thread.join(max(0.0, deadline - time.monotonic()))
+        self._threads = [t for t in self._threads if t.is_alive()]
+        return not self._threads
+
+    def _work(self) -> None:
+        while True:
+            with self._lock:
+                if self._job is None:
+                    self._thread = None
+                    return
+                generation, job = self._job
+                self._job = None
+                cancel = self._cancel = threading.Event()
+            try:
+                result, ok = job(cancel), True
+            except Exception as exc:  # shown by the lab as a message, never a crash
+                result, ok = exc, False
+            with self._lock:
+                self._cancel = None
+                stale = cancel.is_set() or generation != self._generation
+            if not stale:
+                self._done.emit(generation, ok, result)
+
+    def _on_done(self, generation: int, ok: bool, result: Any) -> None:
+        if generation != self._generation:
+            return  # superseded while the signal was queued
+        self._delivered = generation
+        self._threads = [t for t in self._threads if t.is_alive()]
+        if ok:
+            self.ready.emit(result)
+        else:
+            text = getattr(result, "details", "") or "".join(
+                traceback.format_exception(type(result), result, result.__traceback__))
+            self.failed.emit(str(result), text)
 
 
 def _log_warning(args: tuple) -> None:

@@ -4,6 +4,10 @@ A lab view is the Qt face of one experiment module (`engine.experiments.<name>`)
 builds its setting controls from the experiment's Config, starts the experiment's
 generator on a `Runner`, keeps a bounded timeline of the snapshots it has drawn, and
 draws snapshots; subclasses provide only `build_views()` and `draw(snapshot)`.
+
+Nothing of the experiment runs on the GUI thread: previews (the first snapshot for the
+current settings) are computed where training runs, by a `Previewer`, and arrive as
+values to draw; a burst of setting changes costs one preview and one redraw.
 """
 
 from __future__ import annotations
@@ -39,8 +43,9 @@ from PySide6.QtWidgets import (
 
 from engine import experiments
 from engine.experiments.base import SettingError, SettingInfo, apply_settings, settings_of
-from vizlab.remote import remote_run
-from vizlab.runner import Runner
+from engine.experiments.preview import first_snapshot
+from vizlab.remote import remote_first_snapshot, remote_run
+from vizlab.runner import Previewer, Runner
 
 log = logging.getLogger(__name__)
 
@@ -280,6 +285,17 @@ class LabView(QWidget):
         self.runner.error.connect(self._on_error)
         self.runner.state_changed.connect(self._on_state)
 
+        # Previews: requests made in one turn of the event loop (apply_settings sets many
+        # settings at once) are sent as one, when the loop next runs.
+        self.previews_enabled = True
+        self.previewer = Previewer(self, name=f"{self.lab_name}-preview")
+        self.previewer.ready.connect(self._on_preview)
+        self.previewer.failed.connect(self._on_preview_failed)
+        self._preview_timer = QTimer(self)
+        self._preview_timer.setSingleShot(True)
+        self._preview_timer.setInterval(0)
+        self._preview_timer.timeout.connect(self._send_preview_request)
+
         self.settings_panel = SettingsPanel(self.config)
         self.settings_panel.changed.connect(self._on_setting_changed)
         settings_scroll = QScrollArea()
@@ -362,6 +378,7 @@ class LabView(QWidget):
         return lambda: self.experiment.run(config)
 
     def run(self) -> None:
+        self._cancel_preview()
         if self.runner.state == "paused":
             self._restore_snapshot_pace()
             self.runner.resume()
@@ -376,6 +393,7 @@ class LabView(QWidget):
         self.runner.pause()
 
     def step(self) -> None:
+        self._cancel_preview()
         if not self.runner.is_active:
             if self.runner.state in ("finished", "error"):
                 self._clear_for_new_run()
@@ -433,25 +451,76 @@ class LabView(QWidget):
         self.pending_label.hide()
         self.clear_views()
 
-    def shutdown(self) -> None:
-        self.runner.shutdown()
+    def begin_shutdown(self) -> None:
+        """Ask the run and any preview to end, without waiting (see ``shutdown``)."""
+        self._cancel_preview()
+        self.runner.begin_shutdown()
+
+    def shutdown(self, timeout: float = 5.0) -> bool:
+        """End the run and any preview and join their threads; False if one outlived
+        ``timeout`` (an in-process step that would not end)."""
+        deadline = time.monotonic() + timeout
+        self.begin_shutdown()
+        previews_ok = self.previewer.shutdown(timeout)
+        return self.runner.shutdown(max(0.0, deadline - time.monotonic())) and previews_ok
+
+    def closeEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        # A view closed on its own (the CLI's, a test's) leaves no preview computing.
+        self._cancel_preview()
+        super().closeEvent(event)
 
     # -- settings ---------------------------------------------------------------------------
     def preview(self) -> None:
-        """Draw the experiment's first snapshot for the current settings, in this thread."""
-        generator = self.experiment.run(copy.deepcopy(self.config))
-        try:
-            snapshot = next(generator)
-        except Exception as exc:  # a bad setting combination shows, never crashes
-            if not isinstance(exc, SettingError):  # a refused setting is no bug: no traceback
-                log.exception("preview of %s failed", self.lab_name)
-            self._show_error(f"Cannot show these settings: {exc}")
+        """Ask for the experiment's first snapshot for the current settings.
+
+        It is computed off the GUI thread (in a child process when the lab trains in
+        one) and drawn when it arrives; asking again before then replaces the request.
+        """
+        if self.previews_enabled:
+            self._preview_timer.start()
+
+    @property
+    def preview_pending(self) -> bool:
+        """True while a requested preview has not been drawn yet."""
+        return self._preview_timer.isActive() or self.previewer.busy
+
+    def disable_previews(self) -> None:
+        """Compute no previews from now on: the caller shows snapshots of its own (the
+        CLI drives the experiment itself, and a preview would only be thrown away)."""
+        self.previews_enabled = False
+        self._cancel_preview()
+
+    def _send_preview_request(self) -> None:
+        if not self.previews_enabled or self.runner.is_active:
             return
-        finally:
-            generator.close()
+        config, module = copy.deepcopy(self.config), self.experiment
+        if self.run_in_process:
+            def job(cancelled):
+                return remote_first_snapshot(module.__name__, config, cancelled)
+        else:
+            def job(cancelled):
+                return first_snapshot(module, config)
+        self.timeline_label.setText("computing the preview…")
+        self.previewer.request(job)
+
+    def _cancel_preview(self) -> None:
+        self._preview_timer.stop()
+        self.previewer.cancel()
+
+    def _on_preview(self, snapshot: Any) -> None:
+        if snapshot is None or self.runner.is_active:
+            return  # a run owns the views now
         self.error_banner.hide()
         self.last_snapshot = snapshot
         self._draw(snapshot)
+
+    def _on_preview_failed(self, message: str, details: str) -> None:
+        if self.runner.is_active:
+            return
+        # A bad combination of settings shows, never crashes; one line in the log.
+        log.warning("preview of %s failed: %s", self.lab_name, message)
+        self.timeline_label.setText("no preview")
+        self._show_error(f"Cannot show these settings: {message}", details)
 
     def _on_setting_changed(self, name: str, value: Any) -> None:
         info = self.settings_panel.infos[name]
@@ -502,6 +571,8 @@ class LabView(QWidget):
     # -- snapshots and the timeline ---------------------------------------------------------
     def show_snapshot(self, snapshot: Any) -> None:
         """Take a new snapshot: keep it on the timeline and draw it when following live."""
+        if self.preview_pending:  # a run's snapshot is newer than any preview
+            self._cancel_preview()
         self.last_snapshot = snapshot
         now = time.monotonic()
         self._step_samples.append((now, snapshot.step))
