@@ -102,16 +102,20 @@ def read_npz_headers(source: str | Path | bytes, label: str = "the file", *,
     array of another kind.
     """
     with _open_archive(source, label) as archive:
-        return _headers(archive, label, kinds)[0]
+        headers, members = _headers(archive, label, kinds)
+        for name in headers:
+            _check_length(headers[name], members[name], label)
+        return headers
 
 
-def _headers(archive: zipfile.ZipFile, label: str,
-             kinds: str) -> tuple[dict[str, ArrayHeader], dict[str, zipfile.ZipInfo]]:
+def _headers(archive: zipfile.ZipFile, label: str, kinds: str
+             ) -> tuple[dict[str, ArrayHeader], dict[str, tuple[zipfile.ZipInfo, int]]]:
+    """Headers by name, and each array's zip entry and header length."""
     infos = archive.infolist()
     if len(infos) > MAX_MEMBERS:
         raise ValueError(f"{label} holds {len(infos)} entries; the limit is {MAX_MEMBERS}")
     headers: dict[str, ArrayHeader] = {}
-    members: dict[str, zipfile.ZipInfo] = {}
+    members: dict[str, tuple[zipfile.ZipInfo, int]] = {}
     for info in infos:
         key = _member_key(info, label)
         try:
@@ -121,13 +125,19 @@ def _headers(archive: zipfile.ZipFile, label: str,
         if header.dtype.hasobject or header.dtype.kind not in kinds:
             raise ValueError(f"{label}: array {key!r} holds {header.dtype} values, not "
                              f"plain numbers")
-        if info.file_size != header_length + header.nbytes:
-            raise ValueError(
-                f"{label}: array {key!r} declares shape {header.shape} of {header.dtype} "
-                f"({header.nbytes:,} bytes) but its entry holds "
-                f"{info.file_size - header_length:,} bytes of data")
-        headers[key], members[key] = header, info
+        headers[key], members[key] = header, (info, header_length)
     return headers, members
+
+
+def _check_length(header: ArrayHeader, member: tuple[zipfile.ZipInfo, int],
+                  label: str) -> None:
+    """The entry must hold exactly the data its header declares."""
+    info, header_length = member
+    if info.file_size != header_length + header.nbytes:
+        raise ValueError(
+            f"{label}: array {header.name!r} declares shape {header.shape} of "
+            f"{header.dtype} ({header.nbytes:,} bytes) but its entry holds "
+            f"{info.file_size - header_length:,} bytes of data")
 
 
 def read_npz(source: str | Path | bytes, label: str = "the file", *,
@@ -146,6 +156,8 @@ def read_npz(source: str | Path | bytes, label: str = "the file", *,
         if check is not None:
             check(headers)
         wanted = list(headers) if names is None else [n for n in names if n in headers]
+        for name in wanted:
+            _check_length(headers[name], members[name], label)
         total = sum(headers[n].nbytes for n in wanted)
         if total > max_bytes:
             biggest = max(wanted, key=lambda n: headers[n].nbytes)
@@ -155,7 +167,7 @@ def read_npz(source: str | Path | bytes, label: str = "the file", *,
         arrays = {}
         for name in wanted:
             try:
-                with archive.open(members[name]) as f:
+                with archive.open(members[name][0]) as f:
                     arrays[name] = npy_format.read_array(f, allow_pickle=False)
             except _READ_ERRORS as exc:
                 raise ValueError(f"{label}: array {name!r} is damaged ({exc})") from None

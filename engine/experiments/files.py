@@ -96,8 +96,12 @@ def _read_member(archive: zipfile.ZipFile, name: str, cap: int, label: str) -> b
     if info.file_size > cap:
         raise ValueError(f"{label}: {name} unpacks to {info.file_size:,} bytes; the limit "
                          f"is {cap:,} bytes")
-    with archive.open(info) as f:
-        data = f.read(info.file_size + 1)
+    try:
+        with archive.open(info) as f:
+            data = f.read(info.file_size + 1)
+    except (zipfile.BadZipFile, OSError, EOFError, RuntimeError, NotImplementedError,
+            zlib.error) as exc:
+        raise ValueError(f"{label}: {name} is damaged ({exc})") from None
     if len(data) != info.file_size:
         raise ValueError(f"{label}: {name} is damaged (it holds another size than it "
                          f"declares)")
