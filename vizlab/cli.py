@@ -15,6 +15,7 @@ import argparse
 import contextlib
 import os
 import re
+import signal
 import sys
 import tempfile
 from pathlib import Path
@@ -72,9 +73,11 @@ class Progress:
 
     def __init__(self) -> None:
         self.open = False  # a bar is on the current line, without its newline
+        self.terminal: bool | None = None  # None: draw when stderr is a terminal
 
     def show(self, done: int, total: int, what: str) -> None:
-        if not sys.stderr.isatty():
+        terminal = sys.stderr.isatty() if self.terminal is None else self.terminal
+        if not terminal:
             return
         filled = int(self.width * done / max(total, 1))
         sys.stderr.write(f"\r{what} [{'#' * filled}{'.' * (self.width - filled)}] "
@@ -92,6 +95,41 @@ class Progress:
 
 
 progress = Progress()
+
+
+class Interrupts:
+    """Ctrl+C as KeyboardInterrupt, held back while Qt runs our Python code (painting,
+    slots): PySide would print an exception raised there as a traceback and carry on.
+    Wrap such calls in `held()`; a Ctrl+C meanwhile is raised when it ends."""
+
+    def __init__(self) -> None:
+        self.depth = 0
+        self.pending = False
+
+    def on_sigint(self, signum, frame) -> None:
+        if self.depth:
+            self.pending = True
+            return
+        raise KeyboardInterrupt
+
+    @contextlib.contextmanager
+    def installed(self):
+        previous = signal.signal(signal.SIGINT, self.on_sigint)
+        try:
+            yield self
+        finally:
+            signal.signal(signal.SIGINT, previous)
+
+    @contextlib.contextmanager
+    def held(self):
+        self.depth += 1
+        try:
+            yield
+        finally:
+            self.depth -= 1
+            if not self.depth and self.pending:
+                self.pending = False
+                raise KeyboardInterrupt
 
 
 def say(message: str) -> None:
@@ -269,10 +307,12 @@ def render(args: argparse.Namespace) -> int:
     quiet_qt_messages()
     app = QApplication.instance() or QApplication(["vizlab"])
     with contextlib.ExitStack() as cleanup:
-        return _render(args, config, out, suffix, app, export, cleanup)
+        interrupts = cleanup.enter_context(Interrupts().installed())
+        return _render(args, config, out, suffix, app, export, cleanup, interrupts)
 
 
-def _render(args, config, out: Path, suffix: str, app, export, cleanup) -> int:
+def _render(args, config, out: Path, suffix: str, app, export, cleanup,
+            interrupts: Interrupts) -> int:
     """render's work; `cleanup` closes the window or view, the recorder and the scratch
     folder however this ends (an error, Ctrl+C)."""
     from engine import experiments
@@ -285,24 +325,26 @@ def _render(args, config, out: Path, suffix: str, app, export, cleanup) -> int:
         from vizlab.app import MainWindow
 
         # The window's settings go to a scratch folder, removed at the end (after the
-        # window and its settings object are gone, so nothing writes there again).
+        # window closed and its settings were written, so nothing writes there again).
         scratch = cleanup.enter_context(tempfile.TemporaryDirectory(prefix="vizlab-cli-"))
         settings = QSettings(os.path.join(scratch, "settings.ini"), QSettings.Format.IniFormat)
-        window = MainWindow(settings)
-        cleanup.callback(settings.sync)
-        cleanup.callback(window.close)
-        view = window.select_lab(args.lab)
-        window.resize(*args.size)
-        window.show()
+        with interrupts.held():
+            window = MainWindow(settings)
+            cleanup.callback(settings.sync)
+            cleanup.callback(window.close)
+            view = window.select_lab(args.lab)
+            window.resize(*args.size)
+            window.show()
     else:
-        view = view_class(args.lab)()
-        cleanup.callback(view.shutdown)
-        view.resize(*args.size)
-        view.show()
-    view.disable_previews()  # this loop draws the snapshots; a preview would be thrown away
-    view.apply_settings({info.name: getattr(config, info.name)
-                         for info in experiments.settings_of(config)})
-    app.processEvents()
+        with interrupts.held():
+            view = view_class(args.lab)()
+            cleanup.callback(view.shutdown)
+            view.resize(*args.size)
+            view.show()
+    with interrupts.held():
+        view.apply_settings({info.name: getattr(config, info.name)
+                             for info in experiments.settings_of(config)})
+        app.processEvents()
     shown = window or view
     if (shown.width(), shown.height()) != tuple(args.size):
         say(f"note: the {args.lab} lab needs at least its minimum size; "
@@ -320,11 +362,13 @@ def _render(args, config, out: Path, suffix: str, app, export, cleanup) -> int:
     try:
         generator = view.experiment.run(view.config)
         for snapshot in generator:
-            view.show_snapshot(snapshot)
-            app.processEvents()
-            if recorder is not None and snapshot.step >= next_frame:
-                recorder.add_frame(export.grab_image(view, args.scale))
-                next_frame = snapshot.step + every
+            # Drawing runs our Python code from inside Qt: Ctrl+C waits until it is done.
+            with interrupts.held():
+                view.show_snapshot(snapshot)
+                app.processEvents()
+                if recorder is not None and snapshot.step >= next_frame:
+                    recorder.add_frame(export.grab_image(view, args.scale))
+                    next_frame = snapshot.step + every
             progress.show(min(snapshot.step, args.steps), args.steps, "training")
             if snapshot.step >= args.steps:
                 break
@@ -345,11 +389,12 @@ def _render(args, config, out: Path, suffix: str, app, export, cleanup) -> int:
 
     try:
         if recorder is None:
-            caption = view.caption() if args.caption else None
-            if window is not None:
-                window.status_timer.stop()
-                window._update_status()
-            export.save_screenshot(shown, out, scale=args.scale, caption=caption)
+            with interrupts.held():
+                caption = view.caption() if args.caption else None
+                if window is not None:
+                    window.status_timer.stop()
+                    window._update_status()
+                export.save_screenshot(shown, out, scale=args.scale, caption=caption)
         elif suffix == ".gif":
             recorder.write_gif(out, fps=args.fps, progress=encoding)
         else:
