@@ -95,13 +95,15 @@ class View(LabView):
             "Loss" if diverged is None else f"Loss: diverged at step {diverged}")
         curves = snap.curves
         steps = curves["step"]
-        self.loss_plot.set_curve("train", steps, curves["train_loss"])
-        self.loss_plot.set_curve("test", steps, curves["test_loss"], style="dash")
-        self.acc_plot.set_curve("train", steps, curves["train_acc"])
-        self.acc_plot.set_curve("test", steps, curves["test_acc"], style="dash")
+        # The curves are an append-only history: long ones decimate only the new points
+        # (a scrub back in time or a Reset is noticed by the plot and redone in full).
+        self.loss_plot.set_curve("train", steps, curves["train_loss"], extends=True)
+        self.loss_plot.set_curve("test", steps, curves["test_loss"], style="dash", extends=True)
+        self.acc_plot.set_curve("train", steps, curves["train_acc"], extends=True)
+        self.acc_plot.set_curve("test", steps, curves["test_acc"], style="dash", extends=True)
         dead = curves["dead"]
         for i, name in enumerate(snap.dead_layers):
-            self.dead_plot.set_curve(name, steps, dead[:, i])
+            self.dead_plot.set_curve(name, steps, dead[:, i], extends=True)
         for i, (counts, edges) in enumerate(snap.histograms):
             self.hist_plot.set_histogram(counts, edges, name=f"hidden {i + 1}")
         for heatmap, kernel in zip(self._weight_maps_for(snap.layer_names), snap.weights):

@@ -1,4 +1,10 @@
-"""Line, histogram and bar plots for the labs: named series, created once, updated in place."""
+"""Line, histogram and bar plots for the labs: named series, created once, updated in place.
+
+Long curves (a training history of 10^5-10^6 steps) are drawn decimated: each curve hands
+pyqtgraph at most ``MAX_DRAWN_POINTS`` points, the minimum and maximum of each run of
+consecutive points, so peaks and the data bounds survive. The exact data stays with the
+plot for ``curve_data``, ``export_data`` and the CSV export.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +19,11 @@ from PySide6.QtWidgets import QWidget
 from vizlab.widgets import _style
 from vizlab.widgets._base import PlotWidgetBase
 
+#: Most points one curve hands to pyqtgraph; longer curves are decimated to min/max pairs.
+MAX_DRAWN_POINTS = 2048
+# Two points per bucket, plus the first and last point and the incomplete tail's two.
+_MAX_BUCKETS = (MAX_DRAWN_POINTS - 4) // 2
+
 _LINE_STYLES = {"solid": Qt.PenStyle.SolidLine, "dash": Qt.PenStyle.DashLine,
                 "dot": Qt.PenStyle.DotLine}  # fmt: skip
 
@@ -25,6 +36,91 @@ def _legend(plot: pg.PlotItem) -> pg.LegendItem:
         brush=pg.mkBrush(255, 255, 255, 200),
         pen=pg.mkPen(200, 200, 200),
     )
+
+
+def _bucket_extrema(y: np.ndarray, start: int, stop: int, size: int) -> np.ndarray:
+    """Indices of the minimum and maximum of each bucket of ``size`` points in
+    ``y[start:stop]`` (``stop - start`` a multiple of ``size``), in index order: (k, 2)."""
+    if stop <= start:
+        return np.empty((0, 2), dtype=np.intp)
+    part = y[start:stop].reshape(-1, size)
+    nan = np.isnan(part)
+    # NaN is neither min nor max; an all-NaN bucket yields NaN points (a gap, as drawn).
+    low = np.argmin(np.where(nan, np.inf, part), axis=1)
+    high = np.argmax(np.where(nan, -np.inf, part), axis=1)
+    offsets = start + size * np.arange(part.shape[0])
+    return np.sort(np.stack([low, high], axis=1), axis=1) + offsets[:, None]
+
+
+class _MinMaxDecimator:
+    """Min/max decimation of one curve, kept up to date incrementally for appended data.
+
+    Points are grouped in buckets of a power-of-two size, few enough that at most
+    ``_MAX_BUCKETS`` are complete; each complete bucket is drawn as its minimum and
+    maximum point, the incomplete tail likewise, plus the first and last point (so the
+    curve's bounds are exact and do not depend on the view: no auto-range feedback).
+    When new data extends the old, only the newly completed buckets are computed.
+    """
+
+    def __init__(self) -> None:
+        self._size = 0  # points per bucket; 0 when nothing is cached
+        self._done = 0  # points covered by complete buckets
+        self._indices = np.empty(0, dtype=np.intp)  # their extrema, in index order
+        self._seen_x = np.empty(0)
+        self._seen_y = np.empty(0)
+
+    def indices(self, x: np.ndarray, y: np.ndarray, extends: bool) -> np.ndarray | None:
+        """Indices of the points to draw, or None to draw every point."""
+        n = y.shape[0]
+        if n <= MAX_DRAWN_POINTS:
+            self._size = 0
+            return None
+        size = 1  # the smallest power of two that keeps the buckets few enough
+        while n // size > _MAX_BUCKETS:
+            size *= 2
+        if not (extends and size == self._size and self._is_prefix(x, y)):
+            self._size, self._done = size, 0
+            self._indices = np.empty(0, dtype=np.intp)
+        done = n - n % size
+        if done > self._done:
+            new = _bucket_extrema(y, self._done, done, size).ravel()
+            self._indices = np.concatenate([self._indices, new])
+            self._done = done
+            # What the cached buckets were made from: checked before they are reused.
+            self._seen_x, self._seen_y = x[self._indices], y[self._indices]
+        tail = np.arange(self._done, n)
+        if tail.size > 2:
+            values = y[self._done:]
+            if not np.isnan(values).all():
+                tail = np.sort([self._done + np.nanargmin(values),
+                                self._done + np.nanargmax(values)])
+            else:
+                tail = tail[:1]
+        return np.concatenate([[0], self._indices, tail, [n - 1]])
+
+    def _is_prefix(self, x: np.ndarray, y: np.ndarray) -> bool:
+        # The caller says the data only grew; a Reset or a scrub back in time breaks that,
+        # and shows as a shorter curve or changed values at the cached points.
+        if y.shape[0] < self._done:
+            return False
+        idx = self._indices
+        return bool(np.array_equal(x[idx], self._seen_x, equal_nan=True)
+                    and np.array_equal(y[idx], self._seen_y, equal_nan=True))
+
+
+class _Curve(pg.PlotDataItem):
+    """A PlotDataItem drawn from decimated data that reports the exact data to exporters."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.decimator = _MinMaxDecimator()
+        self.exact: tuple[np.ndarray, np.ndarray] | None = None
+
+    def getOriginalDataset(self):  # noqa: N802 (pyqtgraph override)
+        # pyqtgraph's CSVExporter reads this: export every point, not the drawn ones.
+        if self.exact is None:
+            return super().getOriginalDataset()
+        return self.exact
 
 
 class CurvePlot(PlotWidgetBase):
@@ -44,9 +140,9 @@ class CurvePlot(PlotWidgetBase):
         plot = self._plot
         _style.style_plot(plot, title, x_label, y_label)
         plot.showGrid(x=True, y=True, alpha=0.15)
-        # Long loss histories: draw only what is visible, downsampled to the pixel width.
-        plot.setClipToView(True)
-        plot.setDownsampling(auto=True, mode="peak")
+        # Long histories are decimated here (see _MinMaxDecimator), not by pyqtgraph: its
+        # auto-downsampling and clip-to-view depend on the view range, which auto-range
+        # derives from the downsampled data, and the two can chase each other forever.
         self._legend = _legend(plot) if legend else None
         self._curves: dict[str, pg.PlotDataItem] = {}
         self._data: dict[str, tuple[np.ndarray, np.ndarray]] = {}
@@ -63,10 +159,13 @@ class CurvePlot(PlotWidgetBase):
         color: str | None = None,
         width: float = 2.0,
         style: str = "solid",
+        extends: bool = False,
     ) -> pg.PlotDataItem:
         """Create curve ``name`` on first use, then just replace its data.
 
         With ``y`` omitted, ``x`` is taken as y and plotted against 0, 1, 2, ...
+        ``extends=True`` says the data starts with the data last given for this curve
+        (an append-only history): a long curve then decimates only the new points.
         """
         if y is None:
             yv = np.asarray(x, dtype=float)
@@ -89,17 +188,26 @@ class CurvePlot(PlotWidgetBase):
             if segmented:
                 # Flat caps: segments then meet without the darker overlaps at the joints.
                 pen.setCapStyle(Qt.PenCapStyle.FlatCap)
-            curve = self._plot.plot(name=name, pen=pen)
+            curve = _Curve(name=name, pen=pen)
+            self._plot.addItem(curve)
             if segmented:
                 # Qt strokes wide antialiased polylines very slowly (~30 ms for a noisy
                 # 5,000-point loss curve); separate segments draw in a few ms.
                 curve.curve.setSegmentedLineMode("on")
             self._curves[name] = curve
         self._data[name] = (xv, yv)
+        curve.exact = (xv, yv)
+        drawn = curve.decimator.indices(xv, yv, extends)
+        if drawn is not None:
+            xv, yv = xv[drawn], yv[drawn]
         if self._log_y:
             # log10 of zeros or negatives: show a gap rather than warn every frame.
             yv = np.where(yv > 0, yv, np.nan)
-        curve.setData(xv, yv, connect="finite")
+        # A decimated curve has several points per pixel column, where antialiasing shows
+        # no difference but makes Qt stroke a dashed pen 3-5 times slower (~150 ms a frame
+        # for a noisy dashed test-loss curve).
+        curve.setData(xv, yv, connect="finite",
+                      antialias=drawn is None and pg.getConfigOption("antialias"))
         return curve
 
     def remove_curve(self, name: str) -> None:
