@@ -181,7 +181,7 @@ def _working_mode(im: Image.Image) -> Image.Image:
         return im
     if im.mode.startswith("I"):  # I, I;16, I;16B...: 16-bit grey as PNG and TIFF store it
         grey = np.asarray(im, dtype=np.float32)
-        return Image.fromarray(np.clip(grey / 257.0, 0.0, 255.0), mode="F")
+        return Image.fromarray(np.clip(grey / 257.0, 0.0, 255.0))  # float32: mode F
     if "A" in im.mode or "a" in im.mode or "transparency" in im.info:
         return im.convert("RGBA")
     return im.convert("RGB")
