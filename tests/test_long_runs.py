@@ -112,6 +112,41 @@ def test_appended_curve_matches_a_fresh_decimation_and_survives_a_rewind(qtbot):
     assert np.nanmax(item.getData()[1]) == np.nanmax(2 * y[:50_000])
 
 
+def test_zooming_into_a_long_curve_shows_every_point_in_view(qtbot):
+    plot = CurvePlot("Loss", x_label="step")
+    qtbot.addWidget(plot)
+    plot.resize(420, 320)
+    plot.show()
+    qtbot.waitExposed(plot)
+    x, y = _loss_like(1_000_000, seed=4)
+    item = plot.set_curve("train", x, y, extends=True)
+    assert len(item.getData()[0]) <= MAX_DRAWN_POINTS
+    view = plot.plot_item.getViewBox()
+    view.setXRange(500_000, 501_000, padding=0)  # as a mouse zoom does: auto-range off
+    drawn_x, drawn_y = item.getData()
+    np.testing.assert_array_equal(drawn_x, x[499_999:501_002])  # one beyond each edge
+    np.testing.assert_array_equal(drawn_y, y[499_999:501_002])
+    # New data while zoomed: still the window, and the range the user chose stays put.
+    plot.set_curve("train", x, y * 2, extends=True)
+    np.testing.assert_array_equal(item.getData()[1], 2 * y[499_999:501_002])
+    assert view.viewRange()[0] == pytest.approx([500_000, 501_000])
+    # A wide zoom is decimated over the window only.
+    view.setXRange(100_000, 900_000, padding=0)
+    drawn_x, _ = item.getData()
+    assert len(drawn_x) <= MAX_DRAWN_POINTS
+    assert drawn_x[0] == 99_999 and drawn_x[-1] == 900_001
+    # Back to auto-range: the whole curve, decimated, and a range that settles.
+    view.enableAutoRange(x=True)
+    qtbot.waitUntil(lambda: item.getData()[0][-1] == 999_999, timeout=2000)
+    plot.grab()
+    settled = _x_range(plot)
+    for _ in range(5):
+        qtbot.wait(1)
+        plot.grab()
+    assert _x_range(plot) == settled and settled[0] <= 0 and settled[1] >= 999_999
+    assert len(item.getData()[0]) <= MAX_DRAWN_POINTS
+
+
 def test_csv_export_of_a_decimated_curve_writes_every_point(qtbot, tmp_path):
     plot = CurvePlot("Loss", log_y=True)
     qtbot.addWidget(plot)

@@ -38,22 +38,54 @@ def _legend(plot: pg.PlotItem) -> pg.LegendItem:
     )
 
 
+def _bucket_size(count: int) -> int:
+    """The smallest power of two that groups ``count`` points into few enough buckets."""
+    size = 1
+    while count // size > _MAX_BUCKETS:
+        size *= 2
+    return size
+
+
 def _bucket_extrema(y: np.ndarray, start: int, stop: int, size: int) -> np.ndarray:
     """Indices of the minimum and maximum of each bucket of ``size`` points in
-    ``y[start:stop]`` (``stop - start`` a multiple of ``size``), in index order: (k, 2)."""
+    ``y[start:stop]`` (``stop - start`` a multiple of ``size``), in index order."""
     if stop <= start:
-        return np.empty((0, 2), dtype=np.intp)
+        return np.empty(0, dtype=np.intp)
     part = y[start:stop].reshape(-1, size)
     nan = np.isnan(part)
     # NaN is neither min nor max; an all-NaN bucket yields NaN points (a gap, as drawn).
     low = np.argmin(np.where(nan, np.inf, part), axis=1)
     high = np.argmax(np.where(nan, -np.inf, part), axis=1)
     offsets = start + size * np.arange(part.shape[0])
-    return np.sort(np.stack([low, high], axis=1), axis=1) + offsets[:, None]
+    return (np.sort(np.stack([low, high], axis=1), axis=1) + offsets[:, None]).ravel()
+
+
+def _tail_extrema(y: np.ndarray, start: int, stop: int) -> np.ndarray:
+    """Indices of the minimum and maximum of the incomplete last bucket, in index order."""
+    if stop - start <= 2:
+        return np.arange(start, stop)
+    values = y[start:stop]
+    if np.isnan(values).all():
+        return np.array([start])
+    return start + np.sort([np.nanargmin(values), np.nanargmax(values)])
+
+
+def window_indices(x: np.ndarray, y: np.ndarray, low: float, high: float) -> np.ndarray:
+    """Indices of the points to draw of a curve with increasing ``x`` seen from ``low`` to
+    ``high`` (one point beyond each side, so the line runs to the edges): every point
+    there, or min/max pairs when there are more than ``MAX_DRAWN_POINTS``."""
+    start = max(int(np.searchsorted(x, low, side="left")) - 1, 0)
+    stop = min(int(np.searchsorted(x, high, side="right")) + 1, x.shape[0])
+    if stop - start <= MAX_DRAWN_POINTS:
+        return np.arange(start, stop)
+    size = _bucket_size(stop - start)
+    done = stop - (stop - start) % size
+    return np.concatenate([[start], _bucket_extrema(y, start, done, size),
+                           _tail_extrema(y, done, stop), [stop - 1]])
 
 
 class _MinMaxDecimator:
-    """Min/max decimation of one curve, kept up to date incrementally for appended data.
+    """Min/max decimation of one whole curve, kept up to date incrementally for appended data.
 
     Points are grouped in buckets of a power-of-two size, few enough that at most
     ``_MAX_BUCKETS`` are complete; each complete bucket is drawn as its minimum and
@@ -75,28 +107,18 @@ class _MinMaxDecimator:
         if n <= MAX_DRAWN_POINTS:
             self._size = 0
             return None
-        size = 1  # the smallest power of two that keeps the buckets few enough
-        while n // size > _MAX_BUCKETS:
-            size *= 2
+        size = _bucket_size(n)
         if not (extends and size == self._size and self._is_prefix(x, y)):
             self._size, self._done = size, 0
             self._indices = np.empty(0, dtype=np.intp)
         done = n - n % size
         if done > self._done:
-            new = _bucket_extrema(y, self._done, done, size).ravel()
+            new = _bucket_extrema(y, self._done, done, size)
             self._indices = np.concatenate([self._indices, new])
             self._done = done
             # What the cached buckets were made from: checked before they are reused.
             self._seen_x, self._seen_y = x[self._indices], y[self._indices]
-        tail = np.arange(self._done, n)
-        if tail.size > 2:
-            values = y[self._done:]
-            if not np.isnan(values).all():
-                tail = np.sort([self._done + np.nanargmin(values),
-                                self._done + np.nanargmax(values)])
-            else:
-                tail = tail[:1]
-        return np.concatenate([[0], self._indices, tail, [n - 1]])
+        return np.concatenate([[0], self._indices, _tail_extrema(y, self._done, n), [n - 1]])
 
     def _is_prefix(self, x: np.ndarray, y: np.ndarray) -> bool:
         # The caller says the data only grew; a Reset or a scrub back in time breaks that,
@@ -121,6 +143,10 @@ class _Curve(pg.PlotDataItem):
         if self.exact is None:
             return super().getOriginalDataset()
         return self.exact
+
+
+def _increasing(x: np.ndarray) -> bool:
+    return bool(x.shape[0] < 2 or np.all(x[1:] >= x[:-1]))
 
 
 class CurvePlot(PlotWidgetBase):
@@ -148,6 +174,10 @@ class CurvePlot(PlotWidgetBase):
         self._data: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self._markers: list[tuple[pg.InfiniteLine, str, float]] = []
         self._log_y = False
+        # The x range the user zoomed or panned to (auto-range off), else None: long
+        # curves are then decimated over what is in view, so zooming in shows detail.
+        self._zoom: tuple[float, float] | None = None
+        plot.getViewBox().sigXRangeChanged.connect(self._on_x_range_changed)
         self.set_log_y(log_y)
 
     def set_curve(
@@ -197,18 +227,39 @@ class CurvePlot(PlotWidgetBase):
             self._curves[name] = curve
         self._data[name] = (xv, yv)
         curve.exact = (xv, yv)
+        self._show(curve, extends)
+        return curve
+
+    def _show(self, curve: _Curve, extends: bool) -> None:
+        """Hand the curve's data to pyqtgraph, decimated when long."""
+        xv, yv = curve.exact
         drawn = curve.decimator.indices(xv, yv, extends)
+        if drawn is not None and self._zoom is not None and _increasing(xv):
+            drawn = window_indices(xv, yv, *self._zoom)
         if drawn is not None:
             xv, yv = xv[drawn], yv[drawn]
         if self._log_y:
             # log10 of zeros or negatives: show a gap rather than warn every frame.
             yv = np.where(yv > 0, yv, np.nan)
-        # A decimated curve has several points per pixel column, where antialiasing shows
-        # no difference but makes Qt stroke a dashed pen 3-5 times slower (~150 ms a frame
-        # for a noisy dashed test-loss curve).
+        # Qt strokes a dashed antialiased pen 3-5 times slower than a plain one: ~150 ms a
+        # frame for a noisy test-loss curve of 4,000 points. Past a few points per pixel
+        # column the dashes merge into a band anyway, so such curves go without.
+        dashed = curve.opts["pen"].style() != Qt.PenStyle.SolidLine
+        dense = drawn is not None and len(drawn) > MAX_DRAWN_POINTS // 2
         curve.setData(xv, yv, connect="finite",
-                      antialias=drawn is None and pg.getConfigOption("antialias"))
-        return curve
+                      antialias=not (dense and dashed) and pg.getConfigOption("antialias"))
+
+    def _on_x_range_changed(self, view: pg.ViewBox, x_range: tuple[float, float]) -> None:
+        # Under auto-range the drawn data sets the range, so it must not depend on the
+        # range (that loop is what froze long runs); a range the user chose is fixed, and
+        # decimating the part in view cannot move it.
+        zoom = None if view.autoRangeEnabled()[0] else (float(x_range[0]), float(x_range[1]))
+        if zoom == self._zoom:
+            return
+        self._zoom = zoom
+        for curve in self._curves.values():
+            if curve.exact is not None and curve.exact[0].shape[0] > MAX_DRAWN_POINTS:
+                self._show(curve, extends=True)
 
     def remove_curve(self, name: str) -> None:
         curve = self._curves.pop(name, None)
