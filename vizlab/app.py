@@ -37,6 +37,7 @@ from engine.experiments import settings_of
 from vizlab import remote
 from vizlab.labs import LAB_NAMES, view_class
 from vizlab.labs.base import LabView
+from vizlab.slices import sliced
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +57,7 @@ class MainWindow(QMainWindow):
         self.twins: dict[str, LabView] = {}  # run B of each lab in compare mode
         self.pages: dict[str, QSplitter] = {}
         self._frames_at: tuple[float, int] = (time.monotonic(), 0)
+        self._building: set[str] = set()  # labs whose run B is being built
 
         self.lab_list = QListWidget()
         self.lab_list.setMaximumWidth(170)
@@ -232,10 +234,17 @@ class MainWindow(QMainWindow):
     def set_compare(self, on: bool) -> None:
         """Show or hide run B: the same lab, seed and data, with settings copied from A."""
         lab = self.lab
+        if lab.lab_name in self._building:
+            return  # asked again by an event run while run B is being built
         self.compare_action.setChecked(on)
         twin = self.twins.get(lab.lab_name)
         if on and twin is None:
-            twin = view_class(lab.lab_name)()
+            self._building.add(lab.lab_name)
+            try:
+                with sliced():  # the window keeps drawing while run B's plots are built
+                    twin = view_class(lab.lab_name)()
+            finally:
+                self._building.discard(lab.lab_name)
             twin.set_speed(SPEED_STEPS[self.speed_slider.value()])
             twin.apply_settings({info.name: getattr(lab.config, info.name)
                                  for info in settings_of(lab.config)})
@@ -284,7 +293,8 @@ class MainWindow(QMainWindow):
             for lab in self.active_labs():
                 lab.pause()
         if name not in self.labs:
-            view = view_class(name)()
+            with sliced():  # the window keeps drawing while the lab's plots are built
+                view = view_class(name)()
             view.set_speed(SPEED_STEPS[self.speed_slider.value()])
             view.state_changed.connect(self._on_state)
             self.labs[name] = view
