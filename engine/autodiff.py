@@ -1,14 +1,17 @@
 """Reverse-mode differentiation over the recorded ops, and central differences to check it.
 
-`gradients(ys, xs)` walks the ops that made `ys` in reverse topological order, asks
-each op's registered gradient function for the gradients of its inputs, and adds up
-the contributions of every path (chain rule). Broadcasting is undone here, in one
+`gradients(ys, xs)` walks the ops that made `ys` newest first (a reverse topological
+order, since an op always runs after the ops that made its inputs), asks each op's
+registered gradient function for the gradients of its inputs, and adds up the
+contributions of every path (chain rule). Broadcasting is undone here, in one
 place, so no gradient function has to care about it.
 """
 
 from __future__ import annotations
 
+import heapq
 import inspect
+import math
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -22,42 +25,14 @@ def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     if grad.shape == shape:
         return grad
     extra = grad.ndim - len(shape)
+    if extra > 0 and grad.size == math.prod(shape) and grad.shape[extra:] == shape:
+        return grad.reshape(shape)  # only axes of length 1 were added (a batch of one)
     if extra > 0:
         grad = grad.sum(axis=tuple(range(extra)))
     axes = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
     if axes:
         grad = grad.sum(axis=axes, keepdims=True)
     return grad
-
-
-def _topological_order(ys: Sequence[Tensor]) -> list[Tensor]:
-    """Every tensor that `ys` depend on, each after all of its inputs (iterative DFS).
-
-    A tensor is placed only once every input of it has been placed (post-order), so
-    the reverse walk reaches a tensor only after every consumer of it has passed its
-    gradient back: `a + a * a` must see both uses of `a` before going on from `a`.
-    """
-    order: list[Tensor] = []
-    visited: set[int] = set()
-    for y in ys:
-        if id(y) in visited:
-            continue
-        visited.add(id(y))
-        # Each frame: a tensor and how many of its inputs have been looked at so far.
-        stack: list[tuple[Tensor, int]] = [(y, 0)]
-        while stack:
-            node, next_input = stack[-1]
-            inputs = node.op.inputs if node.op is not None else ()
-            if next_input == len(inputs):
-                stack.pop()
-                order.append(node)
-                continue
-            stack[-1] = (node, next_input + 1)
-            parent = inputs[next_input]
-            if id(parent) not in visited:
-                visited.add(id(parent))
-                stack.append((parent, 0))
-    return order
 
 
 def gradients(ys, xs, grad_ys=None) -> list[np.ndarray]:
@@ -73,54 +48,56 @@ def gradients(ys, xs, grad_ys=None) -> list[np.ndarray]:
         if not isinstance(t, Tensor):
             raise EngineError(f"gradients: expected Tensors, got {type(t).__name__}")
     if grad_ys is None:
-        grad_ys = [np.ones_like(y.value) for y in ys]
+        grad_ys = [np.ones(y.value.shape, y.value.dtype) for y in ys]
     else:
         grad_ys = [grad_ys] if single_y else list(grad_ys)
         if len(grad_ys) != len(ys):
             raise EngineError(f"gradients: {len(ys)} ys but {len(grad_ys)} grad_ys")
         grad_ys = [np.broadcast_to(np.asarray(g, y.dtype), y.shape) for g, y in zip(grad_ys, ys)]
 
-    order = _topological_order(ys)
-    # Only tensors with some x among their ancestors need a gradient.
-    leads_to_x = {id(x) for x in xs_list}
-    for node in order:
-        op = node.op
-        if op is not None:
-            for parent in op.inputs:
-                if id(parent) in leads_to_x:
-                    leads_to_x.add(id(node))
-                    break
-
+    # id(tensor) -> its gradient so far. Contributions are added with `+`, never in
+    # place: one gradient array may be shared by several paths.
     grads: dict[int, np.ndarray] = {}
-    for y, g in zip(ys, grad_ys):
-        _accumulate(grads, y, g)
-
+    # The tensors waiting for their op's gradient, newest op first. Ops are numbered
+    # as they run, and an op runs after the ops that made its inputs, so the newest
+    # waiting tensor has no consumer left to hear from: its gradient is complete.
+    # (`a + a * a` must see both uses of `a` before going on from `a`.)
+    waiting: list[tuple[int, int, Tensor]] = []
+    xs_ids = {id(x) for x in xs_list}
+    # (tensor, gradient) pairs to add in: first the ys', then each op's inputs'.
+    contributions = zip(ys, grad_ys)
+    op = None
     with no_grad():
-        for node in reversed(order):
+        while True:
+            for parent, pgrad in contributions:
+                parent_op, key = parent.op, id(parent)
+                # Constants and data (leaves that are not among the xs) need none.
+                if pgrad is None or (parent_op is None and key not in xs_ids):
+                    continue
+                if type(pgrad) is not np.ndarray:
+                    pgrad = np.asarray(pgrad)
+                if pgrad.shape != parent.value.shape:
+                    pgrad = _fit_gradient(op, pgrad, parent.value.shape)
+                previous = grads.get(key)
+                if previous is not None:
+                    grads[key] = previous + pgrad
+                    continue
+                grads[key] = pgrad
+                if parent_op is not None:  # a first contribution: queue its own op
+                    # Newest op first: heapq pops the smallest, so the number is negated.
+                    heapq.heappush(waiting, (-parent_op.sequence, key, parent))
+            if not waiting:
+                break
+            _, key, node = heapq.heappop(waiting)
             op = node.op
-            if op is None:
-                continue
-            grad = grads.get(id(node))
-            if grad is None or id(node) not in leads_to_x:
-                continue
             fn = get_gradient(op.name)
-            if fn is None:
-                continue
-            input_grads = fn(op, grad)
+            input_grads = fn(op, grads[key]) if fn is not None else [None] * len(op.inputs)
             if len(input_grads) != len(op.inputs):
                 raise EngineError(
                     f"gradient of {op.name} returned {len(input_grads)} gradients "
                     f"for {len(op.inputs)} inputs"
                 )
-            for parent, pgrad in zip(op.inputs, input_grads):
-                if pgrad is None or id(parent) not in leads_to_x:
-                    continue
-                if type(pgrad) is not np.ndarray:
-                    pgrad = np.asarray(pgrad)
-                shape = parent.value.shape
-                if pgrad.shape != shape:
-                    pgrad = _fit_gradient(op, pgrad, shape)
-                _accumulate(grads, parent, pgrad)
+            contributions = zip(op.inputs, input_grads)
 
     # Hand back arrays the caller may edit in place (clip one, zero another) without
     # touching anything else: owned, writable, and never the same array twice.
@@ -150,13 +127,6 @@ def _fit_gradient(op, grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
             f"gradient of {op.name} gave shape {grad.shape} for an input of shape {shape}"
         )
     return grad
-
-
-def _accumulate(grads: dict[int, np.ndarray], node: Tensor, grad: np.ndarray) -> None:
-    key = id(node)
-    previous = grads.get(key)
-    # Never add in place: a gradient array may be shared with another path.
-    grads[key] = grad if previous is None else previous + grad
 
 
 def numerical_gradients(

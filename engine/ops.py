@@ -24,7 +24,8 @@ def _pair(x, y) -> tuple[Tensor, Tensor]:
     """Both operands as Tensors; a plain number takes the other operand's dtype."""
     if isinstance(x, Tensor):
         return x, (y if isinstance(y, Tensor) else as_tensor(y, like=x))
-    y = as_tensor(y)
+    if not isinstance(y, Tensor):
+        y = as_tensor(y)
     return as_tensor(x, like=y), y
 
 
@@ -61,8 +62,19 @@ def _restore_reduced(grad: np.ndarray, x_shape, axis, keepdims: bool) -> np.ndar
     if not keepdims and axis is not None:
         grad = np.expand_dims(grad, _axes(axis, len(x_shape)))
     elif not keepdims:
-        grad = np.reshape(grad, (1,) * len(x_shape))
+        grad = grad.reshape((1,) * len(x_shape))
     return grad
+
+
+def _spread(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """`grad` copied out to `shape` (it broadcasts to it): a reduction's gradient.
+
+    Filling a new array costs a third of `np.broadcast_to` on the small tensors where
+    per-op time matters, and gives the walk a writable array of its own.
+    """
+    out = np.empty(shape, dtype=grad.dtype)
+    out[...] = grad
+    return out
 
 
 # ----------------------------------------------------------------------------------
@@ -346,8 +358,8 @@ def argmax(x, axis: int = -1) -> np.ndarray:
 def sum(x, axis=None, keepdims: bool = False) -> Tensor:
     x = as_tensor(x)
     _check_axes("sum", axis, x)
-    value = np.sum(x.value, axis=axis, keepdims=keepdims)
-    return record("Sum", np.asarray(value, x.dtype), (x,), axis=axis, keepdims=keepdims)
+    value = np.add.reduce(x.value, axis=axis, keepdims=keepdims)  # keeps x's float dtype
+    return record("Sum", np.asarray(value), (x,), axis=axis, keepdims=keepdims)
 
 
 @register_gradient("Sum")
@@ -355,7 +367,7 @@ def _sum_grad(op, grad):
     """Each summed element contributes with weight 1: the gradient is copied back."""
     (x,) = op.inputs
     grad = _restore_reduced(grad, x.shape, op.attrs["axis"], op.attrs["keepdims"])
-    return [np.broadcast_to(grad, x.shape)]
+    return [_spread(grad, x.shape)]
 
 
 def mean(x, axis=None, keepdims: bool = False) -> Tensor:
@@ -371,7 +383,7 @@ def _mean_grad(op, grad):
     (x,) = op.inputs
     count = x.size // builtins.max(op.output.size, 1)
     grad = _restore_reduced(grad, x.shape, op.attrs["axis"], op.attrs["keepdims"])
-    return [np.broadcast_to(grad / count, x.shape)]
+    return [_spread(grad / count, x.shape)]
 
 
 def max(x, axis=None, keepdims: bool = False) -> Tensor:
@@ -557,3 +569,37 @@ def _getitem_grad(op, grad):
     else:
         np.add.at(out, index, grad)
     return [out]
+
+
+# ----------------------------------------------------------------------------------
+# Tensor's operators: `a * b` is `multiply(a, b)`, `2 - a` is `subtract(2, a)`. Bound
+# here, where the ops live, so that tensor.py needs nothing from this module.
+
+
+def _swapped(op):
+    def reflected(self, other):
+        return op(other, self)
+
+    reflected.__name__ = f"reflected_{op.__name__}"
+    return reflected
+
+
+def _reshape_method(self, *shape):
+    if len(shape) == 1 and isinstance(shape[0], tuple | list):
+        shape = tuple(shape[0])
+    return reshape(self, shape)
+
+
+for _name, _op in {
+    "add": add, "sub": subtract, "mul": multiply, "truediv": divide, "pow": power,
+    "matmul": matmul,
+}.items():
+    setattr(Tensor, f"__{_name}__", _op)
+    setattr(Tensor, f"__r{_name}__", _swapped(_op))
+Tensor.__neg__ = negative
+Tensor.__abs__ = abs
+Tensor.__getitem__ = getitem
+Tensor.T = property(transpose)
+Tensor.reshape = _reshape_method
+Tensor.sum = sum
+Tensor.mean = mean
