@@ -167,6 +167,28 @@ def test_csv_export_of_a_decimated_curve_writes_every_point(qtbot, tmp_path):
     assert data[7, 1] == 0.0
 
 
+def test_drawn_points_do_not_depend_on_the_view_under_auto_range(qtbot):
+    # pyqtgraph's auto-downsampling chose its factor from the view range and the plot's
+    # width, while auto-range set the view range from the downsampled points: a loop that
+    # could flip the range between two values forever. What is drawn must not depend on
+    # the view, or the loop can close again.
+    plot = CurvePlot("Loss", x_label="step", log_y=True)
+    qtbot.addWidget(plot)
+    plot.resize(420, 260)
+    plot.show()
+    qtbot.waitExposed(plot)
+    x, y = _loss_like(150_000, seed=5)
+    item = plot.set_curve("train", 20 * x, y)
+    plot.grab()
+    narrow = [a.copy() for a in item.getData()]
+    plot.resize(1100, 500)
+    qtbot.waitUntil(lambda: plot.plot_item.getViewBox().width() > 900, timeout=2000)
+    plot.grab()
+    for before, after in zip(narrow, item.getData(), strict=True):
+        np.testing.assert_array_equal(before, after)
+    assert narrow[0][0] == 0 and narrow[0][-1] == 20 * 149_999
+
+
 @pytest.mark.parametrize("n", [3451, 3452, 5000, 93_000])
 def test_view_range_settles_where_pyqtgraph_downsampling_flipped_it(qtbot, n):
     # At 3451 points 20 steps apart in a 420 px plot, pyqtgraph's auto-downsampling and
