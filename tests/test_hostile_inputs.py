@@ -390,6 +390,8 @@ def test_manifest_lying_about_its_size_is_read_no_further_than_declared(tmp_path
     ({"activations": {"relu": 1}}, "setting 'activations' must be a list of values, got "
                                    "{'relu': 1}"),
     ({"no_such": 1}, "unknown setting 'no_such'; the settings are: dataset, "),
+    # every width in range, but together a network of 1.1 billion weights
+    ({"hidden": [4096] * 64}, "hidden 4096,4096,"),
 ])
 def test_manifest_settings_are_validated_at_open(tmp_path, settings_, message):
     manifest, state = saved_training(tmp_path)
@@ -398,6 +400,21 @@ def test_manifest_settings_are_validated_at_open(tmp_path, settings_, message):
     write_vizlab(path, manifest, state)
     got = refused(lambda: files.load_experiment(path))
     assert got.startswith("bad.vizlab: " + message)
+
+
+def test_manifest_asking_for_a_huge_network_is_refused_without_allocating(tmp_path):
+    manifest, state = saved_training(tmp_path)
+    manifest["settings"].update(hidden=[4096] * 64)
+    path = tmp_path / "huge.vizlab"
+    write_vizlab(path, manifest, state)
+    tracemalloc.start()
+    try:
+        message = refused(lambda: files.load_experiment(path))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert "the limit is 20,000,000" in message
+    assert peak < 20 * 2**20
 
 
 def test_manifest_values_come_back_in_the_settings_types(tmp_path):

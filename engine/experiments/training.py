@@ -89,6 +89,21 @@ class Config:
                 raise SettingError(
                     f"{name} needs one value or one per hidden layer ({len(self.hidden)})"
                 )
+        # Each unit count is within range, but 64 layers of 4096 would be a billion
+        # weights: refuse before anything is allocated (a saved file could ask for it).
+        widths = (MAX_INPUTS, *self.hidden, MAX_CLASSES)
+        weights = sum(a * b for a, b in zip(widths, widths[1:]))
+        if weights > MAX_WEIGHTS:
+            raise SettingError(
+                f"hidden {','.join(map(str, self.hidden))} makes a network of up to "
+                f"{weights:,} weights; the limit is {MAX_WEIGHTS:,} (fewer or narrower layers)"
+            )
+
+
+# The largest inputs and class counts a data set here has (28x28 images, 47 glyph
+# classes), for bounding the network's size before the data is loaded.
+MAX_INPUTS, MAX_CLASSES = 784, 47
+MAX_WEIGHTS = 20_000_000  # 80 MB of float32, far past any network a lab needs
 
 
 @dataclasses.dataclass(frozen=True)
