@@ -7,7 +7,7 @@ Run: python bench/bench_training.py [--quick]
 (a2) the same net (ReLU) written with primitives only: Variables, @, +, en.nn.relu,
     en.abs, en.sum, sum(W*W) per kernel, SGD.minimize       target: ours <= 0.5x torch
 (b) MLP 784-256-256-10 ReLU, batch 64, Adam, softmax cross-entropy   target <= 1.0x
-(c) the seed conv net (REFERENCE.md section 5), batch 8, Adam, 47 classes  <= 1.5x
+(c) the seed conv net (docs/labs.md, "Optimizers"), batch 8, Adam, 47 classes  <= 1.5x
 (d) a population of 1000 learning rates on the L1/L2 net, 100 steps, vs 1000
     separate runs of 100 steps                            target: >= 20x faster
 (e) peak memory of one conv-net step (tracemalloc; numpy's allocations are traced)

@@ -159,7 +159,7 @@ def test_every_math_op_has_a_gradient_check_here():
 
 
 # ---------------------------------------------------------------------------------
-# the reference examples (REFERENCE.md section 1)
+# the reference examples (docs/labs.md, "Gradients")
 
 
 def test_reference_example_linear():

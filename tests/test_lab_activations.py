@@ -1,6 +1,6 @@
 """The Activation lab: derivative curves against central differences and the textbook
 formulas, the sigmoid's 0.25, RReLU's slopes, vanishing gradients, dying ReLUs, softmax
-against REFERENCE.md section 2, and the view drawing those numbers."""
+against docs/labs.md, "Activations", and the view drawing those numbers."""
 
 import math
 
@@ -151,7 +151,7 @@ def test_stack_depth_and_width_are_settings():
 # softmax
 
 
-REFERENCE_SOFTMAX = [  # REFERENCE.md section 2: (preset, expected, tolerance)
+REFERENCE_SOFTMAX = [  # docs/labs.md, "Activations": (preset, expected, tolerance)
     ("3, 0.7, 0.5", [0.846, 0.085, 0.069], 5e-4),
     ("1.2, 1, 1.5", [0.316, 0.258, 0.426], 5e-4),
     ("1.5, nine 1.2", [0.130] + [0.0966] * 9, 5e-4),

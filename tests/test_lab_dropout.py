@@ -10,7 +10,7 @@ import pytest
 from engine.experiments import dropout as lab
 from engine.experiments.base import SettingError, apply_settings
 
-X = np.arange(1.0, 9.0)  # REFERENCE.md section 4: units [1..8]
+X = np.arange(1.0, 9.0)  # docs/labs.md, "Dropout": units [1..8]
 KEPT = np.array([1, 0, 0, 1, 1, 0, 1, 0], dtype=bool)  # units 1, 4, 5, 7
 
 

@@ -21,7 +21,7 @@ def run_all(**settings) -> list:
     return list(lab.run(config))
 
 
-# -- the seed's examples (REFERENCE.md section 1) -------------------------------------------
+# -- the seed's examples (docs/labs.md, "Gradients") -------------------------------------------
 
 def test_preset_2x_minus_y_gives_2_and_minus_1():
     snap = run_all(preset="2*x - y")[-1]

@@ -11,7 +11,7 @@ from engine import layers, losses, nn, optimizers
 
 
 def seed_conv_net(seed=0, **kw):
-    """REFERENCE.md section 5: conv 3x3x1x32, conv 3x3x32x64, max-pool 2, flatten,
+    """docs/labs.md, "Optimizers": conv 3x3x1x32, conv 3x3x32x64, max-pool 2, flatten,
     dense 128, dense 47; ReLU, he_uniform weights, zero biases."""
     return layers.Sequential(
         [

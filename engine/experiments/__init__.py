@@ -27,7 +27,7 @@ from engine.experiments.base import (
     validate,
 )
 
-# Every lab's name, in the order the app lists them (DESIGN.md "Labs and their names").
+# Every lab's name, in the order the app lists them (docs/labs.md, "Engine conventions").
 ALL_LAB_NAMES: tuple[str, ...] = (
     "training", "activations", "gradients", "loss", "dropout", "optimizers",
     "regularization", "style",

@@ -15,7 +15,7 @@ Four parts, every number from the engine:
   member is then frozen and marked, and the live network stops there, its last snapshot
   saying at which step (`diverged_at`);
 - softmax: typed logits to probabilities at a temperature, with the examples of
-  REFERENCE.md section 2 as presets.
+  docs/labs.md, "Activations", as presets.
 
 The first snapshot (step 0) carries every static part, so the app redraws it at once
 when a setting changes; later snapshots advance the dying-ReLU training.
@@ -53,7 +53,7 @@ LEAKY_REFERENCE_SLOPES = {"slope 0.01": 0.01, "slope 1/5.5": 1 / 5.5}
 RRELU_LOWER = 1 / 8
 RRELU_UPPER = 1 / 3
 
-# REFERENCE.md section 2: softmax examples (label -> logits as typed).
+# docs/labs.md, "Activations": softmax examples (label -> logits as typed).
 SOFTMAX_PRESETS: dict[str, str] = {
     "3, 0.7, 0.5": "3,0.7,0.5",
     "1.2, 1, 1.5": "1.2,1,1.5",

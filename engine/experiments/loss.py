@@ -32,7 +32,7 @@ TITLE = "Softmax & Loss"
 SUMMARY = ("Cross-entropy from probabilities and from logits, where the naive form overflows, "
            "and multi-class versus multi-label outputs.")
 
-# The sigmoid curves: z in [-5, 5) in steps of 0.2 (50 points), as in REFERENCE.md section 3.
+# The sigmoid curves: z in [-5, 5) in steps of 0.2 (50 points), as in docs/labs.md, "Softmax & Loss".
 Z_START, Z_STOP, Z_STEP = -5.0, 5.0, 0.2
 # Points of the softmax curve over the true class's logit.
 SOFTMAX_POINTS = 161

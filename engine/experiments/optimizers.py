@@ -1,6 +1,6 @@
 """The Optimizer lab's experiment: Adam, Adadelta, Adagrad and SGD over a learning-rate sweep.
 
-REFERENCE.md section 5. The seed trains a small classifier on EMNIST balanced (47
+docs/labs.md, "Optimizers". The seed trains a small classifier on EMNIST balanced (47
 classes, 28x28) for one epoch with batch 8, once per learning rate, for rates
 log-spaced from 1e-6 to 1e-1, with each of four optimizers, with and without
 dropout, and plots the final loss and accuracy against the learning rate.

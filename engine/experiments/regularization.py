@@ -1,6 +1,6 @@
 """The Regularization lab's experiment: L1, L2 and the elastic net on a line with outliers.
 
-REFERENCE.md section 6. Points on a straight line with noise and a few outliers; a
+docs/labs.md, "Regularization". Points on a straight line with noise and a few outliers; a
 1-10-10-10-1 network (tanh hidden units by default, Xavier/Glorot initial weights)
 learns them by SGD with batch 1, minimising |pred - y| plus a weight penalty:
 
