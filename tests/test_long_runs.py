@@ -135,6 +135,10 @@ def test_zooming_into_a_long_curve_shows_every_point_in_view(qtbot):
     drawn_x, _ = item.getData()
     assert len(drawn_x) <= MAX_DRAWN_POINTS
     assert drawn_x[0] == 99_999 and drawn_x[-1] == 900_001
+    # Zoomed out past the data: the whole curve, decimated.
+    view.setXRange(-1000, 2_000_000, padding=0)
+    drawn_x, _ = item.getData()
+    assert len(drawn_x) <= MAX_DRAWN_POINTS and drawn_x[0] == 0 and drawn_x[-1] == 999_999
     # Back to auto-range: the whole curve, decimated, and a range that settles.
     view.enableAutoRange(x=True)
     qtbot.waitUntil(lambda: item.getData()[0][-1] == 999_999, timeout=2000)

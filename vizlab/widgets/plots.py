@@ -234,8 +234,11 @@ class CurvePlot(PlotWidgetBase):
         """Hand the curve's data to pyqtgraph, decimated when long."""
         xv, yv = curve.exact
         drawn = curve.decimator.indices(xv, yv, extends)
-        if drawn is not None and self._zoom is not None and _increasing(xv):
-            drawn = window_indices(xv, yv, *self._zoom)
+        zoom = self._zoom
+        if (drawn is not None and zoom is not None and not zoom[0] <= xv[0] <= xv[-1] <= zoom[1]
+                and _increasing(xv)):
+            # Zoomed in: the part in view (a view of the whole curve keeps the cached one).
+            drawn = window_indices(xv, yv, *zoom)
         if drawn is not None:
             xv, yv = xv[drawn], yv[drawn]
         if self._log_y:
