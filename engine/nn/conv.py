@@ -1,15 +1,30 @@
 """2-D convolution and max pooling on NHWC images with HWIO kernels, as TensorFlow.
 
-The convolution is im2col + one matrix product: every kh x kw patch of the (padded)
-input is laid out as a row (a strided view, copied once into a contiguous matrix),
-and that matrix times the kernel, reshaped to (kh*kw*Cin, Cout), is the output. The
-backward pass gets dW = patches^T dY from the same matrix, and the input's gradient
-one kernel tap at a time: tap (i, j) touched a shifted, strided grid of input pixels,
-which receives dY W[i, j]^T (col2im, without building the big matrix of patch gradients).
+Two ways to compute a convolution, both a few large matrix products (BLAS does the
+arithmetic; numpy only moves data):
+
+* Stride 1 ("shifted rows"): the zero-padded images are laid out as one matrix of
+  pixel rows, Wp (padded width) pixels to an image row. Kernel tap (i, j) then reads
+  the same matrix shifted down by i*Wp + j rows, a contiguous slice: the output is the
+  sum over taps of slice @ W[i, j], accumulated in place by BLAS's gemm (beta = 1),
+  with no patch matrix at all. Outputs are computed on the padded grid and the few
+  columns past the image's edge are dropped. The input's gradient is the same sum
+  run backwards (each tap adds dY W[i, j]^T onto its shifted slice), and the kernel's
+  gradient for tap (i, j) is slice^T dY: nine products each, no copies of patches.
+  Used when the input has enough channels for the products to be efficient.
+* im2col (any stride, and few input channels): every kh x kw patch becomes a row of a
+  matrix, built once by kh*kw slice copies into one buffer, times the kernel reshaped
+  to (kh*kw*Cin, Cout). When the kernel needs a gradient the matrix is kept with the
+  op, so dW = patches^T dY is one product; the input's gradient adds dY W[i, j]^T onto
+  each tap's strided grid of pixels (col2im, without a matrix of patch gradients).
+
+Gradients are Deferred: one nobody asks for (the kernel of a network that only
+optimises its input image, or a data batch) is never computed. Everything stays in
+the inputs' dtype: float32 in, float32 temporaries and float32 out.
 
 Both ops accept an optional leading population axis K (DESIGN.md, "Populations"):
 w of shape (K, kh, kw, Cin, Cout) with x of shape (K, N, H, W, Cin) or (N, H, W, Cin)
-trains K models in one batched matrix product.
+trains K models in one batched matrix product (im2col path).
 """
 
 from __future__ import annotations
@@ -17,10 +32,10 @@ from __future__ import annotations
 import functools
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
+from engine.losses import Deferred
 from engine.registry import register_gradient
-from engine.tensor import EngineError, Tensor, as_tensor, record
+from engine.tensor import EngineError, Tensor, Variable, as_tensor, record
 
 
 def _two_ints(name: str, what: str, value) -> tuple[int, int]:
@@ -36,13 +51,6 @@ def _same_padding(size: int, kernel: int, stride: int) -> tuple[int, int]:
     out = -(-size // stride)
     total = max((out - 1) * stride + kernel - size, 0)
     return total // 2, total - total // 2
-
-
-def _patches(xp: np.ndarray, kh: int, kw: int, sh: int, sw: int) -> np.ndarray:
-    """Every kh x kw window of the padded input, as a view of shape (..., Ho, Wo, kh, kw, C)."""
-    windows = sliding_window_view(xp, (kh, kw), axis=(-3, -2))  # (..., H', W', C, kh, kw)
-    windows = windows[..., ::sh, ::sw, :, :, :]
-    return np.moveaxis(windows, -3, -1)  # channels last, matching the HWIO kernel's order
 
 
 def _taps(kh: int, kw: int, stride: tuple[int, int], out_h: int, out_w: int):
@@ -61,6 +69,123 @@ def _pad(x: np.ndarray, pad_h: tuple[int, int], pad_w: tuple[int, int]) -> np.nd
     if not any(pad_h) and not any(pad_w):
         return x
     return np.pad(x, [(0, 0)] * (x.ndim - 3) + [pad_h, pad_w, (0, 0)])
+
+
+# The shifted-rows products have Cin as their inner dimension: below this many input
+# channels they are too thin for BLAS to run near its peak, and im2col's single product
+# with an inner dimension of kh*kw*Cin is faster.
+SHIFTED_ROWS_MIN_CHANNELS = 32
+
+
+@functools.cache
+def _gemm(dtype: np.dtype):
+    """BLAS's gemm for this dtype (C = alpha op(A) op(B) + beta C, in place on a
+    Fortran-ordered C), or None. numpy's matmul cannot accumulate into its output."""
+    from scipy.linalg import blas
+
+    return {np.dtype(np.float32): blas.sgemm, np.dtype(np.float64): blas.dgemm}.get(dtype)
+
+
+class _ShiftedRows:
+    """Geometry of a stride-1 convolution on the padded images as rows of pixels.
+
+    The padded images (N, Hp, Wp, C) are stored as one (N*Hp*Wp + kw - 1, C) matrix
+    (the extra zero rows let the last taps' slices run past the end). Output pixel
+    (n, r, c) is computed at row p = (n*Hp + r)*Wp + c of an (N*Hp*Wp, Cout) grid;
+    tap (i, j) reads input row p + i*Wp + j. Only the first `rows` grid rows are
+    computed; the grid's columns c >= Wo (and rows r >= Ho) are dropped.
+
+    All products are done transposed, because BLAS is column-major: a C-ordered
+    (rows, C) matrix is a Fortran-ordered (C, rows) one, so `a.T` passes without a copy.
+    """
+
+    def __init__(self, shape, kh: int, kw: int, pad_h, pad_w) -> None:
+        self.n, self.h, self.w, _ = shape
+        self.kh, self.kw, self.pad_h, self.pad_w = kh, kw, pad_h, pad_w
+        self.hp, self.wp = self.h + sum(pad_h), self.w + sum(pad_w)
+        self.out_h, self.out_w = self.hp - kh + 1, self.wp - kw + 1
+        self.grid = self.n * self.hp * self.wp
+        self.rows = self.grid - (kh - 1) * self.wp  # the last image's bottom rows: unused
+        self.offsets = [i * self.wp + j for i in range(kh) for j in range(kw)]
+
+    def padded(self, x: np.ndarray) -> np.ndarray:
+        """x (N, H, W, C) as the zero-padded row matrix."""
+        flat = np.zeros((self.grid + self.kw - 1, x.shape[-1]), x.dtype)
+        top, left = self.pad_h[0], self.pad_w[0]
+        flat[: self.grid].reshape(self.n, self.hp, self.wp, -1)[
+            :, top : top + self.h, left : left + self.w] = x
+        return flat
+
+    def on_grid(self, y: np.ndarray) -> np.ndarray:
+        """y (N, Ho, Wo, C) placed on the (grid, C) output grid, zeros elsewhere."""
+        out = np.zeros((self.grid, y.shape[-1]), y.dtype)
+        out.reshape(self.n, self.hp, self.wp, -1)[:, : self.out_h, : self.out_w] = y
+        return out
+
+    def off_grid(self, grid: np.ndarray) -> np.ndarray:
+        """The (N, Ho, Wo, C) outputs of a (grid, C) matrix, contiguous."""
+        images = grid[: self.grid].reshape(self.n, self.hp, self.wp, -1)
+        return np.ascontiguousarray(images[:, : self.out_h, : self.out_w])
+
+    def forward(self, x: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+        """sum over taps of shifted rows @ W[i, j]: (N, Ho, Wo, Cout)."""
+        gemm = _gemm(x.dtype)
+        flat = self.padded(x)
+        kernel = np.ascontiguousarray(kernel).reshape(self.kh * self.kw, *kernel.shape[-2:])
+        out = np.empty((self.grid, kernel.shape[-1]), x.dtype)
+        acc = out[: self.rows].T  # (Cout, rows), Fortran-ordered
+        for tap, offset in enumerate(self.offsets):
+            # acc = W[i, j]^T @ rows^T (+ acc): W[i, j] (Cin, Cout) C-ordered is W^T Fortran.
+            acc = gemm(1.0, kernel[tap].T, flat[offset : offset + self.rows].T,
+                       beta=0.0 if tap == 0 else 1.0, c=acc, overwrite_c=1)
+        return self.off_grid(out)
+
+    def input_gradient(self, dy_grid: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+        """dX: each tap adds dY W[i, j]^T onto the rows it read. (N, H, W, Cin)."""
+        gemm = _gemm(dy_grid.dtype)
+        kernel = np.ascontiguousarray(kernel).reshape(self.kh * self.kw, *kernel.shape[-2:])
+        dflat = np.zeros((self.grid + self.kw - 1, kernel.shape[-2]), dy_grid.dtype)
+        dy_t = dy_grid[: self.rows].T  # (Cout, rows), Fortran-ordered
+        for tap, offset in enumerate(self.offsets):
+            target = dflat[offset : offset + self.rows].T  # (Cin, rows), a view
+            # target += W[i, j] @ dY^T (kernel[tap].T is W[i, j] Fortran-ordered, transposed)
+            result = gemm(1.0, kernel[tap].T, dy_t, beta=1.0, c=target, overwrite_c=1,
+                          trans_a=1)
+            if not np.shares_memory(result, dflat):  # never happens; BLAS wrote a copy
+                target[...] = result
+        top, left = self.pad_h[0], self.pad_w[0]
+        images = dflat[: self.grid].reshape(self.n, self.hp, self.wp, -1)
+        return np.ascontiguousarray(images[:, top : top + self.h, left : left + self.w])
+
+    def kernel_gradient(self, x: np.ndarray, dy_grid: np.ndarray) -> np.ndarray:
+        """dW[i, j] = (shifted rows)^T dY for each tap: (kh, kw, Cin, Cout)."""
+        gemm = _gemm(x.dtype)
+        flat = self.padded(x)
+        dw = np.empty((self.kh * self.kw, x.shape[-1], dy_grid.shape[-1]), x.dtype)
+        dy_t = dy_grid[: self.rows].T  # (Cout, rows)
+        for tap, offset in enumerate(self.offsets):
+            # dW[i, j]^T (Cout, Cin) = dY^T @ rows, written straight into dw[tap]
+            result = gemm(1.0, dy_t, flat[offset : offset + self.rows].T, c=dw[tap].T,
+                          overwrite_c=1, trans_b=1)
+            if not np.shares_memory(result, dw):
+                dw[tap] = result.T
+        return dw.reshape(self.kh, self.kw, *dw.shape[-2:])
+
+
+def _im2col(xp: np.ndarray, kh: int, kw: int, sh: int, sw: int, out_h: int,
+            out_w: int) -> np.ndarray:
+    """(..., N*Ho*Wo, kh*kw*C): every window of the padded input as a row, channels
+    last within a tap and taps in row-major order (the HWIO kernel's order), copied
+    tap by tap into one new buffer."""
+    cols = np.empty((*xp.shape[:-3], out_h, out_w, kh, kw, xp.shape[-1]), xp.dtype)
+    for (i, j), (rows, columns) in _taps(kh, kw, (sh, sw), out_h, out_w):
+        cols[..., i, j, :] = xp[..., rows, columns, :]
+    return cols.reshape(*xp.shape[:-4], -1, kh * kw * xp.shape[-1])
+
+
+def _may_need_gradient(t: Tensor) -> bool:
+    """A Variable or an op's output can be asked for its gradient; a constant cannot."""
+    return t.op is not None or isinstance(t, Variable)
 
 
 def conv2d(x, w, stride: int | tuple[int, int] = 1, padding: str = "VALID") -> Tensor:
@@ -94,21 +219,36 @@ def conv2d(x, w, stride: int | tuple[int, int] = 1, padding: str = "VALID") -> T
         raise EngineError(f"conv2d: padding must be 'VALID' or 'SAME', got {padding!r}")
     if height + sum(pad_h) < kh or width + sum(pad_w) < kw:
         raise EngineError(f"conv2d: kernel {kh}x{kw} is larger than the input {height}x{width}")
-
-    # (..., N, Ho, Wo, kh, kw, Cin): a view of the padded input, nothing copied yet.
-    patches = _patches(_pad(x.value, pad_h, pad_w), kh, kw, sh, sw)
-    out_h, out_w = patches.shape[-5:-3]
-    # im2col: one row per output pixel (the only big copy), then one matrix product.
-    cols = patches.reshape(*x.shape[:-4], -1, kh * kw * cin)
-    kernel = w.value.reshape(*w.shape[:-4], kh * kw * cin, cout)
-    try:
-        out = np.matmul(cols, kernel)  # (..., N*Ho*Wo, Cout)
-    except ValueError:
+    if x.ndim == 5 and w.ndim == 5 and x.shape[0] != w.shape[0]:
         raise EngineError(
             f"conv2d: population axes of input {x.shape} and kernel {w.shape} do not match"
-        ) from None
+        )
+    attrs = {"stride": (sh, sw), "pad_h": pad_h, "pad_w": pad_w}
+
+    shifted = _shifted_rows(x.value, w.value, (sh, sw), pad_h, pad_w)
+    if shifted is not None and cin >= SHIFTED_ROWS_MIN_CHANNELS:
+        value = shifted.forward(x.value, w.value)
+        return record("Conv2D", value, (x, w), **attrs)
+
+    xp = _pad(x.value, pad_h, pad_w)
+    out_h, out_w = (xp.shape[-3] - kh) // sh + 1, (xp.shape[-2] - kw) // sw + 1
+    cols = _im2col(xp, kh, kw, sh, sw, out_h, out_w)  # (..., N*Ho*Wo, kh*kw*Cin)
+    kernel = w.value.reshape(*w.shape[:-4], kh * kw * cin, cout)
+    out = np.matmul(cols, kernel)  # (..., N*Ho*Wo, Cout)
     value = out.reshape(*out.shape[:-2], x.shape[-4], out_h, out_w, cout)
-    return record("Conv2D", value, (x, w), stride=(sh, sw), pad_h=pad_h, pad_w=pad_w)
+    if _may_need_gradient(w):
+        attrs["cols"] = cols  # dW = cols^T dY in the backward pass, without rebuilding it
+    return record("Conv2D", value, (x, w), **attrs)
+
+
+def _shifted_rows(x: np.ndarray, w: np.ndarray, stride, pad_h, pad_w) -> _ShiftedRows | None:
+    """The shifted-rows geometry when it applies (stride 1, no population axis, a
+    dtype BLAS has), else None."""
+    if stride != (1, 1) or x.ndim != 4 or w.ndim != 4 or x.dtype != w.dtype:
+        return None
+    if _gemm(x.dtype) is None:
+        return None
+    return _ShiftedRows(x.shape, *w.shape[:2], pad_h, pad_w)
 
 
 @register_gradient("Conv2D")
@@ -116,32 +256,54 @@ def _conv2d_grad(op, grad):
     """With P the im2col patch matrix and Y = P W (W the kernel as a matrix):
     dW = P^T dY.  For the input, kernel tap (i, j) of every window saw the input pixel
     (i + sh*r, j + sw*c), so that pixel gets dY W[i, j]^T; windows overlap, so these
-    add up (col2im). Finally the padding is cut off.
+    add up (col2im). Finally the padding is cut off. Both are Deferred: computed only
+    if the reverse walk wants them.
     """
     x, w = op.inputs
-    kh, kw, cin, cout = w.shape[-4:]
-    pad_h, pad_w = op.attrs["pad_h"], op.attrs["pad_w"]
-    height, width = x.shape[-3:-1]
+    pad_h, pad_w, stride = op.attrs["pad_h"], op.attrs["pad_w"], op.attrs["stride"]
+    grad = np.asarray(grad, dtype=np.result_type(x.dtype, w.dtype))
+    shifted = _shifted_rows(x.value, w.value, stride, pad_h, pad_w)
+    cols = op.attrs.get("cols")
+    if shifted is not None:
+        dy_grid = functools.cache(lambda: shifted.on_grid(grad))
+        dx = Deferred(lambda: shifted.input_gradient(dy_grid(), w.value))
+        if cols is None:
+            dw = Deferred(lambda: shifted.kernel_gradient(x.value, dy_grid()))
+        else:
+            dw = Deferred(lambda: _im2col_kernel_gradient(cols, grad, w.shape))
+        return [dx, dw]
+    dx = Deferred(lambda: _col2im_input_gradient(grad, w.value, x.shape, stride, pad_h, pad_w))
+    if cols is None:
+        xp = _pad(x.value, pad_h, pad_w)
+        cols_now = functools.partial(_im2col, xp, *w.shape[-4:-2], *stride, *grad.shape[-3:-1])
+    else:
+        cols_now = lambda: cols  # noqa: E731
+    dw = Deferred(lambda: _im2col_kernel_gradient(cols_now(), grad, w.shape))
+    return [dx, dw]
+
+
+def _im2col_kernel_gradient(cols: np.ndarray, grad: np.ndarray, w_shape) -> np.ndarray:
+    """dW = P^T dY, with a population axis in either if the op had one."""
+    dy = np.ascontiguousarray(grad).reshape(*grad.shape[:-4], -1, grad.shape[-1])
+    dw = np.matmul(np.swapaxes(cols, -1, -2), dy)
+    return dw.reshape(*dw.shape[:-2], *w_shape[-4:])
+
+
+def _col2im_input_gradient(grad, kernel, x_shape, stride, pad_h, pad_w) -> np.ndarray:
+    """One small product per kernel tap, added straight onto the pixels it touched: no
+    (N*Ho*Wo, kh*kw*Cin) matrix of patch gradients is ever made."""
+    kh, kw, cin, cout = kernel.shape[-4:]
+    height, width = x_shape[-3:-1]
     out_h, out_w = grad.shape[-3:-1]
     dy = np.ascontiguousarray(grad).reshape(*grad.shape[:-4], -1, cout)  # (..., N*Ho*Wo, Cout)
-
-    xp = _pad(x.value, pad_h, pad_w)
-    # Recomputing the patch matrix costs one copy; keeping it from the forward pass
-    # would hold kh*kw times the input in memory for as long as the graph lives.
-    cols = _patches(xp, kh, kw, *op.attrs["stride"]).reshape(*x.shape[:-4], -1, kh * kw * cin)
-    dw = np.matmul(np.swapaxes(cols, -1, -2), dy)
-    dw = dw.reshape(*dw.shape[:-2], kh, kw, cin, cout)
-
-    # One small product per kernel tap, added straight onto the pixels it touched: no
-    # (N*Ho*Wo, kh*kw*Cin) matrix of patch gradients is ever made.
-    dxp = np.zeros((*grad.shape[:-3], *xp.shape[-3:]), dtype=dy.dtype)
-    for (i, j), (rows, columns) in _taps(kh, kw, op.attrs["stride"], out_h, out_w):
-        tap_kernel_t = np.swapaxes(w.value[..., i, j, :, :], -1, -2)  # (..., Cout, Cin)
+    padded = (height + sum(pad_h), width + sum(pad_w), cin)
+    dxp = np.zeros((*grad.shape[:-3], *padded), dtype=dy.dtype)
+    for (i, j), (rows, columns) in _taps(kh, kw, stride, out_h, out_w):
+        tap_kernel_t = np.swapaxes(kernel[..., i, j, :, :], -1, -2)  # (..., Cout, Cin)
         tap_grad = np.matmul(dy, tap_kernel_t)  # (..., N*Ho*Wo, Cin)
         dxp[..., rows, columns, :] += tap_grad.reshape(*grad.shape[:-1], cin)
     top, left = pad_h[0], pad_w[0]
-    dx = dxp[..., top : top + height, left : left + width, :]
-    return [dx, dw]
+    return dxp[..., top : top + height, left : left + width, :]
 
 
 def max_pool2d(x, size: int | tuple[int, int] = 2, stride: int | tuple[int, int] = 2) -> Tensor:
