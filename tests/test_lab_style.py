@@ -11,7 +11,7 @@ import engine as en
 from engine.experiments import style as lab
 from engine.experiments.base import SettingError, apply_settings
 
-TINY = dict(size=16, blocks=2, width_scale=1 / 16)  # widths 4,4,8,8
+TINY = dict(features="random", size=16, blocks=2, width_scale=1 / 16)  # widths 4,4,8,8
 
 
 def tiny_targets(seed: int = 0) -> tuple[lab.VGGFeatures, lab.Targets, np.ndarray]:
@@ -70,8 +70,9 @@ def test_adam_steps_lower_the_total_loss():
     np.testing.assert_allclose(snaps[-1].history["layers"][-1], snaps[-1].style_per_layer)
     assert snaps[-1].style == pytest.approx(snaps[-1].style_per_layer.mean())
     last = snaps[-1]
-    assert (last.style_weight, last.tv_weight) == (1e3, 100.0)
-    assert last.total == pytest.approx(last.content + 1e3 * last.style + 100.0 * last.tv)
+    assert (last.style_weight, last.tv_weight) == (30.0, 10.0)
+    assert last.total == pytest.approx(last.content + 30 * last.style + 10 * last.tv,
+                                       rel=1e-5)
     for s in snaps:
         assert s.image.shape == (16, 16, 3)
         assert 0.0 <= s.image.min() and s.image.max() <= 1.0
@@ -85,7 +86,8 @@ def test_lbfgs_lowers_the_total_loss():
 
 
 def test_content_start_without_style_stays_at_the_content_image():
-    snaps = list(lab.run(lab.Config(steps=5, style_weight=0.0, tv_weight=0.0, **TINY)))
+    snaps = list(lab.run(lab.Config(steps=5, style_weight=0.0, tv_weight=0.0, init="content",
+                                    **TINY)))
     for s in snaps:
         assert s.content == 0.0
         np.testing.assert_array_equal(s.image, s.content_image)
@@ -113,11 +115,21 @@ def test_vgg_preprocessing_is_bgr_minus_means_on_0_255():
     np.testing.assert_allclose(out, [0 - 103.939, 127.5 - 116.779, 255 - 123.68])
 
 
-def test_layers_default_to_conv4_2_and_the_first_conv_of_each_block():
-    assert lab.content_layer_of(lab.Config(blocks=5)) == "conv4_2"
-    assert lab.content_layer_of(lab.Config(blocks=3)) == "conv3_3"
-    assert lab.style_layers_of(lab.Config(blocks=5)) == [f"conv{b}_1" for b in range(1, 6)]
-    config = lab.Config(blocks=2)
+def test_layers_default_to_conv4_2_and_the_first_conv_of_each_block(tmp_path):
+    np.savez(tmp_path / "w.npz", np.zeros((3, 3, 3, 64)), np.zeros(64))  # found, not read
+    real = dict(features="pretrained", weights_path=str(tmp_path / "w.npz"))
+    assert lab.content_layer_of(lab.Config(**real)) == "conv4_2"
+    assert lab.content_layer_of(lab.Config(blocks=3, **real)) == "conv3_3"
+    assert lab.style_layers_of(lab.Config(**real)) == [f"conv{b}_1" for b in range(1, 6)]
+    plan = lab.resolve(lab.Config(**real))
+    assert (plan.pretrained, plan.size, plan.blocks, plan.init) == (True, 256, 5, "content")
+    # Random filters: shallow content (conv1_2) over three blocks, from noise, at 128 px.
+    plan = lab.resolve(lab.Config(features="random"))
+    assert (plan.pretrained, plan.size, plan.blocks, plan.init) == (False, 128, 3, "noise")
+    assert (plan.content_layer, plan.style_layers) == ("conv1_2",
+                                                       ["conv1_1", "conv2_1", "conv3_1"])
+    assert lab.content_layer_of(lab.Config(features="random", blocks=2)) == "conv1_2"
+    config = lab.Config(blocks=2, features="random")
     with pytest.raises(SettingError, match="content_layer"):
         apply_settings(config, {"content_layer": "conv3_1"})
     with pytest.raises(SettingError, match="style_layers"):
@@ -150,7 +162,7 @@ def test_weights_loader_reads_keras_order_npz(tmp_path):
         lab.load_vgg16_npz(path, 1)
     # The run uses the file's filters, whatever width_scale says.
     np.savez(path, *arrays)
-    snap = next(lab.run(lab.Config(weights_path=str(path), blocks=1, size=8)))
+    snap = next(lab.run(lab.Config(weights_path=str(path), blocks=1, size=16)))
     assert snap.features == "pretrained VGG16 weights from vgg16_block1.npz (full widths)"
 
 
@@ -204,5 +216,5 @@ def test_view_shows_the_image_and_the_features_label(qtbot, shown_lab, previewed
     np.testing.assert_array_equal(totals, snap.history["total"])
     bars = view.layer_bars.export_data()
     assert list(bars["labels"]) == ["conv1_1", "conv2_1"]
-    np.testing.assert_allclose(bars["values"], snap.style_per_layer * 1e3 / 2)
+    np.testing.assert_allclose(bars["values"], snap.style_per_layer * 30 / 2)
     view.shutdown()

@@ -36,7 +36,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 import engine as en
-from engine import nn, optimizers
+from engine import nn, optimizers, pretrained
 from engine._paths import ASSETS
 from engine.data import npz
 from engine.experiments.base import SettingError, setting
@@ -47,7 +47,7 @@ SUMMARY = ("Style transfer (Gatys et al. 2016): an image optimised to match a co
            "image's deep features and a style image's Gram matrices.")
 
 # Keras VGG16, include_top=False: conv widths per block; a 2x2 max-pool ends each block.
-VGG16_BLOCKS = ((64, 64), (128, 128), (256, 256, 256), (512, 512, 512), (512, 512, 512))
+VGG16_BLOCKS = pretrained.VGG16_BLOCKS
 VGG_MEANS_BGR = np.array([103.939, 116.779, 123.68])
 LAYER_NAMES = tuple(f"conv{b + 1}_{c + 1}" for b, widths in enumerate(VGG16_BLOCKS)
                     for c in range(len(widths)))
@@ -57,7 +57,9 @@ MAX_WEIGHTS_BYTES = 160_000_000
 BUNDLED = ("chelsea", "coffee", "astronaut")
 STYLES = ("strokes",) + BUNDLED
 OPTIMIZERS = ("adam", "lbfgs")
-INITS = ("content", "noise")
+INITS = ("auto", "content", "noise")
+FEATURES = ("auto", "pretrained", "random")
+MIN_SIZE, MAX_SIZE = 16, 512
 
 
 # ----------------------------------------------------------------------------------
@@ -71,6 +73,11 @@ def parse_layers(text: str) -> list[str]:
 
 @dataclasses.dataclass
 class Config:
+    features: str = setting("auto", "the network whose features are matched: 'pretrained' "
+                            "VGG16 (Keras' weights file, found in vizlab's cache or "
+                            "~/.keras/models, or weights_path), 'random' VGG-shaped filters "
+                            "(texture synthesis, shallow content), or 'auto' (pretrained "
+                            "when a weights file is found)", choices=FEATURES)
     content_image: str = setting("chelsea", "bundled content image (CC0 / public domain, "
                                  "see assets/README.md)", choices=BUNDLED)
     style_image: str = setting("strokes", "bundled style image: 'strokes' is a texture "
@@ -79,28 +86,31 @@ class Config:
     content_path: str = setting("", "your own content image (PNG/JPEG...); overrides "
                                 "content_image when set")
     style_path: str = setting("", "your own style image; overrides style_image when set")
-    size: int = setting(96, "side of the square images, in pixels (the optimised image "
-                        "has this size)", low=16, high=256)
-    blocks: int = setting(4, "VGG16 blocks kept (1..5; 5 is the whole conv stack; 4 or more keeps the paper's content layer conv4_2)",
-                          low=1, high=5)
-    width_scale: float = setting(0.25, "conv widths relative to VGG16's 64..512 (1 = full "
+    size: int = setting(0, "side of the square images, in pixels (0: auto, 256 with "
+                        "pretrained weights, 128 with random filters)", low=0,
+                        high=MAX_SIZE)
+    blocks: int = setting(0, "VGG16 blocks kept (1..5; 0: auto, 5 with pretrained weights "
+                          "for the paper's layers, 3 with random filters)", low=0, high=5)
+    width_scale: float = setting(0.5, "conv widths relative to VGG16's 64..512 (1 = full "
                                  "widths; small is fast); random filters only, "
                                  "pretrained weights have their own", low=1 / 64, high=1.0,
                                  log_scale=True)
     seed: int = setting(0, "seed of the random filters and of the noise start",
                         low=0, high=2**31 - 1)
-    weights_path: str = setting("", "Keras VGG16 notop weights as .npz (np.savez(path, "
-                                "*VGG16(include_top=False).get_weights())); empty: random "
-                                "filters")
+    weights_path: str = setting("", "a VGG16 notop weights file: Keras' .h5 (needs h5py: "
+                                "vizlab[weights]) or an .npz of its arrays in Keras order; "
+                                "empty: the .h5 found in vizlab's cache or ~/.keras/models")
     content_layer: str = setting("auto", "layer whose features the content loss matches "
-                                 "('auto': conv4_2 if kept, else the deepest kept conv)",
+                                 "('auto': conv4_2 with pretrained weights, conv1_2 with "
+                                 "random filters, else the deepest kept conv)",
                                  choices=("auto",) + LAYER_NAMES)
     style_layers: str = setting("auto", "layers whose Gram matrices the style loss "
                                 "matches, e.g. 'conv1_1,conv2_1' ('auto': the first conv "
                                 "of each kept block)")
-    style_weight: float = setting(1e3, "style / content weight ratio", low=0.0, high=1e9,
+    style_weight: float = setting(30.0, "style / content weight ratio", low=0.0, high=1e9,
                                   live=True, log_scale=True)
-    tv_weight: float = setting(100.0, "weight of the total-variation (smoothness) loss; 0 leaves the pixel noise random filters favour",
+    tv_weight: float = setting(10.0, "weight of the total-variation (smoothness) loss; 0 "
+                               "leaves the pixel noise random filters favour",
                                low=0.0, high=1e6, live=True)
     optimizer: str = setting("adam", "adam (engine) or lbfgs (scipy L-BFGS-B, bounded to "
                              "0..1)", choices=OPTIMIZERS)
@@ -109,7 +119,9 @@ class Config:
                                low=1, high=1000)
     learning_rate: float = setting(0.02, "Adam's learning rate (pixel values are 0..1)",
                                    low=1e-5, high=1.0, live=True, log_scale=True)
-    init: str = setting("content", "start from the content image or from noise",
+    init: str = setting("auto", "start from the content image or from noise ('auto': the "
+                        "content image with pretrained weights, noise with random filters: "
+                        "texture synthesis, with the content's layout from a shallow layer)",
                         choices=INITS)
     steps: int = setting(500, "optimisation steps (L-BFGS iterations)", low=1,
                          high=100_000)
@@ -119,20 +131,72 @@ class Config:
     def check(self) -> None:
         # The image files' headers only (sizes, not pixels): a file that cannot be used
         # is refused when it is chosen, not at every preview.
+        plan = resolve(self)
         for field in ("content_path", "style_path"):
             path = getattr(self, field).strip()
             if path:
-                check_image_file(path, int(self.size), field)
-        kept = kept_layers(self.blocks)
+                check_image_file(path, plan.size, field)
+        if self.size and self.size < MIN_SIZE:
+            raise SettingError(f"setting 'size': {self.size} is too small; 0 (auto) or "
+                               f"{MIN_SIZE}..{MAX_SIZE}")
+        kept = kept_layers(plan.blocks)
         if self.content_layer != "auto" and self.content_layer not in kept:
             raise SettingError(f"setting 'content_layer': {self.content_layer} is not in "
-                               f"the {self.blocks} kept block(s); one of {', '.join(kept)}")
+                               f"the {plan.blocks} kept block(s); one of {', '.join(kept)}")
         if self.style_layers.strip() != "auto":
             names = parse_layers(self.style_layers)
             bad = [n for n in names if n not in kept]
             if not names or bad:
                 raise SettingError(f"setting 'style_layers': {', '.join(bad) or 'nothing'} "
                                    f"is not a kept layer; choose from {', '.join(kept)}")
+
+
+@dataclasses.dataclass(frozen=True)
+class Plan:
+    """The settings with every 'auto' decided: what a run uses."""
+
+    pretrained: bool
+    weights: Path | None  # the weights file, when pretrained
+    size: int
+    blocks: int
+    content_layer: str
+    style_layers: list[str]
+    init: str
+
+
+def weights_file(config: Config) -> Path | None:
+    """The weights file the settings point at, or the one found in the usual places."""
+    if config.weights_path.strip():
+        return Path(config.weights_path.strip()).expanduser()
+    return pretrained.find_weights("vgg16")
+
+
+def resolve(config: Config) -> Plan:
+    """The run's plan. SettingError when pretrained features are asked for and there is
+    no weights file (saying how to get one)."""
+    path = None if config.features == "random" else weights_file(config)
+    if config.features == "pretrained" and path is None:
+        raise SettingError(
+            "setting 'features': no pretrained VGG16 weights found (looked for "
+            f"{' and '.join(str(p) for p in pretrained.candidate_paths())}). Get them with "
+            "`vizlab weights download vgg16` or the lab's 'Get VGG16 weights...' button. "
+            + pretrained.manual_hint())
+    real = path is not None
+    size = int(config.size) or (256 if real else 128)
+    blocks = int(config.blocks) or (5 if real else 3)
+    kept = kept_layers(blocks)
+    if config.content_layer != "auto":
+        content = config.content_layer
+    else:
+        # Random filters keep a picture's layout only near the pixels: conv1_2.
+        preferred = "conv4_2" if real else "conv1_2"
+        content = preferred if preferred in kept else kept[-1]
+    if config.style_layers.strip() != "auto":
+        styles = parse_layers(config.style_layers)
+    else:
+        styles = [f"conv{b + 1}_1" for b in range(blocks)]
+    init = config.init if config.init != "auto" else ("content" if real else "noise")
+    return Plan(real, path, size, blocks, content, styles, init)
 
 
 def kept_layers(blocks: int) -> list[str]:
@@ -142,16 +206,11 @@ def kept_layers(blocks: int) -> list[str]:
 
 
 def content_layer_of(config: Config) -> str:
-    if config.content_layer != "auto":
-        return config.content_layer
-    kept = kept_layers(config.blocks)
-    return "conv4_2" if "conv4_2" in kept else kept[-1]
+    return resolve(config).content_layer
 
 
 def style_layers_of(config: Config) -> list[str]:
-    if config.style_layers.strip() != "auto":
-        return parse_layers(config.style_layers)
-    return [f"conv{b + 1}_1" for b in range(config.blocks)]
+    return resolve(config).style_layers
 
 
 # ----------------------------------------------------------------------------------
@@ -302,9 +361,9 @@ def stroke_texture(size: int = 128, seed: int = 0) -> np.ndarray:
     return np.asarray(im, dtype=np.float64) / 255.0
 
 
-def content_and_style(config: Config) -> tuple[np.ndarray, np.ndarray, str, str]:
+def content_and_style(config: Config, size: int
+                      ) -> tuple[np.ndarray, np.ndarray, str, str]:
     """The two target images at `size`, and their names for the view."""
-    size = int(config.size)
     if config.content_path.strip():
         content = load_image(config.content_path.strip(), size, "content_path")
         content_name = Path(config.content_path.strip()).name
@@ -426,10 +485,39 @@ def load_vgg16_npz(path: str | Path, blocks: int, dtype: type = np.float64) -> V
     return VGGFeatures(weights, f"pretrained VGG16 weights from {path.name} (full widths)")
 
 
-def make_network(config: Config, dtype: type = np.float64) -> VGGFeatures:
-    if config.weights_path.strip():
-        return load_vgg16_npz(config.weights_path.strip(), config.blocks, dtype)
-    return random_vgg(config.blocks, config.width_scale, config.seed, dtype)
+def load_vgg16(path: str | Path, blocks: int, dtype: type = np.float32) -> VGGFeatures:
+    """Pretrained VGG16 from Keras' .h5 file or an .npz of its arrays (by the suffix;
+    anything not .npz is read as HDF5). SettingError naming the layer when it is wrong."""
+    path = Path(path).expanduser()
+    if path.suffix.lower() == ".npz":
+        return load_vgg16_npz(path, blocks, dtype)
+    if not path.is_file():
+        raise SettingError(f"setting 'weights_path': no such file: {str(path)!r}")
+    stat = path.stat()
+    key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size, blocks, np.dtype(dtype).str)
+    if key not in _LOADED:
+        try:
+            weights = pretrained.read_keras_vgg16_h5(path, kept_layers(blocks))
+        except ImportError as exc:
+            raise SettingError(f"setting 'weights_path': {exc}") from None
+        except ValueError as exc:
+            raise SettingError(f"setting 'weights_path': {exc}") from None
+        _LOADED.clear()  # one network kept: VGG16 is 59 MB
+        _LOADED[key] = {name: (k.astype(dtype), b.astype(dtype))
+                        for name, (k, b) in weights.items()}
+    return VGGFeatures(dict(_LOADED[key]),
+                       f"pretrained VGG16 weights from {path.name} (full widths)")
+
+
+_LOADED: dict[tuple, dict[str, tuple[np.ndarray, np.ndarray]]] = {}
+
+
+def make_network(config: Config, dtype: type = np.float32,
+                 plan: Plan | None = None) -> VGGFeatures:
+    plan = plan or resolve(config)
+    if plan.pretrained:
+        return load_vgg16(plan.weights, plan.blocks, dtype)
+    return random_vgg(plan.blocks, config.width_scale, config.seed, dtype)
 
 
 # ----------------------------------------------------------------------------------
@@ -509,6 +597,8 @@ class Snapshot:
     content_name: str
     style_name: str
     features: str  # which network's features are in use, for the visible label
+    pretrained: bool  # True: ImageNet VGG16; False: random filters
+    steps: int  # the steps the run is to make
     content_layer: str
     style_layers: tuple[str, ...]
     total: float
@@ -527,15 +617,18 @@ def run(config: Config) -> Iterator[Snapshot]:
     """Snapshot 0: the starting image and its losses; then one every `snapshot_every`
     optimisation steps, up to `steps`."""
     config.check()
-    content_img, style_img, content_name, style_name = content_and_style(config)
-    net = make_network(config)
-    targets = make_targets(net, content_img, style_img, content_layer_of(config),
-                           style_layers_of(config))
-    if config.init == "content":
+    plan = resolve(config)
+    content_img, style_img, content_name, style_name = content_and_style(config, plan.size)
+    # float32 throughout: half the memory and bandwidth of float64, and BLAS's sgemm.
+    content_img, style_img = content_img.astype(np.float32), style_img.astype(np.float32)
+    net = make_network(config, np.float32, plan)
+    targets = make_targets(net, content_img, style_img, plan.content_layer,
+                           plan.style_layers)
+    if plan.init == "content":
         start = content_img.copy()
     else:
         start = np.random.default_rng([config.seed, 3]).uniform(0.0, 1.0, content_img.shape)
-    image = en.Variable(start[None].copy(), dtype=np.float64)
+    image = en.Variable(start[None].astype(np.float32), dtype=np.float32)
     layers = len(targets.style_layers)
     history = History({"step": 1, "total": 1, "content": 1, "style": 1, "tv": 1,
                        "layers": layers})
@@ -550,7 +643,8 @@ def run(config: Config) -> Iterator[Snapshot]:
         return Snapshot(
             step=step, image=np.clip(image.value[0], 0.0, 1.0).copy(),
             content_image=content_img, style_image=style_img, content_name=content_name,
-            style_name=style_name, features=net.description,
+            style_name=style_name, features=net.description, pretrained=plan.pretrained,
+            steps=int(config.steps),
             content_layer=targets.content_layer, style_layers=tuple(targets.style_layers),
             total=float(losses.total.value), content=float(losses.content.value),
             style=float(losses.style.value), tv=float(losses.tv.value),
