@@ -4,6 +4,7 @@
     vizlab list                 the labs and their settings
     vizlab screenshot LAB ...   a PNG of a lab after N steps (no display needed)
     vizlab record LAB ...       a GIF/APNG of a lab training (no display needed)
+    vizlab weights list|download vgg16   the Style lab's pretrained weights
 
 Headless commands drive the lab's experiment generator in this thread and draw each
 snapshot with the same lab view the app uses, on Qt's offscreen platform.
@@ -206,6 +207,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command")
     sub.add_parser("app", help="open the app (the default)")
     sub.add_parser("list", help="list the labs and their settings")
+    weights = sub.add_parser("weights", help="the Style lab's pretrained VGG16 weights: "
+                             "say what is present (list), or download them")
+    weights.add_argument("action", choices=("list", "download"))
+    weights.add_argument("name", nargs="?", default="vgg16", choices=("vgg16",))
     for name, help_text in (("screenshot", "save a PNG of a lab after training N steps"),
                             ("record", "record a lab training as a GIF, APNG or PNG strip")):
         cmd = sub.add_parser(name, help=help_text)
@@ -263,6 +268,10 @@ def _command(args: argparse.Namespace) -> int:
         return run_app()
     if args.command == "list":
         return list_labs()
+    if args.command == "weights":
+        from vizlab.weights import weights_command
+
+        return weights_command(args.action, args.name, progress, CliError)
     return render(args)
 
 
