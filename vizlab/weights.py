@@ -52,7 +52,7 @@ def weights_command(action: str, name: str, progress, error: type[Exception]) ->
         path = pretrained.download(dest, url, md5, progress=show)
     except pretrained.DownloadError as exc:
         progress.end_line()
-        raise error(f"{exc}\n{pretrained.manual_hint(name)}") from None
+        raise error(str(exc)) from None
     progress.end_line()
     print(f"wrote {Path(path)} (md5 {md5} checked)")
     return 0
