@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import http.client
+import io
 import os
 import socket
 import urllib.error
@@ -126,22 +127,88 @@ def read_keras_vgg16_h5(path: str | Path, layers: Sequence[str],
     path = Path(path)
     if widths is None:
         widths = [w for block in VGG16_BLOCKS for w in block][:len(layers)]
+    size = path.stat().st_size
+    padded = None
     try:
         f = h5py.File(path, "r")
     except OSError as exc:
-        raise ValueError(f"{path.name} is not a readable HDF5 file ({exc})") from None
+        if "truncated" not in str(exc):
+            raise ValueError(f"{path.name} is not a readable HDF5 file ({exc})") from None
+        # A cut-off download: read what is there (zeros past the end), to name the
+        # first layer whose data is missing.
+        padded = _PaddedFile(path)
+        try:
+            f = h5py.File(padded, "r")
+        except OSError as exc2:
+            padded.close()
+            raise ValueError(f"{path.name} is truncated and unreadable ({exc2})") from None
     out: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-    with f:
-        root = f["model_weights"] if "model_weights" in f else f  # a whole saved model
-        cin = 3
-        for name, cout in zip(layers, widths, strict=True):
-            out[name] = _read_conv(root, path.name, name, (3, 3, cin, cout), (cout,))
-            cin = cout
+    try:
+        with f:
+            root = f["model_weights"] if "model_weights" in f else f  # a whole model
+            cin = 3
+            for name, cout in zip(layers, widths, strict=True):
+                try:
+                    out[name] = _read_conv(root, path.name, name, (3, 3, cin, cout),
+                                           (cout,), size)
+                except ValueError as exc:
+                    if padded is None:
+                        raise
+                    raise ValueError(
+                        f"{path.name}: layer {keras_layer_name(name)} ({name}) is cut "
+                        f"off: the file is truncated at {size:,} bytes; download it "
+                        f"again ({exc})") from None
+                cin = cout
+    finally:
+        if padded is not None:
+            padded.close()
+    if padded is not None:  # every layer asked for was whole: still a damaged file
+        raise ValueError(f"{path.name} is truncated ({size:,} bytes): download it again")
     return out
 
 
+class _PaddedFile(io.RawIOBase):
+    """A file read as if it went on with zeros (up to 4 GB): lets HDF5 open a truncated
+    file so that the missing parts can be named."""
+
+    LENGTH = 1 << 32
+
+    def __init__(self, path: Path) -> None:
+        self.file = open(path, "rb")
+        self.size = path.stat().st_size
+        self.pos = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        base = (0, self.pos, self.LENGTH)[whence]
+        self.pos = base + offset
+        return self.pos
+
+    def tell(self) -> int:
+        return self.pos
+
+    def readinto(self, buffer) -> int:
+        view = memoryview(buffer).cast("B")
+        n = max(0, min(len(view), self.LENGTH - self.pos))
+        self.file.seek(self.pos)
+        got = self.file.readinto(view[:n]) or 0
+        view[got:n] = bytes(n - got)
+        self.pos += n
+        return n
+
+    def close(self) -> None:
+        self.file.close()
+        super().close()
+
+
 def _read_conv(root, filename: str, name: str, kernel_shape: tuple[int, ...],
-               bias_shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+               bias_shape: tuple[int, ...], file_size: int
+               ) -> tuple[np.ndarray, np.ndarray]:
     layer = keras_layer_name(name)
     where = f"{filename}: layer {layer} ({name})"
     try:
@@ -173,6 +240,11 @@ def _read_conv(root, filename: str, name: str, kernel_shape: tuple[int, ...],
                              f"needs {shape}")
         if data.dtype.kind != "f":
             raise ValueError(f"{where}: the {what} holds {data.dtype} values, not floats")
+        offset = data.id.get_offset()  # None unless stored in one contiguous piece
+        if offset is not None and offset + data.id.get_storage_size() > file_size:
+            raise ValueError(f"{where}: its {what} lies past the end of the file "
+                             f"({file_size:,} bytes): the file is truncated; download "
+                             f"it again")
         try:
             value = np.asarray(data[()], dtype=np.float32)
         except (OSError, ValueError, RuntimeError) as exc:  # truncated or corrupt data
@@ -196,7 +268,8 @@ def write_keras_vgg16_h5(path: str | Path, weights: dict[str, tuple[np.ndarray, 
         layer_names += [f"block{b + 1}_conv{c + 1}" for c in range(len(VGG16_BLOCKS[b]))]
         layer_names.append(f"block{b + 1}_pool")
     with h5py.File(path, "w") as f:
-        f.attrs["layer_names"] = [n.encode("utf8") for n in layer_names]
+        # Fixed-length byte strings, as Keras writes them (np.array of bytes).
+        f.attrs["layer_names"] = np.array([n.encode("utf8") for n in layer_names])
         for layer in layer_names:
             group = f.create_group(layer)
             if "_conv" not in layer:
@@ -205,7 +278,7 @@ def write_keras_vgg16_h5(path: str | Path, weights: dict[str, tuple[np.ndarray, 
             name = "conv" + layer[len("block"):].replace("_conv", "_")
             kernel, bias = weights[name]
             w_name, b_name = f"{layer}_W_1:0", f"{layer}_b_1:0"
-            group.attrs["weight_names"] = [w_name.encode(), b_name.encode()]
+            group.attrs["weight_names"] = np.array([w_name.encode(), b_name.encode()])
             group.create_dataset(w_name, data=np.asarray(kernel, dtype=np.float32))
             group.create_dataset(b_name, data=np.asarray(bias, dtype=np.float32))
 
