@@ -40,12 +40,15 @@ class View(LabView):
         area = QWidget()
         grid = QGridLayout(area)
         grid.setContentsMargins(0, 0, 0, 0)
-        self.loss_plot = CurvePlot("Loss", x_label="step", y_label="cross-entropy", log_y=True)
-        self.acc_plot = CurvePlot("Accuracy", x_label="step", y_label="share correct")
+        self.loss_plot = CurvePlot("Loss", x_label="step", y_label="cross-entropy", log_y=True,
+                                   grow_x=True)
+        self.acc_plot = CurvePlot("Accuracy", x_label="step", y_label="share correct",
+                                  grow_x=True)
         # Shares live in 0..1: fixed ranges read better and spare a re-layout per frame.
         self.acc_plot.plot_item.setYRange(0, 1.02, padding=0)
         self.acc_plot.plot_item.enableAutoRange(y=False)
-        self.dead_plot = CurvePlot("Dead ReLUs", x_label="step", y_label="share of units")
+        self.dead_plot = CurvePlot("Dead ReLUs", x_label="step", y_label="share of units",
+                                   grow_x=True)
         self.dead_plot.plot_item.setYRange(0, 1.02, padding=0)
         self.dead_plot.plot_item.enableAutoRange(y=False)
         self.hist_plot = HistogramPlot("Activations", x_label="output")

@@ -149,8 +149,25 @@ def _increasing(x: np.ndarray) -> bool:
     return bool(x.shape[0] < 2 or np.all(x[1:] >= x[:-1]))
 
 
+# Ends of a growing x range: each at most 25% past the one before.
+_ROUND_MANTISSAS = (1.0, 1.2, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0)
+
+
+def _round_up(value: float) -> float:
+    """The smallest of 1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8 times a power of ten >= value > 0."""
+    power = 10.0 ** math.floor(math.log10(value))
+    return next(m * power for m in _ROUND_MANTISSAS if m * power >= value * (1 - 1e-12))
+
+
 class CurvePlot(PlotWidgetBase):
-    """Named curves with a legend, optional log-y, and labelled reference lines."""
+    """Named curves with a legend, optional log-y, and labelled reference lines.
+
+    ``grow_x=True`` suits curves that grow to the right (a training history): instead of
+    auto-ranging, the x range runs from the first x to a round number past the last and
+    moves only when the data passes it, so the axes are not redrawn with every new point
+    (a third of a Training-lab frame). Zooming or panning stops the following; the
+    auto-range button ("A") resumes it.
+    """
 
     def __init__(
         self,
@@ -160,6 +177,7 @@ class CurvePlot(PlotWidgetBase):
         y_label: str = "",
         log_y: bool = False,
         legend: bool = True,
+        grow_x: bool = False,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent, axis_items={"left": _style.LogFriendlyAxis("left")})
@@ -177,6 +195,11 @@ class CurvePlot(PlotWidgetBase):
         # The x range the user zoomed or panned to (auto-range off), else None: long
         # curves are then decimated over what is in view, so zooming in shows detail.
         self._zoom: tuple[float, float] | None = None
+        self._grow_x = grow_x
+        self._following = grow_x  # grow_x and the user has not zoomed
+        self._x_set: tuple[float, float] | None = None  # the range last set by following
+        if grow_x:
+            plot.enableAutoRange(x=False)
         plot.getViewBox().sigXRangeChanged.connect(self._on_x_range_changed)
         self.set_log_y(log_y)
 
@@ -228,7 +251,23 @@ class CurvePlot(PlotWidgetBase):
         self._data[name] = (xv, yv)
         curve.exact = (xv, yv)
         self._show(curve, extends)
+        if self._following:
+            self._follow_x()
         return curve
+
+    def _follow_x(self) -> None:
+        ends = [(xv[0], xv[-1]) for xv, _ in self._data.values() if xv.shape[0]]
+        if not ends:
+            return
+        low = float(np.nanmin([first for first, _ in ends]))
+        last = float(np.nanmax([end for _, end in ends]))
+        if not (math.isfinite(low) and math.isfinite(last)):
+            return
+        high = low + _round_up(last - low) if last > low else low + 1.0
+        target = (low - 0.02 * (high - low), high)  # a little room left of the first point
+        if target != self._x_set:
+            self._x_set = target
+            self._plot.setXRange(*target, padding=0)
 
     def _show(self, curve: _Curve, extends: bool) -> None:
         """Hand the curve's data to pyqtgraph, decimated when long."""
@@ -256,13 +295,28 @@ class CurvePlot(PlotWidgetBase):
         # Under auto-range the drawn data sets the range, so it must not depend on the
         # range (that loop is what froze long runs); a range the user chose is fixed, and
         # decimating the part in view cannot move it.
-        zoom = None if view.autoRangeEnabled()[0] else (float(x_range[0]), float(x_range[1]))
+        x_range = (float(x_range[0]), float(x_range[1]))
+        if self._grow_x:
+            if view.autoRangeEnabled()[0]:
+                # The auto-range button: follow the data again, without auto-range.
+                self._following, self._x_set = True, None
+                view.enableAutoRange(x=False)
+                self._follow_x()
+            elif self._following and not self._is_followed_range(x_range):
+                self._following = False  # the user zoomed or panned
+        zoom = None if view.autoRangeEnabled()[0] or self._following else x_range
         if zoom == self._zoom:
             return
         self._zoom = zoom
         for curve in self._curves.values():
             if curve.exact is not None and curve.exact[0].shape[0] > MAX_DRAWN_POINTS:
                 self._show(curve, extends=True)
+
+    def _is_followed_range(self, x_range: tuple[float, float]) -> bool:
+        if self._x_set is None:
+            return False
+        tolerance = 1e-9 * (self._x_set[1] - self._x_set[0])
+        return all(abs(a - b) <= tolerance for a, b in zip(x_range, self._x_set, strict=True))
 
     def remove_curve(self, name: str) -> None:
         curve = self._curves.pop(name, None)
