@@ -29,7 +29,9 @@ trains K models in one batched matrix product (im2col path).
 
 from __future__ import annotations
 
+import ctypes
 import functools
+import sys
 
 import numpy as np
 
@@ -75,6 +77,31 @@ def _pad(x: np.ndarray, pad_h: tuple[int, int], pad_w: tuple[int, int]) -> np.nd
 # channels they are too thin for BLAS to run near its peak, and im2col's single product
 # with an inner dimension of kh*kw*Cin is faster.
 SHIFTED_ROWS_MIN_CHANNELS = 32
+
+
+# Convolutions of real images make and free arrays of tens of MB at every step. glibc
+# hands any block over its mmap threshold (at most 32 MB) back to the system when it is
+# freed, and the next step's array of the same size is faulted back in 4 KB page by
+# page: a third of a 256 px style step went to that. Past this many bytes of input or
+# output (taking stride 1) in one convolution, glibc is told to keep freed memory for
+# reuse instead; the process then holds on to its largest heap until it ends.
+LARGE_CONVOLUTION_BYTES = 2 * 2**20
+
+
+@functools.cache
+def keep_freed_memory() -> bool:
+    """Tell glibc's malloc to reuse freed blocks rather than return them to the system
+    (mallopt M_MMAP_THRESHOLD and M_TRIM_THRESHOLD at 1 GiB). Once per process; False
+    where there is no glibc (nothing changes there)."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(None)
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return False
+    m_trim_threshold, m_mmap_threshold = -1, -3  # malloc.h
+    return bool(mallopt(m_mmap_threshold, 2**30)) and bool(mallopt(m_trim_threshold, 2**30))
 
 
 @functools.cache
@@ -123,9 +150,10 @@ class _ShiftedRows:
         return out
 
     def off_grid(self, grid: np.ndarray) -> np.ndarray:
-        """The (N, Ho, Wo, C) outputs of a (grid, C) matrix, contiguous."""
+        """The (N, Ho, Wo, C) outputs of a (grid, C) matrix: a view (the next op makes
+        a new array anyway; a copy here would cost a pass over the output)."""
         images = grid[: self.grid].reshape(self.n, self.hp, self.wp, -1)
-        return np.ascontiguousarray(images[:, : self.out_h, : self.out_w])
+        return images[:, : self.out_h, : self.out_w]
 
     def forward(self, x: np.ndarray, kernel: np.ndarray) -> np.ndarray:
         """sum over taps of shifted rows @ W[i, j]: (N, Ho, Wo, Cout)."""
@@ -155,7 +183,7 @@ class _ShiftedRows:
                 target[...] = result
         top, left = self.pad_h[0], self.pad_w[0]
         images = dflat[: self.grid].reshape(self.n, self.hp, self.wp, -1)
-        return np.ascontiguousarray(images[:, top : top + self.h, left : left + self.w])
+        return images[:, top : top + self.h, left : left + self.w]
 
     def kernel_gradient(self, x: np.ndarray, dy_grid: np.ndarray) -> np.ndarray:
         """dW[i, j] = (shifted rows)^T dY for each tap: (kh, kw, Cin, Cout)."""
@@ -224,6 +252,8 @@ def conv2d(x, w, stride: int | tuple[int, int] = 1, padding: str = "VALID") -> T
             f"conv2d: population axes of input {x.shape} and kernel {w.shape} do not match"
         )
     attrs = {"stride": (sh, sw), "pad_h": pad_h, "pad_w": pad_w}
+    if max(x.value.nbytes, x.value.nbytes // cin * cout) >= LARGE_CONVOLUTION_BYTES:
+        keep_freed_memory()
 
     shifted = _shifted_rows(x.value, w.value, (sh, sw), pad_h, pad_w)
     if shifted is not None and cin >= SHIFTED_ROWS_MIN_CHANNELS:
