@@ -118,8 +118,8 @@ def test_adam_steps_lower_the_total_loss():
     np.testing.assert_allclose(snaps[-1].history["layers"][-1], snaps[-1].style_per_layer)
     assert snaps[-1].style == pytest.approx(snaps[-1].style_per_layer.mean())
     last = snaps[-1]
-    assert (last.style_weight, last.tv_weight) == (30.0, 10.0)
-    assert last.total == pytest.approx(last.content + 30 * last.style + 10 * last.tv,
+    assert (last.style_weight, last.tv_weight) == (10.0, 2.0)
+    assert last.total == pytest.approx(last.content + 10 * last.style + 2 * last.tv,
                                        rel=1e-5)
     for s in snaps:
         assert s.image.shape == (16, 16, 3)
@@ -264,5 +264,5 @@ def test_view_shows_the_image_and_the_features_label(qtbot, shown_lab, previewed
     np.testing.assert_array_equal(totals, snap.history["total"])
     bars = view.layer_bars.export_data()
     assert list(bars["labels"]) == ["conv1_1", "conv2_1"]
-    np.testing.assert_allclose(bars["values"], snap.style_per_layer * 30 / 2)
+    np.testing.assert_allclose(bars["values"], snap.style_per_layer * 10 / 2)
     view.shutdown()

@@ -91,7 +91,7 @@ class Config:
                         high=MAX_SIZE)
     blocks: int = setting(0, "VGG16 blocks kept (1..5; 0: auto, 5 with pretrained weights "
                           "for the paper's layers, 3 with random filters)", low=0, high=5)
-    width_scale: float = setting(0.5, "conv widths relative to VGG16's 64..512 (1 = full "
+    width_scale: float = setting(1.0, "conv widths relative to VGG16's 64..512 (1 = full "
                                  "widths; small is fast); random filters only, "
                                  "pretrained weights have their own", low=1 / 64, high=1.0,
                                  log_scale=True)
@@ -107,9 +107,9 @@ class Config:
     style_layers: str = setting("auto", "layers whose Gram matrices the style loss "
                                 "matches, e.g. 'conv1_1,conv2_1' ('auto': the first conv "
                                 "of each kept block)")
-    style_weight: float = setting(30.0, "style / content weight ratio", low=0.0, high=1e9,
+    style_weight: float = setting(10.0, "style / content weight ratio", low=0.0, high=1e9,
                                   live=True, log_scale=True)
-    tv_weight: float = setting(10.0, "weight of the total-variation (smoothness) loss; 0 "
+    tv_weight: float = setting(2.0, "weight of the total-variation (smoothness) loss; 0 "
                                "leaves the pixel noise random filters favour",
                                low=0.0, high=1e6, live=True)
     optimizer: str = setting("adam", "adam (engine) or lbfgs (scipy L-BFGS-B, bounded to "
@@ -377,7 +377,7 @@ def content_and_style(config: Config, size: int
         style = np.asarray(Image.fromarray(
             (stroke_texture(128, 0) * 255).round().astype(np.uint8)).resize(
                 (size, size), Image.Resampling.LANCZOS), dtype=np.float64) / 255.0
-        style_name = "strokes (procedural)"
+        style_name = "strokes"
     else:
         style = load_image(IMAGES_DIR / f"{config.style_image}.png", size, "style_image")
         style_name = config.style_image

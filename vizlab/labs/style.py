@@ -3,9 +3,25 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QGridLayout, QLabel, QWidget
+import os
+import tempfile
+import threading
+from pathlib import Path
 
+import numpy as np
+from PIL import Image
+from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QWidget,
+)
+
+from engine import pretrained
 from engine.experiments import style as experiment
 from vizlab.labs.base import LabView
 from vizlab.widgets import BarPlot, CurvePlot, ImageView, _style
@@ -21,26 +37,95 @@ features, G = F<sup>T</sup>F / (C·H·W), matches the <b>style</b> image's. A Gr
 says which feature channels fire together, anywhere in the image: texture and colour
 without the layout.</li>
 </ul>
-<p>The features come from a VGG16-shaped stack of 3x3 convolutions and 2x2 max-pools.
-No pretrained weights ship with vizlab, so unless you give a Keras VGG16 weights file
-the filters are <b>random</b>: random conv networks still transfer texture and colour
-(Ustyuzhaninov et al. 2016; He, Wang and Hopcroft 2016), but not the object-level
+<p>The features come from VGG16's stack of 3x3 convolutions and 2x2 max-pools. With
+Keras' own ImageNet weights (<b>Get VGG16 weights...</b>, or
+<code>vizlab weights download vgg16</code>, or a copy in <code>~/.keras/models</code>)
+this is the paper's setting: full widths, content at conv4_2, style at conv1_1..conv5_1,
+256 px. Without them the filters are <b>random</b>: random conv networks still
+synthesise texture and colour (Ustyuzhaninov et al. 2016; He, Wang and Hopcroft 2016)
+and keep a picture's layout at a shallow layer (conv1_2), but not the object-level
 style a trained VGG16 gives. The line above the images says which features are in use.
 Each loss is divided by the size of its target (so that layers of very different
 magnitude count alike); the total is content + style weight · style + TV weight · TV,
 where TV (total variation) penalises pixel-to-pixel noise.</p>
-<p>Start from the content image (the default): what random deep features keep of the
-content is too little to redraw it from <b>noise</b>; from noise you get the style's
-texture alone (try it: that is texture synthesis). L-BFGS runs
+<p>With random filters the run starts from <b>noise</b>: the style's texture grows
+over the content's shallow layout (set style weight high and content is lost: pure
+texture synthesis). With real weights it starts from the content image. L-BFGS runs
 <code>lbfgs_chunk</code> iterations per snapshot, its memory restarted each time.</p>
 <p>Style weight, TV weight and the learning rate apply at once; images, network and
-optimiser apply on <b>Reset</b>.</p>
+optimiser apply on <b>Reset</b>. <b>Save image...</b> writes the optimised image at
+its full size as a PNG; File &gt; Start Recording makes a GIF of it forming.</p>
 """
 
 CURVES = (("total", "total", _style.palette_color(0)),
           ("content", "content", _style.palette_color(1)),
           ("style", "style", _style.palette_color(2)),
           ("tv", "TV", _style.palette_color(7)))
+
+
+class WeightsDownload(QObject):
+    """Keras' VGG16 file fetched on a thread of its own; its news arrive as signals."""
+
+    progress = Signal(int, int)  # bytes done, total (0: unknown)
+    finished = Signal(str)  # the file's path
+    failed = Signal(str, bool)  # message, cancelled
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.cancel_event = threading.Event()
+        self.thread: threading.Thread | None = None
+        # Parameters, so that tests can point at a local server.
+        self.url, self.md5 = pretrained.VGG16_URL, pretrained.VGG16_MD5
+        self.dest = pretrained.cache_dir() / pretrained.VGG16_FILE
+
+    @property
+    def busy(self) -> bool:
+        return self.thread is not None and self.thread.is_alive()
+
+    def start(self) -> None:
+        if self.busy:
+            return
+        self.cancel_event.clear()
+        self.thread = threading.Thread(target=self._work, name="vgg16-download",
+                                       daemon=True)
+        self.thread.start()
+
+    def cancel(self) -> None:
+        self.cancel_event.set()
+
+    def _work(self) -> None:
+        try:
+            path = pretrained.download(
+                self.dest, self.url, self.md5, cancelled=self.cancel_event.is_set,
+                progress=lambda done, total: self.progress.emit(done, total or 0))
+        except pretrained.DownloadCancelled as exc:
+            self.failed.emit(str(exc), True)
+        except Exception as exc:  # any failure is a message, never a dead thread
+            self.failed.emit(str(exc), False)
+        else:
+            self.finished.emit(str(path))
+
+
+def save_png(image: np.ndarray, path: str | Path) -> Path:
+    """The (H, W, 3) 0..1 image as an 8-bit PNG at its own size, written to a temporary
+    name in the same folder and renamed (never a half-written file)."""
+    path = Path(path)
+    pixels = (np.clip(image, 0.0, 1.0) * 255.0).round().astype(np.uint8)
+    fd, temp = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=".png", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            Image.fromarray(pixels).save(f, format="PNG")
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def eta_text(seconds: float) -> str:
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    return f"{int(seconds // 60)} min {int(seconds % 60)} s"
 
 
 class View(LabView):
@@ -58,7 +143,33 @@ class View(LabView):
         self.features_label.setTextFormat(Qt.TextFormat.RichText)
         self.features_label.setStyleSheet(
             "background: #eef3fb; border: 1px solid #9db4d8; padding: 4px 6px;")
-        grid.addWidget(self.features_label, 0, 0, 1, 3)
+        tools = QHBoxLayout()
+        tools.setContentsMargins(0, 0, 0, 0)
+        tools.addWidget(self.features_label, 1)
+        self.get_weights_button = QPushButton("Get VGG16 weights...")
+        self.get_weights_button.setToolTip(
+            f"Download Keras' VGG16 ImageNet weights (59 MB) from {pretrained.VGG16_URL} "
+            f"into {pretrained.cache_dir()}; resumes a cut-off download, checks the md5.")
+        self.get_weights_button.clicked.connect(self.get_weights)
+        self.download_bar = QProgressBar()
+        self.download_bar.setFormat("%v of %m MB")
+        self.download_bar.setMaximumWidth(180)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.clicked.connect(self.cancel_download)
+        self.save_button = QPushButton("Save image...")
+        self.save_button.setToolTip("Save the optimised image, at its full size, as a PNG")
+        self.save_button.clicked.connect(self.ask_save_image)
+        for widget in (self.get_weights_button, self.download_bar, self.cancel_button,
+                       self.save_button):
+            tools.addWidget(widget)
+        self.download_bar.hide()
+        self.cancel_button.hide()
+        grid.addLayout(tools, 0, 0, 1, 3)
+        self.download = WeightsDownload(self)
+        self.download.progress.connect(self._on_download_progress)
+        self.download.finished.connect(self._on_download_finished)
+        self.download.failed.connect(self._on_download_failed)
+        self.shown_snapshot: experiment.Snapshot | None = None
         self.content_view = ImageView("content")
         self.style_view = ImageView("style")
         self.image_view = ImageView("optimised image")
@@ -69,7 +180,7 @@ class View(LabView):
                                    log_y=True)
         self.layer_plot = CurvePlot("Style loss per layer", x_label="step",
                                     y_label="style_l (log scale)", log_y=True)
-        self.layer_bars = BarPlot("Weighted style loss, now", x_label="layer",
+        self.layer_bars = BarPlot("Weighted style loss", x_label="layer",
                                   y_label="weight · style_l / layers",
                                   value_format="{:.3g}")
         # Two-column legends in the top right corner, which the falling curves leave free.
@@ -107,14 +218,22 @@ class View(LabView):
             self.content_view.set_image(snap.content_image)
             self.style_view.set_image(snap.style_image)
             self._targets_key = key
-        self.content_view.set_title(f"content: {snap.content_name} ({snap.content_layer})")
+        self.content_view.set_title(f"content: {snap.content_name}")
         self.style_view.set_title(f"style: {snap.style_name}")
+        self.shown_snapshot = snap
         self.image_view.set_image(snap.image)
-        self.image_view.set_title(f"optimised image, step {snap.step}")
-        self.features_label.setText(
-            f"<b>Features in use: {snap.features}</b>. Content layer "
-            f"{snap.content_layer}; style layers {', '.join(snap.style_layers)}."
-        )
+        self.image_view.set_title(f"result, step {snap.step}/{snap.steps}")
+        layers = (f"Content layer {snap.content_layer}; style layers "
+                  f"{', '.join(snap.style_layers)}; {snap.image.shape[0]} px.")
+        if snap.pretrained:
+            text = f"<b>Features in use: {snap.features}</b>. {layers}"
+        else:
+            text = (f"<b>Features in use: {snap.features}</b>. {layers} Random filters "
+                    "synthesise texture and keep only shallow content; for style transfer "
+                    "as in the paper, get the real VGG16 weights.")
+        self.features_label.setText(text)
+        self.get_weights_button.setVisible(not snap.pretrained
+                                           and not self.download.busy)
 
         h = snap.history
         steps = h["step"]
@@ -133,8 +252,85 @@ class View(LabView):
         self.layer_bars.set_bars(names, weighted,
                                  [_style.palette_color(i + 3) for i in range(len(names))])
         self.note.setText(
-            f"Step {snap.step} ({snap.optimizer}): total <b>{snap.total:.4g}</b> = content "
+            f"{self._progress_text(snap)} ({snap.optimizer}): total <b>{snap.total:.4g}</b> = content "
             f"{snap.content:.4g} + {weight:g} · style {snap.style:.4g} + "
             f"{snap.tv_weight:g} · TV {snap.tv:.4g}. Each loss is relative to its "
             "target: content = Σ(F−P)² / ΣP², style_l = Σ(G−A)² / ΣA², G = FᵀF / (C·H·W)."
         )
+
+    def _progress_text(self, snap: experiment.Snapshot) -> str:
+        """"Step 40/500, 6.1 steps/s, 1 min 15 s left" while running, else "Step 40"."""
+        text = f"Step {snap.step}"
+        rate = self.training_steps_per_second()
+        if rate > 0 and snap is self.last_snapshot:
+            text += f"/{snap.steps}, <b>{rate:.3g} steps/s</b>"
+            if snap.step < snap.steps:
+                text += f", {eta_text((snap.steps - snap.step) / rate)} left"
+        return text
+
+    # -- saving the image ---------------------------------------------------------------
+    def save_image(self, path: str | Path) -> Path:
+        """The image shown (the newest, or the one scrubbed to) as a PNG at its size."""
+        if self.shown_snapshot is None:
+            raise ValueError("there is no image yet: press Run or Step first")
+        return save_png(self.shown_snapshot.image, path)
+
+    def ask_save_image(self) -> None:
+        if self.shown_snapshot is None:
+            self._show_error("There is no image to save yet: press Run or Step first.")
+            return
+        snap = self.shown_snapshot
+        path, _ = QFileDialog.getSaveFileName(self, "Save the optimised image",
+                                              f"style-step{snap.step}.png", "PNG (*.png)")
+        if not path:
+            return
+        try:
+            self.save_image(path)
+        except OSError as exc:
+            self._show_error(f"Could not save {path}: {exc}")
+            return
+        self.set_banner(f"Saved {path} ({snap.image.shape[1]}x{snap.image.shape[0]} px).")
+
+    # -- getting the weights ---------------------------------------------------------------
+    def get_weights(self) -> None:
+        """Download Keras' VGG16 file into the cache folder, off the GUI thread."""
+        if self.download.busy:
+            return
+        self.get_weights_button.hide()
+        self.download_bar.setRange(0, pretrained.VGG16_MEGABYTES)
+        self.download_bar.setValue(0)
+        self.download_bar.show()
+        self.cancel_button.show()
+        self.set_banner("Downloading VGG16's weights...")
+        self.download.start()
+
+    def cancel_download(self) -> None:
+        self.download.cancel()
+
+    def _on_download_progress(self, done: int, total: int) -> None:
+        if total:
+            self.download_bar.setMaximum(max(1, round(total / 1e6)))
+        self.download_bar.setValue(min(round(done / 1e6), self.download_bar.maximum()))
+
+    def _download_ended(self) -> None:
+        self.download_bar.hide()
+        self.cancel_button.hide()
+
+    def _on_download_finished(self, path: str) -> None:
+        self._download_ended()
+        self.set_banner(f"VGG16's weights are in {path}. With features 'auto' the lab uses "
+                        "them from the next Reset: the paper's layers at 256 px.")
+        if not self.runner.is_active:
+            self.preview()
+
+    def _on_download_failed(self, message: str, cancelled: bool) -> None:
+        self._download_ended()
+        self.get_weights_button.show()
+        if cancelled:
+            self.set_banner(f"Download cancelled: {message}")
+        else:
+            self._show_error(f"Could not get VGG16's weights: {message}")
+
+    def begin_shutdown(self) -> None:
+        self.download.cancel()  # the thread ends at its next chunk; the .part stays
+        super().begin_shutdown()
