@@ -162,15 +162,24 @@ def load_data(config: Config) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.nd
 class SharedDropout(layers.Dropout):
     """Inverted dropout whose mask is drawn once per batch (shape of one member's
     input) and shared by every member of a population, so members differ only by
-    their learning rate, not by which units they drop."""
+    their learning rate, not by which units they drop.
+
+    The mask of the n-th training call comes from the seed and n alone, so any split
+    of a sweep's rates into populations (engine.experiments.sweep) trains every member
+    under the same masks."""
+
+    def __init__(self, keep_prob: float, seed: int = 0) -> None:
+        super().__init__(keep_prob)
+        self.mask_seed = int(seed)
+        self.training_calls = 0
 
     def call(self, x: en.Tensor, training: bool) -> en.Tensor:
         if not training or self.keep_prob == 1.0:
             return x
-        if self.rng is None:
-            self.rng = np.random.default_rng()
         shape = x.shape[1:] if self.population is not None else x.shape
-        mask = np.broadcast_to(self.rng.random(shape) < self.keep_prob, x.shape)
+        rng = np.random.default_rng([self.mask_seed, 5, self.training_calls])
+        self.training_calls += 1
+        mask = np.broadcast_to(rng.random(shape) < self.keep_prob, x.shape)
         self.last_mask = mask
         return en.nn.dropout(x, self.keep_prob, mask=mask)
 
@@ -189,8 +198,7 @@ def network(config: Config, dropout: bool, population: int | None = None,
     stack += [layers.Flatten(), layers.Dense(128, activation="relu", **he)]
     if dropout:
         # The same masks for every optimizer's dropout population.
-        stack.append(SharedDropout(config.keep_prob,
-                                   rng=np.random.default_rng([int(config.seed), 5])))
+        stack.append(SharedDropout(config.keep_prob, seed=int(config.seed)))
     stack.append(layers.Dense(CLASSES, **he))
     return layers.Sequential(stack, input_shape=(28, 28, 1), population=population,
                              seed=seed)
