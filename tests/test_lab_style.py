@@ -266,3 +266,85 @@ def test_view_shows_the_image_and_the_features_label(qtbot, shown_lab, previewed
     assert list(bars["labels"]) == ["conv1_1", "conv2_1"]
     np.testing.assert_allclose(bars["values"], snap.style_per_layer * 10 / 2)
     view.shutdown()
+
+
+def test_view_downloads_weights_with_progress_and_cancel_saves_and_records(
+        qtbot, shown_lab, previewed, tmp_path):
+    """The button's download (from 127.0.0.1) runs off the GUI thread with a progress
+    bar; Cancel keeps the part; a second press resumes and checks the md5; the lab then
+    finds the file. Save writes the result's own pixels; recording grabs frames."""
+    import hashlib
+    import http.server
+    import threading
+
+    from engine import pretrained
+    from vizlab import export
+
+    data = np.random.default_rng(0).bytes(2_000_000)
+    release = threading.Event()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - the standard library's name
+            start = int(self.headers["Range"].split("=")[1].rstrip("-")) \
+                if self.headers.get("Range") else 0
+            self.send_response(206 if start else 200)
+            self.send_header("Content-Length", str(len(data) - start))
+            self.end_headers()
+            self.wfile.write(data[start:start + 500_000])
+            self.wfile.flush()
+            release.wait(10)  # the rest only once the test lets it go
+            self.wfile.write(data[start + 500_000:])
+
+        def log_message(self, *args):
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True).start()
+    try:
+        view = shown_lab("style")
+        view.apply_settings({"size": 24, "blocks": 2, "width_scale": 0.125, "steps": 20})
+        previewed(view)
+        assert view.get_weights_button.isVisible()
+        download = view.download
+        download.url = f"http://127.0.0.1:{httpd.server_address[1]}/w.h5"
+        download.md5 = hashlib.md5(data).hexdigest()
+        download.dest = tmp_path / "cache" / pretrained.VGG16_FILE
+        view.get_weights()
+        qtbot.waitUntil(lambda: view.download_bar.value() == 1 or
+                        view.download_bar.maximum() == 2, timeout=5000)
+        assert view.cancel_button.isVisible() and view.download_bar.maximum() == 2
+        view.cancel_download()
+        release.set()
+        qtbot.waitUntil(lambda: not download.busy and not view.cancel_button.isVisible(),
+                        timeout=5000)
+        assert "Download cancelled" in view.pending_label.text()
+        part = download.dest.with_name(download.dest.name + ".part")
+        assert part.stat().st_size >= 500_000 and not download.dest.exists()
+        view.get_weights()
+        qtbot.waitUntil(lambda: download.dest.exists(), timeout=10_000)
+        qtbot.waitUntil(lambda: "VGG16's weights are in" in view.pending_label.text())
+        assert download.dest.read_bytes() == data and not part.exists()
+        assert pretrained.find_weights() == download.dest
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+    view.apply_settings({"features": "random"})
+    previewed(view)
+    view.recorder = export.Recorder()
+    for n in range(1, 4):
+        view.step()
+        qtbot.waitUntil(lambda n=n: len(view.timeline) == n, timeout=10_000)
+    assert view.recorder.frame_count >= 3  # File > Start Recording grabs every drawing
+    view.recorder.close()
+    view.recorder = None
+    saved = view.save_image(tmp_path / "result.png")
+    from PIL import Image
+
+    with Image.open(saved) as im:
+        assert (im.size, im.mode) == ((24, 24), "RGB")
+        pixels = np.asarray(im)
+    np.testing.assert_array_equal(
+        pixels, (np.clip(view.last_snapshot.image, 0, 1) * 255).round().astype(np.uint8))
+    assert [p.name for p in tmp_path.iterdir() if p.suffix == ".png"] == ["result.png"]
+    view.shutdown()
