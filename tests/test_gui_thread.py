@@ -68,9 +68,9 @@ def drawn(lab) -> bool:
 
 FIRST_DRAW_OF_RUN_B = pytest.mark.xfail(
     strict=False,
-    reason="run B's first draw creates its ~60 curves on the GUI thread (view code in "
-           "vizlab/labs/activations.py and vizlab/widgets/plots.py): 0.3-0.7 s on a loaded "
-           "2-core machine; its preview and widget building no longer stall")
+    reason="building run B's 12 plots and drawing its ~60 curves the first time are GUI "
+           "work (vizlab/labs/activations.py, vizlab/widgets/plots.py): 0.5-1.3 s on a "
+           "loaded 2-core machine; the preview itself no longer runs on the GUI thread")
 
 
 @pytest.mark.parametrize("name", [pytest.param("activations", marks=FIRST_DRAW_OF_RUN_B),

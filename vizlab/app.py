@@ -37,7 +37,6 @@ from engine.experiments import settings_of
 from vizlab import remote
 from vizlab.labs import LAB_NAMES, view_class
 from vizlab.labs.base import LabView
-from vizlab.slices import sliced
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +56,6 @@ class MainWindow(QMainWindow):
         self.twins: dict[str, LabView] = {}  # run B of each lab in compare mode
         self.pages: dict[str, QSplitter] = {}
         self._frames_at: tuple[float, int] = (time.monotonic(), 0)
-        self._building: set[str] = set()  # labs whose run B is being built
 
         self.lab_list = QListWidget()
         self.lab_list.setMaximumWidth(170)
@@ -234,17 +232,10 @@ class MainWindow(QMainWindow):
     def set_compare(self, on: bool) -> None:
         """Show or hide run B: the same lab, seed and data, with settings copied from A."""
         lab = self.lab
-        if lab.lab_name in self._building:
-            return  # asked again by an event run while run B is being built
         self.compare_action.setChecked(on)
         twin = self.twins.get(lab.lab_name)
         if on and twin is None:
-            self._building.add(lab.lab_name)
-            try:
-                with sliced():  # the window keeps drawing while run B's plots are built
-                    twin = view_class(lab.lab_name)()
-            finally:
-                self._building.discard(lab.lab_name)
+            twin = view_class(lab.lab_name)()
             twin.set_speed(SPEED_STEPS[self.speed_slider.value()])
             twin.apply_settings({info.name: getattr(lab.config, info.name)
                                  for info in settings_of(lab.config)})
@@ -293,8 +284,7 @@ class MainWindow(QMainWindow):
             for lab in self.active_labs():
                 lab.pause()
         if name not in self.labs:
-            with sliced():  # the window keeps drawing while the lab's plots are built
-                view = view_class(name)()
+            view = view_class(name)()
             view.set_speed(SPEED_STEPS[self.speed_slider.value()])
             view.state_changed.connect(self._on_state)
             self.labs[name] = view
@@ -356,22 +346,26 @@ class MainWindow(QMainWindow):
     def _remember_folder(self, key: str, path: str) -> None:
         self.settings.setValue(f"folders/{key}", str(Path(path).parent))
 
-    def save_experiment(self) -> None:
+    def save_experiment(self, path: str | None = None) -> bool:
+        """Save the lab's settings and weights (File > Save asks where; a path skips that)."""
         from engine.experiments import files
 
-        path, _ = QFileDialog.getSaveFileName(
-            self, "Save experiment", str(Path(self._last_folder("experiments")) / f"{self.lab.lab_name}.vizlab"),
-            "vizlab experiments (*.vizlab)",
-        )
         if not path:
-            return
+            path, _ = QFileDialog.getSaveFileName(
+                self, "Save experiment",
+                str(Path(self._last_folder("experiments")) / f"{self.lab.lab_name}.vizlab"),
+                "vizlab experiments (*.vizlab)",
+            )
+            if not path:
+                return False
         self._remember_folder("experiments", path)
         try:
             files.save_experiment(path, self.lab.lab_name, self.lab.config, self.lab.last_snapshot)
         except (OSError, ValueError) as exc:
             QMessageBox.warning(self, "Could not save", str(exc))
-            return
+            return False
         self.statusBar().showMessage(f"Saved {path}", 5000)
+        return True
 
     def open_experiment(self, path: str | None = None) -> bool:
 

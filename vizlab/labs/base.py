@@ -46,7 +46,6 @@ from engine.experiments.base import SettingError, SettingInfo, apply_settings, s
 from engine.experiments.preview import first_snapshot
 from vizlab.remote import remote_first_snapshot, remote_run
 from vizlab.runner import Previewer, Runner
-from vizlab.slices import checkpoint
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +77,6 @@ class SettingsPanel(QWidget):
             label.setToolTip(tip)
             form.addRow(label, control)
             self.controls[info.name] = control
-            checkpoint()
         self.message = QLabel()
         self.message.setWordWrap(True)
         self.message.setStyleSheet("color: #b00020;")
@@ -335,9 +333,7 @@ class LabView(QWidget):
         timeline_row.addWidget(self.timeline_label)
         timeline_row.addWidget(self.live_button)
 
-        checkpoint()
         self.views = self.build_views()
-        checkpoint()
         if self.preview_on_change:
             self.preview()
         right = QWidget()

@@ -7,8 +7,6 @@ import pyqtgraph as pg
 from PySide6.QtCore import QSize
 from PySide6.QtWidgets import QGraphicsItem, QVBoxLayout, QWidget
 
-from vizlab.slices import checkpoint
-
 
 class PlotWidgetBase(QWidget):
     """A QWidget holding one ``pg.PlotWidget``.
@@ -27,7 +25,6 @@ class PlotWidgetBase(QWidget):
         self._layout.setContentsMargins(0, 0, 0, 0)
         self._layout.setSpacing(2)
         self._layout.addWidget(self._view)
-        checkpoint()  # building a lab's plots lets the event loop run (vizlab/slices.py)
 
     @property
     def plot_item(self) -> pg.PlotItem | None:
