@@ -211,6 +211,9 @@ def build_parser() -> argparse.ArgumentParser:
                              "say what is present (list), or download them")
     weights.add_argument("action", choices=("list", "download"))
     weights.add_argument("name", nargs="?", default="vgg16", choices=("vgg16",))
+    from vizlab.sweep_cli import add_sweep_parser
+
+    add_sweep_parser(sub)
     for name, help_text in (("screenshot", "save a PNG of a lab after training N steps"),
                             ("record", "record a lab training as a GIF, APNG or PNG strip")):
         cmd = sub.add_parser(name, help=help_text)
@@ -231,6 +234,9 @@ def build_parser() -> argparse.ArgumentParser:
                              help="add the run's settings under the picture")
             cmd.add_argument("--window", action="store_true",
                              help="picture the whole app window (menus, lab list, transport)")
+            cmd.add_argument("--results", metavar="FILE.npz",
+                             help="optimizers: draw this `vizlab sweep` results file "
+                             "(no training)")
     return parser
 
 
@@ -272,6 +278,15 @@ def _command(args: argparse.Namespace) -> int:
         from vizlab.weights import weights_command
 
         return weights_command(args.action, args.name, progress, CliError)
+    if args.command == "sweep":
+        from vizlab.sweep_cli import sweep_command
+
+        return sweep_command(args, CliError, say)
+    if getattr(args, "results", None):
+        from vizlab.sweep_cli import screenshot_results
+
+        quiet_qt_messages()
+        return screenshot_results(args, CliError)
     return render(args)
 
 
