@@ -288,9 +288,12 @@ def test_training_lab_past_200k_steps_keeps_the_gui_thread_answering(shown_lab, 
     config = dataclasses.replace(view.config, hidden=(16, 16), steps=400_000)
     first = next(training.run(config))
     assert len(first.dead_layers) == 2
-    view.show_snapshot(first)  # as on Run: the views are built before the run gets long
-    qtbot.wait(1)
     snapshots = _long_snapshots(first, start=200_000, stop=320_000, every=2_000)
+    # The run so far: built views, then 200k steps of history (drawn in one go here, which
+    # a real run never does, so it is left out of the measurement).
+    view.show_snapshot(first)
+    view.show_snapshot(next(snapshots))
+    qtbot.wait(1)
     drawn: list[int] = []
 
     def feed() -> None:
@@ -318,15 +321,15 @@ def test_training_lab_past_200k_steps_keeps_the_gui_thread_answering(shown_lab, 
     finally:
         feeder.stop()
         heartbeat.stop()
-    assert drawn[0] == 200_000 and drawn[-1] == 320_000 and len(drawn) == 61
+    assert drawn[0] == 202_000 and drawn[-1] == 320_000 and len(drawn) == 60
     assert view.frames_drawn >= 62
     assert heartbeat.ticks > 10
     assert heartbeat.max_gap < MAX_STALL_S, (
         f"the GUI thread stalled {heartbeat.max_gap * 1000:.0f} ms at 200k+ steps")
 
-    # 200k to 320k steps: each x range moves to a round end 4 times (200k, 250k, 300k,
-    # 400k), not with every one of the 61 frames, so the axes are rarely redrawn.
-    assert len(range_changes) == 3 * 4
+    # 202k to 320k steps: each x range moves to a round end 3 times (250k, 300k, 400k),
+    # not with every one of the 60 frames, so the axes are rarely redrawn.
+    assert len(range_changes) == 3 * 3
     for plot in plots:
         for name in plot.curve_names():
             # Drawn: a bounded number of points; kept: every step, exactly.
