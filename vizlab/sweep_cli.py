@@ -67,7 +67,9 @@ def _bar():
 def _left(seconds: float | None) -> str:
     from engine.experiments.sweep import duration_text
 
-    return "time left unknown" if seconds is None else f"{duration_text(seconds)} left"
+    if seconds is None:
+        return "time left unknown"
+    return "done" if seconds <= 0 else f"{duration_text(seconds)} left"
 
 
 def sweep_command(args: argparse.Namespace, error: type[Exception], say) -> int:
@@ -149,7 +151,7 @@ def screenshot_results(args: argparse.Namespace, error: type[Exception]) -> int:
     if not out.parent.exists():
         raise error(f"the folder {out.parent} does not exist")
     try:
-        results = SweepResults.load(args.results)
+        SweepResults.load(args.results)  # refused before any window is made
     except SettingError as exc:
         raise error(str(exc)) from None
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -164,7 +166,7 @@ def screenshot_results(args: argparse.Namespace, error: type[Exception]) -> int:
         view.disable_previews()
         view.resize(*args.size)
         view.show()
-        view.show_sweep_results(results, source=str(args.results))
+        view.load_results(args.results)
         app.processEvents()
         export.save_screenshot(view, out, scale=args.scale)
     except export.ExportError as exc:

@@ -502,6 +502,7 @@ class SweepSnapshot:
     executor: str  # "this process", "LocalCluster of 2 workers", "tcp://...: 50 workers"
     dashboard: str
     estimate: str
+    estimate_seconds: float | None  # the estimate of the whole run, before it started
     chunk_size: int
 
 
@@ -568,7 +569,8 @@ def run_sweep(config: SweepConfig, path: str | os.PathLike | None = None, *, wor
             chunks_running=state["running"], chunks_left=left - state["running"],
             members_done=int(results.done.sum()), members_total=members_total,
             elapsed=elapsed, remaining=remaining, executor=state["executor"],
-            dashboard=state["dashboard"], estimate=state["estimate"], chunk_size=size)
+            dashboard=state["dashboard"], estimate=state["estimate"],
+            estimate_seconds=state["estimate_seconds"], chunk_size=size)
 
     state["estimate_seconds"] = None
     state["first_start"] = started

@@ -3,12 +3,31 @@ Adagrad and SGD, with and without dropout, and the loss over steps of each one's
 
 from __future__ import annotations
 
+import hashlib
+import os
+from pathlib import Path
+
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtWidgets import QGridLayout, QWidget
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
 
+from engine.experiments import SettingError
 from engine.experiments import optimizers as experiment
+from engine.experiments import sweep
 from vizlab.labs.base import LabView
+from vizlab.runner import Runner
 from vizlab.widgets import CurvePlot
 from vizlab.widgets.text import note_label
 
@@ -32,7 +51,17 @@ does not learn in one epoch, too large a one jumps about or diverges; dropout co
 accuracy in so short a training.</p>
 <p>Settings apply on <b>Reset</b>. model = conv is the seed's network exactly, but
 it is slow: use few rates and samples.</p>
+<p><b>Sweep</b> (below the plots): the seed's full sweep (1,000 rates, conv net, all of
+EMNIST) is far too big for one population. It runs in chunks of rates, each trained to
+the end and tested, on a Dask cluster (its scheduler's address), on worker processes of
+this machine (workers -1: one per core), or in this process (workers 0); the chunk size
+follows the memory budget. The plots fill in as chunks finish (grey dots: rates still
+pending); every finished chunk is saved at once in the results file, and starting the
+same sweep again resumes it. Before it starts, the sweep's time is estimated from a few
+timed steps; a sweep of over an hour waits for a second press of Start.</p>
 """
+# A sweep estimated to take longer than this needs Start pressed twice.
+CONFIRM_SECONDS = 3600.0
 
 COLORS = {"Adam": "#d62728", "Adadelta": "#2ca02c", "Adagrad": "#ff7f0e", "SGD": "#1f77b4"}
 CHANCE_LOSS = float(np.log(experiment.CLASSES))
@@ -97,9 +126,266 @@ class View(LabView):
         grid.addWidget(self.acc_plot, 1, 1)
         grid.addWidget(self.steps_plot, 2, 0, 1, 2)
         grid.addWidget(self.note, 3, 0, 1, 2)
+        grid.addWidget(self._build_sweep_box(), 4, 0, 1, 2)
         grid.setRowStretch(1, 3)
         grid.setRowStretch(2, 2)
+        self.pending_dots = [plot.plot_item.plot([], [], pen=None, symbol="o", symbolSize=5,
+                                                 symbolPen=None, symbolBrush="#aaaaaa")
+                             for plot in (self.loss_plot, self.acc_plot)]
+        self.sweep_runner = Runner(self)
+        self.sweep_runner.snapshot.connect(self.show_sweep)
+        self.sweep_runner.error.connect(self._on_sweep_error)
+        self.sweep_runner.state_changed.connect(self._on_sweep_state)
+        self.sweep_results: sweep.SweepResults | None = None
+        self._confirmed: str | None = None  # the sweep whose long estimate was shown
+        self._gate_pending = False  # a started sweep's estimate not seen yet
+        self._sweep_path: Path | None = None
         return page
+
+    # -- the sweep ---------------------------------------------------------------------------
+    def _build_sweep_box(self) -> QWidget:
+        box = QGroupBox("Sweep: every rate, in chunks, on Dask or here")
+        layout = QVBoxLayout(box)
+        row = QHBoxLayout()
+        self.sweep_rates = QSpinBox()
+        self.sweep_rates.setRange(2, 100_000)
+        self.sweep_rates.setValue(1000)
+        self.sweep_rates.setToolTip("learning rates of the sweep (the seed: 1000)")
+        self.sweep_memory = QSpinBox()
+        self.sweep_memory.setRange(64, 1_000_000)
+        self.sweep_memory.setValue(sweep.SweepConfig.memory_mb)
+        self.sweep_memory.setSuffix(" MB")
+        self.sweep_memory.setToolTip("memory budget of one chunk (one worker): sets how many "
+                                     "rates train together")
+        self.sweep_workers = QSpinBox()
+        self.sweep_workers.setRange(-1, 4096)
+        self.sweep_workers.setValue(-1)
+        self.sweep_workers.setSpecialValueText("one per core")
+        self.sweep_workers.setToolTip("worker processes on this machine (0: in this process, "
+                                      "without Dask); ignored with a scheduler")
+        self.sweep_scheduler = QLineEdit()
+        self.sweep_scheduler.setPlaceholderText("tcp://host:8786 (empty: this machine)")
+        self.sweep_scheduler.setToolTip("a running Dask scheduler to send the chunks to")
+        for label, widget in (("rates", self.sweep_rates), ("memory", self.sweep_memory),
+                              ("workers", self.sweep_workers),
+                              ("scheduler", self.sweep_scheduler)):
+            row.addWidget(QLabel(label))
+            row.addWidget(widget, 2 if widget is self.sweep_scheduler else 0)
+        layout.addLayout(row)
+        row = QHBoxLayout()
+        self.sweep_file = QLineEdit()
+        self.sweep_file.setPlaceholderText("results file (empty: one per sweep in vizlab's "
+                                           "data folder)")
+        self.sweep_start = QPushButton("Start sweep")
+        self.sweep_start.clicked.connect(self.start_sweep)
+        self.sweep_cancel = QPushButton("Cancel")
+        self.sweep_cancel.setEnabled(False)
+        self.sweep_cancel.clicked.connect(self.cancel_sweep)
+        load = QPushButton("Load results…")
+        load.clicked.connect(self._choose_results)
+        self.sweep_export = QPushButton("Export CSV…")
+        self.sweep_export.setEnabled(False)
+        self.sweep_export.clicked.connect(self._choose_csv)
+        row.addWidget(self.sweep_file, 1)
+        for button in (self.sweep_start, self.sweep_cancel, load, self.sweep_export):
+            row.addWidget(button)
+        layout.addLayout(row)
+        row = QHBoxLayout()
+        self.sweep_progress = QProgressBar()
+        self.sweep_progress.setRange(0, 1)
+        self.sweep_progress.setValue(0)
+        self.sweep_status = QLabel("No sweep yet.")
+        self.sweep_status.setWordWrap(True)
+        self.sweep_status.setOpenExternalLinks(True)
+        row.addWidget(self.sweep_progress, 1)
+        row.addWidget(self.sweep_status, 3)
+        layout.addLayout(row)
+        return box
+
+    def sweep_config(self) -> sweep.SweepConfig:
+        """The sweep of the lab's data and model settings, with the box's rates and budget."""
+        config = sweep.SweepConfig()
+        for name in ("dataset", "emnist_images", "emnist_labels", "train_samples",
+                     "test_samples", "model", "keep_prob", "batch_size", "epochs", "seed"):
+            setattr(config, name, getattr(self.config, name))
+        config.rates = self.sweep_rates.value()
+        config.memory_mb = self.sweep_memory.value()
+        return config
+
+    def sweep_path(self, config: sweep.SweepConfig) -> Path:
+        text = self.sweep_file.text().strip()
+        if text:
+            return Path(text).expanduser()
+        import platformdirs
+
+        folder = Path(platformdirs.user_data_dir("vizlab")) / "sweeps"
+        folder.mkdir(parents=True, exist_ok=True)
+        tag = hashlib.sha1(sweep.identity_json(config).encode()).hexdigest()[:10]
+        return folder / f"optimizers-{config.model}-{config.rates}-{tag}.npz"
+
+    def start_sweep(self) -> None:
+        """Stop any lab run and start the sweep (off the GUI thread; its first snapshot
+        says the estimate)."""
+        if self.sweep_runner.is_active:
+            return
+        config = self.sweep_config()
+        try:
+            config.check()
+            path = self.sweep_path(config)
+            sweep.open_results(config, path)  # a foreign or damaged file: say so now
+        except (SettingError, OSError) as exc:
+            self._sweep_message(str(exc), error=True)
+            return
+        self.runner.stop()
+        self.clear_views()
+        workers, scheduler = self.sweep_workers.value(), self.sweep_scheduler.text().strip()
+        self._sweep_key = f"{sweep.identity_json(config)}|{workers}|{scheduler}"
+        self._sweep_path = path
+        self._gate_pending = True
+        self._sweep_message(f"Estimating the sweep's time ({path.name})…")
+        self.sweep_runner.start(lambda: sweep.run_sweep(config, path, workers=workers,
+                                                        scheduler=scheduler))
+
+    def cancel_sweep(self) -> None:
+        """Stop the sweep; the results file keeps every finished chunk."""
+        if self.sweep_runner.is_active:
+            # The chunks are cancelled and the workers closed on the sweep's thread.
+            self.sweep_runner.stop(timeout=0.1)
+            done = self.sweep_results
+            kept = f"{int(done.done.sum())} of {done.done.size} members" if done else "nothing"
+            self._sweep_message(f"Cancelled: {self._sweep_path} keeps {kept}; Start "
+                                f"resumes it.")
+        self._sweep_buttons(False)
+
+    def show_sweep(self, snap: sweep.SweepSnapshot) -> None:
+        """Draw a sweep's snapshot (on the GUI thread: drawing only)."""
+        if self._gate_pending and snap.estimate_seconds is not None:
+            # The first snapshot with the estimate: a long sweep waits for a second Start.
+            self._gate_pending = False
+            if (snap.estimate_seconds > CONFIRM_SECONDS
+                    and self._confirmed != self._sweep_key):
+                self._confirmed = self._sweep_key
+                self.sweep_runner.stop(timeout=0.1)
+                self._sweep_buttons(False)
+                self._sweep_message(f"<b>Estimate: {snap.estimate}.</b> Press Start sweep "
+                                    f"again to run it anyway.")
+                return
+        self.show_sweep_results(snap.results)
+        done, total = snap.members_done, snap.members_total
+        self.sweep_progress.setRange(0, total)
+        self.sweep_progress.setValue(done)
+        remaining = ("" if snap.remaining is None or snap.state == "finished"
+                     else f", {sweep.duration_text(snap.remaining)} left")
+        dashboard = (f"; Dask dashboard: <a href='{snap.dashboard}'>{snap.dashboard}</a>"
+                     if snap.dashboard else "")
+        head = "Finished" if snap.state == "finished" else "Sweeping"
+        self._sweep_message(
+            f"{head}: {done} of {total} members; chunks {snap.chunks_done} done, "
+            f"{snap.chunks_running} running, {snap.chunks_left} left (up to {snap.chunk_size} "
+            f"rates each); {sweep.duration_text(snap.elapsed)} elapsed{remaining}. "
+            f"{snap.executor}{dashboard}. Estimate: {snap.estimate}.")
+
+    def show_sweep_results(self, results: sweep.SweepResults, source: str = "") -> None:
+        """Draw a sweep's results: finished members on the curves, pending rates grey."""
+        self.sweep_results = results
+        self.sweep_export.setEnabled(True)
+        loss, acc = results.test_loss, results.test_accuracy
+        for o, name in enumerate(results.optimizers):
+            for d, drop in enumerate(results.dropout):
+                style = "dash" if drop else "solid"
+                label = curve_name(name, drop)
+                self.loss_plot.set_curve(label, results.rates, loss[o, d], color=COLORS[name],
+                                         style=style)
+                self.acc_plot.set_curve(label, results.rates, acc[o, d], color=COLORS[name],
+                                        style=style)
+                k = best_member(acc[o, d], loss[o, d])
+                y = (results.curve[o, d, k] if k is not None
+                     else np.full(len(results.curve_steps), np.nan))
+                self.steps_plot.set_curve(label, results.curve_steps, y, color=COLORS[name],
+                                          style=style)
+        pending = results.rates[~results.done.all(axis=(0, 1))]
+        self.pending_dots[0].setData(pending, np.full(len(pending), CHANCE_LOSS))
+        self.pending_dots[1].setData(pending, np.zeros(len(pending)))
+        o_i, d_i, r_i = np.nonzero(results.diverged)
+        finite = loss[np.isfinite(loss)]
+        top = max(CHANCE_LOSS, float(finite.max()) if finite.size else CHANCE_LOSS) * 1.05
+        self.loss_crosses.setData(results.rates[r_i], np.full(len(r_i), top))
+        self.acc_crosses.setData(results.rates[r_i], np.zeros(len(r_i)))
+        lo, hi = np.log10(results.rates[0]), np.log10(results.rates[-1])
+        margin = 0.06 * (hi - lo)
+        for plot, title in ((self.loss_plot, "Loss"), (self.acc_plot, "Accuracy")):
+            plot.plot_item.setTitle(f"{title} vs learning rate (sweep, test set)")
+            plot.plot_item.setXRange(lo - margin, hi + margin, padding=0)
+        self.acc_plot.plot_item.setYRange(0, max(0.1, float(np.nanmax(acc, initial=0)) * 1.1),
+                                          padding=0)
+        self.steps_plot.plot_item.setTitle("Training loss over steps (segment means), best "
+                                           "rate of each optimizer")
+        config = results.config
+        parts = []
+        for o, name in enumerate(results.optimizers):
+            k = best_member(acc[o, 0], loss[o, 0])
+            best = (f"best lr {results.rates[k]:.1e}, {100 * acc[o, 0, k]:.1f}%" if k is not None
+                    else "nothing finished")
+            parts.append(f"<span style='color:{COLORS[name]}'><b>{name}</b></span> {best}")
+        where = f" from {Path(source).name}" if source else ""
+        self.note.setText(
+            f"Sweep{where}: {config.model}, {len(results.rates)} rates, "
+            f"{config.train_samples} training images x {config.epochs} epoch(s), test "
+            f"accuracy on {config.test_samples} images; {int(results.done.sum())} of "
+            f"{results.done.size} members done (grey: pending). " + "; ".join(parts) + ".")
+
+    def load_results(self, path: str | os.PathLike) -> sweep.SweepResults:
+        """Show a results file (SettingError if it is not one)."""
+        results = sweep.SweepResults.load(path)
+        self.show_sweep_results(results, source=str(path))
+        done = int(results.done.sum())
+        self.sweep_progress.setRange(0, results.done.size)
+        self.sweep_progress.setValue(done)
+        self._sweep_message(f"Loaded {path}: {done} of {results.done.size} members.")
+        return results
+
+    def _choose_results(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Load sweep results", "",
+                                              "Sweep results (*.npz)")
+        if path:
+            try:
+                self.load_results(path)
+            except SettingError as exc:
+                self._sweep_message(str(exc), error=True)
+
+    def _choose_csv(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Export the sweep as CSV", "sweep.csv",
+                                              "CSV (*.csv)")
+        if path and self.sweep_results is not None:
+            try:
+                self.sweep_results.write_csv(path)
+            except OSError as exc:
+                self._sweep_message(f"Cannot write {path}: {exc}", error=True)
+                return
+            self._sweep_message(f"Wrote {path}.")
+
+    def _sweep_message(self, text: str, error: bool = False) -> None:
+        self.sweep_status.setStyleSheet("color: #b00020;" if error else "")
+        self.sweep_status.setText(text)
+
+    def _sweep_buttons(self, running: bool) -> None:
+        self.sweep_start.setEnabled(not running)
+        self.sweep_cancel.setEnabled(running)
+
+    def _on_sweep_state(self, state: str) -> None:
+        self._sweep_buttons(state in ("running", "paused"))
+
+    def _on_sweep_error(self, message: str, details: str) -> None:
+        self._sweep_message(f"The sweep stopped: {message}", error=True)
+        self.sweep_status.setToolTip(details[-3000:] if details else "")
+
+    def begin_shutdown(self) -> None:
+        self.sweep_runner.begin_shutdown()
+        super().begin_shutdown()
+
+    def shutdown(self, timeout: float = 5.0) -> bool:
+        ok = super().shutdown(timeout)
+        return self.sweep_runner.shutdown(timeout) and ok
 
     def clear_views(self) -> None:
         for plot in (self.loss_plot, self.acc_plot, self.steps_plot):
@@ -107,6 +393,8 @@ class View(LabView):
                 plot.remove_curve(name)
         self.loss_crosses.setData([], [])
         self.acc_crosses.setData([], [])
+        for dots in getattr(self, "pending_dots", ()):
+            dots.setData([], [])
         self.note.setText("")
 
     # -- drawing ---------------------------------------------------------------------------
