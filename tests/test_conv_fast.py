@@ -13,7 +13,8 @@ from engine.nn import conv
 
 @pytest.fixture
 def shifted_rows_always(monkeypatch):
-    """Every stride-1 convolution by shifted rows, however few its input channels."""
+    """Every stride-1 convolution of a frozen kernel by shifted rows, however few its
+    input channels."""
     monkeypatch.setattr(conv, "SHIFTED_ROWS_MIN_CHANNELS", 1)
 
 
@@ -46,31 +47,39 @@ SHAPES = [  # (N, H, W, Cin, Cout, kh, kw)
 def test_shifted_rows_matches_the_naive_loop_and_central_differences(shifted_rows_always,
                                                                      shape, padding):
     n, h, w, cin, cout, kh, kw = shape
-    x, kernel = rand(1, (n, h, w, cin)), rand(2, (kh, kw, cin, cout))
-    y = nn.conv2d(x, kernel, padding=padding)
-    assert y.op.attrs.get("cols") is None  # not the im2col path
-    np.testing.assert_allclose(y.value, naive_conv2d(x, kernel, 1, padding), atol=1e-12)
+    x, kernel = rand(1, (n, h, w, cin)), en.Tensor(rand(2, (kh, kw, cin, cout)))
+    y = nn.conv2d(en.Variable(x), kernel, padding=padding)
+    assert "cols" not in y.op.attrs  # a frozen kernel: shifted rows, no patch matrix
+    np.testing.assert_allclose(y.value, naive_conv2d(x, kernel.value, 1, padding), atol=1e-12)
     weights = rand(3, y.shape)
-    check_gradient(lambda a, b: nn.conv2d(a, b, padding=padding) * weights, x, kernel)
+    check_gradient(lambda a: nn.conv2d(a, kernel, padding=padding) * weights, x)
+    # A trained kernel: im2col forward and dW, shifted-rows dX.
+    check_gradient(lambda a, b: nn.conv2d(a, b, padding=padding) * weights, x, kernel.value)
 
 
 @pytest.mark.parametrize("padding", ["SAME", "VALID"])
 def test_shifted_rows_and_im2col_agree_on_a_wide_layer(padding, monkeypatch):
-    """A 3x3 layer with 40 input channels (shifted rows by default) against im2col."""
+    """A 3x3 layer with 40 input channels: frozen (shifted rows), trained (im2col with
+    shifted-rows dX) and all im2col/col2im agree."""
     x, kernel = rand(4, (2, 9, 8, 40)), rand(5, (3, 3, 40, 7))
-    fast = conv_and_gradients(x, kernel, padding)
+    trained = conv_and_gradients(x, kernel, padding)
+    xv = en.Variable(x)
+    y = nn.conv2d(xv, en.Tensor(kernel), padding=padding)
+    frozen = (y.value, en.gradients(en.sum(y * en.Tensor(rand(3, y.shape))), [xv])[0])
     monkeypatch.setattr(conv, "_shifted_rows", lambda *args: None)
     general = conv_and_gradients(x, kernel, padding)
-    for a, b in zip(fast, general):
+    for a, b in [*zip(trained, general), *zip(frozen, general)]:
         assert a.shape == b.shape
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-11)
-    np.testing.assert_allclose(fast[0], naive_conv2d(x, kernel, 1, padding), atol=1e-11)
+    np.testing.assert_allclose(frozen[0], naive_conv2d(x, kernel, 1, padding), atol=1e-11)
 
 
 def test_wide_layer_gradients_match_central_differences():
     x, kernel = rand(6, (1, 4, 3, 32)), rand(7, (3, 3, 32, 2), -0.5, 0.5)
     weights = rand(8, (1, 4, 3, 2))
     check_gradient(lambda a, b: nn.conv2d(a, b, padding="SAME") * weights, x, kernel)
+    frozen = en.Tensor(kernel)
+    check_gradient(lambda a: nn.conv2d(a, frozen, padding="SAME") * weights, x)
 
 
 @pytest.mark.parametrize("stride,padding", [(1, "SAME"), (1, "VALID"), (2, "SAME")])
@@ -82,16 +91,27 @@ def test_col2im_path_still_checks(im2col_always, stride, padding):
                    x, kernel)
 
 
+def frozen_conv_and_input_gradient(x, kernel, weights):
+    xv = en.Variable(x)
+    y = nn.conv2d(xv, en.Tensor(kernel), padding="SAME")
+    return y.value, en.gradients(en.sum(y * en.Tensor(weights.astype(y.dtype))), [xv])[0]
+
+
 @pytest.mark.parametrize("cin", [3, 40])
 def test_float32_stays_float32_and_agrees_with_float64(cin):
     x64, kernel64 = rand(12, (2, 8, 7, cin)), rand(13, (3, 3, cin, 5), -0.3, 0.3)
     weights = rand(14, (2, 8, 7, 5))
-    reference = conv_and_gradients(x64, kernel64, "SAME", weights=weights)
-    single = conv_and_gradients(x64.astype(np.float32), kernel64.astype(np.float32), "SAME",
-                                weights=weights)
-    for a, b in zip(single, reference):
-        assert a.dtype == np.float32
-        np.testing.assert_allclose(a, b, rtol=2e-4, atol=2e-4 * np.abs(b).max())
+    x32, kernel32 = x64.astype(np.float32), kernel64.astype(np.float32)
+    pairs = [
+        (conv_and_gradients(x32, kernel32, "SAME", weights=weights),
+         conv_and_gradients(x64, kernel64, "SAME", weights=weights)),
+        (frozen_conv_and_input_gradient(x32, kernel32, weights),
+         frozen_conv_and_input_gradient(x64, kernel64, weights)),
+    ]
+    for single, reference in pairs:
+        for a, b in zip(single, reference):
+            assert a.dtype == np.float32
+            np.testing.assert_allclose(a, b, rtol=2e-4, atol=2e-4 * np.abs(b).max())
 
 
 def test_a_population_with_wide_inputs_is_k_separate_convolutions():
@@ -127,7 +147,6 @@ def test_a_constant_kernels_gradient_is_never_computed(cin, monkeypatch):
     kernel = en.Tensor(rand(21, (3, 3, cin, 4)))
     expected = conv_and_gradients(x.value, kernel.value, "SAME",
                                   weights=np.ones((1, 6, 6, 4)))[1]
-    monkeypatch.setattr(conv._ShiftedRows, "kernel_gradient", _refuse)
     monkeypatch.setattr(conv, "_im2col_kernel_gradient", _refuse)
     y = nn.conv2d(x, kernel, padding="SAME")
     assert "cols" not in y.op.attrs  # no patch matrix held for a kernel without a gradient
@@ -144,6 +163,14 @@ def test_a_data_batchs_gradient_is_never_computed(monkeypatch):
         kernel = en.Variable(rand(23, (3, 3, cin, 4)))
         (dw,) = en.gradients(en.sum(nn.conv2d(x, kernel)), [kernel])
         assert dw.shape == (3, 3, cin, 4)
+
+
+def test_a_frozen_kernels_gradient_is_still_given_when_asked_for():
+    x, kernel = rand(26, (1, 5, 5, 40)), en.Tensor(rand(27, (3, 3, 40, 2)))
+    y = nn.conv2d(x, kernel, padding="SAME")
+    (dw,) = en.gradients(en.sum(y), [kernel])
+    expected = conv_and_gradients(x, kernel.value, "SAME", weights=np.ones(y.shape))[2]
+    np.testing.assert_allclose(dw, expected, atol=1e-11)
 
 
 def test_im2col_keeps_its_patch_matrix_for_the_kernel_gradient():

@@ -3,20 +3,22 @@
 Two ways to compute a convolution, both a few large matrix products (BLAS does the
 arithmetic; numpy only moves data):
 
-* Stride 1 ("shifted rows"): the zero-padded images are laid out as one matrix of
-  pixel rows, Wp (padded width) pixels to an image row. Kernel tap (i, j) then reads
-  the same matrix shifted down by i*Wp + j rows, a contiguous slice: the output is the
-  sum over taps of slice @ W[i, j], accumulated in place by BLAS's gemm (beta = 1),
-  with no patch matrix at all. Outputs are computed on the padded grid and the few
-  columns past the image's edge are dropped. The input's gradient is the same sum
-  run backwards (each tap adds dY W[i, j]^T onto its shifted slice), and the kernel's
-  gradient for tap (i, j) is slice^T dY: nine products each, no copies of patches.
-  Used when the input has enough channels for the products to be efficient.
-* im2col (any stride, and few input channels): every kh x kw patch becomes a row of a
-  matrix, built once by kh*kw slice copies into one buffer, times the kernel reshaped
-  to (kh*kw*Cin, Cout). When the kernel needs a gradient the matrix is kept with the
-  op, so dW = patches^T dY is one product; the input's gradient adds dY W[i, j]^T onto
-  each tap's strided grid of pixels (col2im, without a matrix of patch gradients).
+* Shifted rows (stride 1, a kernel that wants no gradient, enough input channels:
+  the frozen filters of style transfer): the zero-padded images are laid out as one
+  matrix of pixel rows, Wp (padded width) pixels to an image row. Kernel tap (i, j)
+  then reads the same matrix shifted down by i*Wp + j rows, a contiguous slice: the
+  output is the sum over taps of slice @ W[i, j], accumulated in place by BLAS's gemm
+  (beta = 1), with no patch matrix at all. Outputs are computed on the padded grid and
+  the few columns past the image's edge are dropped.
+* im2col (otherwise): every kh x kw patch becomes a row of a matrix, built once by
+  kh*kw slice copies into one buffer, times the kernel reshaped to (kh*kw*Cin, Cout).
+  When the kernel will want its gradient (training), the matrix is kept with the op,
+  so dW = patches^T dY is one product.
+
+The input's gradient of a stride-1 convolution is the shifted-rows sum run backwards:
+each tap adds dY W[i, j]^T onto the rows it read, in place, nine products and no
+patch matrix. Other strides add dY W[i, j]^T onto each tap's strided grid of input
+pixels (col2im, without a matrix of patch gradients).
 
 Gradients are Deferred: one nobody asks for (the kernel of a network that only
 optimises its input image, or a data batch) is never computed. Everything stays in
@@ -37,7 +39,7 @@ import numpy as np
 
 from engine.losses import Deferred
 from engine.registry import register_gradient
-from engine.tensor import EngineError, Tensor, Variable, as_tensor, record
+from engine.tensor import EngineError, Tensor, Variable, as_tensor, is_recording, record
 
 
 def _two_ints(name: str, what: str, value) -> tuple[int, int]:
@@ -185,20 +187,6 @@ class _ShiftedRows:
         images = dflat[: self.grid].reshape(self.n, self.hp, self.wp, -1)
         return images[:, top : top + self.h, left : left + self.w]
 
-    def kernel_gradient(self, x: np.ndarray, dy_grid: np.ndarray) -> np.ndarray:
-        """dW[i, j] = (shifted rows)^T dY for each tap: (kh, kw, Cin, Cout)."""
-        gemm = _gemm(x.dtype)
-        flat = self.padded(x)
-        dw = np.empty((self.kh * self.kw, x.shape[-1], dy_grid.shape[-1]), x.dtype)
-        dy_t = dy_grid[: self.rows].T  # (Cout, rows)
-        for tap, offset in enumerate(self.offsets):
-            # dW[i, j]^T (Cout, Cin) = dY^T @ rows, written straight into dw[tap]
-            result = gemm(1.0, dy_t, flat[offset : offset + self.rows].T, c=dw[tap].T,
-                          overwrite_c=1, trans_b=1)
-            if not np.shares_memory(result, dw):
-                dw[tap] = result.T
-        return dw.reshape(self.kh, self.kw, *dw.shape[-2:])
-
 
 def _im2col(xp: np.ndarray, kh: int, kw: int, sh: int, sw: int, out_h: int,
             out_w: int) -> np.ndarray:
@@ -255,10 +243,13 @@ def conv2d(x, w, stride: int | tuple[int, int] = 1, padding: str = "VALID") -> T
     if max(x.value.nbytes, x.value.nbytes // cin * cout) >= LARGE_CONVOLUTION_BYTES:
         keep_freed_memory()
 
-    shifted = _shifted_rows(x.value, w.value, (sh, sw), pad_h, pad_w)
-    if shifted is not None and cin >= SHIFTED_ROWS_MIN_CHANNELS:
-        value = shifted.forward(x.value, w.value)
-        return record("Conv2D", value, (x, w), **attrs)
+    # A kernel that will want its gradient (training) goes by im2col: the patch matrix
+    # is kept, and dW = patches^T dY is one product, faster than nine thin ones.
+    keep_patches = is_recording() and _may_need_gradient(w)
+    if not keep_patches and cin >= SHIFTED_ROWS_MIN_CHANNELS:
+        shifted = _shifted_rows(x.value, w.value, (sh, sw), pad_h, pad_w)
+        if shifted is not None:
+            return record("Conv2D", shifted.forward(x.value, w.value), (x, w), **attrs)
 
     xp = _pad(x.value, pad_h, pad_w)
     out_h, out_w = (xp.shape[-3] - kh) // sh + 1, (xp.shape[-2] - kw) // sw + 1
@@ -266,8 +257,8 @@ def conv2d(x, w, stride: int | tuple[int, int] = 1, padding: str = "VALID") -> T
     kernel = w.value.reshape(*w.shape[:-4], kh * kw * cin, cout)
     out = np.matmul(cols, kernel)  # (..., N*Ho*Wo, Cout)
     value = out.reshape(*out.shape[:-2], x.shape[-4], out_h, out_w, cout)
-    if _may_need_gradient(w):
-        attrs["cols"] = cols  # dW = cols^T dY in the backward pass, without rebuilding it
+    if keep_patches:
+        attrs["cols"] = cols
     return record("Conv2D", value, (x, w), **attrs)
 
 
@@ -293,22 +284,20 @@ def _conv2d_grad(op, grad):
     pad_h, pad_w, stride = op.attrs["pad_h"], op.attrs["pad_w"], op.attrs["stride"]
     grad = np.asarray(grad, dtype=np.result_type(x.dtype, w.dtype))
     shifted = _shifted_rows(x.value, w.value, stride, pad_h, pad_w)
-    cols = op.attrs.get("cols")
     if shifted is not None:
-        dy_grid = functools.cache(lambda: shifted.on_grid(grad))
-        dx = Deferred(lambda: shifted.input_gradient(dy_grid(), w.value))
-        if cols is None:
-            dw = Deferred(lambda: shifted.kernel_gradient(x.value, dy_grid()))
-        else:
-            dw = Deferred(lambda: _im2col_kernel_gradient(cols, grad, w.shape))
-        return [dx, dw]
-    dx = Deferred(lambda: _col2im_input_gradient(grad, w.value, x.shape, stride, pad_h, pad_w))
-    if cols is None:
-        xp = _pad(x.value, pad_h, pad_w)
-        cols_now = functools.partial(_im2col, xp, *w.shape[-4:-2], *stride, *grad.shape[-3:-1])
+        dx = Deferred(lambda: shifted.input_gradient(shifted.on_grid(grad), w.value))
     else:
-        cols_now = lambda: cols  # noqa: E731
-    dw = Deferred(lambda: _im2col_kernel_gradient(cols_now(), grad, w.shape))
+        dx = Deferred(lambda: _col2im_input_gradient(grad, w.value, x.shape, stride, pad_h,
+                                                     pad_w))
+
+    def patches() -> np.ndarray:
+        cols = op.attrs.get("cols")
+        if cols is None:  # a kernel that was not expected to want its gradient
+            cols = _im2col(_pad(x.value, pad_h, pad_w), *w.shape[-4:-2], *stride,
+                           *grad.shape[-3:-1])
+        return cols
+
+    dw = Deferred(lambda: _im2col_kernel_gradient(patches(), grad, w.shape))
     return [dx, dw]
 
 
