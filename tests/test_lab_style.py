@@ -348,3 +348,23 @@ def test_view_downloads_weights_with_progress_and_cancel_saves_and_records(
         pixels, (np.clip(view.last_snapshot.image, 0, 1) * 255).round().astype(np.uint8))
     assert [p.name for p in tmp_path.iterdir() if p.suffix == ".png"] == ["result.png"]
     view.shutdown()
+
+
+def test_running_view_shows_steps_per_second_and_time_left(qtbot, shown_lab, previewed):
+    view = shown_lab("style")
+    view.apply_settings({"features": "random", "size": 16, "blocks": 1,
+                         "width_scale": 1 / 16, "steps": 100_000})
+    previewed(view)
+    view.run()
+    qtbot.waitUntil(lambda: "steps/s" in view.note.text(), timeout=20_000)
+    text = view.note.text()
+    import re
+
+    match = re.search(r"Step (\d+)/100000, <b>([\d.]+) steps/s</b>, (\d+) min (\d+) s left",
+                      text)
+    assert match, text
+    step, rate = int(match.group(1)), float(match.group(2))
+    assert rate > 0
+    left = int(match.group(3)) * 60 + int(match.group(4))
+    assert left == pytest.approx((100_000 - step) / rate, abs=2)
+    view.shutdown()

@@ -239,7 +239,7 @@ class View(LabView):
         steps = h["step"]
         for key_, name, color in CURVES:
             self.loss_plot.set_curve(name, steps, h[key_], color=color)
-        layers = h["layers"]
+        layers = np.reshape(h["layers"], (len(steps), -1))  # 1-D for a single layer
         names = list(snap.style_layers)
         for i, layer in enumerate(names):
             self.layer_plot.set_curve(layer, steps, layers[:, i],
