@@ -7,11 +7,16 @@ stack (64,64,P,128,128,P,256x3,P,512x3,P,512x3,P: 3x3 convs with "SAME" padding 
 ReLU, 2x2 max-pools), built from the engine's `conv2d` and `max_pool2d`, truncated to
 the first `blocks` blocks and with its widths scaled by `width_scale`.
 
-No pretrained weights ship with vizlab and nothing is downloaded, so by default the
-filters are random (He-normal, from `seed`). Random-filter networks still synthesise
-texture (Ustyuzhaninov et al. 2016; He, Wang and Hopcroft 2016) once each layer's loss
-is normalised, because their raw magnitudes differ by orders of magnitude from layer to
-layer. Here every loss is relative to its target:
+The features are ImageNet VGG16's when Keras' weights file is found (vizlab's cache
+folder or ~/.keras/models, see engine.pretrained; `vizlab weights download vgg16` gets
+it) or named in `weights_path`: then the paper's setting, full widths, content at
+conv4_2, style at conv1_1..conv5_1, 256 px. Otherwise the filters are random
+(He-normal, from `seed`). Random-filter networks still synthesise texture
+(Ustyuzhaninov et al. 2016; He, Wang and Hopcroft 2016) and keep a picture's layout
+at a shallow layer (conv1_2), once each layer's loss is normalised, because their raw
+magnitudes differ by orders of magnitude from layer to layer. Settings left at 'auto'
+(or 0) take the values that suit the features in use (see `resolve`). The network and
+the image are float32. Here every loss is relative to its target:
 
     content  = sum (F - P)^2 / sum P^2          at the content layer
     style_l  = sum (G_l - A_l)^2 / sum A_l^2    G = F^T F / (C*H*W), for each style layer
@@ -19,10 +24,10 @@ layer. Here every loss is relative to its target:
     tv       = mean of squared differences of neighbouring pixels (0..1 image)
     total    = content + style_weight * style + tv_weight * tv
 
-Real Keras VGG16 "notop" weights can be read from a user's .npz file (`weights_path`,
-layout in `load_vgg16_npz`); the input is then what Keras' VGG16 expects, and the
-random network gets the same input so that the two are interchangeable: RGB in 0..1
-becomes BGR on 0..255 minus the ImageNet means [103.939, 116.779, 123.68].
+Keras VGG16 "notop" weights are read from Keras' .h5 file or an .npz of its arrays
+(`load_vgg16`); the input is what Keras' VGG16 expects, and the random network gets
+the same input so that the two are interchangeable: RGB in 0..1 becomes BGR on 0..255
+minus the ImageNet means [103.939, 116.779, 123.68].
 """
 
 from __future__ import annotations
