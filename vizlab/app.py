@@ -246,7 +246,7 @@ class MainWindow(QMainWindow):
             lab.slider.valueChanged.connect(lambda _: self._sync_timeline(lab, twin))
         if twin is not None:
             if not on:
-                twin.runner.stop()
+                twin.runner.stop(twin.runner.QUICK_STOP_S)
             twin.setVisible(on)
             self._show_differences(lab, twin)
 

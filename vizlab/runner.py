@@ -268,6 +268,11 @@ class Runner(QObject):
     finished = Signal()
     state_changed = Signal(str)
 
+    #: How long the GUI thread waits for a run it replaces or resets. A step in this
+    #: process that takes longer ends on its own (its signals are ignored) and is joined
+    #: by ``shutdown()``; a child process is ended at once anyway.
+    QUICK_STOP_S = 0.05
+
     def __init__(self, parent: QObject | None = None, *, frame_interval_ms: int = 33) -> None:
         super().__init__(parent)
         # The experiment thread runs Python most of the time; with the default 5 ms GIL
@@ -361,7 +366,7 @@ class Runner(QObject):
         generator (e.g. ``functools.partial(run, config)``); a generator object is also
         accepted. With ``paused=True`` nothing is pulled until ``step()`` or ``resume()``.
         """
-        self.stop()
+        self.stop(self.QUICK_STOP_S)
         self._generation += 1
         gen_id = self._generation
         self._slot = LatestSlot()
@@ -429,7 +434,9 @@ class Runner(QObject):
         thread.join(timeout)
         ok = not thread.is_alive()
         if not ok:
-            log.warning("experiment thread %s did not stop within %.1f s", thread.name, timeout)
+            if timeout > self.QUICK_STOP_S:
+                log.warning("experiment thread %s did not stop within %.1f s",
+                            thread.name, timeout)
             self._orphans.append((worker, thread))
         return ok
 

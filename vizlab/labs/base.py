@@ -438,7 +438,7 @@ class LabView(QWidget):
 
     def reset(self) -> None:
         """Stop, forget the run, and apply every pending setting."""
-        self.runner.stop()
+        self.runner.stop(self.runner.QUICK_STOP_S)
         self.restore_state = None
         self._clear_for_new_run()
         self.error_banner.hide()
