@@ -186,3 +186,30 @@ def test_im2col_keeps_its_patch_matrix_for_the_kernel_gradient():
 def test_keep_freed_memory_is_asked_once_and_answers_a_bool():
     assert isinstance(conv.keep_freed_memory(), bool)
     assert conv.keep_freed_memory() is conv.keep_freed_memory()
+
+
+@pytest.mark.parametrize("size,stride", [(2, 2), (3, 3), ((1, 2), (3, 2)), (2, 3)])
+def test_disjoint_pool_windows_give_each_tie_to_its_first_maximum(size, stride):
+    """Windows that do not overlap (the stride at least the window): each window's
+    gradient goes to its first maximum only, in float32 as in float64."""
+    x = np.zeros((2, 7, 8, 3))  # all ties, as after a dead ReLU
+    x[0, 3, 4, 1] = 2.0
+    y = nn.max_pool2d(x, size=size, stride=stride)
+    weights = rand(28, y.shape)
+    (kh, kw), (sh, sw) = np.broadcast_to(size, 2), np.broadcast_to(stride, 2)
+    expected = np.zeros_like(x)
+    for r in range(y.shape[1]):
+        for c in range(y.shape[2]):
+            window = x[:, r * sh : r * sh + kh, c * sw : c * sw + kw, :]
+            flat = window.reshape(2, -1, 3)
+            first = flat.argmax(axis=1)  # numpy's argmax: the first maximum
+            for n in range(2):
+                for ch in range(3):
+                    i, j = divmod(first[n, ch], kw)
+                    expected[n, r * sh + i, c * sw + j, ch] += weights[n, r, c, ch]
+    for dtype in (np.float64, np.float32):
+        xv = en.Variable(x.astype(dtype))
+        (dx,) = en.gradients(nn.max_pool2d(xv, size=size, stride=stride), [xv],
+                             weights.astype(dtype))
+        assert dx.dtype == dtype
+        np.testing.assert_allclose(dx, expected, rtol=1e-6)

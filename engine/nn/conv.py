@@ -342,10 +342,12 @@ def max_pool2d(x, size: int | tuple[int, int] = 2, stride: int | tuple[int, int]
     if height < kh or width < kw:
         raise EngineError(f"max_pool2d: window {kh}x{kw} is larger than {height}x{width}")
     out_h, out_w = (height - kh) // sh + 1, (width - kw) // sw + 1
-    # The elementwise max of the kh*kw strided views, one per window offset:
-    # a few passes over the data, no window array is ever built.
-    taps = _taps(kh, kw, (sh, sw), out_h, out_w)
-    value = functools.reduce(np.maximum, (x.value[..., r, c, :] for _, (r, c) in taps))
+    # The elementwise max of the kh*kw strided views, one per window offset, into one
+    # array: a few passes over the data, no window array is ever built.
+    views = [x.value[..., r, c, :] for _, (r, c) in _taps(kh, kw, (sh, sw), out_h, out_w)]
+    value = views[0].copy() if len(views) == 1 else np.maximum(views[0], views[1])
+    for view in views[2:]:
+        np.maximum(value, view, out=value)
     return record("MaxPool2D", value, (x,), size=(kh, kw), stride=(sh, sw))
 
 
@@ -357,11 +359,32 @@ def _max_pool2d_grad(op, grad):
     (x,) = op.inputs
     y = op.output.value
     (kh, kw), stride = op.attrs["size"], op.attrs["stride"]
+    taps = list(_taps(kh, kw, stride, *y.shape[-3:-1]))
+    if stride[0] >= kh and stride[1] >= kw:  # windows do not overlap (2x2, stride 2)
+        covered = (kh, kw) == tuple(stride) and y.shape[-3] * kh == x.shape[-3] \
+            and y.shape[-2] * kw == x.shape[-2]
+        return [_disjoint_max_pool2d_grad(x.value, y, grad, taps, covered)]
     dx = np.zeros(x.shape, dtype=grad.dtype)
     taken = np.zeros(y.shape, dtype=bool)  # windows whose maximum was found already
     # Visit the window offsets in row-major order, so the first maximum wins a tie.
-    for _, (rows, columns) in _taps(kh, kw, stride, *y.shape[-3:-1]):
+    for _, (rows, columns) in taps:
         first = (x.value[..., rows, columns, :] == y) & ~taken
         dx[..., rows, columns, :] += grad * first
         taken |= first
     return [dx]
+
+
+def _disjoint_max_pool2d_grad(x: np.ndarray, y: np.ndarray, grad: np.ndarray, taps: list,
+                              covered: bool) -> np.ndarray:
+    """The gradient of a pool whose windows do not overlap: every input pixel is in at
+    most one window, so each offset's share is written, not added (no boolean passes
+    over the input, none on the gradient). `covered`: the windows cover every pixel."""
+    dx = (np.empty if covered else np.zeros)(x.shape, dtype=grad.dtype)
+    taken = None  # windows whose maximum has its gradient already (ties: the first wins)
+    for _, (rows, columns) in taps:
+        first = np.equal(x[..., rows, columns, :], y)
+        if taken is not None:
+            np.greater(first, taken, out=first)  # equal, and not taken before
+        np.multiply(grad, first, out=dx[..., rows, columns, :])
+        taken = first if taken is None else np.logical_or(taken, first, out=taken)
+    return dx
