@@ -412,6 +412,9 @@ class SweepResults:
             raise SettingError(f"{path}: no such file") from None
         except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError) as exc:
             raise refuse(f"{type(exc).__name__}: {exc}") from None
+        if "format" not in arrays or str(arrays["format"]) != FORMAT:
+            found = str(arrays["format"])[:60] if "format" in arrays else "none"
+            raise refuse(f"format {found!r}, expected {FORMAT!r}")
         needed = ("format", "settings", "optimizers", "dropout", "rates", "done", "test_loss",
                   "test_accuracy", "diverged", "curve", "curve_steps")
         missing = [name for name in needed if name not in arrays]
