@@ -43,10 +43,14 @@ def weights_command(action: str, name: str, progress, error: type[Exception]) ->
         return 0
     dest = pretrained.cache_dir() / filename
 
+    drawn = [-1]
+
     def show(done: int, total: int | None) -> None:
-        megabytes = (total or pretrained.VGG16_MEGABYTES * 1_000_000) / 1e6
-        progress.show(min(round(done / 1e6), round(megabytes)), round(megabytes),
-                      f"{filename} (MB)")
+        megabytes = round((total or pretrained.VGG16_MEGABYTES * 1_000_000) / 1e6)
+        now = min(round(done / 1e6), megabytes)
+        if now != drawn[0]:  # redrawn once a megabyte, not at every chunk
+            drawn[0] = now
+            progress.show(now, megabytes, f"downloading {name} (MB)")
 
     try:
         path = pretrained.download(dest, url, md5, progress=show)
