@@ -97,13 +97,19 @@ class WeightsDownload(QObject):
         try:
             path = pretrained.download(
                 self.dest, self.url, self.md5, cancelled=self.cancel_event.is_set,
-                progress=lambda done, total: self.progress.emit(done, total or 0))
+                progress=lambda done, total: self._emit(self.progress, done, total or 0))
         except pretrained.DownloadCancelled as exc:
-            self.failed.emit(str(exc), True)
+            self._emit(self.failed, str(exc), True)
         except Exception as exc:  # any failure is a message, never a dead thread
-            self.failed.emit(str(exc), False)
+            self._emit(self.failed, str(exc), False)
         else:
-            self.finished.emit(str(path))
+            self._emit(self.finished, str(path))
+
+    def _emit(self, signal, *args) -> None:
+        try:
+            signal.emit(*args)
+        except RuntimeError:  # the lab was closed meanwhile: nobody to tell
+            self.cancel_event.set()
 
 
 def save_png(image: np.ndarray, path: str | Path) -> Path:
