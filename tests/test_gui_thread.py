@@ -254,3 +254,21 @@ def test_closing_ends_the_window_and_every_process_within_a_second(qtbot, tmp_pa
     assert time.monotonic() - start < 1.0
     assert multiprocessing.active_children() == []
     assert remote.helper_pids() == {}
+
+
+# -- saving what is on screen --------------------------------------------------------------
+
+
+def test_a_save_after_an_edit_waiting_for_reset_opens_again(qtbot, window, tmp_path):
+    lab = window.lab  # Training: hidden layers and dataset need a new network
+    lab.apply_settings({"hidden": (6,), "dataset": "moons"})
+    lab.step()
+    qtbot.waitUntil(lambda: lab.last_snapshot is not None, timeout=10_000)
+    lab.apply_settings({"hidden": (4, 4), "dataset": "circles"})  # waits for Reset
+    path = tmp_path / "run.vizlab"
+    assert window.save_experiment(str(path))
+    saved = files.load_experiment(path)
+    assert saved.settings["hidden"] == (6,) and saved.settings["dataset"] == "moons"
+    assert saved.state is not None
+    assert window.open_experiment(str(path))
+    assert lab.config.hidden == (6,) and lab.restore_state is not None

@@ -8,6 +8,7 @@ all its processes are gone within CLOSE_TIMEOUT_S.
 
 from __future__ import annotations
 
+import copy
 import logging
 import sys
 import time
@@ -359,13 +360,30 @@ class MainWindow(QMainWindow):
             if not path:
                 return False
         self._remember_folder("experiments", path)
+        config, snapshot = self._what_to_save(self.lab)
         try:
-            files.save_experiment(path, self.lab.lab_name, self.lab.config, self.lab.last_snapshot)
+            files.save_experiment(path, self.lab.lab_name, config, snapshot)
         except (OSError, ValueError) as exc:
             QMessageBox.warning(self, "Could not save", str(exc))
             return False
         self.statusBar().showMessage(f"Saved {path}", 5000)
         return True
+
+    @staticmethod
+    def _what_to_save(lab: LabView):
+        """Settings and the snapshot whose weights go with them.
+
+        A run's weights fit the settings it was started with: edits that wait for Reset
+        are left out (saved with them, the file could not be opened). A preview not yet
+        drawn for the current settings gives no weights.
+        """
+        config = copy.deepcopy(lab.config)
+        if lab.timeline.items and lab.run_config is not None:
+            for info in settings_of(config):
+                if not info.live:
+                    setattr(config, info.name, getattr(lab.run_config, info.name))
+            return config, lab.last_snapshot
+        return config, None if lab.preview_pending else lab.last_snapshot
 
     def open_experiment(self, path: str | None = None) -> bool:
 
