@@ -1,0 +1,64 @@
+"""Optimizer sweeps: throughput in this process and on a LocalCluster, chunk sizes, and the
+estimate of the seed's full conv-net sweep. Not a test; prints its figures.
+
+    OPENBLAS_NUM_THREADS=1 .venv/bin/python bench/bench_sweep.py [--rates 1000] [--train 240]
+
+Throughput is member-steps per second: members x training steps of a whole sweep (all
+four optimizers, with and without dropout) over its wall time, chunk start-up, test-set
+evaluation and, on Dask, the cluster's start included.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+from engine.experiments import sweep
+
+
+def throughput(config: sweep.SweepConfig, workers: int) -> tuple[float, float]:
+    start = time.perf_counter()
+    for snap in sweep.run_sweep(config, None, workers=workers):
+        pass
+    assert snap.state == "finished" and snap.results.complete
+    seconds = time.perf_counter() - start
+    return snap.members_total * sweep.total_steps(config) / seconds, seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rates", type=int, default=1000)
+    parser.add_argument("--train", type=int, default=240, help="training images (batch 8)")
+    args = parser.parse_args()
+
+    config = sweep.SweepConfig(rates=args.rates, train_samples=args.train, test_samples=500)
+    print(f"MLP sweep, {args.rates} rates x 8, {sweep.total_steps(config)} steps, chunks of "
+          f"{sweep.chunk_size(config)} (memory_mb {config.memory_mb})")
+    here, t_here = throughput(config, 0)
+    print(f"  in this process:          {here:10.0f} member-steps/s ({t_here:.1f} s)")
+    there, t_there = throughput(config, 2)
+    print(f"  LocalCluster, 2 workers:  {there:10.0f} member-steps/s ({t_there:.1f} s), "
+          f"{there / here:.2f}x")
+
+    print("Largest chunk in the default budget "
+          f"({sweep.SweepConfig.memory_mb} MB, batch 8):")
+    for model in ("mlp", "conv"):
+        per_member, fixed = sweep.member_bytes(model, 8)
+        size = sweep.chunk_size(sweep.SweepConfig(model=model, rates=100_000))
+        print(f"  {model:4s}: {per_member / 2**20:6.1f} MB per member + {fixed / 2**20:.1f} MB "
+              f"-> {size} rates per chunk")
+
+    seed = sweep.SweepConfig(model="conv", rates=1000, train_samples=112_800,
+                             test_samples=18_800)
+    size = sweep.chunk_size(seed)
+    chunks = len(sweep.plan(seed, sweep.SweepResults.empty(seed).done, size))
+    seconds = sweep.seconds_per_step(sweep.identity_json(
+        sweep.SweepConfig(model="conv", rates=1000, train_samples=200, test_samples=20)), size)
+    guess = sweep.estimate(seed, seconds, chunks, 1)
+    print(f"Seed-scale sweep (conv, 1000 rates x 8, EMNIST 112,800 images, batch 8, "
+          f"{sweep.total_steps(seed)} steps): {seconds:.2f} s per step of {size} members")
+    print(f"  {guess.text()}")
+
+
+if __name__ == "__main__":
+    main()
