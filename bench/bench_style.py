@@ -136,12 +136,15 @@ def step_flops(shapes) -> float:
 def sgemm_step(shapes):
     """The im2col products of the step, as plain numpy float32 matmuls."""
     rng = np.random.default_rng(1)
-    pairs = []
-    for pixels, cin, cout in shapes:
-        for k, n in ((9 * cin, cout), (9 * cout, cin)):
-            pairs.append((rng.standard_normal((pixels, k), dtype=np.float32),
-                          rng.standard_normal((k, n), dtype=np.float32),
-                          np.empty((pixels, n), np.float32)))
+    products = [(pixels, k, n) for pixels, cin, cout in shapes
+                for k, n in ((9 * cin, cout), (9 * cout, cin))]
+    # One buffer for every left-hand matrix and one for every product (their values do
+    # not change the time): at 512 px they would otherwise take gigabytes.
+    left = rng.standard_normal(max(p * k for p, k, _ in products), dtype=np.float32)
+    right = rng.standard_normal(max(k * n for _, k, n in products), dtype=np.float32)
+    out = np.empty(max(p * n for p, _, n in products), np.float32)
+    pairs = [(left[: p * k].reshape(p, k), right[: k * n].reshape(k, n),
+              out[: p * n].reshape(p, n)) for p, k, n in products]
 
     def step() -> None:
         for a, b, out in pairs:

@@ -13,9 +13,16 @@ from engine.nn import conv
 
 @pytest.fixture
 def shifted_rows_always(monkeypatch):
-    """Every stride-1 convolution of a frozen kernel by shifted rows, however few its
-    input channels."""
+    """Every stride-1 convolution of a frozen kernel, and every stride-1 input gradient,
+    by shifted rows, however few the input channels and small the images."""
     monkeypatch.setattr(conv, "SHIFTED_ROWS_MIN_CHANNELS", 1)
+    monkeypatch.setattr(conv, "SHIFTED_ROWS_MIN_PIXELS", 1)
+
+
+@pytest.fixture
+def shifted_rows_for_wide_inputs(monkeypatch):
+    """The default choice, but for images of any size (tests use small ones)."""
+    monkeypatch.setattr(conv, "SHIFTED_ROWS_MIN_PIXELS", 1)
 
 
 @pytest.fixture
@@ -58,7 +65,8 @@ def test_shifted_rows_matches_the_naive_loop_and_central_differences(shifted_row
 
 
 @pytest.mark.parametrize("padding", ["SAME", "VALID"])
-def test_shifted_rows_and_im2col_agree_on_a_wide_layer(padding, monkeypatch):
+def test_shifted_rows_and_im2col_agree_on_a_wide_layer(shifted_rows_for_wide_inputs, padding,
+                                                       monkeypatch):
     """A 3x3 layer with 40 input channels: frozen (shifted rows), trained (im2col with
     shifted-rows dX) and all im2col/col2im agree."""
     x, kernel = rand(4, (2, 9, 8, 40)), rand(5, (3, 3, 40, 7))
@@ -74,7 +82,7 @@ def test_shifted_rows_and_im2col_agree_on_a_wide_layer(padding, monkeypatch):
     np.testing.assert_allclose(frozen[0], naive_conv2d(x, kernel, 1, padding), atol=1e-11)
 
 
-def test_wide_layer_gradients_match_central_differences():
+def test_wide_layer_gradients_match_central_differences(shifted_rows_for_wide_inputs):
     x, kernel = rand(6, (1, 4, 3, 32)), rand(7, (3, 3, 32, 2), -0.5, 0.5)
     weights = rand(8, (1, 4, 3, 2))
     check_gradient(lambda a, b: nn.conv2d(a, b, padding="SAME") * weights, x, kernel)
@@ -98,7 +106,7 @@ def frozen_conv_and_input_gradient(x, kernel, weights):
 
 
 @pytest.mark.parametrize("cin", [3, 40])
-def test_float32_stays_float32_and_agrees_with_float64(cin):
+def test_float32_stays_float32_and_agrees_with_float64(shifted_rows_for_wide_inputs, cin):
     x64, kernel64 = rand(12, (2, 8, 7, cin)), rand(13, (3, 3, cin, 5), -0.3, 0.3)
     weights = rand(14, (2, 8, 7, 5))
     x32, kernel32 = x64.astype(np.float32), kernel64.astype(np.float32)
@@ -127,7 +135,7 @@ def test_a_population_with_wide_inputs_is_k_separate_convolutions():
         np.testing.assert_allclose(dw[k], dw_k, atol=1e-11)
 
 
-def test_non_contiguous_inputs_convolve_as_their_copies():
+def test_non_contiguous_inputs_convolve_as_their_copies(shifted_rows_for_wide_inputs):
     base = rand(18, (1, 6, 7, 36))
     x = np.swapaxes(base, 1, 2)  # (1, 7, 6, 36), a strided view
     kernel = rand(19, (3, 3, 36, 4))
@@ -141,7 +149,8 @@ def _refuse(*args, **kwargs):
 
 
 @pytest.mark.parametrize("cin", [3, 40])
-def test_a_constant_kernels_gradient_is_never_computed(cin, monkeypatch):
+def test_a_constant_kernels_gradient_is_never_computed(shifted_rows_for_wide_inputs, cin,
+                                                        monkeypatch):
     """A network that optimises only its input (style transfer) pays for dX alone."""
     x = en.Variable(rand(20, (1, 6, 6, cin)))
     kernel = en.Tensor(rand(21, (3, 3, cin, 4)))
@@ -154,7 +163,7 @@ def test_a_constant_kernels_gradient_is_never_computed(cin, monkeypatch):
     np.testing.assert_allclose(dx, expected, atol=1e-12)
 
 
-def test_a_data_batchs_gradient_is_never_computed(monkeypatch):
+def test_a_data_batchs_gradient_is_never_computed(shifted_rows_for_wide_inputs, monkeypatch):
     """Training: the images are data, only the kernel's gradient is wanted."""
     monkeypatch.setattr(conv._ShiftedRows, "input_gradient", _refuse)
     monkeypatch.setattr(conv, "_col2im_input_gradient", _refuse)
@@ -165,7 +174,7 @@ def test_a_data_batchs_gradient_is_never_computed(monkeypatch):
         assert dw.shape == (3, 3, cin, 4)
 
 
-def test_a_frozen_kernels_gradient_is_still_given_when_asked_for():
+def test_a_frozen_kernels_gradient_is_still_given_when_asked_for(shifted_rows_for_wide_inputs):
     x, kernel = rand(26, (1, 5, 5, 40)), en.Tensor(rand(27, (3, 3, 40, 2)))
     y = nn.conv2d(x, kernel, padding="SAME")
     (dw,) = en.gradients(en.sum(y), [kernel])
@@ -181,6 +190,18 @@ def test_im2col_keeps_its_patch_matrix_for_the_kernel_gradient():
     assert cols.shape == (2 * 2 * 2, 3 * 3 * 2)
     (dw,) = en.gradients(en.sum(y), [kernel])
     np.testing.assert_allclose(dw.reshape(-1, 4), cols.T @ np.ones((8, 4)), atol=1e-12)
+
+
+def test_small_images_and_strides_go_by_im2col_and_col2im():
+    x = en.Variable(rand(29, (2, 31, 33, 40)))  # 1023 output pixels: one short of the grid
+    kernel = en.Tensor(rand(30, (3, 3, 40, 2)))
+    assert conv._shifted_rows(x.value, kernel.value, (1, 1), (1, 1), (1, 1)) is None
+    assert conv._shifted_rows(x.value, kernel.value, (2, 2), (1, 1), (1, 1)) is None
+    wide = rand(31, (1, 32, 32, 40))
+    assert conv._shifted_rows(wide, kernel.value, (1, 1), (1, 1), (1, 1)) is not None
+    y = nn.conv2d(x, kernel, padding="SAME")
+    np.testing.assert_allclose(y.value, naive_conv2d(x.value, kernel.value, 1, "SAME"),
+                               atol=1e-11)
 
 
 def test_keep_freed_memory_is_asked_once_and_answers_a_bool():

@@ -79,6 +79,9 @@ def _pad(x: np.ndarray, pad_h: tuple[int, int], pad_w: tuple[int, int]) -> np.nd
 # channels they are too thin for BLAS to run near its peak, and im2col's single product
 # with an inner dimension of kh*kw*Cin is faster.
 SHIFTED_ROWS_MIN_CHANNELS = 32
+# Below this many output pixels per image, the padded grid's extra columns and rows are
+# a large share of the work and the products are short: im2col (and col2im) win.
+SHIFTED_ROWS_MIN_PIXELS = 32 * 32
 
 
 # Convolutions of real images make and free arrays of tens of MB at every step. glibc
@@ -168,6 +171,8 @@ class _ShiftedRows:
             # acc = W[i, j]^T @ rows^T (+ acc): W[i, j] (Cin, Cout) C-ordered is W^T Fortran.
             acc = gemm(1.0, kernel[tap].T, flat[offset : offset + self.rows].T,
                        beta=0.0 if tap == 0 else 1.0, c=acc, overwrite_c=1)
+        if not np.shares_memory(acc, out):  # never happens: BLAS wrote to a copy
+            out[: self.rows] = acc.T
         return self.off_grid(out)
 
     def input_gradient(self, dy_grid: np.ndarray, kernel: np.ndarray) -> np.ndarray:
@@ -181,7 +186,7 @@ class _ShiftedRows:
             # target += W[i, j] @ dY^T (kernel[tap].T is W[i, j] Fortran-ordered, transposed)
             result = gemm(1.0, kernel[tap].T, dy_t, beta=1.0, c=target, overwrite_c=1,
                           trans_a=1)
-            if not np.shares_memory(result, dflat):  # never happens; BLAS wrote a copy
+            if not np.shares_memory(result, dflat):  # never happens: BLAS wrote to a copy
                 target[...] = result
         top, left = self.pad_h[0], self.pad_w[0]
         images = dflat[: self.grid].reshape(self.n, self.hp, self.wp, -1)
@@ -264,12 +269,13 @@ def conv2d(x, w, stride: int | tuple[int, int] = 1, padding: str = "VALID") -> T
 
 def _shifted_rows(x: np.ndarray, w: np.ndarray, stride, pad_h, pad_w) -> _ShiftedRows | None:
     """The shifted-rows geometry when it applies (stride 1, no population axis, a
-    dtype BLAS has), else None."""
+    dtype BLAS has, images large enough), else None."""
     if stride != (1, 1) or x.ndim != 4 or w.ndim != 4 or x.dtype != w.dtype:
         return None
     if _gemm(x.dtype) is None:
         return None
-    return _ShiftedRows(x.shape, *w.shape[:2], pad_h, pad_w)
+    shifted = _ShiftedRows(x.shape, *w.shape[:2], pad_h, pad_w)
+    return shifted if shifted.out_h * shifted.out_w >= SHIFTED_ROWS_MIN_PIXELS else None
 
 
 @register_gradient("Conv2D")
