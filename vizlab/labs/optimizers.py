@@ -139,6 +139,7 @@ class View(LabView):
         self.sweep_results: sweep.SweepResults | None = None
         self._confirmed: str | None = None  # the sweep whose long estimate was shown
         self._gate_pending = False  # a started sweep's estimate not seen yet
+        self.sweep_curve_points = sweep.SweepConfig.curve_points  # a loaded file's
         self._sweep_path: Path | None = None
         return page
 
@@ -209,6 +210,7 @@ class View(LabView):
                      "test_samples", "model", "keep_prob", "batch_size", "epochs", "seed"):
             setattr(config, name, getattr(self.config, name))
         config.rates = self.sweep_rates.value()
+        config.curve_points = self.sweep_curve_points
         config.memory_mb = self.sweep_memory.value()
         return config
 
@@ -337,6 +339,14 @@ class View(LabView):
     def load_results(self, path: str | os.PathLike) -> sweep.SweepResults:
         """Show a results file (SettingError if it is not one)."""
         results = sweep.SweepResults.load(path)
+        # The panel and the Sweep box show the file's sweep: Start sweep resumes it.
+        config = results.config
+        self.apply_settings({name: getattr(config, name) for name in (
+            "dataset", "emnist_images", "emnist_labels", "train_samples", "test_samples",
+            "model", "keep_prob", "batch_size", "epochs", "seed")})
+        self.sweep_rates.setValue(config.rates)
+        self.sweep_curve_points = config.curve_points
+        self.sweep_file.setText(str(path))
         self.show_sweep_results(results, source=str(path))
         done = int(results.done.sum())
         self.sweep_progress.setRange(0, results.done.size)
