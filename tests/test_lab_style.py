@@ -4,6 +4,8 @@ preprocessing, the weights loader, bad paths, and the view."""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -311,17 +313,17 @@ def test_view_downloads_weights_with_progress_and_cancel_saves_and_records(
         download.dest = tmp_path / "cache" / pretrained.VGG16_FILE
         view.get_weights()
         qtbot.waitUntil(lambda: view.download_bar.value() == 1 or
-                        view.download_bar.maximum() == 2, timeout=5000)
+                        view.download_bar.maximum() == 2, timeout=20_000)
         assert view.cancel_button.isVisible() and view.download_bar.maximum() == 2
         view.cancel_download()
         release.set()
         qtbot.waitUntil(lambda: not download.busy and not view.cancel_button.isVisible(),
-                        timeout=5000)
+                        timeout=20_000)
         assert "Download cancelled" in view.pending_label.text()
         part = download.dest.with_name(download.dest.name + ".part")
         assert part.stat().st_size >= 500_000 and not download.dest.exists()
         view.get_weights()
-        qtbot.waitUntil(lambda: download.dest.exists(), timeout=10_000)
+        qtbot.waitUntil(lambda: download.dest.exists(), timeout=20_000)
         qtbot.waitUntil(lambda: "VGG16's weights are in" in view.pending_label.text())
         assert download.dest.read_bytes() == data and not part.exists()
         assert pretrained.find_weights() == download.dest
@@ -355,16 +357,17 @@ def test_running_view_shows_steps_per_second_and_time_left(qtbot, shown_lab, pre
     view.apply_settings({"features": "random", "size": 16, "blocks": 1,
                          "width_scale": 1 / 16, "steps": 100_000})
     previewed(view)
-    view.run()
-    qtbot.waitUntil(lambda: "steps/s" in view.note.text(), timeout=20_000)
-    text = view.note.text()
-    import re
-
-    match = re.search(r"Step (\d+)/100000, <b>([\d.]+) steps/s</b>, (\d+) min (\d+) s left",
-                      text)
+    try:
+        view.run()
+        qtbot.waitUntil(lambda: "steps/s" in view.note.text(), timeout=60_000)
+        text = view.note.text()
+    finally:
+        view.shutdown()
+    match = re.search(r"Step (\d+)/100000, <b>([\d.]+) steps/s</b>, (\d+) min (\d+) s "
+                      r"left", text)
     assert match, text
     step, rate = int(match.group(1)), float(match.group(2))
     assert rate > 0
     left = int(match.group(3)) * 60 + int(match.group(4))
-    assert left == pytest.approx((100_000 - step) / rate, abs=2)
-    view.shutdown()
+    # The rate shown has 3 significant digits: the time left agrees to within 1%.
+    assert left == pytest.approx((100_000 - step) / rate, rel=0.01, abs=2)

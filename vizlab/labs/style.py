@@ -269,7 +269,8 @@ class View(LabView):
         text = f"Step {snap.step}"
         rate = self.training_steps_per_second()
         if rate > 0 and snap is self.last_snapshot:
-            text += f"/{snap.steps}, <b>{rate:.3g} steps/s</b>"
+            shown = f"{rate:.3g}" if rate < 100 else f"{rate:.0f}"
+            text += f"/{snap.steps}, <b>{shown} steps/s</b>"
             if snap.step < snap.steps:
                 text += f", {eta_text((snap.steps - snap.step) / rate)} left"
         return text
