@@ -1,7 +1,7 @@
 """Optimizer sweeps: throughput in this process and on a LocalCluster, chunk sizes, and the
 estimate of the seed's full conv-net sweep. Not a test; prints its figures.
 
-    OPENBLAS_NUM_THREADS=1 .venv/bin/python bench/bench_sweep.py [--rates 1000] [--train 240]
+    OPENBLAS_NUM_THREADS=1 .venv/bin/python bench/bench_sweep.py [--rates 1000] [--train 240] [--test 100]
 
 Throughput is member-steps per second: members x training steps of a whole sweep (all
 four optimizers, with and without dropout) over its wall time, chunk start-up, test-set
@@ -29,9 +29,11 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rates", type=int, default=1000)
     parser.add_argument("--train", type=int, default=240, help="training images (batch 8)")
+    parser.add_argument("--test", type=int, default=100, help="test images")
     args = parser.parse_args()
 
-    config = sweep.SweepConfig(rates=args.rates, train_samples=args.train, test_samples=500)
+    config = sweep.SweepConfig(rates=args.rates, train_samples=args.train,
+                               test_samples=args.test)
     print(f"MLP sweep, {args.rates} rates x 8, {sweep.total_steps(config)} steps, chunks of "
           f"{sweep.chunk_size(config)} (memory_mb {config.memory_mb})")
     here, t_here = throughput(config, 0)

@@ -4,6 +4,7 @@ their results file, damaged or foreign files are refused, the CLI and the lab's 
 
 from __future__ import annotations
 
+import io
 import os
 import signal
 
@@ -145,7 +146,10 @@ def test_damaged_or_foreign_results_files_are_refused_and_kept(tmp_path, referen
     good = tmp_path / "good.npz"
     reference.save(good)
     data = good.read_bytes()
+    single = io.BytesIO()
+    np.save(single, np.zeros(3))
     for name, content in (("truncated.npz", data[:len(data) // 2]),
+                          ("single-array.npz", single.getvalue()),
                           ("garbage.npz", b"not a zip file at all" * 10),
                           ("empty.npz", b"")):
         path = tmp_path / name

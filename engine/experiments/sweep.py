@@ -406,7 +406,10 @@ class SweepResults:
                                 f"left as it is: move it away or choose another file")
 
         try:
-            with np.load(path, allow_pickle=False) as data:
+            data = np.load(path, allow_pickle=False)
+            if not isinstance(data, np.lib.npyio.NpzFile):
+                raise ValueError("a single array, not an .npz of arrays")
+            with data:
                 arrays = {name: data[name] for name in data.files}
         except FileNotFoundError:
             raise SettingError(f"{path}: no such file") from None
