@@ -44,11 +44,16 @@ def add_sweep_parser(sub) -> None:
     cmd.add_argument("--csv", help="also export the results as CSV to this file")
     cmd.add_argument("--estimate-only", action="store_true",
                      help="say how long the sweep would take, and stop")
-    from engine.experiments import describe_settings
-    from engine.experiments.sweep import SweepConfig
+    plain_help = cmd.format_help
 
-    cmd.epilog = "settings:\n" + describe_settings(SweepConfig)
-    cmd.formatter_class = argparse.RawDescriptionHelpFormatter
+    def format_help() -> str:
+        # The engine is imported only for --help, not whenever vizlab starts.
+        from engine.experiments import describe_settings
+        from engine.experiments.sweep import SweepConfig
+
+        return f"{plain_help()}\nsettings:\n{describe_settings(SweepConfig)}\n"
+
+    cmd.format_help = format_help
 
 
 def _bar():
