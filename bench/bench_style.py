@@ -11,15 +11,17 @@ constants). Ours uses the Style experiment's own network and losses
 
 The sgemm limit is the time numpy's float32 matmul takes for the products a
 convolution as im2col needs, with the same shapes: per conv layer (H*W, 9*Cin) x
-(9*Cin, Cout) for the forward pass and (H*W, 9*Cout) x (9*Cout, Cin) for the image's
-gradient (none for the first layer's input... the image's gradient is wanted, so all
-layers count). No convolution in plain numpy can beat it by much.
+(9*Cin, Cout) for the forward pass and (H*W, 9*Cout) x (9*Cout, Cin) for the gradient
+of its input (wanted at every layer, down to the image). A convolution made of BLAS
+products cannot beat it by much; the losses, ReLUs and pools come on top.
 
 Threads: both sides use one (torch.set_num_threads(1); numpy's OpenBLAS reads
 OPENBLAS_NUM_THREADS at start-up, so set it on the command line). On a shared machine
 each time is the minimum over repeats, and ours, torch's and the GEMMs take turns.
 OPENBLAS_CORETYPE, when set, forces OpenBLAS's matrix kernel; the kernel in use is
-printed (threadpoolctl, when installed).
+printed (threadpoolctl, when installed). Peak memory: the most numpy held at once
+during one of our steps above what it held before (tracemalloc), and the process's
+peak resident size (torch's and the sgemm operands included).
 """
 
 from __future__ import annotations

@@ -204,6 +204,20 @@ def test_small_images_and_strides_go_by_im2col_and_col2im():
                                atol=1e-11)
 
 
+@pytest.mark.parametrize("cin", [3, 64])  # window-view copy, tap-by-tap copy
+def test_both_ways_of_building_the_patch_matrix_give_the_naive_convolution(cin):
+    x, kernel = rand(32, (2, 7, 6, cin)), rand(33, (3, 2, cin, 2), -0.3, 0.3)
+    xv, wv = en.Variable(x), en.Variable(kernel)
+    y = nn.conv2d(xv, wv, stride=2, padding="SAME")
+    np.testing.assert_allclose(y.value, naive_conv2d(x, kernel, 2, "SAME"), atol=1e-11)
+    weights = en.Tensor(rand(34, y.shape))
+    assert y.op.attrs["cols"].shape == (2 * 4 * 3, 3 * 2 * cin)
+    (dw,) = en.gradients(en.sum(y * weights), [wv])  # from the kept patch matrix
+    (numeric,) = en.numerical_gradients(
+        lambda b: en.sum(nn.conv2d(x, b, stride=2, padding="SAME") * weights), [wv])
+    np.testing.assert_allclose(dw, numeric, rtol=1e-5, atol=1e-6)
+
+
 def test_keep_freed_memory_is_asked_once_and_answers_a_bool():
     assert isinstance(conv.keep_freed_memory(), bool)
     assert conv.keep_freed_memory() is conv.keep_freed_memory()

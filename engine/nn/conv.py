@@ -10,10 +10,10 @@ arithmetic; numpy only moves data):
   output is the sum over taps of slice @ W[i, j], accumulated in place by BLAS's gemm
   (beta = 1), with no patch matrix at all. Outputs are computed on the padded grid and
   the few columns past the image's edge are dropped.
-* im2col (otherwise): every kh x kw patch becomes a row of a matrix, built once by
-  kh*kw slice copies into one buffer, times the kernel reshaped to (kh*kw*Cin, Cout).
-  When the kernel will want its gradient (training), the matrix is kept with the op,
-  so dW = patches^T dY is one product.
+* im2col (otherwise): every kh x kw patch becomes a row of a matrix, copied once
+  into one new buffer, times the kernel reshaped to (kh*kw*Cin, Cout). When the
+  kernel will want its gradient (training), the matrix is kept with the op, so
+  dW = patches^T dY is one product.
 
 The input's gradient of a stride-1 convolution is the shifted-rows sum run backwards:
 each tap adds dY W[i, j]^T onto the rows it read, in place, nine products and no
@@ -36,6 +36,7 @@ import functools
 import sys
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 from engine.losses import Deferred
 from engine.registry import register_gradient
@@ -193,15 +194,25 @@ class _ShiftedRows:
         return images[:, top : top + self.h, left : left + self.w]
 
 
+# From this many input channels on, im2col copies a whole tap at a time (long runs of
+# channels); below, one copy of the strided window view, in the matrix's order, is faster.
+IM2COL_TAP_COPY_MIN_CHANNELS = 64
+
+
 def _im2col(xp: np.ndarray, kh: int, kw: int, sh: int, sw: int, out_h: int,
             out_w: int) -> np.ndarray:
     """(..., N*Ho*Wo, kh*kw*C): every window of the padded input as a row, channels
     last within a tap and taps in row-major order (the HWIO kernel's order), copied
-    tap by tap into one new buffer."""
-    cols = np.empty((*xp.shape[:-3], out_h, out_w, kh, kw, xp.shape[-1]), xp.dtype)
+    once into one new buffer."""
+    channels = xp.shape[-1]
+    if channels < IM2COL_TAP_COPY_MIN_CHANNELS:
+        windows = sliding_window_view(xp, (kh, kw), axis=(-3, -2))  # (..., H', W', C, kh, kw)
+        windows = np.moveaxis(windows[..., ::sh, ::sw, :, :, :], -3, -1)
+        return windows.reshape(*xp.shape[:-4], -1, kh * kw * channels)  # the copy
+    cols = np.empty((*xp.shape[:-3], out_h, out_w, kh, kw, channels), xp.dtype)
     for (i, j), (rows, columns) in _taps(kh, kw, (sh, sw), out_h, out_w):
         cols[..., i, j, :] = xp[..., rows, columns, :]
-    return cols.reshape(*xp.shape[:-4], -1, kh * kw * xp.shape[-1])
+    return cols.reshape(*xp.shape[:-4], -1, kh * kw * channels)
 
 
 def _may_need_gradient(t: Tensor) -> bool:
