@@ -46,9 +46,10 @@ def main() -> None:
           f"({sweep.SweepConfig.memory_mb} MB, batch 8):")
     for model in ("mlp", "conv"):
         per_member, fixed = sweep.member_bytes(model, 8)
-        size = sweep.chunk_size(sweep.SweepConfig(model=model, rates=100_000))
+        big = sweep.SweepConfig(model=model, rates=100_000)
         print(f"  {model:4s}: {per_member / 2**20:6.1f} MB per member + {fixed / 2**20:.1f} MB "
-              f"-> {size} rates per chunk")
+              f"-> at most {sweep.budget_chunk_size(big)} rates per chunk; "
+              f"{sweep.chunk_size(big)} used (cache-sized)")
 
     seed = sweep.SweepConfig(model="conv", rates=1000, train_samples=112_800,
                              test_samples=18_800)

@@ -93,17 +93,24 @@ def test_chunk_size_follows_the_memory_budget():
     per_member, fixed = sweep.member_bytes("mlp", 8)
     assert 1e6 < per_member < 5e6  # 0.1 M weights with Adam's state, plus activations
     config = tiny(rates=1000, memory_mb=64)
+    fit = sweep.budget_chunk_size(config)
+    assert fit * per_member + fixed <= 0.75 * 64 * 2**20 < (fit + 1) * per_member + fixed
+    # Chunks stay near cache size, where a member-step is fastest, within the budget.
     size = sweep.chunk_size(config)
-    assert size * per_member + fixed <= 0.75 * 64 * 2**20 < (size + 1) * per_member + fixed
+    assert size == min(fit, sweep.CACHE_BYTES // per_member) >= 1
+    config.memory_mb = 16
+    assert sweep.chunk_size(config) == sweep.budget_chunk_size(config) < size
+    config.memory_mb = 64
     chunks = sweep.plan(config, np.zeros((4, 2, 1000), bool), size)
     assert len(chunks) == 8 * -(-1000 // size)
     assert sorted(i for c in chunks[:-(-1000 // size)] for i in c.indices) == list(range(1000))
     # The conv net at 1,000 rates and the default budget: chunks that fit, none empty.
     conv = tiny(rates=1000, model="conv")
     conv_member, conv_fixed = sweep.member_bytes("conv", 8)
-    conv_size = sweep.chunk_size(conv)
-    assert 1 <= conv_size < 1000
-    assert conv_size * conv_member + conv_fixed <= conv.memory_mb * 2**20
+    conv_fit = sweep.budget_chunk_size(conv)
+    assert 1 <= conv_fit < 1000
+    assert conv_fit * conv_member + conv_fixed <= conv.memory_mb * 2**20
+    assert 1 <= sweep.chunk_size(conv) <= conv_fit
     # Done members are never planned again.
     done = np.zeros((4, 2, 1000), bool)
     done[0, 0, :500] = True
@@ -197,7 +204,7 @@ def client():
     distributed = pytest.importorskip("distributed")
     cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                                        host="127.0.0.1", dashboard_address=":0",
-                                       env=dict(sweep.BLAS_ONE_THREAD))
+                                       env=dict(sweep.WORKER_ENV))
     with cluster, distributed.Client(cluster) as client:
         yield client
 
