@@ -256,7 +256,7 @@ def conv2d(x, w, stride: int | tuple[int, int] = 1, padding: str = "VALID") -> T
             f"conv2d: population axes of input {x.shape} and kernel {w.shape} do not match"
         )
     attrs = {"stride": (sh, sw), "pad_h": pad_h, "pad_w": pad_w}
-    if max(x.value.nbytes, x.value.nbytes // cin * cout) >= LARGE_CONVOLUTION_BYTES:
+    if max(x.value.nbytes, x.value.nbytes // max(cin, 1) * cout) >= LARGE_CONVOLUTION_BYTES:
         keep_freed_memory()
 
     # A kernel that will want its gradient (training) goes by im2col: the patch matrix
@@ -292,10 +292,11 @@ def _shifted_rows(x: np.ndarray, w: np.ndarray, stride, pad_h, pad_w) -> _Shifte
 @register_gradient("Conv2D")
 def _conv2d_grad(op, grad):
     """With P the im2col patch matrix and Y = P W (W the kernel as a matrix):
-    dW = P^T dY.  For the input, kernel tap (i, j) of every window saw the input pixel
+    dW = P^T dY (P kept from the forward pass when the kernel was expected to want
+    it). For the input, kernel tap (i, j) of every window saw the input pixel
     (i + sh*r, j + sw*c), so that pixel gets dY W[i, j]^T; windows overlap, so these
-    add up (col2im). Finally the padding is cut off. Both are Deferred: computed only
-    if the reverse walk wants them.
+    add up (by shifted rows at stride 1, col2im otherwise). Finally the padding is cut
+    off. Both are Deferred: computed only if the reverse walk wants them.
     """
     x, w = op.inputs
     pad_h, pad_w, stride = op.attrs["pad_h"], op.attrs["pad_w"], op.attrs["stride"]
