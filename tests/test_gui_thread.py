@@ -258,6 +258,7 @@ def test_closing_ends_the_window_and_every_process_within_a_second(qtbot, tmp_pa
     training = window.select_lab("training")
     training.apply_settings({"steps": 1_000_000})
     training.run()
+    qtbot.waitUntil(lambda: training.last_snapshot is not None, timeout=30_000)
     for name in ("activations", "dropout", "style"):
         window.select_lab(name)  # pauses the run left behind; its process stays
     window.compare_action.trigger()  # a twin of the Style lab
