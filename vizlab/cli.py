@@ -340,6 +340,7 @@ def _render(args, config, out: Path, suffix: str, app, export, cleanup,
     """render's work; `cleanup` closes the window or view, the recorder and the scratch
     folder however this ends (an error, Ctrl+C)."""
     from engine import experiments
+    from engine.experiments.contract import has_length, is_paced
     from vizlab.labs import view_class
 
     window = None
@@ -376,9 +377,9 @@ def _render(args, config, out: Path, suffix: str, app, export, cleanup,
 
     every = getattr(args, "every", None)
     recorder = cleanup.enter_context(export.Recorder()) if every else None
-    if every and hasattr(view.config, "snapshot_every"):
+    if every and is_paced(view.config):
         view.config.snapshot_every = min(view.config.snapshot_every, every)
-    if hasattr(view.config, "steps"):
+    if has_length(view.config):
         view.config.steps = max(view.config.steps, args.steps)
 
     next_frame = 0

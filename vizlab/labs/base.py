@@ -43,6 +43,7 @@ from PySide6.QtWidgets import (
 
 from engine import experiments
 from engine.experiments.base import SettingError, SettingInfo, apply_settings, settings_of
+from engine.experiments.contract import is_paced
 from engine.experiments.preview import first_snapshot
 from vizlab.remote import remote_first_snapshot, remote_run
 from vizlab.runner import Previewer, Runner
@@ -400,20 +401,20 @@ class LabView(QWidget):
             self.error_banner.hide()
             self.runner.start(self._generator_factory(), paused=True)
         # One press, one training step: snapshot at every step while stepping.
-        if hasattr(self.run_config, "snapshot_every"):
+        if is_paced(self.run_config):
             self.run_config.snapshot_every = 1
         self.runner.step()
         self.go_live()
 
     def _restore_snapshot_pace(self) -> None:
-        if hasattr(self.run_config, "snapshot_every"):
+        if is_paced(self.run_config):
             # At a chosen speed every training step is shown; flat out, the setting rules.
             slow = self.max_steps_per_second is not None
             self.run_config.snapshot_every = 1 if slow else self.config.snapshot_every
 
     def _adapt_snapshot_pace(self) -> None:
         config = self.run_config
-        if (config is None or not hasattr(config, "snapshot_every")
+        if (config is None or not is_paced(config)
                 or self.max_steps_per_second is not None or not self.runner.is_running):
             return
         rate = self.training_steps_per_second()
