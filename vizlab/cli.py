@@ -6,8 +6,8 @@
     vizlab record LAB ...       a GIF/APNG of a lab training (no display needed)
     vizlab weights list|download vgg16   the Style lab's pretrained weights
 
-Headless commands drive the lab's experiment generator in this thread and draw each
-snapshot with the same lab view the app uses, on Qt's offscreen platform.
+Headless commands drive the lab's experiment through a Session in this thread and draw
+each snapshot with the same lab view the app uses, on Qt's offscreen platform.
 """
 
 from __future__ import annotations
@@ -341,6 +341,7 @@ def _render(args, config, out: Path, suffix: str, app, export, cleanup,
     folder however this ends (an error, Ctrl+C)."""
     from engine import experiments
     from engine.experiments.contract import has_length, is_paced
+    from engine.experiments.session import Session
     from vizlab.labs import view_class
 
     window = None
@@ -384,9 +385,9 @@ def _render(args, config, out: Path, suffix: str, app, export, cleanup,
 
     next_frame = 0
     snapshot = None
+    session = Session(view.experiment, view.config)
     try:
-        generator = view.experiment.run(view.config)
-        for snapshot in generator:
+        for snapshot in session:
             # Drawing runs our Python code from inside Qt: Ctrl+C waits until it is done.
             with interrupts.held():
                 view.show_snapshot(snapshot)
@@ -397,7 +398,7 @@ def _render(args, config, out: Path, suffix: str, app, export, cleanup,
             progress.show(min(snapshot.step, args.steps), args.steps, "training")
             if snapshot.step >= args.steps:
                 break
-        generator.close()
+        session.close()
     except Exception as exc:
         raise CliError(f"the {args.lab} experiment failed: {exc}") from None
     if snapshot is None:

@@ -2,27 +2,11 @@
 
 Computing it can take from milliseconds to many seconds (a full-width Style network at
 256 px), so callers run it where training runs, never on a GUI thread, and deliver the
-snapshot as a value.
+snapshot as a value. It is a Session's first step (engine/experiments/session.py).
 """
 
 from __future__ import annotations
 
-import copy
-import importlib
-from types import ModuleType
-from typing import Any
-
-
-def first_snapshot(experiment: ModuleType | str, config: Any) -> Any:
-    """Step 0 of ``experiment.run`` on a copy of ``config`` (the caller's config is untouched)."""
-    module = importlib.import_module(experiment) if isinstance(experiment, str) else experiment
-    generator = module.run(copy.deepcopy(config))
-    try:
-        return next(generator)
-    except StopIteration:
-        raise ValueError(f"{module.__name__} produced no snapshot for these settings") from None
-    finally:
-        generator.close()
-
+from engine.experiments.session import first_snapshot
 
 __all__ = ["first_snapshot"]
