@@ -49,7 +49,7 @@ def main() -> None:
         big = sweep.SweepConfig(model=model, rates=100_000)
         print(f"  {model:4s}: {per_member / 2**20:6.1f} MB per member + {fixed / 2**20:.1f} MB "
               f"-> at most {sweep.budget_chunk_size(big)} rates per chunk; "
-              f"{sweep.chunk_size(big)} used (cache-sized)")
+              f"{sweep.chunk_size(big)} used (the fastest size)")
 
     seed = sweep.SweepConfig(model="conv", rates=1000, train_samples=112_800,
                              test_samples=18_800)

@@ -95,9 +95,9 @@ def test_chunk_size_follows_the_memory_budget():
     config = tiny(rates=1000, memory_mb=64)
     fit = sweep.budget_chunk_size(config)
     assert fit * per_member + fixed <= 0.75 * 64 * 2**20 < (fit + 1) * per_member + fixed
-    # Chunks stay near cache size, where a member-step is fastest, within the budget.
+    # The MLP's chunks stay at its fastest population size, within the budget.
     size = sweep.chunk_size(config)
-    assert size == min(fit, sweep.CACHE_BYTES // per_member) >= 1
+    assert size == min(fit, sweep.FASTEST_CHUNK["mlp"]) == 16
     config.memory_mb = 16
     assert sweep.chunk_size(config) == sweep.budget_chunk_size(config) < size
     config.memory_mb = 64
@@ -110,7 +110,7 @@ def test_chunk_size_follows_the_memory_budget():
     conv_fit = sweep.budget_chunk_size(conv)
     assert 1 <= conv_fit < 1000
     assert conv_fit * conv_member + conv_fixed <= conv.memory_mb * 2**20
-    assert 1 <= sweep.chunk_size(conv) <= conv_fit
+    assert sweep.chunk_size(conv) == conv_fit
     # Done members are never planned again.
     done = np.zeros((4, 2, 1000), bool)
     done[0, 0, :500] = True

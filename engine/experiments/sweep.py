@@ -46,8 +46,12 @@ FORMAT = "vizlab optimizer sweep 1"
 # Test images per forward pass at the end: a constant per model (never per chunk), so
 # that the test loss sums in the same order whatever the chunk.
 EVAL_IMAGES = {"mlp": 250, "conv": 16}
-# A chunk's working set that still runs at about cache speed (see chunk_size).
-CACHE_BYTES = 32 * 2**20
+# Members per chunk beyond which a step gets slower per member (bench/bench_sweep.py):
+# the MLP's step is mostly streaming each member's weights and optimizer state through
+# memory, so a population larger than the cache runs slower (1,800 member-steps/s at 4,
+# 1,400 at 14, 900 at 359 on one core); the conv net computes far more per member and
+# is fastest in chunks as large as the memory budget allows.
+FASTEST_CHUNK = {"mlp": 16, "conv": 100_000}
 # Settings that do not change any member's numbers: not part of the sweep's identity.
 NOT_IDENTITY = ("memory_mb",)
 BLAS_ONE_THREAD = {name: "1" for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
@@ -246,15 +250,9 @@ def budget_chunk_size(config: SweepConfig) -> int:
 
 
 def chunk_size(config: SweepConfig) -> int:
-    """Members per chunk: what fits the memory budget, but no more than keeps a step's
-    working set near the cache (CACHE_BYTES): a population streams every member's
-    weights and optimizer state through memory at each step, and small chunks run
-    faster per member (bench/bench_sweep.py: the MLP 1.7x at 16 members than at 359,
-    the conv net 1.8x at 1 than at 21)."""
-    per_member, _ = member_bytes(config.model, int(config.batch_size),
-                                 float(config.keep_prob))
-    cache_fit = max(1, CACHE_BYTES // per_member)
-    return int(min(config.rates, budget_chunk_size(config), cache_fit))
+    """Members per chunk: what fits the memory budget, and no more than the model's
+    fastest population size (FASTEST_CHUNK)."""
+    return int(min(config.rates, budget_chunk_size(config), FASTEST_CHUNK[config.model]))
 
 
 @dataclasses.dataclass(frozen=True)
