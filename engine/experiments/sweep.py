@@ -597,11 +597,13 @@ def run_sweep(config: SweepConfig, path: str | os.PathLike | None = None, *, wor
     state["estimate_seconds"] = None
     state["first_start"] = started
 
-    def finished(chunk_result: dict) -> None:
-        results.add(chunk_result)
+    def finished(chunk_results: list[dict]) -> None:
+        """Chunks that finished together: into the results, then one write of the file."""
+        for chunk_result in chunk_results:
+            results.add(chunk_result)
         if path is not None:
             results.save(path)
-        state["done"] += 1
+        state["done"] += len(chunk_results)
 
     if not chunks:
         yield snapshot("finished")
@@ -623,7 +625,7 @@ def run_sweep(config: SweepConfig, path: str | os.PathLike | None = None, *, wor
                     next(steps)
                 except StopIteration as done:
                     state["running"] = 0
-                    finished(done.value)
+                    finished([done.value])
                     break
                 if time.monotonic() - last >= heartbeat:
                     last = time.monotonic()
@@ -666,9 +668,10 @@ def _run_on_dask(client, config, chunks, settings_json, full, retries, heartbeat
         completed = as_completed(futures)
         while pending:
             batch = completed.next_batch(block=False) if completed.has_ready() else []
+            if batch:
+                finished([future.result() for future in batch])
             for future in batch:
                 pending.discard(future)
-                finished(future.result())
                 future.release()
             state["running"] = min(n_workers, len(pending))
             if batch:
