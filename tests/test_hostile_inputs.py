@@ -590,3 +590,17 @@ def test_fuzzed_npz_headers_are_read_or_refused_cleanly(shape, descr, fortran,
     if arrays is not None:
         assert arrays["a"].shape == tuple(shape) and declared == data_length <= cap
         assert np.dtype(descr).kind in "biuf"
+
+
+@pytest.mark.parametrize("lab", ["training", "dropout", "regularization", "style"])
+def test_an_experiment_saved_before_its_first_step_opens_again(tmp_path, lab):
+    """Saved with no snapshot (no weights yet): the file holds the settings alone and
+    opens as such, with no state to restore."""
+    module = experiments.get(lab)
+    config = module.Config()
+    path = tmp_path / f"{lab}.vizlab"
+    files.save_experiment(path, lab, config)
+    saved = files.load_experiment(path)
+    assert saved.lab == lab and saved.state is None and saved.step == 0
+    assert saved.settings == {info.name: getattr(config, info.name)
+                              for info in settings_base.settings_of(config)}

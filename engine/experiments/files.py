@@ -128,7 +128,8 @@ def _read_state(state_bytes: bytes, module: Any, settings: dict[str, Any],
     network the settings build (nothing is read when they do not fit)."""
 
     def check(headers: dict[str, npz.ArrayHeader]) -> None:
-        if not hasattr(module, "check_state"):
+        # No arrays: saved before the first step; the settings alone are the experiment.
+        if not headers or not hasattr(module, "check_state"):
             return
         # Arrays of the declared shapes that take no memory: only shapes are compared.
         placeholders = {name: h.placeholder() for name, h in headers.items()}
@@ -197,5 +198,5 @@ def load_experiment(path: str | Path) -> SavedExperiment:
     state = None
     # Only a lab that saves state reads it back; anything else in the file is ignored.
     if state_bytes and hasattr(module, "state_of"):
-        state = _read_state(state_bytes, module, settings, label)
+        state = _read_state(state_bytes, module, settings, label) or None
     return SavedExperiment(lab=lab, settings=settings, state=state or None, step=step)
