@@ -216,21 +216,6 @@ def test_experiment_runs_in_a_child_process_and_reports_its_errors(qtbot, window
                                     for c in multiprocessing.active_children()), timeout=2000)
 
 
-def test_remote_run_gives_the_same_snapshots_as_in_process():
-    from vizlab.remote import remote_run
-
-    config = training.Config(steps=40, snapshot_every=10)
-    local = list(training.run(config))
-    remote = list(remote_run("engine.experiments.training", config))
-    assert [s.step for s in remote] == [s.step for s in local] == [0, 10, 20, 30, 40]
-    for a, b in zip(local, remote):
-        for name in a.curves:
-            np.testing.assert_array_equal(a.curves[name], b.curves[name])
-        for wa, wb in zip(a.weights, b.weights):
-            np.testing.assert_array_equal(wa, wb)
-    assert not remote[-1].curves["step"].flags.writeable
-
-
 def test_every_lab_opens_in_the_window_with_its_help(window):
     from vizlab.labs import LAB_NAMES
 

@@ -249,7 +249,7 @@ def _alive(pid: int) -> bool:
 def test_closing_ends_the_window_and_every_process_within_a_second(qtbot, tmp_path):
     from PySide6.QtCore import QSettings
 
-    from vizlab import remote
+    from vizlab import child
     from vizlab.app import MainWindow
 
     window = MainWindow(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
@@ -274,7 +274,7 @@ def test_closing_ends_the_window_and_every_process_within_a_second(qtbot, tmp_pa
                     and not activations._preview_timer.isActive(), timeout=5000)
 
     children = [p.pid for p in multiprocessing.active_children()]
-    helpers = remote.helper_pids()
+    helpers = child.helper_pids()
     assert len(children) >= 3 and set(helpers) == {"forkserver", "resource tracker"}
     pids = children + list(helpers.values())
 
@@ -285,7 +285,7 @@ def test_closing_ends_the_window_and_every_process_within_a_second(qtbot, tmp_pa
     assert all(not _alive(pid) for pid in pids), [pid for pid in pids if _alive(pid)]
     assert time.monotonic() - start < 1.0
     assert multiprocessing.active_children() == []
-    assert remote.helper_pids() == {}
+    assert child.helper_pids() == {}
 
 
 # -- saving what is on screen --------------------------------------------------------------

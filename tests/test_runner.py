@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from vizlab.runner import LatestSlot, Runner
+from vizlab.runner import Runner
 
 
 @dataclass(frozen=True)
@@ -51,14 +51,6 @@ def received(runner):
     got: list[Snap] = []
     runner.snapshot.connect(got.append)
     return got
-
-
-def test_latest_slot_keeps_only_the_newest():
-    slot = LatestSlot()
-    assert slot.get() == (0, None)
-    for i in range(1000):
-        slot.put(i)
-    assert slot.get() == (1000, 999)
 
 
 def test_snapshots_arrive_with_increasing_steps(qtbot, runner, received):

@@ -18,7 +18,7 @@ import pytest
 from PySide6.QtCore import QSettings, QTimer
 from PySide6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QMessageBox, QSpinBox
 
-from vizlab import remote
+from vizlab import child
 from vizlab.labs import LAB_NAMES
 
 SEED = 20261129
@@ -192,7 +192,7 @@ def test_a_minute_of_random_use_never_freezes_raises_or_leaves_a_process(
         beats.append(time.monotonic())
 
         pids = [p.pid for p in multiprocessing.active_children()]
-        pids += list(remote.helper_pids().values())
+        pids += list(child.helper_pids().values())
         closing = time.monotonic()
         window.close()
         closed = time.monotonic() - closing

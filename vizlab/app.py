@@ -35,7 +35,7 @@ from PySide6.QtWidgets import (
 
 from engine.experiments import get as get_experiment
 from engine.experiments import settings_of
-from vizlab import remote
+from vizlab import child
 from vizlab.labs import LAB_NAMES, view_class
 from vizlab.labs.base import LabView
 
@@ -561,11 +561,11 @@ class MainWindow(QMainWindow):
         views = [*self.labs.values(), *self.twins.values()]
         for view in views:
             view.begin_shutdown()
-        remote.stop_children(timeout / 2)
+        child.stop_children(timeout / 2)
         for view in views:
             if not view.shutdown(max(0.0, deadline - time.monotonic())):
                 log.warning("the %s lab's thread did not end in time", view.lab_name)
-        remote.shutdown(max(0.05, deadline - time.monotonic()))
+        child.shutdown(max(0.05, deadline - time.monotonic()))
 
 
 def run_app(argv: list[str] | None = None) -> int:
@@ -577,5 +577,5 @@ def run_app(argv: list[str] | None = None) -> int:
     window = MainWindow()
     window.show()
     code = app.exec()
-    remote.shutdown()  # whatever the way out, leave no helper process behind
+    child.shutdown()  # whatever the way out, leave no helper process behind
     return code

@@ -1,14 +1,12 @@
-"""Run experiments and previews off the GUI thread and feed the GUI their newest values.
+"""The thin Qt adapter over a Session: runs it off the GUI thread and feeds the GUI its
+newest snapshot.
 
-An experiment (``engine.experiments.<lab>.run(config)``) is a plain generator that yields
-small frozen snapshot dataclasses and never sleeps. ``Runner`` drives one such generator at
-a time: run, pause, single-step, stop, and an optional speed limit. The worker thread only
-ever stores the newest snapshot in a one-item slot; a ~30 Hz timer on the GUI thread emits
-``snapshot`` when the slot holds something new. However fast the experiment runs, the GUI
-draws at most ~30 frames a second and memory stays bounded (no queue of snapshots).
-
-The worker is superqt's ``GeneratorWorker`` (the one napari uses), extended with single
-steps, a speed limit and the latest-value slot.
+A Session (engine/experiments/session.py, or vizlab/child.py's ChildSession for a run in
+the child process) does the work: pause, single steps, pace, live changes, the newest
+snapshot, the step rate. ``Runner`` runs its ``drive()`` on a worker thread with superqt's
+public ``FunctionWorker``, and a ~30 Hz timer on the GUI thread emits ``snapshot`` when
+the Session holds something new. However fast the experiment runs, the GUI draws at most
+~30 frames a second and memory stays bounded (no queue of snapshots).
 
 ``Previewer`` computes what a lab shows before Run (its first snapshot) on a worker
 thread: only the newest request counts, a superseded one is cancelled and its result
@@ -24,21 +22,17 @@ import sys
 import threading
 import time
 import traceback
-import warnings
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from PySide6.QtCore import QCoreApplication, QObject, QTimer, Signal
-from superqt.utils import GeneratorWorker
+from superqt.utils import FunctionWorker
 
-# Not re-exported by superqt.utils, but it is the documented default SignalsClass of
-# GeneratorWorker; we only add one signal to it.
-from superqt.utils._qthreading import GeneratorWorkerSignals
+from engine.experiments.session import RateMeter, Session
+from vizlab.child import describe_error
 
-from vizlab.remote import describe_error
-
-__all__ = ["LatestSlot", "Previewer", "Runner", "SnapshotWorker", "STATES"]
+__all__ = ["Previewer", "Runner", "STATES"]
 
 log = logging.getLogger(__name__)
 
@@ -46,220 +40,27 @@ log = logging.getLogger(__name__)
 STATES = ("idle", "running", "paused", "finished", "error")
 
 GeneratorSource = Callable[[], Iterable[Any]] | Iterator[Any]
-
-# Longest single sleep of the worker while paused or throttled. Waits are also woken at once
-# by pause/resume/step/stop, so this only bounds how stale a speed change can be.
-_MAX_WAIT_S = 0.05
 _thread_ids = itertools.count(1)
 
 
-class LatestSlot:
-    """A thread-safe slot holding only the newest item and how many items were put.
-
-    The worker overwrites it at full speed; the GUI reads it when it wants to draw. Older
-    items are simply dropped, which is what bounds memory.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._item: Any = None
-        self._count = 0
-
-    def put(self, item: Any) -> int:
-        """Store ``item`` as the newest one; return the running count of items put."""
-        with self._lock:
-            self._item = item
-            self._count += 1
-            return self._count
-
-    def get(self) -> tuple[int, Any]:
-        """Return ``(count, newest_item)``; ``(0, None)`` before the first put."""
-        with self._lock:
-            return self._count, self._item
-
-
-class _SnapshotSignals(GeneratorWorkerSignals):
-    # (count, snapshot) after a single step taken while paused, so the GUI can draw it at
-    # once instead of waiting for the next timer tick.
-    stepped = Signal(object)
-
-
-class SnapshotWorker(GeneratorWorker):
-    """superqt ``GeneratorWorker`` that can single-step, throttle, and keeps only the newest item.
-
-    Pause/resume/quit keep superqt's API (``pause()``, ``resume()``, ``quit()``,
-    ``is_paused``, signals ``paused``/``resumed``/``aborted``/``errored``/``finished``), but
-    the state lives behind one condition variable so that a pause followed at once by a
-    resume can never be lost, and so every wait wakes as soon as the GUI asks for something.
-    ``yielded`` is deliberately not emitted: one queued signal per step is exactly the
-    unbounded queue this worker exists to avoid.
-    """
-
-    def __init__(
-        self,
-        source: GeneratorSource,
-        slot: LatestSlot,
-        *,
-        max_steps_per_second: float | None = None,
-        paused: bool = False,
-    ) -> None:
-        def _pull() -> Iterator[Any]:
-            # Calling the factory here (not in __init__) runs the experiment's set-up on the
-            # worker thread, and turns set-up errors into ``errored`` like any other.
-            iterable = source() if callable(source) else source
-            self._source = iterable
-            if self.abort_requested:
-                _abort(iterable)
-            return (yield from iterable)
-
-        super().__init__(_pull, SignalsClass=_SnapshotSignals)
-        self._slot = slot
-        self._cond = threading.Condition()
-        self._want_pause = paused
-        self._step_credits = 0
-        self._interval = _interval(max_steps_per_second)
-        self._last_pull = float("-inf")
-        self._source: Any = None
-
-    # -- requests from the GUI thread -------------------------------------------------
-
-    def pause(self) -> None:
-        with self._cond:
-            self._want_pause = True
-            self._step_credits = 0
-            self._cond.notify_all()
-
-    def resume(self) -> None:
-        with self._cond:
-            self._want_pause = False
-            self._step_credits = 0
-            self._cond.notify_all()
-
-    def toggle_pause(self) -> None:
-        with self._cond:
-            want = not self._want_pause
-        if want:
-            self.pause()
-        else:
-            self.resume()
-
-    def request_step(self) -> None:
-        """While paused, let the worker pull exactly one more item."""
-        with self._cond:
-            if self._want_pause:
-                self._step_credits += 1
-                self._cond.notify_all()
-
-    def set_max_steps_per_second(self, rate: float | None) -> None:
-        with self._cond:
-            self._interval = _interval(rate)
-            self._cond.notify_all()
-
-    def quit(self) -> None:
-        with self._cond:
-            super().quit()
-            self._cond.notify_all()
-        # A source that can be ended from outside (a child process mid-step) is ended
-        # now, so stopping never waits for a long step.
-        _abort(self._source)
-
-    # -- the loop on the worker thread --------------------------------------------------
-
-    def work(self) -> Any:
-        # superqt's run() records warnings with the "always" filter; a numpy overflow
-        # inside a training loop would then queue one signal per step. Report each
-        # distinct warning once instead.
-        warnings.simplefilter("default")
-        gen = self._gen
-        while True:
-            single = self._wait_for_turn()
-            if single is None:
-                self._close(gen)
-                self.aborted.emit()
-                return None
-            try:
-                item = gen.send(None)
-            except StopIteration as stop:
-                return stop.value
-            count = self._slot.put(item)
-            if single:
-                self.stepped.emit((count, item))
-
-    def _wait_for_turn(self) -> bool | None:
-        """Block until the next item may be pulled.
-
-        Returns True for a single step taken while paused, False for a normal step, and
-        None when the worker should abort.
-        """
-        # Fast path, running flat out with nothing asked of us: plain attribute reads are
-        # atomic, and a request that races this check is seen on the next step.
-        if not (self._want_pause or self._paused or self._abort_requested) and (
-            self._interval is None
-        ):
-            return False
-        with self._cond:
-            while True:
-                if self.abort_requested:
-                    return None
-                if self._want_pause:
-                    if not self._paused:
-                        self._paused = True
-                        self.paused.emit()
-                    if self._step_credits > 0:
-                        self._step_credits -= 1
-                        self._last_pull = time.monotonic()
-                        return True
-                    self._cond.wait(_MAX_WAIT_S)
-                    continue
-                if self._paused:
-                    self._paused = False
-                    self.resumed.emit()
-                now = time.monotonic()
-                interval = self._interval
-                if interval is None:
-                    self._last_pull = now
-                    return False
-                due = self._last_pull + interval
-                if now >= due:
-                    # Keep to the schedule (no drift from wake-up latency), but after a
-                    # pause or a slow step start afresh instead of bursting to catch up.
-                    self._last_pull = due if now - due < interval else now
-                    return False
-                self._cond.wait(min(due - now, _MAX_WAIT_S))
-
-    @staticmethod
-    def _close(gen: Any) -> None:
-        # Close on this thread, so the experiment's finally-blocks don't run later on the
-        # GUI thread when the generator is garbage collected.
-        try:
-            gen.close()
-        except Exception:  # an experiment that misbehaves while closing must not hang stop()
-            log.exception("experiment raised while being closed")
-
-
-def _abort(source: Any) -> None:
-    abort = getattr(source, "abort", None)
-    if abort is not None:
-        abort()
-
-
-def _interval(rate: float | None) -> float | None:
-    if rate is None:
-        return None
-    rate = float(rate)
-    if not rate > 0:
-        raise ValueError(f"max steps per second must be positive or None, got {rate!r}")
-    return 1.0 / rate
+def _as_session(source: Any) -> Any:
+    """A Session-like object (has ``drive``) as it is; a generator factory or an iterator
+    wrapped in a Session without settings."""
+    if hasattr(source, "drive"):
+        return source
+    if callable(source):
+        return Session(None, source=source)
+    return Session(None, source=lambda: source)
 
 
 class Runner(QObject):
-    """Drive one experiment generator at a time on a background thread.
+    """Drive one Session at a time on a background thread.
 
     Signals:
         snapshot(object): the newest snapshot, at most ~30 times a second, plus at once
             after each ``step()``.
         error(str, str): message and traceback text of an exception in the experiment.
-        finished(): the generator ran to its end (not emitted after ``stop()`` or errors).
+        finished(): the run went to its end (not emitted after ``stop()`` or errors).
         state_changed(str): one of ``STATES``.
     """
 
@@ -267,6 +68,7 @@ class Runner(QObject):
     error = Signal(str, str)
     finished = Signal()
     state_changed = Signal(str)
+    _stepped = Signal(int, int, object)  # generation, count, snapshot (from the worker)
 
     #: How long the GUI thread waits for a run it replaces or resets. A step in this
     #: process that takes longer ends on its own (its signals are ignored) and is joined
@@ -281,17 +83,19 @@ class Runner(QObject):
         if sys.getswitchinterval() > 0.001:
             sys.setswitchinterval(0.001)
         self._state = "idle"
-        self._worker: SnapshotWorker | None = None
+        self._session: Any = None
+        self._worker: FunctionWorker | None = None
         self._thread: threading.Thread | None = None
         # Threads whose stop() timed out (an experiment step that would not end); joined
         # again by shutdown(). Their late signals are ignored thanks to _generation.
-        self._orphans: list[tuple[SnapshotWorker, threading.Thread]] = []
+        self._orphans: list[tuple[Any, threading.Thread]] = []
         self._generation = 0
-        self._slot = LatestSlot()
+        self._last: tuple[int, Any] = (0, None)  # the newest (count, snapshot) seen
         self._emitted_count = 0
         self._max_sps: float | None = None
-        self._rate_samples: deque[tuple[float, int]] = deque(maxlen=256)
+        self._snapshot_meter = RateMeter()
         self._frame_times: deque[float] = deque(maxlen=256)
+        self._stepped.connect(self._on_stepped)
 
         self._timer = QTimer(self)
         self._timer.setInterval(frame_interval_ms)
@@ -309,7 +113,7 @@ class Runner(QObject):
 
     @property
     def is_running(self) -> bool:
-        """True while a generator is being advanced (not paused)."""
+        """True while a run is being advanced (not paused)."""
         return self._state == "running"
 
     @property
@@ -318,29 +122,36 @@ class Runner(QObject):
 
     @property
     def is_active(self) -> bool:
-        """True while a generator is loaded, running or paused."""
+        """True while a run is loaded, running or paused."""
         return self._state in ("running", "paused")
+
+    @property
+    def session(self) -> Any:
+        """The Session being driven (None when idle)."""
+        return self._session
+
+    def _newest(self) -> tuple[int, Any]:
+        if self._session is not None:
+            self._last = self._session.latest()
+        return self._last
 
     def latest(self) -> Any:
         """The newest snapshot the experiment produced (None before the first)."""
-        return self._slot.get()[1]
+        return self._newest()[1]
 
     def step_count(self) -> int:
         """How many snapshots the current (or last) run has produced."""
-        return self._slot.get()[0]
+        return self._newest()[0]
 
     def steps_per_second(self) -> float:
-        """Experiment steps per second over about the last second (0 when not running)."""
-        if not self.is_active or len(self._rate_samples) < 2:
+        """Snapshots per second over about the last second (0 when not running)."""
+        return self._snapshot_meter.rate() if self.is_active else 0.0
+
+    def training_steps_per_second(self) -> float:
+        """Training steps per second, as the Session meters them (0 when not running)."""
+        if not self.is_running or self._session is None:
             return 0.0
-        t_new, c_new = self._rate_samples[-1]
-        t_old, c_old = self._rate_samples[0]
-        for t, c in self._rate_samples:
-            if t >= t_new - 1.0:
-                t_old, c_old = t, c
-                break
-        dt = t_new - t_old
-        return (c_new - c_old) / dt if dt > 0 else 0.0
+        return self._session.steps_per_second()
 
     def snapshots_per_second(self) -> float:
         """How many ``snapshot`` signals went out over about the last second."""
@@ -352,35 +163,44 @@ class Runner(QObject):
 
     def set_max_steps_per_second(self, rate: float | None) -> None:
         """Limit the experiment's pace; None runs it as fast as it goes."""
-        _interval(rate)  # validate before storing
+        if rate is not None and not float(rate) > 0:
+            raise ValueError(f"max steps per second must be positive or None, got {rate!r}")
         self._max_sps = None if rate is None else float(rate)
-        if self._worker is not None:
-            self._worker.set_max_steps_per_second(self._max_sps)
+        if self._session is not None:
+            self._session.set_max_steps_per_second(self._max_sps)
+
+    def change(self, name: str, value: Any) -> Any:
+        """Send a live setting change to the run (applies before its next step)."""
+        if self._session is None:
+            return value
+        return self._session.change(name, value)
 
     # -- transport ------------------------------------------------------------------------
 
-    def start(self, generator_factory: GeneratorSource, *, paused: bool = False) -> None:
-        """Stop whatever runs, then run ``generator_factory()`` on a fresh thread.
+    def start(self, source: Any, *, paused: bool = False) -> None:
+        """Stop whatever runs, then drive ``source`` on a fresh thread.
 
-        ``generator_factory`` is a zero-argument callable returning the experiment's
-        generator (e.g. ``functools.partial(run, config)``); a generator object is also
-        accepted. With ``paused=True`` nothing is pulled until ``step()`` or ``resume()``.
+        ``source`` is a Session (or a ChildSession), or a zero-argument callable returning
+        a generator of snapshots (a generator object is also accepted). With
+        ``paused=True`` nothing is taken until ``step()`` or ``resume()``.
         """
         self.stop(self.QUICK_STOP_S)
         self._generation += 1
         gen_id = self._generation
-        self._slot = LatestSlot()
+        session = _as_session(source)
+        session.set_max_steps_per_second(self._max_sps)
+        if paused:
+            session.pause()
+        session.on_single_step = functools.partial(self._stepped.emit, gen_id)
+        self._last = (0, None)
         self._emitted_count = 0
-        self._rate_samples.clear()
+        self._snapshot_meter.clear()
         self._frame_times.clear()
 
-        worker = SnapshotWorker(
-            generator_factory, self._slot, max_steps_per_second=self._max_sps, paused=paused
-        )
+        worker = FunctionWorker(session.drive)
         worker.setAutoDelete(False)  # Python owns it; Qt never runs it from a pool
         worker.errored.connect(functools.partial(self._on_errored, gen_id))
-        worker.finished.connect(functools.partial(self._on_worker_finished, gen_id))
-        worker.stepped.connect(functools.partial(self._on_stepped, gen_id))
+        worker.returned.connect(functools.partial(self._on_returned, gen_id))
         worker.warned.connect(_log_warning)
         # A dedicated Python thread rather than QThreadPool: stop() can join exactly this
         # thread, and the thread is gone from threading.enumerate() when it ends (a pool
@@ -388,20 +208,20 @@ class Runner(QObject):
         thread = threading.Thread(
             target=worker.run, name=f"vizlab-runner-{next(_thread_ids)}", daemon=True
         )
-        self._worker, self._thread = worker, thread
+        self._session, self._worker, self._thread = session, worker, thread
         self._set_state("paused" if paused else "running")
         thread.start()
-        self._rate_samples.append((time.monotonic(), 0))
+        self._snapshot_meter.add(0)
         self._timer.start()
 
     def pause(self) -> None:
-        if self._worker is not None and self._state == "running":
-            self._worker.pause()
+        if self._session is not None and self._state == "running":
+            self._session.pause()
             self._set_state("paused")
 
     def resume(self) -> None:
-        if self._worker is not None and self._state == "paused":
-            self._worker.resume()
+        if self._session is not None and self._state == "paused":
+            self._session.resume()
             self._set_state("running")
 
     def toggle_pause(self) -> None:
@@ -412,15 +232,15 @@ class Runner(QObject):
 
     def step(self) -> None:
         """Advance exactly one snapshot while paused (while running, this just pauses)."""
-        if self._worker is None:
+        if self._session is None:
             return
         if self._state == "running":
             self.pause()
         elif self._state == "paused":
-            self._worker.request_step()
+            self._session.step()
 
     def stop(self, timeout: float = 2.0) -> bool:
-        """Abort the run and join its thread; the state becomes "idle".
+        """End the run and join its thread; the state becomes "idle".
 
         Returns as soon as the experiment's current step ends (at once for a child
         process, which is ended mid-step). Returns False if the thread did not end within
@@ -447,27 +267,29 @@ class Runner(QObject):
         if detached is not None:
             self._orphans.append(detached)
 
-    def _detach(self) -> tuple[SnapshotWorker, threading.Thread] | None:
-        """Abort the current worker and forget it; return it to be joined, if any."""
+    def _detach(self) -> tuple[Any, threading.Thread] | None:
+        """End the current run and forget it; return it to be joined, if any."""
         self._prune_orphans()
-        worker, thread = self._worker, self._thread
-        if worker is None or thread is None:
+        session, worker, thread = self._session, self._worker, self._thread
+        if session is None or worker is None or thread is None:
             if self._state in ("running", "paused"):
                 self._set_state("idle")
             return None
-        self._generation += 1  # queued signals of this worker are now stale
-        self._worker = self._thread = None
+        self._last = session.latest()
+        self._generation += 1  # queued signals of this run are now stale
+        self._session = self._worker = self._thread = None
         self._timer.stop()
         worker.quit()
+        session.stop()
         self._set_state("idle")
-        return worker, thread
+        return session, thread
 
     def shutdown(self, timeout: float = 5.0) -> bool:
         """Stop and join every thread this runner started (call on application close)."""
         deadline = time.monotonic() + timeout
         self.begin_shutdown()
-        for worker, thread in self._orphans:
-            worker.quit()
+        for session, thread in self._orphans:
+            session.stop()
             thread.join(max(0.0, deadline - time.monotonic()))
         self._prune_orphans()
         return not self._orphans
@@ -475,9 +297,8 @@ class Runner(QObject):
     # -- GUI-thread slots -------------------------------------------------------------
 
     def _on_tick(self) -> None:
-        count, item = self._slot.get()
-        now = time.monotonic()
-        self._rate_samples.append((now, count))
+        count, item = self._newest()
+        self._snapshot_meter.add(count)
         if count > self._emitted_count:
             self._emit(count, item)
 
@@ -486,8 +307,7 @@ class Runner(QObject):
         self._frame_times.append(time.monotonic())
         self.snapshot.emit(item)
 
-    def _on_stepped(self, gen_id: int, payload: tuple[int, Any]) -> None:
-        count, item = payload
+    def _on_stepped(self, gen_id: int, count: int, item: Any) -> None:
         # The timer may already have shown this step (or a later one); never go backwards.
         if gen_id == self._generation and count > self._emitted_count:
             self._emit(count, item)
@@ -503,31 +323,31 @@ class Runner(QObject):
         self._set_state("error")
         self.error.emit(message, text)
 
-    def _on_worker_finished(self, gen_id: int) -> None:
-        # superqt emits ``finished`` after ``errored`` too; only a clean end is ours.
-        if gen_id != self._generation or self._worker is None:
+    def _on_returned(self, gen_id: int, ran_to_end: bool) -> None:
+        # drive() returns False when stopped; only a run that went to its end finishes.
+        if gen_id != self._generation or self._session is None or not ran_to_end:
             return
         self._end_run()
         self._set_state("finished")
         self.finished.emit()
 
     def _end_run(self) -> None:
-        """The worker ended on its own: show its last snapshot and join its thread."""
+        """The run ended on its own: show its last snapshot and join its thread."""
         thread = self._thread
-        self._worker = self._thread = None
+        count, item = self._newest()
+        self._session = self._worker = self._thread = None
         self._timer.stop()
-        count, item = self._slot.get()
-        self._rate_samples.append((time.monotonic(), count))
+        self._snapshot_meter.add(count)
         if count > self._emitted_count:
             self._emit(count, item)
         if thread is not None:
-            # run() emits finished/errored as its last acts, so this is immediate.
+            # run() emits returned/errored as its last acts, so this is immediate.
             thread.join(1.0)
             if thread.is_alive():
                 log.warning("experiment thread %s still alive after finishing", thread.name)
 
     def _prune_orphans(self) -> None:
-        self._orphans = [(w, t) for w, t in self._orphans if t.is_alive()]
+        self._orphans = [(s, t) for s, t in self._orphans if t.is_alive()]
 
     def _set_state(self, state: str) -> None:
         if state != self._state:

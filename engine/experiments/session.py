@@ -77,11 +77,13 @@ class Session:
 
     def __init__(self, experiment: ModuleType | str | None, config: Any = None, *,
                  state: Any = None, max_steps_per_second: float | None = None,
-                 paused: bool = False,
+                 paused: bool = False, first_step: int = 0,
                  source: Callable[[], Iterator[Any]] | None = None) -> None:
         """`experiment` (a module or its name) runs on a private copy of `config`, from
-        saved `state` if given. `source` instead drives any generator factory (no
-        settings, no live changes): the app's runner uses it for plain generators."""
+        saved `state` if given; snapshots of steps before `first_step` are passed over
+        (a lab whose preview already showed them). `source` instead drives any generator
+        factory (no settings, no live changes): the app's runner uses it for plain
+        generators."""
         if source is None:
             module = (importlib.import_module(experiment) if isinstance(experiment, str)
                       else experiment)
@@ -93,6 +95,7 @@ class Session:
         else:
             self.experiment, self.config, self._live = None, None, set()
         self.state = state
+        self.first_step = first_step
         self._source = source
         self._generator: Iterator[Any] | None = None
         self._cond = threading.Condition()
@@ -106,6 +109,9 @@ class Session:
         self._rate = _check_rate(max_steps_per_second)
         self._next_due = float("-inf")
         self.meter = RateMeter()
+        # Called by drive() on its thread after a single step taken while paused, with
+        # (count, snapshot), so a front end can show it at once.
+        self.on_single_step: Callable[[int, Any], None] | None = None
 
     # -- requests, from any thread -------------------------------------------------------
 
@@ -196,6 +202,8 @@ class Session:
         self._apply_changes()
         try:
             snapshot = next(self._generator)
+            while getattr(snapshot, "step", self.first_step) < self.first_step:
+                snapshot = next(self._generator)
         except StopIteration:
             with self._cond:
                 self._finished = True
@@ -219,29 +227,35 @@ class Session:
         warnings.simplefilter("default")  # a warning once per place, not once per step
         try:
             while True:
-                if not self._wait_for_turn():
+                turn = self._wait_for_turn()
+                if turn is None:
                     return False
                 before = self._latest
-                if self.advance() is None:
+                snapshot = self.advance()
+                if snapshot is None:
                     return True
                 self._schedule(before)
+                if turn == "single" and self.on_single_step is not None:
+                    self.on_single_step(self._count, snapshot)
         finally:
             self.close()
 
-    def _wait_for_turn(self) -> bool:
+    def _wait_for_turn(self) -> str | None:
+        """"single" for a single step while paused, "next" for the next step of a
+        running session, None to stop."""
         with self._cond:
             while True:
                 if self._stop:
-                    return False
+                    return None
                 if self._paused:
                     if self._step_credits > 0:
                         self._step_credits -= 1
-                        return True
+                        return "single"
                     self._cond.wait(_MAX_WAIT_S)
                     continue
                 now = time.monotonic()
                 if now >= self._next_due:
-                    return True
+                    return "next"
                 self._cond.wait(min(self._next_due - now, _MAX_WAIT_S))
 
     def _schedule(self, before: Any) -> None:

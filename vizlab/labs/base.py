@@ -1,8 +1,9 @@
 """What every lab view shares: settings controls, a runner, a timeline, an error banner.
 
 A lab view is the Qt face of one experiment module (`engine.experiments.<name>`). It
-builds its setting controls from the experiment's Config, starts the experiment's
-generator on a `Runner`, keeps a bounded timeline of the snapshots it has drawn, and
+builds its setting controls from the experiment's Config, starts a Session of the
+experiment (in the child process, or in this one) on a `Runner`, sends it live setting
+changes as messages, keeps a bounded timeline of the snapshots it has drawn, and
 draws snapshots; subclasses provide only `build_views()` and `draw(snapshot)`.
 
 Nothing of the experiment runs on the GUI thread: previews (the first snapshot for the
@@ -44,8 +45,8 @@ from PySide6.QtWidgets import (
 from engine import experiments
 from engine.experiments.base import SettingError, SettingInfo, apply_settings, settings_of
 from engine.experiments.contract import is_paced
-from engine.experiments.preview import first_snapshot
-from vizlab.remote import remote_first_snapshot, remote_run
+from engine.experiments.session import Session, first_snapshot
+from vizlab.child import ChildSession, child_first_snapshot
 from vizlab.runner import Previewer, Runner
 
 log = logging.getLogger(__name__)
@@ -263,7 +264,9 @@ class LabView(QWidget):
         self.experiment = experiments.get(self.lab_name)
         self.title = self.experiment.TITLE
         self.config = self.experiment.Config()
-        self.run_config: Any = None  # the copy the running generator reads
+        # The settings the run was started with, plus the live changes sent to it since:
+        # a record on the GUI thread (the run's Session holds a copy of its own).
+        self.run_config: Any = None
         self.restore_state: dict | None = None  # weights to start from (loaded file)
         self.last_snapshot: Any = None
         self.timeline = Timeline()
@@ -272,7 +275,6 @@ class LabView(QWidget):
         self.recorder = None  # an export.Recorder while recording
         self.record_scale = 1
         self.max_steps_per_second: float | None = None
-        self._step_samples: list[tuple[float, int]] = []
         # Flat out, an experiment can make far more snapshots than the ~30 a second the
         # screen shows, and each costs probe work; so the lab spaces them out to about
         # SNAPSHOTS_PER_SECOND (never closer than the snapshot_every setting).
@@ -366,17 +368,19 @@ class LabView(QWidget):
         """Called on Reset before the first new snapshot; override to blank plots."""
 
     # -- transport ------------------------------------------------------------------------
-    def _generator_factory(self):
+    # Snapshots of steps before this one are passed over (the preview showed them).
+    first_step = 0
+
+    def new_session(self):
+        """A Session of the experiment for the current settings (and loaded weights)."""
         self.run_config = copy.deepcopy(self.config)
         self._restore_snapshot_pace()
         config, state = self.run_config, self.restore_state
         self.pending_label.hide()
         if self.run_in_process:
-            # The experiment gets a core of its own; see vizlab/remote.py.
-            return lambda: remote_run(self.experiment.__name__, config, state)
-        if state is not None:
-            return lambda: self.experiment.run(config, state=state)
-        return lambda: self.experiment.run(config)
+            # The experiment gets a core of its own; see vizlab/child.py.
+            return ChildSession(self.experiment.__name__, config, state, self.first_step)
+        return Session(self.experiment, config, state=state, first_step=self.first_step)
 
     def run(self) -> None:
         self._cancel_preview()
@@ -387,7 +391,7 @@ class LabView(QWidget):
             if self.runner.state in ("finished", "error"):
                 self._clear_for_new_run()
             self.error_banner.hide()
-            self.runner.start(self._generator_factory())
+            self.runner.start(self.new_session())
         self.go_live()
 
     def pause(self) -> None:
@@ -399,18 +403,25 @@ class LabView(QWidget):
             if self.runner.state in ("finished", "error"):
                 self._clear_for_new_run()
             self.error_banner.hide()
-            self.runner.start(self._generator_factory(), paused=True)
+            self.runner.start(self.new_session(), paused=True)
         # One press, one training step: snapshot at every step while stepping.
-        if is_paced(self.run_config):
-            self.run_config.snapshot_every = 1
+        self._set_pace(1)
         self.runner.step()
         self.go_live()
+
+    def _set_pace(self, snapshot_every: int) -> None:
+        """Space the run's snapshots (sent to the run as a live change)."""
+        if not is_paced(self.run_config) or self.run_config.snapshot_every == snapshot_every:
+            return
+        self.run_config.snapshot_every = snapshot_every
+        if self.runner.is_active:
+            self.runner.change("snapshot_every", snapshot_every)
 
     def _restore_snapshot_pace(self) -> None:
         if is_paced(self.run_config):
             # At a chosen speed every training step is shown; flat out, the setting rules.
             slow = self.max_steps_per_second is not None
-            self.run_config.snapshot_every = 1 if slow else self.config.snapshot_every
+            self._set_pace(1 if slow else self.config.snapshot_every)
 
     def _adapt_snapshot_pace(self) -> None:
         config = self.run_config
@@ -419,8 +430,8 @@ class LabView(QWidget):
             return
         rate = self.training_steps_per_second()
         if rate > 0:
-            config.snapshot_every = max(self.config.snapshot_every,
-                                        int(rate / self.SNAPSHOTS_PER_SECOND))
+            self._set_pace(max(self.config.snapshot_every,
+                               int(rate / self.SNAPSHOTS_PER_SECOND)))
 
     def set_speed(self, steps_per_second: float | None) -> None:
         """Limit training to this many steps per second (None: as fast as it goes)."""
@@ -430,12 +441,8 @@ class LabView(QWidget):
             self._restore_snapshot_pace()
 
     def training_steps_per_second(self) -> float:
-        """Training steps per second over about the last second, from the snapshots seen."""
-        samples = self._step_samples
-        if not self.runner.is_running or len(samples) < 2:
-            return 0.0
-        (t0, s0), (t1, s1) = samples[0], samples[-1]
-        return (s1 - s0) / (t1 - t0) if t1 > t0 else 0.0
+        """Training steps per second over about the last second, as the run meters them."""
+        return self.runner.training_steps_per_second()
 
     def reset(self) -> None:
         """Stop, forget the run, and apply every pending setting."""
@@ -497,7 +504,7 @@ class LabView(QWidget):
         config, module = copy.deepcopy(self.config), self.experiment
         if self.run_in_process:
             def job(cancelled):
-                return remote_first_snapshot(module.__name__, config, cancelled)
+                return child_first_snapshot(module.__name__, config, cancelled)
         else:
             def job(cancelled):
                 return first_snapshot(module, config)
@@ -530,7 +537,8 @@ class LabView(QWidget):
         if not self.runner.is_active or self.run_config is None:
             return
         if info.live:
-            setattr(self.run_config, name, value)
+            setattr(self.run_config, name, value)  # our record of the run's settings
+            self.runner.change(name, value)
         else:
             self.pending_label.setText(
                 f"Changed {name.replace('_', ' ')}: this needs a new network, "
@@ -575,10 +583,6 @@ class LabView(QWidget):
         if self.preview_pending:  # a run's snapshot is newer than any preview
             self._cancel_preview()
         self.last_snapshot = snapshot
-        now = time.monotonic()
-        self._step_samples.append((now, snapshot.step))
-        while len(self._step_samples) > 2 and self._step_samples[0][0] < now - 1.0:
-            self._step_samples.pop(0)
         self.timeline.append(snapshot)
         self.slider.blockSignals(True)
         self.slider.setRange(0, max(len(self.timeline) - 1, 0))

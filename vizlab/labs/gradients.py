@@ -363,20 +363,9 @@ class View(LabView):
             f"f: {fmt(snap.output, 6)} → <b>{fmt(snap.f_after_apply, 6)}</b> after the edited "
             f"apply, {fmt(snap.f_after_minimize, 6)} after minimize.")
 
-    # -- transport: the preview already shows the forward pass (step 0), so the first
-    # Step press goes straight to the output's adjoint ----------------------------------
-    def _generator_factory(self):
-        factory = super()._generator_factory()
-
-        def backward_steps():
-            generator = factory()
-            try:
-                next(generator, None)
-                yield from generator
-            finally:
-                generator.close()
-
-        return backward_steps
+    # The preview already shows the forward pass (step 0), so the first Step press goes
+    # straight to the output's adjoint.
+    first_step = 1
 
     def clear_views(self) -> None:
         """Reset shows the forward pass again, as the preview does."""

@@ -1,26 +1,27 @@
-"""Run an experiment in a child process, seen from here as a plain iterator of snapshots.
+"""The child process: an experiment's Session runs there, free, on a core of its own.
 
 An experiment thread in the app's own process competes with drawing for Python's GIL:
 on two cores the GUI then costs over half the training speed. In a child process the
 experiment has a core of its own and the GUI thread keeps the GIL, so the lab trains at
 almost headless speed while it draws.
 
-`RemoteRun(module, config, state)` is an iterator that the Runner's worker thread
-advances like any generator: each `next()` asks the child for its next snapshot. Before
-each request the live settings of `config` (the object the lab edits) are compared with
-what the child has and changes are sent along, so dragging the learning rate still
-applies at the next step. `abort()`, from any thread, ends the child at once, even in
-the middle of a long step.
+`ChildSession(module, config, state)` is driven like a `Session` (see
+engine/experiments/session.py): the Runner's worker thread calls `drive()`, which starts
+the child and receives its snapshots; live changes, pause, single steps and the pace
+are sent to the child as messages. The child does not wait to be asked: it trains at
+its own pace and keeps only its newest snapshot, which it sends as soon as the previous
+one was taken, with only the rows of its growing histories that were not sent yet. So
+the bytes per snapshot stay flat however long the run. `stop()`, from any thread, ends
+the child at once, even in the middle of a long step.
 
-`remote_first_snapshot` computes a lab's preview (its first snapshot) in a child of its
+`child_first_snapshot` computes a lab's preview (its first snapshot) in a child of its
 own, which a newer preview can end at once. `shutdown()` ends every child, the fork
 server and the resource tracker, all at once rather than one after another.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import importlib
+import copy
 import logging
 import multiprocessing
 import os
@@ -28,13 +29,12 @@ import signal
 import threading
 import time
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable
 from typing import Any
 
-import numpy as np
-
-from engine.experiments.base import settings_of
-from engine.experiments.preview import first_snapshot
+from engine.experiments.base import SettingError, apply_settings, settings_of
+from engine.experiments.history import HistoryDecoder, HistoryEncoder
+from engine.experiments.session import Session, first_snapshot
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +42,8 @@ log = logging.getLogger(__name__)
 STOP_TIMEOUT_S = 0.5
 # How often a waiting preview checks whether it has been superseded.
 _PREVIEW_POLL_S = 0.02
+# How long the child waits for a request or a new snapshot before looking again.
+_IDLE_POLL_S = 0.005
 
 _context = None
 # Every child process started here and not yet joined, so shutdown() can end them all.
@@ -70,7 +72,7 @@ def _mp_context():
     return _context
 
 
-class RemoteError(RuntimeError):
+class ChildError(RuntimeError):
     """An exception raised in the child. ``str()`` is the original message, ``type_name``
     the original exception's class name, ``details`` its traceback text."""
 
@@ -82,7 +84,7 @@ class RemoteError(RuntimeError):
 
 def describe_error(exc: BaseException) -> str:
     """One line for a user: the original exception's type and message, wherever it ran."""
-    if isinstance(exc, RemoteError):
+    if isinstance(exc, ChildError):
         return f"{exc.type_name}: {exc}" if exc.type_name else str(exc)
     return f"{type(exc).__name__}: {exc}"
 
@@ -91,69 +93,65 @@ def _error_payload(exc: BaseException) -> tuple[str, str, str]:
     return str(exc), traceback.format_exc(), type(exc).__name__
 
 
-class _CurveMirror:
-    """The parent's copy of a snapshot's growing `curves`, fed only the new rows.
-
-    Curves (one row per snapshot) grow without end; sending them whole with every
-    snapshot would cost O(rows) each time. The child sends the rows added since the last
-    snapshot, and this mirror appends them to buffers of its own and hands out read-only
-    views, as engine.experiments.history does inside one process.
-    """
-
-    def __init__(self) -> None:
-        self.buffers: dict[str, np.ndarray] = {}
-        self.length = 0
-
-    def extend(self, new_rows: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        added = len(next(iter(new_rows.values()))) if new_rows else 0
-        for name, rows in new_rows.items():
-            buffer = self.buffers.get(name)
-            if buffer is None or len(buffer) < self.length + added:
-                bigger = np.empty((max(2 * (self.length + added), 64), *rows.shape[1:]),
-                                  dtype=rows.dtype)
-                if buffer is not None:
-                    bigger[: self.length] = buffer[: self.length]
-                self.buffers[name] = buffer = bigger
-            buffer[self.length: self.length + added] = rows
-        self.length += added
-        views = {}
-        for name, buffer in self.buffers.items():
-            view = buffer[: self.length].view()
-            view.flags.writeable = False
-            views[name] = view
-        return views
+def _apply(session: Any, message: tuple) -> None:
+    """One request from the parent (or its backlog) applied to a Session."""
+    kind = message[0]
+    if kind == "change":
+        session.change(*message[1:])
+    elif kind == "pause":
+        session.pause()
+    elif kind == "resume":
+        session.resume()
+    elif kind == "step":
+        session.step()
+    elif kind == "rate":
+        session.set_max_steps_per_second(message[1])
 
 
-def _split_curves(snapshot: Any, rows_sent: int) -> tuple[Any, dict | None, int]:
-    """The snapshot without its curves, the curve rows not sent yet, and the new count."""
-    curves = getattr(snapshot, "curves", None)
-    if not isinstance(curves, dict) or not curves:
-        return snapshot, None, rows_sent
-    length = len(next(iter(curves.values())))
-    new_rows = {name: np.array(values[rows_sent:]) for name, values in curves.items()}
-    return dataclasses.replace(snapshot, curves=None), new_rows, length
-
-
-def _child(connection, module_name: str, config: Any, state: Any) -> None:
-    """The child process: advance the experiment one snapshot per request."""
-    rows_sent = 0
+def _child(connection, module_name: str, config: Any, state: Any, first_step: int,
+           backlog: list) -> None:
+    """The child process: a Session runs free on a thread of its own; this thread takes
+    the parent's requests and sends the newest snapshot whenever the parent has taken the
+    one before (so at most one is in flight and older ones are simply dropped)."""
+    ended: list[tuple] = []
     try:
-        module = importlib.import_module(module_name)
-        generator = module.run(config, state=state) if state is not None else module.run(config)
-        while True:
-            request = connection.recv()
-            if request[0] == "stop":
-                generator.close()
-                break
-            for name, value in request[1].items():  # live settings changed by the user
-                setattr(config, name, value)
+        session = Session(module_name, config, state=state, first_step=first_step)
+        for message in backlog:
+            _apply(session, message)
+
+        def drive() -> None:
             try:
-                snapshot = next(generator)
-            except StopIteration:
-                connection.send(("done", None))
-                break
-            snapshot, new_rows, rows_sent = _split_curves(snapshot, rows_sent)
-            connection.send(("snapshot", (snapshot, new_rows)))
+                ended.append(("done", None) if session.drive() else ("stopped", None))
+            except Exception as exc:
+                ended.append(("error", _error_payload(exc)))
+
+        driver = threading.Thread(target=drive, name="experiment", daemon=True)
+        driver.start()
+        encoder = HistoryEncoder()
+        sent, taken = 0, True
+        while True:
+            while connection.poll(0 if taken else _IDLE_POLL_S):
+                message = connection.recv()
+                if message[0] == "stop":
+                    session.stop()
+                    driver.join(STOP_TIMEOUT_S)
+                    return
+                if message[0] == "taken":
+                    taken = True
+                else:
+                    _apply(session, message)
+            if not taken:
+                continue
+            count, snapshot = session.latest()
+            if count > sent:
+                connection.send(("snapshot", (count, encoder.encode(snapshot),
+                                              session.steps_per_second())))
+                sent, taken = count, False
+            elif ended and not driver.is_alive():
+                connection.send(ended[0])
+                return
+            else:
+                session.wait_newer(sent, _IDLE_POLL_S)
     except (EOFError, BrokenPipeError, KeyboardInterrupt):
         pass  # the parent went away or asked us to go
     except Exception as exc:
@@ -197,125 +195,192 @@ def _start_child(target, args: tuple, name: str):
     return process, parent_end
 
 
-def _live_values(config: Any, names: list[str]) -> dict[str, Any]:
-    return {name: getattr(config, name) for name in names}
-
-
 def _child_name(module_name: str) -> str:
     return f"vizlab-{module_name.rsplit('.', 1)[-1]}"
 
 
-class RemoteRun:
-    """An iterator of the experiment's snapshots, computed in a child process.
+class ChildSession:
+    """A Session in a child process, driven from here like a Session in this one.
 
-    One request, one snapshot: the child never runs ahead, so a pause or a Step sees
-    the settings as they were when it was asked for. The child starts at the first
-    ``next()`` (on the thread that iterates). ``close()`` stops it politely; ``abort()``
-    ends it at once from any thread, after which iteration simply stops.
+    `drive()` (on the thread that owns the run) starts the child and receives its newest
+    snapshots until the run ends; `latest()`, `change()`, `pause()`, `resume()`,
+    `step()` and `set_max_steps_per_second()` work from any thread, before the child
+    started too. `stop()` ends the child at once, even in the middle of a long step.
+    If no child can be started, the run goes on in a Session in this process.
     """
 
-    def __init__(self, module_name: str, config: Any, state: Any = None) -> None:
+    def __init__(self, module_name: str, config: Any, state: Any = None,
+                 first_step: int = 0) -> None:
         self.module_name = module_name
-        self.config = config
+        self.config = copy.deepcopy(config)
         self.state = state
-        self._live = [info.name for info in settings_of(config) if info.live]
-        self._process = None
+        self.first_step = first_step
+        self._lock = threading.Lock()
         self._connection = None
-        self._fallback: Iterator[Any] | None = None
-        self._aborted = threading.Event()
-        self._started = False  # the child has sent its first answer
-        self._finished = False
-        self._sent: dict[str, Any] = {}
-        self._curves = _CurveMirror()
+        self._process = None
+        self._local: Session | None = None
+        self._backlog: list[tuple] = []  # requests made before the child started
+        self._stopped = threading.Event()
+        self._latest: tuple[int, Any] = (0, None)
+        self._rate = 0.0
+        self._paused = False
+        self.on_single_step: Callable[[int, Any], None] | None = None
 
-    def __iter__(self) -> RemoteRun:
-        return self
+    # -- requests, from any thread -------------------------------------------------------
 
-    def __next__(self) -> Any:
-        if self._fallback is not None:
-            return next(self._fallback)
-        if self._finished or self._aborted.is_set():
-            self.close()
-            raise StopIteration
-        if self._process is None:
-            try:
-                self._process, self._connection = _start_child(
-                    _child, (self.module_name, dataclasses.replace(self.config), self.state),
-                    _child_name(self.module_name))
-            except Exception:  # e.g. a script without a __main__ guard under spawn/forkserver
-                log.warning("could not start an experiment process; training in this one",
-                            exc_info=True)
-                return self._train_here()
-            self._sent = _live_values(self.config, self._live)
-            if self._aborted.is_set():  # aborted while the child was starting
-                self.close()
-                raise StopIteration
-        current = _live_values(self.config, self._live)
-        changes = {k: v for k, v in current.items() if v != self._sent.get(k)}
-        self._sent = current
-        try:
-            self._connection.send(("next", changes))
-            kind, payload = self._connection.recv()
-        except (EOFError, BrokenPipeError, OSError):
-            if self._aborted.is_set():
-                self.close()
-                raise StopIteration from None
-            if not self._started:  # the child died before its first snapshot
-                log.warning("the experiment process did not start; training in this one")
-                self.close()
-                return self._train_here()
-            self.close()
-            raise RemoteError("the experiment process ended unexpectedly") from None
-        self._started = True
-        if kind == "snapshot":
-            snapshot, new_rows = payload
-            if new_rows is not None:
-                snapshot = dataclasses.replace(snapshot, curves=self._curves.extend(new_rows))
-            return snapshot
-        self._finished = True
-        self.close()
-        if kind == "done":
-            raise StopIteration
-        raise RemoteError(*payload)
+    def change(self, name: str, value: Any, at_step: int | None = None) -> Any:
+        value = _validated_change(self.config, name, value)
+        self._send(("change", name, value, at_step))
+        return value
 
-    def _train_here(self) -> Any:
-        self._fallback = _in_this_process(self.module_name, self.config, self.state)
-        return next(self._fallback)
+    def pause(self) -> None:
+        self._paused = True
+        self._send(("pause",))
 
-    def abort(self) -> None:
-        """End the child now, mid-step too (safe from any thread)."""
-        self._aborted.set()
-        process = self._process
+    def resume(self) -> None:
+        self._paused = False
+        self._send(("resume",))
+
+    def step(self) -> None:
+        self._send(("step",))
+
+    def set_max_steps_per_second(self, rate: float | None) -> None:
+        self._send(("rate", rate))
+
+    @property
+    def paused(self) -> bool:
+        return self._paused
+
+    def latest(self) -> tuple[int, Any]:
+        local = self._local
+        return local.latest() if local is not None else self._latest
+
+    def steps_per_second(self) -> float:
+        local = self._local
+        return local.steps_per_second() if local is not None else self._rate
+
+    def stop(self) -> None:
+        """End the run now: the child is ended mid-step (safe from any thread)."""
+        self._stopped.set()
+        with self._lock:
+            local, process = self._local, self._process
+        if local is not None:
+            local.stop()
         if process is not None:
             _signal(process, signal.SIGTERM)
 
-    def close(self) -> None:
-        """Stop the child (politely, then by force after STOP_TIMEOUT_S)."""
-        if self._fallback is not None:
-            close = getattr(self._fallback, "close", None)
-            if close is not None:
-                close()
-        process, connection = self._process, self._connection
-        if process is None:
-            return
-        self._process = self._connection = None
-        if self._aborted.is_set():
+    def _send(self, message: tuple) -> None:
+        with self._lock:
+            if self._local is not None:
+                _apply(self._local, message)
+            elif self._connection is None:
+                self._backlog.append(message)
+            else:
+                try:
+                    self._connection.send(message)
+                except (BrokenPipeError, OSError):
+                    pass  # the child is gone; drive() reports how
+
+    # -- the run, on the thread that owns it ---------------------------------------------
+
+    def drive(self) -> bool:
+        """Run the child until the experiment ends (True) or `stop()` (False)."""
+        with self._lock:
+            if self._stopped.is_set():
+                return False
+            backlog, self._backlog = self._backlog, []
+        try:
+            process, connection = _start_child(
+                _child, (self.module_name, self.config, self.state, self.first_step, backlog),
+                _child_name(self.module_name))
+        except Exception:  # e.g. a script without a __main__ guard under spawn/forkserver
+            log.warning("could not start an experiment process; training in this one",
+                        exc_info=True)
+            with self._lock:
+                self._backlog[:0] = backlog
+            return self._drive_here()
+        with self._lock:  # requests made while the child started go after the others
+            self._process, self._connection = process, connection
+            for message in self._backlog:
+                connection.send(message)
+            self._backlog.clear()
+        if self._stopped.is_set():  # stopped while the child was starting
+            with self._lock:
+                self._process = self._connection = None
             _end(process, connection)
-        else:
-            _stop(process, connection)
+            return False
+        try:
+            return self._receive(process, connection)
+        finally:
+            with self._lock:
+                self._process = self._connection = None
+            if self._stopped.is_set():
+                _end(process, connection)
+            else:
+                _stop(process, connection)
+
+    def _receive(self, process, connection) -> bool:
+        decoder = HistoryDecoder()
+        started = False
+        while True:
+            try:
+                kind, payload = connection.recv()
+            except (EOFError, BrokenPipeError, OSError):
+                if self._stopped.is_set():
+                    return False
+                if not started:  # the child died before its first snapshot
+                    log.warning("the experiment process did not start; training in this one")
+                    with self._lock:
+                        self._process = self._connection = None
+                    _end(process, connection)
+                    return self._drive_here()
+                raise ChildError("the experiment process ended unexpectedly") from None
+            started = True
+            if kind == "snapshot":
+                count, snapshot, rate = payload
+                snapshot = decoder.decode(snapshot)
+                self._latest, self._rate = (count, snapshot), rate
+                self._send(("taken",))
+                if self._paused and self.on_single_step is not None:
+                    self.on_single_step(count, snapshot)
+            elif kind == "done":
+                return True
+            elif kind == "stopped":
+                return False
+            else:
+                raise ChildError(*payload)
+
+    def _drive_here(self) -> bool:
+        with self._lock:
+            local = self._local = Session(self.module_name, self.config, state=self.state,
+                                          first_step=self.first_step)
+            for message in self._backlog:
+                _apply(local, message)
+            self._backlog.clear()
+        local.on_single_step = self.on_single_step
+        if self._stopped.is_set():
+            local.stop()
+        return local.drive()
 
 
-def remote_run(module_name: str, config: Any, state: Any = None) -> RemoteRun:
-    """The experiment's snapshots, computed in a child process (see RemoteRun)."""
-    return RemoteRun(module_name, config, state)
+def _validated_change(config: Any, name: str, value: Any) -> Any:
+    """What Session.change checks, here before the request crosses to the child."""
+    live = {info.name for info in settings_of(config) if info.live}
+    if name not in live:
+        if name in {info.name for info in settings_of(config)}:
+            raise SettingError(f"{name} needs a new network: it applies on Reset")
+        raise SettingError(f"unknown setting {name!r}")
+    scratch = copy.copy(config)
+    apply_settings(scratch, {name: value})
+    return getattr(scratch, name)
 
 
-def remote_first_snapshot(module_name: str, config: Any,
+def child_first_snapshot(module_name: str, config: Any,
                           cancelled: threading.Event | None = None) -> Any:
     """The experiment's first snapshot for ``config``, computed in a child process.
 
     Returns None as soon as ``cancelled`` is set (the child is ended at once, however far
-    it got). An error in the experiment raises RemoteError with the original message.
+    it got). An error in the experiment raises ChildError with the original message.
     """
     cancelled = cancelled or threading.Event()
     try:
@@ -330,22 +395,17 @@ def remote_first_snapshot(module_name: str, config: Any,
             if cancelled.is_set():
                 return None
             if not process.is_alive() and not connection.poll(0):
-                raise RemoteError("the preview process ended unexpectedly")
+                raise ChildError("the preview process ended unexpectedly")
         kind, payload = connection.recv()
     except (EOFError, OSError):
         if cancelled.is_set():
             return None
-        raise RemoteError("the preview process ended unexpectedly") from None
+        raise ChildError("the preview process ended unexpectedly") from None
     finally:
         _end(process, connection)  # done or superseded: nothing to wait for
     if kind == "snapshot":
         return payload
-    raise RemoteError(*payload)
-
-
-def _in_this_process(module_name: str, config: Any, state: Any) -> Iterator[Any]:
-    module = importlib.import_module(module_name)
-    return module.run(config, state=state) if state is not None else module.run(config)
+    raise ChildError(*payload)
 
 
 def _signal(process, signum: int) -> None:
