@@ -29,7 +29,7 @@ from pyqtgraph.exporters import CSVExporter, ImageExporter, SVGExporter
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from .atomic import ExportError, atomic_open, atomic_path
-from .recording import ProgressCallback
+from .progress import ProgressCallback
 
 log = logging.getLogger(__name__)
 

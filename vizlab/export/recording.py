@@ -56,6 +56,7 @@ import numpy as np
 from PIL import GifImagePlugin, Image
 
 from .atomic import atomic_open
+from .progress import ProgressCallback
 
 log = logging.getLogger(__name__)
 
@@ -68,8 +69,6 @@ __all__ = [
     "write_gif",
 ]
 
-#: ``progress(done, total)``; returning ``False`` cancels (``None`` or ``True`` continue).
-ProgressCallback = Callable[[int, int], "bool | None"]
 #: What a frame may be: an HxW, HxWx3 or HxWx4 uint8 array, a PIL image, or a QImage.
 FrameLike = Any
 
