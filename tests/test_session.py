@@ -175,7 +175,7 @@ LONG_RUNS = {
 def test_every_labs_payload_stays_flat(name):
     module = experiments.get(name)
     fields = {f.name for f in dataclasses.fields(module.Config)}
-    config = module.Config(**{k: v for k, v in LONG_RUNS[name].items() if k in fields})
+    config = module.Config(**{k: v for k, v in LONG_RUNS.get(name, {}).items() if k in fields})
     encoder, sizes = HistoryEncoder(), []
     for snapshot in Session(module, config):
         sizes.append(payload_bytes(encoder, snapshot))
