@@ -277,3 +277,18 @@ def test_export_items_work_with_pyqtgraph_exporters(qtbot, tmp_path):
         img = QImage(str(path))
         assert not img.isNull() and img.width() > 50 and img.height() > 50
     assert hm.export_item is hm.plot_item
+
+
+def test_context_menus_are_built_on_the_first_hover_only_where_wanted(qtbot):
+    from PySide6.QtCore import QPointF
+    from PySide6.QtGui import QEnterEvent
+
+    curve, heatmap = CurvePlot("c"), Heatmap("h")
+    for widget in (curve, heatmap):
+        qtbot.addWidget(widget)
+        # Nothing is built while a lab builds: neither menu exists yet.
+        assert not widget.plot_item.menuEnabled() and widget.plot_item.vb.menu is None
+        point = QPointF(5, 5)
+        widget.event(QEnterEvent(point, point, point))
+    assert curve.plot_item.menuEnabled() and curve.plot_item.vb.menu is not None
+    assert not heatmap.plot_item.menuEnabled() and heatmap.plot_item.vb.menu is None

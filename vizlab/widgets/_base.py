@@ -16,15 +16,27 @@ class PlotWidgetBase(QWidget):
     """
 
     def __init__(
-        self, parent: QWidget | None = None, axis_items: dict[str, pg.AxisItem] | None = None
+        self,
+        parent: QWidget | None = None,
+        axis_items: dict[str, pg.AxisItem] | None = None,
+        *,
+        menu: bool = True,
     ) -> None:
         super().__init__(parent)
-        self._view = pg.PlotWidget(axisItems=axis_items)
+        # pyqtgraph builds two context menus for every plot, a fifth of the time a lab
+        # takes to build on the GUI thread: they are built on the first hover instead.
+        self._view = pg.PlotWidget(axisItems=axis_items, enableMenu=False)
         self._plot: pg.PlotItem = self._view.getPlotItem()
+        self._menu_wanted = menu
         self._layout = QVBoxLayout(self)
         self._layout.setContentsMargins(0, 0, 0, 0)
         self._layout.setSpacing(2)
         self._layout.addWidget(self._view)
+
+    def enterEvent(self, event) -> None:  # noqa: N802 (Qt override)
+        if self._menu_wanted and not self._plot.menuEnabled():
+            self._plot.setMenuEnabled(True)
+        super().enterEvent(event)
 
     @property
     def plot_item(self) -> pg.PlotItem | None:

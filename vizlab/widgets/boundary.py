@@ -24,10 +24,9 @@ class BoundaryPlot(PlotWidgetBase):
     """
 
     def __init__(self, title: str = "Decision boundary", parent: QWidget | None = None) -> None:
-        super().__init__(parent)
+        super().__init__(parent, menu=False)
         _style.style_plot(self._plot, title, "x1", "x2")
         self._plot.setAspectLocked(False)
-        self._plot.setMenuEnabled(False)
         self._image = pg.ImageItem(axisOrder="row-major")
         self._plot.addItem(self._image)
         self._scatter = pg.ScatterPlotItem(size=6, pen=pg.mkPen("#222222", width=0.6))

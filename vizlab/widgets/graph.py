@@ -83,12 +83,11 @@ class GraphView(PlotWidgetBase):
     """Nodes as labelled boxes, edges as lines; one node and its edges can be highlighted."""
 
     def __init__(self, title: str = "", parent: QWidget | None = None) -> None:
-        super().__init__(parent)
+        super().__init__(parent, menu=False)
         plot = self._plot
         _style.style_plot(plot, title)
         plot.hideAxis("left")
         plot.hideAxis("bottom")
-        plot.setMenuEnabled(False)
         plot.hideButtons()
         self._edges = pg.PlotDataItem(pen=pg.mkPen(EDGE_COLOR, width=1.5), connect="pairs")
         self._hot_edges = pg.PlotDataItem(pen=pg.mkPen(HIGHLIGHT_COLOR, width=3.5),

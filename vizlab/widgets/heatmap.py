@@ -52,7 +52,7 @@ class Heatmap(PlotWidgetBase):
         lock_aspect: bool = False,
         parent: QWidget | None = None,
     ) -> None:
-        super().__init__(parent)
+        super().__init__(parent, menu=False)
         self._fixed_levels = _check_levels(levels) if levels is not None else None
         self._sequential = sequential
         self._data = np.zeros((1, 1), dtype=np.float32)
@@ -63,7 +63,6 @@ class Heatmap(PlotWidgetBase):
         _style.style_plot(plot, title, x_label, y_label)
         plot.invertY(True)  # row 0 at the top, as a matrix is written
         plot.setAspectLocked(lock_aspect)
-        plot.setMenuEnabled(False)
         plot.hideButtons()
 
         self._image = pg.ImageItem(axisOrder="row-major")
