@@ -466,12 +466,23 @@ _BY_NAME = {
     "adadelta": Adadelta,
     "rmsprop": RMSprop,
 }
+# SGD with momentum, named as the labs offer them: torch's usual 0.9.
+_PRESETS = {
+    "momentum": {"momentum": 0.9},
+    "nesterov": {"momentum": 0.9, "nesterov": True},
+}
 
 
 def get(name: str, **kwargs) -> Optimizer:
-    """An optimizer by name ("sgd", "adam", "adagrad", "adadelta", "rmsprop")."""
+    """An optimizer by name, in any case: "sgd", "momentum" and "nesterov" (SGD with
+    momentum 0.9), "adam", "adagrad", "adadelta", "rmsprop"; `kwargs` go to its class
+    (lr, population, ...). The one lookup every experiment uses."""
+    key = name.strip().lower()
+    if key in _PRESETS:
+        return SGD(**{**_PRESETS[key], **kwargs})
     try:
-        cls = _BY_NAME[name.strip().lower()]
+        cls = _BY_NAME[key]
     except KeyError:
-        raise ValueError(f"unknown optimizer {name!r}; known: {', '.join(_BY_NAME)}") from None
+        known = ", ".join([*_BY_NAME, *_PRESETS])
+        raise ValueError(f"unknown optimizer {name!r}; known: {known}") from None
     return cls(**kwargs)

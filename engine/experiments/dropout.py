@@ -232,17 +232,9 @@ EXAMPLE_FIELDS = ("keep_prob", "example_units", "example_kept", "example_masks",
 
 
 def make_optimizer(name: str, lr: float) -> optimizers.Optimizer:
-    if name == "sgd":
-        return optimizers.SGD(lr)
-    if name == "momentum":
-        return optimizers.SGD(lr, momentum=0.9)
-    if name == "adam":
-        return optimizers.Adam(lr)
-    if name == "adagrad":
-        return optimizers.Adagrad(lr)
-    if name == "rmsprop":
-        return optimizers.RMSprop(lr)
-    raise SettingError(f"unknown optimizer {name!r}; one of {', '.join(OPTIMIZERS)}")
+    if name not in OPTIMIZERS:
+        raise SettingError(f"unknown optimizer {name!r}; one of {', '.join(OPTIMIZERS)}")
+    return optimizers.get(name, lr=lr)
 
 
 def make_network(config: Config, inputs: int, classes: int) -> layers.Sequential:

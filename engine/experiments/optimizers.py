@@ -207,9 +207,7 @@ def network(config: Config, dropout: bool, population: int | None = None,
 def make_optimizer(name: str, lr, population: int | None = None) -> optimizers.Optimizer:
     """One of OPTIMIZERS with torch's defaults and this learning rate (array for a
     population)."""
-    cls = {"Adam": optimizers.Adam, "Adadelta": optimizers.Adadelta,
-           "Adagrad": optimizers.Adagrad, "SGD": optimizers.SGD}[name]
-    return cls(lr=lr, population=population)
+    return optimizers.get(name, lr=lr, population=population)
 
 
 def train_step(model: layers.Sequential, opt: optimizers.Optimizer, xb: np.ndarray,

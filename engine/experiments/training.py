@@ -180,14 +180,7 @@ def build_model(config: Config, inputs: int, classes: int) -> layers.Sequential:
 
 
 def make_optimizer(name: str, lr: float) -> optimizers.Optimizer:
-    if name == "sgd":
-        return optimizers.SGD(lr)
-    if name == "momentum":
-        return optimizers.SGD(lr, momentum=0.9)
-    if name == "nesterov":
-        return optimizers.SGD(lr, momentum=0.9, nesterov=True)
-    return {"adam": optimizers.Adam, "adagrad": optimizers.Adagrad,
-            "adadelta": optimizers.Adadelta, "rmsprop": optimizers.RMSprop}[name](lr=lr)
+    return optimizers.get(name, lr=lr)
 
 
 def penalty(name: str, lam: float):

@@ -1,0 +1,36 @@
+"""The shared training kit: one optimizer lookup, by name in any case, used by every lab."""
+
+import numpy as np
+import pytest
+
+from engine import optimizers
+from engine.experiments import dropout, training
+from engine.experiments import optimizers as optimizer_lab
+
+
+def test_one_lookup_knows_every_name_the_labs_offer():
+    nesterov = optimizers.get("Nesterov", lr=0.1)
+    assert type(nesterov) is optimizers.SGD
+    assert (nesterov.momentum, nesterov.nesterov) == (0.9, True)
+    momentum = optimizers.get("momentum", lr=0.2)
+    assert (momentum.momentum, momentum.nesterov) == (0.9, False)
+    assert type(optimizers.get("ADAM", lr=1e-3)) is optimizers.Adam
+    with pytest.raises(ValueError, match="unknown optimizer 'adamw'; known: sgd, adam"):
+        optimizers.get("adamw", lr=0.1)
+
+
+@pytest.mark.parametrize("name", ["sgd", "momentum", "nesterov", "adam", "adagrad",
+                                  "adadelta", "rmsprop"])
+def test_the_training_lab_uses_the_lookup(name):
+    made, looked_up = training.make_optimizer(name, 0.05), optimizers.get(name, lr=0.05)
+    assert type(made) is type(looked_up)
+    assert vars(made).keys() == vars(looked_up).keys()
+    assert getattr(made, "nesterov", None) == getattr(looked_up, "nesterov", None)
+
+
+def test_dropout_and_optimizer_labs_use_the_lookup():
+    for name in dropout.OPTIMIZERS:
+        assert type(dropout.make_optimizer(name, 0.1)) is type(optimizers.get(name, lr=0.1))
+    for name in optimizer_lab.OPTIMIZERS:
+        opt = optimizer_lab.make_optimizer(name, np.array([1e-3, 1e-2], np.float32), population=2)
+        assert type(opt) is type(optimizers.get(name, lr=0.1))
