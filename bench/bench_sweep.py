@@ -25,6 +25,27 @@ def throughput(config: sweep.SweepConfig, workers: int) -> tuple[float, float]:
     return snap.members_total * sweep.total_steps(config) / seconds, seconds
 
 
+def _matmuls(_: int = 0) -> float:
+    import numpy as np
+
+    a = np.random.default_rng(0).random((300, 300), dtype=np.float32)
+    start = time.perf_counter()
+    for _ in range(3000):
+        a = np.tanh(a @ a)
+    return time.perf_counter() - start
+
+
+def machine_speedup() -> float:
+    """What two processes of plain matrix products gain over one on this machine right
+    now: the ceiling of any 2-worker figure (shared or hyperthreaded cores give ~1x)."""
+    import multiprocessing
+
+    one = _matmuls()
+    with multiprocessing.get_context("spawn").Pool(2) as pool:
+        two = max(pool.map(_matmuls, [0, 1]))
+    return 2 * one / two
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rates", type=int, default=1000)
@@ -32,6 +53,8 @@ def main() -> None:
     parser.add_argument("--test", type=int, default=100, help="test images")
     args = parser.parse_args()
 
+    print(f"This machine: 2 processes of matrix products run {machine_speedup():.2f}x "
+          f"as fast as 1")
     config = sweep.SweepConfig(rates=args.rates, train_samples=args.train,
                                test_samples=args.test)
     print(f"MLP sweep, {args.rates} rates x 8, {sweep.total_steps(config)} steps, chunks of "
