@@ -34,3 +34,19 @@ def test_dropout_and_optimizer_labs_use_the_lookup():
     for name in optimizer_lab.OPTIMIZERS:
         opt = optimizer_lab.make_optimizer(name, np.array([1e-3, 1e-2], np.float32), population=2)
         assert type(opt) is type(optimizers.get(name, lr=0.1))
+
+
+def test_a_recording_is_written_as_its_suffix_says(tmp_path):
+    from vizlab.export import ExportError, Recorder
+
+    with Recorder() as recorder:
+        for shade in (0, 128, 255):
+            recorder.add_frame(np.full((8, 8, 3), shade, np.uint8))
+        assert recorder.write(tmp_path / "a.gif", fps=5)
+        assert recorder.write(tmp_path / "a.apng", fps=5)
+        assert recorder.write(tmp_path / "a.PNG", fps=5)
+        with pytest.raises(ExportError, match="written as .gif or .apng or .png, not 'a.mp4'"):
+            recorder.write(tmp_path / "a.mp4")
+    assert (tmp_path / "a.gif").read_bytes()[:6] == b"GIF89a"
+    assert b"acTL" in (tmp_path / "a.apng").read_bytes()[:200]  # an animated PNG
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.PNG", "a.apng", "a.gif"]

@@ -518,11 +518,9 @@ class MainWindow(QMainWindow):
                 if not ok:
                     return False
                 self.settings.setValue("export/fps", fps)
-            write = recorder.write_apng if Path(path).suffix.lower() in (".apng", ".png") \
-                else recorder.write_gif
             done = export.run_with_progress(
                 self, "Encoding the recording",
-                lambda progress: write(path, fps=fps, progress=progress))
+                lambda progress: recorder.write(path, fps=fps, progress=progress))
         except export.ExportError as exc:
             QMessageBox.warning(self, "Could not save the recording", str(exc))
             return False

@@ -311,7 +311,9 @@ def render(args: argparse.Namespace) -> int:
         raise CliError(f"unknown lab {args.lab!r}; the labs are: {', '.join(LAB_NAMES)}")
     out = Path(args.out)
     suffix = out.suffix.lower()
-    allowed = (".png",) if args.command == "screenshot" else (".gif", ".apng", ".png")
+    from vizlab.export.recording import RECORDING_SUFFIXES
+
+    allowed = (".png",) if args.command == "screenshot" else RECORDING_SUFFIXES
     if suffix not in allowed:
         raise CliError(f"--out must end in {' or '.join(allowed)}, got {out.name!r}")
     if not out.parent.exists():
@@ -332,10 +334,10 @@ def render(args: argparse.Namespace) -> int:
     app = QApplication.instance() or QApplication(["vizlab"])
     with contextlib.ExitStack() as cleanup:
         interrupts = cleanup.enter_context(Interrupts().installed())
-        return _render(args, config, out, suffix, app, export, cleanup, interrupts)
+        return _render(args, config, out, app, export, cleanup, interrupts)
 
 
-def _render(args, config, out: Path, suffix: str, app, export, cleanup,
+def _render(args, config, out: Path, app, export, cleanup,
             interrupts: Interrupts) -> int:
     """render's work; `cleanup` closes the window or view, the recorder and the scratch
     folder however this ends (an error, Ctrl+C)."""
@@ -393,7 +395,7 @@ def _render(args, config, out: Path, suffix: str, app, export, cleanup,
                 view.show_snapshot(snapshot)
                 app.processEvents()
                 if recorder is not None and snapshot.step >= next_frame:
-                    recorder.add_frame(export.grab_image(view, args.scale))
+                    view.record_frame(recorder, args.scale)
                     next_frame = snapshot.step + every
             progress.show(min(snapshot.step, args.steps), args.steps, "training")
             if snapshot.step >= args.steps:
@@ -421,10 +423,8 @@ def _render(args, config, out: Path, suffix: str, app, export, cleanup,
                     window.status_timer.stop()
                     window._update_status()
                 export.save_screenshot(shown, out, scale=args.scale, caption=caption)
-        elif suffix == ".gif":
-            recorder.write_gif(out, fps=args.fps, progress=encoding)
         else:
-            recorder.write_apng(out, fps=args.fps, progress=encoding)
+            recorder.write(out, fps=args.fps, progress=encoding)
     except export.ExportError as exc:
         raise CliError(str(exc)) from None
     progress.end_line()

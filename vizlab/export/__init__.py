@@ -16,7 +16,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .atomic import ExportError, atomic_open, atomic_path
-from .recording import ProgressCallback, Recorder, build_palette, write_apng, write_gif
+from .recording import (
+    RECORDING_SUFFIXES,
+    ProgressCallback,
+    Recorder,
+    build_palette,
+    write_apng,
+    write_gif,
+)
 
 if TYPE_CHECKING:
     from .qt import (
@@ -42,6 +49,7 @@ _QT_NAMES = frozenset(
 )
 
 __all__ = [
+    "RECORDING_SUFFIXES",
     "ExportError",
     "ProgressCallback",
     "Recorder",

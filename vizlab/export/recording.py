@@ -55,12 +55,13 @@ from typing import Any
 import numpy as np
 from PIL import GifImagePlugin, Image
 
-from .atomic import atomic_open
+from .atomic import ExportError, atomic_open
 from .progress import ProgressCallback
 
 log = logging.getLogger(__name__)
 
 __all__ = [
+    "RECORDING_SUFFIXES",
     "ProgressCallback",
     "Recorder",
     "build_palette",
@@ -71,6 +72,8 @@ __all__ = [
 
 #: What a frame may be: an HxW, HxWx3 or HxWx4 uint8 array, a PIL image, or a QImage.
 FrameLike = Any
+#: The file suffixes a recording can be written as (Recorder.write picks by suffix).
+RECORDING_SUFFIXES = (".gif", ".apng", ".png")
 
 # GIF: palette indices 0..254 are colours, 255 marks "unchanged" (transparent) pixels.
 _GIF_COLOURS = 255
@@ -313,6 +316,21 @@ class Recorder:
     ) -> bool:
         """Write the frames as an animated GIF; see :func:`write_gif`."""
         return write_gif(path, self, fps=fps, loop=loop, progress=progress)
+
+    def write(
+        self,
+        path: str | os.PathLike[str],
+        fps: float = 10.0,
+        progress: ProgressCallback | None = None,
+    ) -> bool:
+        """Write the frames as the file's suffix says: .gif a GIF, .apng or .png an APNG."""
+        suffix = Path(path).suffix.lower()
+        if suffix == ".gif":
+            return self.write_gif(path, fps=fps, progress=progress)
+        if suffix in RECORDING_SUFFIXES:
+            return self.write_apng(path, fps=fps, progress=progress)
+        raise ExportError(path, f"a recording is written as "
+                                f"{' or '.join(RECORDING_SUFFIXES)}, not {Path(path).name!r}")
 
     def write_apng(
         self,

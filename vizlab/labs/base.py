@@ -602,9 +602,13 @@ class LabView(QWidget):
         self.frames_drawn += 1
         self.timeline_label.setText(f"step {snapshot.step}")
         if self.recorder is not None and self.following_live:
-            from vizlab import export
+            self.record_frame(self.recorder, self.record_scale)
 
-            self.recorder.add_frame(export.grab_image(self, self.record_scale))
+    def record_frame(self, recorder: Any, scale: int = 1) -> None:
+        """Add the lab as it is on screen to a recording (the app's and the CLI's)."""
+        from vizlab import export
+
+        recorder.add_frame(export.grab_image(self, scale))
 
     def _on_scrub(self, index: int) -> None:
         if not self.timeline.items:
