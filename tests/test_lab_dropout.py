@@ -146,7 +146,7 @@ def test_hidden_kernel_changes_in_kept_columns_where_the_pixel_is_not_zero():
     config = lab.Config(watch="hidden", steps=15)
     snaps = run_steps(config)
     x, _ = lab.load_digits()
-    order = lab.batches(len(x), np.random.default_rng([config.seed, 2]), 1)
+    order = lab.MiniBatches(len(x), np.random.default_rng([config.seed, 2]), 1)
     for s in snaps[1:]:
         (i,) = next(order)
         assert s.left.changed.shape == (64, 32)  # pixels x units, as the kernel is

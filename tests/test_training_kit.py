@@ -50,3 +50,30 @@ def test_a_recording_is_written_as_its_suffix_says(tmp_path):
     assert (tmp_path / "a.gif").read_bytes()[:6] == b"GIF89a"
     assert b"acTL" in (tmp_path / "a.apng").read_bytes()[:200]  # an animated PNG
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.PNG", "a.apng", "a.gif"]
+
+
+def test_mini_batches_cover_each_epoch_and_read_a_live_size():
+    from engine.experiments.kit import MiniBatches
+
+    size = [4]
+    batches = MiniBatches(10, np.random.default_rng(0), lambda: size[0])
+    first = [next(batches) for _ in range(2)]
+    assert [len(b) for b in first] == [4, 4] and len(set(np.concatenate(first))) == 8
+    size[0] = 3  # 2 left in this epoch: a fresh permutation
+    assert len(next(batches)) == 3 and batches.cursor == 3
+    size[0] = 50  # clamped to the data
+    assert sorted(next(batches)) == list(range(10))
+
+
+def test_one_number_list_parser_names_the_setting():
+    from engine.experiments import activations
+    from engine.experiments.base import SettingError
+    from engine.experiments.kit import parse_numbers
+
+    assert parse_numbers("1, 2;3 4", "units").tolist() == [1, 2, 3, 4]
+    with pytest.raises(SettingError, match="setting 'units': cannot read '1,x' as numbers"):
+        parse_numbers("1,x", "units")
+    with pytest.raises(SettingError, match="setting 'logits': every value must be a finite"):
+        activations.parse_logits("1,inf")
+    with pytest.raises(SettingError, match="setting 'logits': give 2 to"):
+        activations.parse_logits("1")

@@ -34,6 +34,7 @@ from engine import data as datasets
 from engine import layers, losses, nn, optimizers, probes
 from engine.experiments.base import CachedPart, SettingError, setting
 from engine.experiments.history import History
+from engine.experiments.kit import MiniBatches, parse_numbers
 
 TITLE = "Activations"
 SUMMARY = ("Activation functions and their derivatives, vanishing gradients, dying ReLUs "
@@ -89,17 +90,9 @@ def parse_names(text: str) -> tuple[str, ...]:
 
 def parse_logits(text: str) -> np.ndarray:
     """Logits from "3,0.7,0.5" (commas, semicolons or spaces); SettingError if unreadable."""
-    parts = [p for p in text.replace(";", ",").replace(" ", ",").split(",") if p.strip()]
-    try:
-        values = np.array([float(p) for p in parts], dtype=np.float64)
-    except ValueError:
-        raise SettingError(
-            f"setting 'logits': cannot read {text!r} as numbers separated by commas"
-        ) from None
+    values = parse_numbers(text, "logits")
     if not 2 <= len(values) <= MAX_LOGITS:
         raise SettingError(f"setting 'logits': give 2 to {MAX_LOGITS} numbers, got {len(values)}")
-    if not np.all(np.isfinite(values)):
-        raise SettingError("setting 'logits': every logit must be a finite number")
     return values
 
 
@@ -435,17 +428,6 @@ def relu_network(config: Config, classes: int, population: int | None = None) ->
     return layers.Sequential(stack, input_shape=(2,), seed=config.seed, population=population)
 
 
-def batches(n: int, rng: np.random.Generator, size: Callable[[], int]) -> Iterator[np.ndarray]:
-    """Index batches through shuffled epochs; `size()` is read at every batch (live)."""
-    order, cursor = rng.permutation(n), 0
-    while True:
-        b = max(1, min(size(), n))
-        if cursor + b > n:
-            order, cursor = rng.permutation(n), 0
-        yield order[cursor: cursor + b]
-        cursor += b
-
-
 def _probe(model: layers.Sequential, x: np.ndarray, y: np.ndarray):
     """(member losses, accuracies, dead fraction per hidden layer) on the whole set.
 
@@ -485,7 +467,8 @@ def learning_rate_sweep(config: Config, x: np.ndarray, y: np.ndarray) -> Learnin
     variables = model.trainable_variables
     # The same batches as the live network, so a sweep member at the live network's rate
     # follows the same path.
-    order = batches(len(x), np.random.default_rng([config.seed, 2]), lambda: config.batch_size)
+    order = MiniBatches(len(x), np.random.default_rng([config.seed, 2]),
+                        lambda: config.batch_size)
     diverged_at = np.full(k, -1, dtype=np.int64)
     # Members whose weights blow up are frozen by the optimizer; their overflow is expected.
     with np.errstate(over="ignore", invalid="ignore"):
@@ -555,7 +538,8 @@ def run(config: Config) -> Iterator[Snapshot]:
     units = np.array(config.hidden, dtype=np.float64)
     history = History({"step": 1, "loss": 1, "accuracy": 1, "dead": len(names),
                        "dead_total": 1})
-    order = batches(len(x), np.random.default_rng([config.seed, 2]), lambda: config.batch_size)
+    order = MiniBatches(len(x), np.random.default_rng([config.seed, 2]),
+                        lambda: config.batch_size)
     step = 0
 
     def snapshot(diverged_at: int | None = None) -> Snapshot:

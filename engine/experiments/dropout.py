@@ -39,6 +39,7 @@ from engine import data as datasets
 from engine import layers, losses, nn, optimizers
 from engine.experiments.base import CachedPart, SettingError, setting
 from engine.experiments.history import History
+from engine.experiments.kit import MiniBatches, parse_numbers
 from engine.probes import ChangeTracker
 
 TITLE = "Dropout"
@@ -54,18 +55,6 @@ MAX_EXAMPLE_UNITS = 30
 # all 1797 at every step would cost ten times the training step itself.
 PROBE_SIZE = 500
 PROBE_EVERY = 10
-
-
-def parse_numbers(text: str, name: str) -> np.ndarray:
-    """Numbers from "1,2,3" (commas, semicolons or spaces); SettingError if unreadable."""
-    parts = [p for p in text.replace(";", ",").replace(" ", ",").split(",") if p.strip()]
-    try:
-        values = np.array([float(p) for p in parts], dtype=np.float64)
-    except ValueError:
-        raise SettingError(f"setting {name!r}: cannot read {text!r} as numbers") from None
-    if not np.all(np.isfinite(values)):
-        raise SettingError(f"setting {name!r}: every value must be a finite number")
-    return values
 
 
 def example_mask(config: Config) -> np.ndarray:
@@ -314,16 +303,6 @@ class Trainee:
         )
 
 
-def batches(n: int, rng: np.random.Generator, size: int) -> Iterator[np.ndarray]:
-    """Index batches through shuffled epochs."""
-    order, cursor = rng.permutation(n), 0
-    while True:
-        if cursor + size > n:
-            order, cursor = rng.permutation(n), 0
-        yield order[cursor: cursor + size]
-        cursor += size
-
-
 def draw_mask(config: Config, rng: np.random.Generator, batch: int) -> np.ndarray:
     """This step's keep-mask, (batch, units): one row shared by the batch, or one each."""
     rows = 1 if config.shared_mask else batch
@@ -345,7 +324,7 @@ def run(config: Config) -> Iterator[Snapshot]:
     left = Trainee(config, "left", x.shape[1], classes)
     right = Trainee(config, "right", x.shape[1], classes)
     batch = int(config.batch_size)
-    order = batches(len(x), np.random.default_rng([config.seed, 2]), batch)
+    order = MiniBatches(len(x), np.random.default_rng([config.seed, 2]), batch)
     mask_rng = np.random.default_rng([config.seed, 3])
     probe = np.random.default_rng([config.seed, 4]).permutation(len(x))[:PROBE_SIZE]
     shares = History({"step": 1, "left": 1, "right": 1})

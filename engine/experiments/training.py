@@ -24,6 +24,7 @@ from engine import data as datasets
 from engine import layers, losses, optimizers, probes, regularizers
 from engine.experiments.base import SettingError, setting
 from engine.experiments.history import History
+from engine.experiments.kit import MiniBatches
 
 TITLE = "Training"
 SUMMARY = "Train a network on a data set and watch its weights, units and boundary change."
@@ -225,8 +226,7 @@ def run(config: Config, state: dict[str, np.ndarray] | None = None) -> Iterator[
     relu_layers = [layer.name for layer in hidden_layers if layer.activation == "relu"]
     history = History({"step": 1, "train_loss": 1, "test_loss": 1, "train_acc": 1,
                        "test_acc": 1, "dead": max(len(relu_layers), 1)})
-    order = rng.permutation(len(data.x_train))
-    cursor = 0
+    batches = MiniBatches(len(data.x_train), rng, lambda: config.batch_size)
 
     def snapshot(diverged_at: int | None = None) -> Snapshot:
         return _snapshot(config, model, data, classes, step, history, probe_idx, test_idx, grid,
@@ -234,12 +234,7 @@ def run(config: Config, state: dict[str, np.ndarray] | None = None) -> Iterator[
 
     yield snapshot()
     while step < config.steps:
-        batch = max(1, min(config.batch_size, len(data.x_train)))
-        if cursor + batch > len(order):
-            order = rng.permutation(len(data.x_train))
-            cursor = 0
-        idx = order[cursor: cursor + batch]
-        cursor += batch
+        idx = next(batches)
         optimizer.lr = config.learning_rate  # live: the app may have changed it
         # A diverging network overflows on its way to a non-finite loss: expected here.
         with np.errstate(over="ignore", invalid="ignore"):
