@@ -243,8 +243,13 @@ SMALL = ["--set", "rates=5", "--set", "train_samples=48", "--set", "test_samples
          "--set", "curve_points=4"]
 
 
-def test_cli_sweep_in_process_and_on_two_workers_then_screenshot(tmp_path, capsys):
+def test_cli_sweep_in_process_and_on_two_workers_then_screenshot(tmp_path, capsys,
+                                                                monkeypatch):
+    from vizlab import cli
     from vizlab.cli import main
+
+    # The screenshot installs the CLI's Qt message filter: a later test installs it anew.
+    monkeypatch.setattr(cli, "_qt_message_handler", None)
 
     here, there = tmp_path / "here.npz", tmp_path / "there.npz"
     assert main(["sweep", "optimizers", *SMALL, "--workers", "0", "--out", str(here),
