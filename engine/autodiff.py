@@ -20,6 +20,25 @@ from engine.registry import get_gradient
 from engine.tensor import EngineError, Tensor, no_grad
 
 
+class Deferred:
+    """A gradient computed only if the backward walk uses it.
+
+    `gradients` skips the gradient of an input nothing asked for before turning it
+    into an array (``np.asarray`` calls ``__array__``), so an input gradient that is
+    costly (a data batch's gradient through a Dense layer) is never computed unless
+    wanted.
+    """
+
+    __slots__ = ("fn",)
+
+    def __init__(self, fn) -> None:
+        self.fn = fn
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        out = self.fn()
+        return out if dtype is None else out.astype(dtype, copy=False)
+
+
 def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     """Sum `grad` down to `shape`: the adjoint of numpy broadcasting `shape` up to grad.shape."""
     if grad.shape == shape:

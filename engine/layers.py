@@ -36,7 +36,7 @@ import numpy as np
 
 from engine import initializers as inits
 from engine import ops
-from engine.losses import Deferred
+from engine.autodiff import Deferred
 from engine.registry import register_gradient
 from engine.regularizers import Regularizer, penalty
 from engine.tensor import EngineError, Tensor, Variable, as_tensor, record

@@ -30,31 +30,13 @@ from __future__ import annotations
 import numpy as np
 
 from engine import ops
+from engine.autodiff import Deferred
 from engine.registry import register_gradient
 from engine.tensor import EngineError, Tensor, as_tensor, record
 
 REDUCTIONS = ("mean", "sum", "none", "member")
 #: probabilities are clipped to [EPSILON, 1 - EPSILON] before their log (Keras' epsilon)
 EPSILON = 1e-7
-
-
-class Deferred:
-    """A gradient computed only if the backward walk uses it.
-
-    `gradients` skips the gradient of an input nothing asked for before turning it
-    into an array (``np.asarray`` calls ``__array__``), so an input gradient that is
-    costly (a data batch's gradient through a Dense layer) is never computed unless
-    wanted.
-    """
-
-    __slots__ = ("fn",)
-
-    def __init__(self, fn) -> None:
-        self.fn = fn
-
-    def __array__(self, dtype=None, copy=None) -> np.ndarray:
-        out = self.fn()
-        return out if dtype is None else out.astype(dtype, copy=False)
 
 
 # ----------------------------------------------------------------------------------
