@@ -1,5 +1,8 @@
 """What every lab view shares: settings controls, a runner, a timeline, an error banner.
 
+The rooms: the settings form is vizlab/labs/settings_panel.py, the bounded history of
+drawn snapshots vizlab/labs/timeline.py, and LabView, here, puts them together.
+
 A lab view is the Qt face of one experiment module (`engine.experiments.<name>`). It
 builds its setting controls from the experiment's Config, starts a Session of the
 experiment (in the child process, or in this one) on a `Runner`, sends it live setting
@@ -20,22 +23,14 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
-    QCheckBox,
-    QComboBox,
-    QDoubleSpinBox,
-    QFileDialog,
-    QFormLayout,
     QHBoxLayout,
     QLabel,
-    QLineEdit,
     QPushButton,
     QScrollArea,
     QSizePolicy,
     QSlider,
-    QSpinBox,
     QSplitter,
     QTabWidget,
     QVBoxLayout,
@@ -43,204 +38,15 @@ from PySide6.QtWidgets import (
 )
 
 from engine import experiments
-from engine.experiments.base import SettingError, SettingInfo, apply_settings, settings_of
+from engine.experiments.base import apply_settings, settings_of
 from engine.experiments.contract import is_paced
 from engine.experiments.session import Session, first_snapshot
 from vizlab.child import ChildSession, child_first_snapshot
+from vizlab.labs.settings_panel import SettingsPanel, as_text
+from vizlab.labs.timeline import Timeline
 from vizlab.runner import Previewer, Runner
 
 log = logging.getLogger(__name__)
-
-
-class SettingsPanel(QWidget):
-    """A form with one control per experiment setting, built from the Config's metadata.
-
-    Edits are validated by the experiment's own rules; a refused value shows a message
-    and the control returns to the last good value.
-    """
-
-    changed = Signal(str, object)  # setting name, new value
-
-    def __init__(self, config: Any, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.config = config
-        self.controls: dict[str, QWidget] = {}
-        self.infos = {info.name: info for info in settings_of(config)}
-        form = QFormLayout()
-        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
-        for info in self.infos.values():
-            control = self._make_control(info)
-            tip = info.help + (
-                "\nApplies at the next step, even while training." if info.live
-                else "\nApplies when you press Reset."
-            )
-            control.setToolTip(tip)
-            label = QLabel(info.name.replace("_", " "))
-            label.setToolTip(tip)
-            form.addRow(label, control)
-            self.controls[info.name] = control
-        self.message = QLabel()
-        self.message.setWordWrap(True)
-        self.message.setStyleSheet("color: #b00020;")
-        self.message.hide()
-        layout = QVBoxLayout(self)
-        layout.addLayout(form)
-        layout.addWidget(self.message)
-        layout.addStretch(1)
-
-    def _make_control(self, info: SettingInfo) -> QWidget:
-        value = getattr(self.config, info.name)
-        if info.type is bool:
-            box = QCheckBox()
-            box.setChecked(bool(value))
-            box.toggled.connect(lambda on, n=info.name: self._commit(n, on))
-            return box
-        if info.choices and info.type is str:
-            combo = QComboBox()
-            combo.addItems([str(c) for c in info.choices])
-            combo.setCurrentText(str(value))
-            combo.currentTextChanged.connect(lambda text, n=info.name: self._commit(n, text))
-            return combo
-        if info.type is int:
-            spin = QSpinBox()
-            spin.setRange(int(info.low if info.low is not None else -10**9),
-                          int(info.high if info.high is not None else 10**9))
-            spin.setValue(int(value))
-            spin.setKeyboardTracking(False)
-            spin.valueChanged.connect(lambda v, n=info.name: self._commit(n, v))
-            return spin
-        if info.type is float:
-            spin = QDoubleSpinBox()
-            spin.setDecimals(6 if info.log_scale else 4)
-            spin.setRange(info.low if info.low is not None else -1e9,
-                          info.high if info.high is not None else 1e9)
-            spin.setStepType(QDoubleSpinBox.StepType.AdaptiveDecimalStepType)
-            spin.setValue(float(value))
-            spin.setKeyboardTracking(False)
-            spin.valueChanged.connect(lambda v, n=info.name: self._commit(n, v))
-            return spin
-        edit = QLineEdit(_as_text(value))
-        edit.editingFinished.connect(lambda n=info.name, e=edit: self._commit(n, e.text()))
-        if info.name.endswith("_path"):
-            row = QWidget()
-            h = QHBoxLayout(row)
-            h.setContentsMargins(0, 0, 0, 0)
-            h.addWidget(edit, 1)
-            browse = QPushButton("…")
-            browse.setToolTip("Choose a file")
-            browse.clicked.connect(lambda _=False, n=info.name, e=edit: self._browse(n, e))
-            h.addWidget(browse)
-            row.edit = edit  # type: ignore[attr-defined]
-            return row
-        return edit
-
-    def _browse(self, name: str, edit: QLineEdit) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, f"Choose {name.replace('_', ' ')}")
-        if path:
-            edit.setText(path)
-            self._commit(name, path)
-
-    def _commit(self, name: str, value: Any) -> None:
-        try:
-            apply_settings(self.config, {name: value})
-        except SettingError as exc:
-            self.show_message(str(exc))
-            self.refresh(name)
-            return
-        self.message.hide()
-        self.changed.emit(name, getattr(self.config, name))
-
-    def show_message(self, text: str) -> None:
-        self.message.setText(text)
-        self.message.show()
-
-    def refresh(self, name: str | None = None) -> None:
-        """Show the config's current values in the controls (after load or a refused edit)."""
-        for key in [name] if name else list(self.controls):
-            control = self.controls[key]
-            value = getattr(self.config, key)
-            control.blockSignals(True)
-            try:
-                if isinstance(control, QCheckBox):
-                    control.setChecked(bool(value))
-                elif isinstance(control, QComboBox):
-                    control.setCurrentText(str(value))
-                elif isinstance(control, QSpinBox | QDoubleSpinBox):
-                    control.setValue(value)
-                elif isinstance(control, QLineEdit):
-                    control.setText(_as_text(value))
-                elif hasattr(control, "edit"):
-                    control.edit.setText(_as_text(value))
-            finally:
-                control.blockSignals(False)
-
-
-def _as_text(value: Any) -> str:
-    if isinstance(value, tuple | list):
-        return ",".join(map(str, value))
-    return str(value)
-
-
-def snapshot_bytes(snapshot: Any) -> int:
-    """Bytes of the numpy arrays a snapshot holds (shared buffers counted once)."""
-    seen: set[int] = set()
-    total = 0
-
-    def visit(value: Any) -> None:
-        nonlocal total
-        if isinstance(value, np.ndarray):
-            base = value if value.base is None else value.base
-            if id(base) not in seen and value.flags.owndata:
-                seen.add(id(base))
-                total += value.nbytes
-        elif isinstance(value, dict):
-            for item in value.values():
-                visit(item)
-        elif isinstance(value, tuple | list):
-            for item in value:
-                visit(item)
-
-    for field in getattr(snapshot, "__dataclass_fields__", {}):
-        visit(getattr(snapshot, field))
-    return total
-
-
-class Timeline:
-    """A bounded history of drawn snapshots; when full, every other one is dropped.
-
-    So a long run keeps snapshots spread over all of training (ever coarser), in at
-    most `capacity` items, and the slider can scrub back through the whole of it.
-    """
-
-    def __init__(self, capacity: int = 400, max_bytes: int = 256 * 2**20) -> None:
-        self.capacity = capacity
-        self.max_bytes = max_bytes
-        self.items: list[Any] = []
-        self.stride = 1
-        self._offered = 0
-
-    def append(self, snapshot: Any) -> bool:
-        """Keep the snapshot if it falls on the current stride; True if kept."""
-        self._offered += 1
-        if (self._offered - 1) % self.stride:
-            return False
-        if not self.items:
-            # Big networks make big snapshots: hold fewer of them, not more memory.
-            size = max(snapshot_bytes(snapshot), 1)
-            self.capacity = max(16, min(self.capacity, self.max_bytes // size))
-        if len(self.items) >= self.capacity:
-            self.items = self.items[::2]
-            self.stride *= 2
-        self.items.append(snapshot)
-        return True
-
-    def clear(self) -> None:
-        self.items.clear()
-        self.stride = 1
-        self._offered = 0
-
-    def __len__(self) -> int:
-        return len(self.items)
 
 
 class LabView(QWidget):
@@ -647,7 +453,7 @@ class LabView(QWidget):
 
     def caption(self) -> str:
         """The run's settings in one line, for screenshot captions."""
-        parts = [f"{info.name}={_as_text(getattr(self.config, info.name))}"
+        parts = [f"{info.name}={as_text(getattr(self.config, info.name))}"
                  for info in settings_of(self.config)]
         step = f"step {self.last_snapshot.step}: " if self.last_snapshot is not None else ""
         return f"vizlab {self.lab_name} lab, {step}" + ", ".join(parts)
