@@ -42,8 +42,6 @@ log = logging.getLogger(__name__)
 STOP_TIMEOUT_S = 0.5
 # How often a waiting preview checks whether it has been superseded.
 _PREVIEW_POLL_S = 0.02
-# How long the child waits for a request or a new snapshot before looking again.
-_IDLE_POLL_S = 0.005
 
 _context = None
 # Every child process started here and not yet joined, so shutdown() can end them all.
@@ -108,50 +106,80 @@ def _apply(session: Any, message: tuple) -> None:
         session.set_max_steps_per_second(message[1])
 
 
+class _Sender:
+    """The child's one way out: the newest snapshot, sent as soon as the parent took the
+    one before (so at most one is in flight and older ones are simply dropped), then how
+    the run ended. Called by the training thread after each snapshot and by the request
+    thread when the parent took one; nothing waits on a clock."""
+
+    def __init__(self, connection, session: Session) -> None:
+        self._lock = threading.RLock()
+        self._connection = connection
+        self._session = session
+        self._encoder = HistoryEncoder()
+        self._sent = 0
+        self._taken = True
+        self._ended: tuple | None = None
+
+    def offer(self, *_snapshot: Any) -> None:
+        with self._lock:
+            if not self._taken:
+                return
+            count, snapshot = self._session.latest()
+            try:
+                if count > self._sent:
+                    self._connection.send(("snapshot", (count, self._encoder.encode(snapshot),
+                                                        self._session.steps_per_second())))
+                    self._sent, self._taken = count, False
+                elif self._ended is not None:
+                    self._connection.send(self._ended)
+                    self._taken = False
+            except (BrokenPipeError, OSError):
+                pass  # the parent is gone; the request thread sees it too
+
+    def took(self) -> None:
+        with self._lock:
+            self._taken = True
+            self.offer()
+
+    def end(self, message: tuple) -> None:
+        with self._lock:
+            self._ended = message
+            self.offer()
+
+
 def _child(connection, module_name: str, config: Any, state: Any, first_step: int,
            backlog: list) -> None:
-    """The child process: a Session runs free on a thread of its own; this thread takes
-    the parent's requests and sends the newest snapshot whenever the parent has taken the
-    one before (so at most one is in flight and older ones are simply dropped)."""
-    ended: list[tuple] = []
+    """The child process: a Session runs free on a thread of its own and offers each
+    snapshot to the sender; this thread only takes the parent's requests."""
     try:
         session = Session(module_name, config, state=state, first_step=first_step)
         for message in backlog:
             _apply(session, message)
+        sender = _Sender(connection, session)
+        session.on_snapshot = sender.offer
 
         def drive() -> None:
+            ended: tuple = ("stopped", None)
             try:
-                ended.append(("done", None) if session.drive() else ("stopped", None))
+                ended = ("done", None) if session.drive() else ("stopped", None)
             except Exception as exc:
-                ended.append(("error", _error_payload(exc)))
+                ended = ("error", _error_payload(exc))
+            finally:
+                sender.end(ended)
 
         driver = threading.Thread(target=drive, name="experiment", daemon=True)
         driver.start()
-        encoder = HistoryEncoder()
-        sent, taken = 0, True
         while True:
-            while connection.poll(0 if taken else _IDLE_POLL_S):
-                message = connection.recv()
-                if message[0] == "stop":
-                    session.stop()
-                    driver.join(STOP_TIMEOUT_S)
-                    return
-                if message[0] == "taken":
-                    taken = True
-                else:
-                    _apply(session, message)
-            if not taken:
-                continue
-            count, snapshot = session.latest()
-            if count > sent:
-                connection.send(("snapshot", (count, encoder.encode(snapshot),
-                                              session.steps_per_second())))
-                sent, taken = count, False
-            elif ended and not driver.is_alive():
-                connection.send(ended[0])
+            message = connection.recv()
+            if message[0] == "stop":
+                session.stop()
+                driver.join(STOP_TIMEOUT_S)
                 return
+            if message[0] == "taken":
+                sender.took()
             else:
-                session.wait_newer(sent, _IDLE_POLL_S)
+                _apply(session, message)
     except (EOFError, BrokenPipeError, KeyboardInterrupt):
         pass  # the parent went away or asked us to go
     except Exception as exc:

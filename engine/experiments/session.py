@@ -112,6 +112,9 @@ class Session:
         # Called by drive() on its thread after a single step taken while paused, with
         # (count, snapshot), so a front end can show it at once.
         self.on_single_step: Callable[[int, Any], None] | None = None
+        # Called with (count, snapshot) after every snapshot, on the thread that took it
+        # (the child process sends it from there when the app is ready for one).
+        self.on_snapshot: Callable[[int, Any], None] | None = None
 
     # -- requests, from any thread -------------------------------------------------------
 
@@ -179,12 +182,6 @@ class Session:
         with self._cond:
             return self._count, self._latest
 
-    def wait_newer(self, count: int, timeout: float) -> bool:
-        """Wait until there is a snapshot newer than number `count` (or the run ended)."""
-        with self._cond:
-            return self._cond.wait_for(
-                lambda: self._count > count or self._finished or self._stop, timeout)
-
     def steps_per_second(self) -> float:
         """Training steps per second over about the last second."""
         return self.meter.rate()
@@ -214,7 +211,10 @@ class Session:
         with self._cond:
             self._latest = snapshot
             self._count += 1
+            count = self._count
             self._cond.notify_all()
+        if self.on_snapshot is not None:
+            self.on_snapshot(count, snapshot)
         return snapshot
 
     def __iter__(self) -> Iterator[Any]:
