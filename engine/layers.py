@@ -17,7 +17,7 @@ gradient is written out below: one recorded op per layer instead of three keeps 
 per-step overhead of small models low, and the gradient of the layer's input is only
 computed when something asks for it (not for a data batch).
 
-Populations (DESIGN.md "Populations"): ``Sequential(..., population=K)`` builds every
+Populations (docs/labs.md, "Engine conventions"): ``Sequential(..., population=K)`` builds every
 Variable with a leading member axis K -- a Dense kernel (K, in, out), its bias
 (K, 1, out), a Conv2D kernel (K, kh, kw, cin, cout) -- so one batched matmul runs K
 models. Inputs (batch, ...) are shared by all members and broadcast; outputs are

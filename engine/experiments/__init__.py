@@ -3,13 +3,16 @@
 Every experiment module `engine/experiments/<name>.py` provides:
 
 - `TITLE` and `SUMMARY`: what the lab is called and what it shows, in a sentence;
-- `Config`: a mutable dataclass whose defaults reproduce the seed setup; each field
+- `Config`: a mutable dataclass whose defaults reproduce the original experiment; each field
   is made with `setting(...)` so it carries help text, limits, and whether it is
   *live* (read again at every step, so the app can change it while training) or
   needs a rebuild;
 - `run(config)`: a generator of snapshots, small frozen dataclasses of numpy copies.
 
-No Qt, no threads, no sleeping: the caller (a test, the CLI, the app) sets the pace.
+The contract is written down as a typing Protocol in `contract.py` (checked for every
+lab by tests/test_contract.py). No Qt, no threads, no sleeping: a `Session`
+(`session.py`) drives the run for every caller (a test, the CLI, the app's worker
+thread, the child process) and sets the pace.
 """
 
 from __future__ import annotations

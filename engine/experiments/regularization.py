@@ -16,9 +16,9 @@ weights, the same five for every method), all 4 x runs networks in ONE populatio
 the penalty is one engine regularizer per layer whose L1 and L2 coefficients are
 arrays with one entry per member (0 where a member's method has no such term).
 
-The cost of the seed's setup sums |pred - y| over the data set and adds the penalty
+The cost of the original experiment sums |pred - y| over the data set and adds the penalty
 once. With batch 1 an epoch is n steps, so by default (`penalty_per="data set"`) each
-step carries lambda / n of the penalty: an epoch then descends the seed's cost. With
+step carries lambda / n of the penalty: an epoch then descends the original cost. With
 `penalty_per="step"` every step adds the whole lambda penalty (40 times stronger with
 40 points: at lambda 0.3 every penalised network collapses to a constant).
 
@@ -76,10 +76,10 @@ class Config:
     outlier_offset: float = setting(1.5, "how far above the line the outliers sit (1 to 1.5 "
                                     "times this)", low=0.0, high=10.0)
     # -- the network
-    hidden: tuple[int, ...] = setting((10, 10, 10), "units of each hidden layer (the seed: "
-                                      "10,10,10)", low=1, high=256)
-    activation: str = setting("tanh", "activation of the hidden layers (the seed does not "
-                              "say; tanh is smooth and zero-centred)", choices=ACTIVATION_CHOICES)
+    hidden: tuple[int, ...] = setting((10, 10, 10), "units of each hidden layer (the original "
+                                      "experiment: 10,10,10)", low=1, high=256)
+    activation: str = setting("tanh", "activation of the hidden layers (the original "
+                              "experiment does not say; tanh is smooth and zero-centred)", choices=ACTIVATION_CHOICES)
     initializer: str = setting("glorot_uniform", "initial weights (Xavier = glorot)",
                                choices=INITIALIZER_CHOICES)
     # -- training

@@ -43,7 +43,7 @@ and a kind whose runs all diverged gets a hatched bar.</p>
 output left are removed (a unit with no input is a constant: it goes into the next
 layer's bias), which leaves the function unchanged; the smaller network is then
 trained again from scratch, five times, and its errors are compared.</p>
-<p>lambda is the seed's 0.3. With penalty_per = "data set" (default) it is added once
+<p>lambda is the original experiment's 0.3. With penalty_per = "data set" (default) it is added once
 to the cost summed over the n points, so each one-point step carries lambda / n; with
 "step", the whole of it at every step, strong enough to flatten every penalised
 network. Plain SGD never lands exactly on 0: a weight L1 has zeroed jumps back and
