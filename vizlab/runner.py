@@ -22,14 +22,13 @@ import sys
 import threading
 import time
 import traceback
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from PySide6.QtCore import QCoreApplication, QObject, QTimer, Signal
 from superqt.utils import FunctionWorker
 
-from engine.experiments.session import RateMeter, Session
+from engine.experiments.session import Session
 from vizlab.child import describe_error
 
 __all__ = ["Previewer", "Runner", "STATES"]
@@ -93,8 +92,6 @@ class Runner(QObject):
         self._last: tuple[int, Any] = (0, None)  # the newest (count, snapshot) seen
         self._emitted_count = 0
         self._max_sps: float | None = None
-        self._snapshot_meter = RateMeter()
-        self._frame_times: deque[float] = deque(maxlen=256)
         self._stepped.connect(self._on_stepped)
 
         self._timer = QTimer(self)
@@ -143,20 +140,11 @@ class Runner(QObject):
         """How many snapshots the current (or last) run has produced."""
         return self._newest()[0]
 
-    def steps_per_second(self) -> float:
-        """Snapshots per second over about the last second (0 when not running)."""
-        return self._snapshot_meter.rate() if self.is_active else 0.0
-
     def training_steps_per_second(self) -> float:
         """Training steps per second, as the Session meters them (0 when not running)."""
         if not self.is_running or self._session is None:
             return 0.0
         return self._session.steps_per_second()
-
-    def snapshots_per_second(self) -> float:
-        """How many ``snapshot`` signals went out over about the last second."""
-        now = time.monotonic()
-        return float(sum(1 for t in self._frame_times if t >= now - 1.0))
 
     def max_steps_per_second(self) -> float | None:
         return self._max_sps
@@ -194,8 +182,6 @@ class Runner(QObject):
         session.on_single_step = functools.partial(self._stepped.emit, gen_id)
         self._last = (0, None)
         self._emitted_count = 0
-        self._snapshot_meter.clear()
-        self._frame_times.clear()
 
         worker = FunctionWorker(session.drive)
         worker.setAutoDelete(False)  # Python owns it; Qt never runs it from a pool
@@ -211,7 +197,6 @@ class Runner(QObject):
         self._session, self._worker, self._thread = session, worker, thread
         self._set_state("paused" if paused else "running")
         thread.start()
-        self._snapshot_meter.add(0)
         self._timer.start()
 
     def pause(self) -> None:
@@ -298,13 +283,11 @@ class Runner(QObject):
 
     def _on_tick(self) -> None:
         count, item = self._newest()
-        self._snapshot_meter.add(count)
         if count > self._emitted_count:
             self._emit(count, item)
 
     def _emit(self, count: int, item: Any) -> None:
         self._emitted_count = count
-        self._frame_times.append(time.monotonic())
         self.snapshot.emit(item)
 
     def _on_stepped(self, gen_id: int, count: int, item: Any) -> None:
@@ -337,7 +320,6 @@ class Runner(QObject):
         count, item = self._newest()
         self._session = self._worker = self._thread = None
         self._timer.stop()
-        self._snapshot_meter.add(count)
         if count > self._emitted_count:
             self._emit(count, item)
         if thread is not None:
