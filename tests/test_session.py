@@ -182,3 +182,15 @@ def test_every_labs_payload_stays_flat(name):
     assert len(sizes) >= 2
     early = sizes[min(10, len(sizes) - 2)]
     assert max(sizes[-3:]) <= 1.5 * early, (name, early, sizes[-3:], len(sizes))
+
+
+def test_the_rate_meter_counts_steps_over_the_last_second():
+    from engine.experiments.session import RateMeter
+
+    now = [0.0]
+    meter = RateMeter(clock=lambda: now[0])
+    assert meter.rate() == 0.0
+    for step in range(0, 5001, 100):  # 100 steps every 0.1 s for 5 s
+        meter.add(5000 + step)  # a run resumed at step 5000: no spike from 0
+        now[0] += 0.1
+    assert meter.rate() == pytest.approx(1000.0)

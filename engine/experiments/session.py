@@ -195,7 +195,6 @@ class Session:
             return None
         if self._generator is None:
             self._generator = self._start()
-            self.meter.add(0)
         self._apply_changes()
         try:
             snapshot = next(self._generator)
