@@ -275,10 +275,6 @@ class ChildSession:
     def set_max_steps_per_second(self, rate: float | None) -> None:
         self._send(("rate", rate))
 
-    @property
-    def paused(self) -> bool:
-        return self._paused
-
     def latest(self) -> tuple[int, Any]:
         local = self._local
         return local.latest() if local is not None else self._latest

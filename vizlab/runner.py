@@ -122,11 +122,6 @@ class Runner(QObject):
         """True while a run is loaded, running or paused."""
         return self._state in ("running", "paused")
 
-    @property
-    def session(self) -> Any:
-        """The Session being driven (None when idle)."""
-        return self._session
-
     def _newest(self) -> tuple[int, Any]:
         if self._session is not None:
             self._last = self._session.latest()

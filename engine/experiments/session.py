@@ -168,15 +168,6 @@ class Session:
             self._stop = True
             self._cond.notify_all()
 
-    @property
-    def paused(self) -> bool:
-        return self._paused
-
-    @property
-    def finished(self) -> bool:
-        """The experiment ran to its end."""
-        return self._finished
-
     def latest(self) -> tuple[int, Any]:
         """(how many snapshots so far, the newest one); (0, None) before the first."""
         with self._cond:
