@@ -1,5 +1,5 @@
 """engine.nn: every activation, softmax, convolution, pooling and dropout op against
-central differences, naive loop implementations and the numbers in REFERENCE.md."""
+central differences, naive loop implementations and the numbers in docs/labs.md."""
 
 import math
 import warnings

@@ -24,7 +24,7 @@ Gradients are Deferred: one nobody asks for (the kernel of a network that only
 optimises its input image, or a data batch) is never computed. Everything stays in
 the inputs' dtype: float32 in, float32 temporaries and float32 out.
 
-Both ops accept an optional leading population axis K (DESIGN.md, "Populations"):
+Both ops accept an optional leading population axis K (docs/labs.md, "Engine conventions"):
 w of shape (K, kh, kw, Cin, Cout) with x of shape (K, N, H, W, Cin) or (N, H, W, Cin)
 trains K models in one batched matrix product (im2col path).
 """
@@ -38,7 +38,7 @@ import sys
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from engine.losses import Deferred
+from engine.autodiff import Deferred
 from engine.registry import register_gradient
 from engine.tensor import EngineError, Tensor, Variable, as_tensor, is_recording, record
 
