@@ -18,7 +18,7 @@ from engine.experiments import sweep
 
 def throughput(config: sweep.SweepConfig, workers: int) -> tuple[float, float]:
     start = time.perf_counter()
-    for snap in sweep.run_sweep(config, None, workers=workers):
+    for snap in sweep.run_sweep(config, None, workers=workers):  # noqa: B007 (the last one)
         pass
     assert snap.state == "finished" and snap.results.complete
     seconds = time.perf_counter() - start

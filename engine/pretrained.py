@@ -19,7 +19,6 @@ import hashlib
 import http.client
 import io
 import os
-import socket
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Sequence
@@ -382,7 +381,7 @@ def _fetch(url: str, md5: str, part: Path, have: int, progress: Progress | None,
                         progress(done, total)
         except DownloadError:
             raise
-        except (OSError, socket.timeout, ValueError, http.client.HTTPException) as exc:
+        except (TimeoutError, OSError, ValueError, http.client.HTTPException) as exc:
             raise DownloadError(f"the download from {host} broke off at "
                                 f"{done / 1e6:.1f} MB ({exc}); run it again to resume "
                                 f"from there") from None

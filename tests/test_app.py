@@ -8,7 +8,7 @@ import pytest
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QMessageBox
 
-from engine.experiments import files, training
+from engine.experiments import files
 from vizlab.app import MainWindow
 
 

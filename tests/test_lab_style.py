@@ -13,6 +13,7 @@ import engine as en
 from engine.experiments import style as lab
 from engine.experiments.base import SettingError, apply_settings
 
+
 @pytest.fixture(autouse=True)
 def no_real_weights(tmp_path, monkeypatch):
     """'auto' finds no weights file of this machine's: these tests use random filters."""

@@ -11,9 +11,8 @@ import signal
 import numpy as np
 import pytest
 
-from engine.experiments import SettingError
+from engine.experiments import SettingError, sweep
 from engine.experiments import optimizers as lab
-from engine.experiments import sweep
 
 FIELDS = ("test_loss", "test_accuracy", "diverged", "curve", "done")
 # Process-wide thread pools Dask starts once and keeps (offloading, its event loop), and

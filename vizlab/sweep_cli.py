@@ -60,8 +60,13 @@ def _bar():
     """A rich progress bar on stderr (a plain line per chunk where rich is missing)."""
     try:
         from rich.console import Console
-        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
-                                   TimeElapsedColumn)
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+        )
     except ImportError:
         return None
     return Progress(TextColumn("sweep"), BarColumn(), MofNCompleteColumn(),
@@ -78,8 +83,7 @@ def _left(seconds: float | None) -> str:
 
 
 def sweep_command(args: argparse.Namespace, error: type[Exception], say) -> int:
-    from engine.experiments import SettingError, apply_settings
-    from engine.experiments import sweep
+    from engine.experiments import SettingError, apply_settings, sweep
 
     out = Path(args.out)
     if out.suffix.lower() != ".npz":

@@ -35,7 +35,7 @@ TITLE = "Gradients"
 SUMMARY = ("Type an expression: see its graph, step through the backward pass, and compare "
            "numerical, symbolic and automatic derivatives.")
 
-# The seed's two worked examples (docs/labs.md, "Gradients"): expression and values.
+# The two worked examples (docs/labs.md, "Gradients"): expression and values.
 PRESETS: dict[str, tuple[str, str]] = {
     "2*x - y": ("2*x - y", "x=1, y=2"),
     "sin(x) - y**3": ("sin(x) - y**3", "x=3, y=5"),

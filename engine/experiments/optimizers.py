@@ -15,12 +15,12 @@ stepped in turn on the same batch, so all the curves grow together.
   with `dataset="emnist"` an EMNIST IDX pair (images, labels), read upright with
   `load_idx_pair(..., transpose=True)`; the first `train_samples` images train, the
   next `test_samples` are the held-out test set.
-- Model: `model="conv"` is the seed's network exactly (conv 3x3x1x32, conv 3x3x32x64,
+- Model: `model="conv"` is the original experiment's network exactly (conv 3x3x1x32, conv 3x3x32x64,
   max-pool 2x2, flatten 12*12*64, dense 128, dense 47; ReLU, softmax cross-entropy,
   he_uniform kernels, zero biases); it is far too slow to watch over many rates on two
-  cores, so the default `model="mlp"` keeps the seed's head only (flatten 784, dense
+  cores, so the default `model="mlp"` keeps the original network's head only (flatten 784, dense
   128, dense 47), with the same activations, loss and initialisation.
-- Dropout: the seed does not say where. Here it sits before the last dense layer
+- Dropout: the original experiment does not say where. Here it sits before the last dense layer
   (on the 128 hidden units, the layer Keras examples put it on), keep 0.5, inverted
   (scaled by 1/keep in training, identity at test time). All members of a population
   share each step's mask (one mask drawn per batch and broadcast over the members), and
@@ -54,7 +54,7 @@ SUMMARY = ("Adam, Adadelta, Adagrad and SGD over learning rates from 1e-6 to 1e-
 
 OPTIMIZERS = ("Adam", "Adadelta", "Adagrad", "SGD")
 DROPOUT = (False, True)  # the second axis of every per-member array
-LR_LOW, LR_HIGH = 1e-6, 1e-1  # the seed's sweep
+LR_LOW, LR_HIGH = 1e-6, 1e-1  # the original experiment's sweep
 CLASSES = 47
 MODEL_CHOICES = ("mlp", "conv")
 DATASET_CHOICES = ("glyphs47", "emnist")
@@ -68,7 +68,7 @@ EVAL_CHUNK = 250  # test images per forward pass at the end (bounds memory for m
 class Config:
     # -- data
     dataset: str = setting("glyphs47", "glyphs47: generated 47-class glyphs (offline); emnist: "
-                           "an EMNIST balanced IDX pair (the seed's data)",
+                           "an EMNIST balanced IDX pair (the original experiment's data)",
                            choices=DATASET_CHOICES)
     emnist_images: str = setting("", "EMNIST images IDX file (e.g. emnist-balanced-train-"
                                  "images-idx3-ubyte), read transposed to stand upright")
@@ -82,7 +82,7 @@ class Config:
                          "1000); every rate is a network in memory 8 times over",
                          low=2, high=MAX_RATES["mlp"])
     model: str = setting("mlp", "mlp: flatten 784, dense 128, dense 47 (fast); conv: the "
-                         "seed's conv 32, conv 64, max-pool, dense 128, dense 47 (slow)",
+                         "original conv 32, conv 64, max-pool, dense 128, dense 47 (slow)",
                          choices=MODEL_CHOICES)
     keep_prob: float = setting(0.5, "dropout: probability of keeping a unit (before the "
                                "last dense layer, in the dropout runs)", low=0.05, high=1.0)

@@ -66,7 +66,7 @@ WORKER_ENV = dict(BLAS_ONE_THREAD, MALLOC_TRIM_THRESHOLD_=str(2**30),
 class SweepConfig:
     # -- data (as the Optimizer lab)
     dataset: str = setting("glyphs47", "glyphs47: generated 47-class glyphs (offline); emnist: "
-                           "an EMNIST balanced IDX pair (the seed's data)",
+                           "an EMNIST balanced IDX pair (the original experiment's data)",
                            choices=lab.DATASET_CHOICES)
     emnist_images: str = setting("", "EMNIST images IDX file (every worker must see this path)")
     emnist_labels: str = setting("", "the matching EMNIST labels IDX file")
@@ -75,10 +75,10 @@ class SweepConfig:
     test_samples: int = setting(500, "held-out images for the final loss and accuracy",
                                 low=10, high=20_000)
     # -- the sweep
-    rates: int = setting(100, "learning rates, log-spaced from 1e-6 to 1e-1 (the seed: 1000)",
+    rates: int = setting(100, "learning rates, log-spaced from 1e-6 to 1e-1 (the original experiment: 1000)",
                          low=2, high=100_000)
-    model: str = setting("mlp", "mlp: flatten 784, dense 128, dense 47; conv: the seed's "
-                         "conv 32, conv 64, max-pool, dense 128, dense 47",
+    model: str = setting("mlp", "mlp: flatten 784, dense 128, dense 47; conv: the "
+                         "original conv 32, conv 64, max-pool, dense 128, dense 47",
                          choices=lab.MODEL_CHOICES)
     keep_prob: float = setting(0.5, "dropout: probability of keeping a unit", low=0.05,
                                high=1.0)

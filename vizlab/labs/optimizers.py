@@ -23,9 +23,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.experiments import SettingError
+from engine.experiments import SettingError, sweep
 from engine.experiments import optimizers as experiment
-from engine.experiments import sweep
 from vizlab.labs.base import LabView
 from vizlab.runner import Runner
 from vizlab.widgets import CurvePlot
@@ -49,9 +48,9 @@ see: every optimizer has its own good range (Adam's lies around 1e-3 to 1e-2, SG
 top of the sweep, Adadelta -- made for lr 1 -- barely moves below 1e-2); too small a rate
 does not learn in one epoch, too large a one jumps about or diverges; dropout costs
 accuracy in so short a training.</p>
-<p>Settings apply on <b>Reset</b>. model = conv is the seed's network exactly, but
+<p>Settings apply on <b>Reset</b>. model = conv is the original experiment's network exactly, but
 it is slow: use few rates and samples.</p>
-<p><b>Sweep</b> (below the plots): the seed's full sweep (1,000 rates, conv net, all of
+<p><b>Sweep</b> (below the plots): the original experiment's full sweep (1,000 rates, conv net, all of
 EMNIST) is far too big for one population. It runs in chunks of rates, each trained to
 the end and tested, on a Dask cluster (its scheduler's address), on worker processes of
 this machine (workers -1: one per core), or in this process (workers 0); the chunk size
