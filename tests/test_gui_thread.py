@@ -6,12 +6,12 @@ longest gap between two beats, less the 50 ms period, is how long the thread was
 
 import math
 import multiprocessing
-import os
 import threading
 import time
 
 import numpy as np
 import pytest
+from processes import alive
 from PySide6.QtCore import QTimer
 
 from engine import experiments
@@ -231,19 +231,6 @@ def test_banner_shows_the_experiments_own_error_not_remote_error(qtbot, window, 
 # -- closing -------------------------------------------------------------------------------
 
 
-def _alive(pid: int) -> bool:
-    """True while process ``pid`` exists and is not a zombie."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 def test_closing_ends_the_window_and_every_process_within_a_second(qtbot, tmp_path):
@@ -282,7 +269,7 @@ def test_closing_ends_the_window_and_every_process_within_a_second(qtbot, tmp_pa
     window.close()
     closed = time.monotonic() - start
     assert closed < 1.0
-    assert all(not _alive(pid) for pid in pids), [pid for pid in pids if _alive(pid)]
+    assert all(not alive(pid) for pid in pids), [pid for pid in pids if alive(pid)]
     assert time.monotonic() - start < 1.0
     assert multiprocessing.active_children() == []
     assert child.helper_pids() == {}

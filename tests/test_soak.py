@@ -15,6 +15,7 @@ import time
 
 import numpy as np
 import pytest
+from processes import alive
 from PySide6.QtCore import QSettings, QTimer
 from PySide6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QMessageBox, QSpinBox
 
@@ -52,18 +53,6 @@ class Recorder(logging.Handler):
             self.tracebacks.append(self.format(record))
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 class Soak:
@@ -196,7 +185,7 @@ def test_a_minute_of_random_use_never_freezes_raises_or_leaves_a_process(
         closing = time.monotonic()
         window.close()
         closed = time.monotonic() - closing
-        lingering = [pid for pid in pids if _alive(pid)]
+        lingering = [pid for pid in pids if alive(pid)]
         gone = time.monotonic() - closing
     finally:
         logging.getLogger().removeHandler(recorder)
