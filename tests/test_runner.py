@@ -99,7 +99,10 @@ def test_pause_step_resume(qtbot, runner, received):
     before = runner.latest().step
     assert runner.step_count() == before == len(begun)
 
-    with qtbot.waitSignal(runner.snapshot, timeout=1000) as blocker:
+    # The frame timer may still hand over the last snapshot from before the pause:
+    # wait for the stepped one.
+    with qtbot.waitSignal(runner.snapshot, timeout=1000,
+                          check_params_cb=lambda snap: snap.step > before) as blocker:
         runner.step()
     assert blocker.args[0].step == before + 1
     assert len(begun) == before + 1  # exactly one, then paused again
