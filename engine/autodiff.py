@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from engine.registry import get_gradient
+from engine.registry import get_gradient, gradient_functions
 from engine.tensor import EngineError, Tensor, no_grad
 
 
@@ -86,6 +86,7 @@ def gradients(ys, xs, grad_ys=None) -> list[np.ndarray]:
     # (tensor, gradient) pairs to add in: first the ys', then each op's inputs'.
     contributions = zip(ys, grad_ys)
     op = None
+    registered = gradient_functions()
     with no_grad():
         while True:
             for parent, pgrad in contributions:
@@ -109,7 +110,9 @@ def gradients(ys, xs, grad_ys=None) -> list[np.ndarray]:
                 break
             _, key, node = heapq.heappop(waiting)
             op = node.op
-            fn = get_gradient(op.name)
+            # The registry's dict first (one lookup per op); get_gradient for the rest
+            # (a non-differentiable op gives None, an unknown one a clear error).
+            fn = registered.get(op.name) or get_gradient(op.name)
             input_grads = fn(op, grads[key]) if fn is not None else [None] * len(op.inputs)
             if len(input_grads) != len(op.inputs):
                 raise EngineError(

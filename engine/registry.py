@@ -59,6 +59,11 @@ def get_gradient(op_name: str) -> GradientFunction | None:
         ) from None
 
 
+def gradient_functions() -> dict[str, GradientFunction]:
+    """The registry itself, op name -> gradient function (read it, do not change it)."""
+    return _GRADIENTS
+
+
 def registered_ops() -> list[str]:
     """Names of all ops with a registered gradient, sorted."""
     return sorted(_GRADIENTS)
