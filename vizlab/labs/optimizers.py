@@ -291,19 +291,13 @@ class View(LabView):
         self.sweep_results = results
         self.sweep_export.setEnabled(True)
         loss, acc = results.test_loss, results.test_accuracy
-        for o, name in enumerate(results.optimizers):
-            for d, drop in enumerate(results.dropout):
-                style = "dash" if drop else "solid"
-                label = curve_name(name, drop)
-                self.loss_plot.set_curve(label, results.rates, loss[o, d], color=COLORS[name],
-                                         style=style)
-                self.acc_plot.set_curve(label, results.rates, acc[o, d], color=COLORS[name],
-                                        style=style)
-                k = best_member(acc[o, d], loss[o, d])
-                y = (results.curve[o, d, k] if k is not None
-                     else np.full(len(results.curve_steps), np.nan))
-                self.steps_plot.set_curve(label, results.curve_steps, y, color=COLORS[name],
-                                          style=style)
+        for o, d, label, name, style in self._draw_rate_curves(
+                results.optimizers, results.dropout, results.rates, loss, acc):
+            k = best_member(acc[o, d], loss[o, d])
+            y = (results.curve[o, d, k] if k is not None
+                 else np.full(len(results.curve_steps), np.nan))
+            self.steps_plot.set_curve(label, results.curve_steps, y, color=COLORS[name],
+                                      style=style)
         pending = results.rates[~results.done.all(axis=(0, 1))]
         self.pending_dots[0].setData(pending, np.full(len(pending), CHANCE_LOSS))
         self.pending_dots[1].setData(pending, np.zeros(len(pending)))
@@ -407,16 +401,24 @@ class View(LabView):
         self.note.setText("")
 
     # -- drawing ---------------------------------------------------------------------------
-    def draw(self, snap: experiment.Snapshot) -> None:
-        loss, acc, on_test = shown_values(snap)
-        for o, name in enumerate(snap.optimizers):
-            for d, drop in enumerate(snap.dropout):
+    def _draw_rate_curves(self, optimizers, dropout, rates, loss, acc):
+        """Loss and accuracy against the rate, a curve per optimizer and dropout; returns
+        (optimizer index, dropout index, label, optimizer, line style) of each drawn."""
+        drawn = []
+        for o, name in enumerate(optimizers):
+            for d, drop in enumerate(dropout):
                 style = "dash" if drop else "solid"
                 label = curve_name(name, drop)
-                self.loss_plot.set_curve(label, snap.rates, loss[o, d], color=COLORS[name],
+                self.loss_plot.set_curve(label, rates, loss[o, d], color=COLORS[name],
                                          style=style)
-                self.acc_plot.set_curve(label, snap.rates, acc[o, d], color=COLORS[name],
+                self.acc_plot.set_curve(label, rates, acc[o, d], color=COLORS[name],
                                         style=style)
+                drawn.append((o, d, label, name, style))
+        return drawn
+
+    def draw(self, snap: experiment.Snapshot) -> None:
+        loss, acc, on_test = shown_values(snap)
+        self._draw_rate_curves(snap.optimizers, snap.dropout, snap.rates, loss, acc)
         self._draw_crosses(snap, loss)
         self._draw_steps(snap, loss, acc)
         what = "test set" if on_test else "training, running mean"
