@@ -104,7 +104,8 @@ class View(LabView):
         self.loss_plot.set_curve("test", steps, curves["test_loss"], style="dash", extends=True)
         self.acc_plot.set_curve("train", steps, curves["train_acc"], extends=True)
         self.acc_plot.set_curve("test", steps, curves["test_acc"], style="dash", extends=True)
-        dead = curves["dead"]
+        # A column per ReLU layer (one layer's history comes back as a single column).
+        dead = np.asarray(curves["dead"]).reshape(len(steps), -1)
         for i, name in enumerate(snap.dead_layers):
             self.dead_plot.set_curve(name, steps, dead[:, i], extends=True)
         for i, (counts, edges) in enumerate(snap.histograms):
