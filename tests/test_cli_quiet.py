@@ -160,3 +160,19 @@ def test_no_progress_bar_when_stderr_is_not_a_terminal(qapp, monkeypatch, capsys
     captured = capsys.readouterr()
     assert captured.err == ""
     assert captured.out == f"wrote {out}\n"
+
+
+def test_a_view_that_cannot_draw_gives_exit_2_and_no_picture(qapp, monkeypatch, capsys, tmp_path):
+    from vizlab.labs import loss as loss_view
+
+    def broken(self, snapshot):
+        raise IndexError("too many indices for array")
+
+    monkeypatch.setattr(cli, "quiet_qt_messages", lambda: None)
+    monkeypatch.setattr(loss_view.View, "draw", broken)
+    out = tmp_path / "out.png"
+    assert cli.main(["screenshot", "loss", "--steps", "2", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert ("drawing the loss lab at step 0 failed: IndexError: too many indices for array"
+            in err)
+    assert not out.exists() and list(tmp_path.iterdir()) == []

@@ -394,6 +394,9 @@ def _render(args, config, out: Path, app, export, cleanup,
             with interrupts.held():
                 view.show_snapshot(snapshot)
                 app.processEvents()
+                if view.draw_error is not None:  # a picture of a failed view is no picture
+                    raise CliError(f"drawing the {args.lab} lab at step {snapshot.step} "
+                                   f"failed: {view.draw_error}")
                 if recorder is not None and snapshot.step >= next_frame:
                     view.record_frame(recorder, args.scale)
                     next_frame = snapshot.step + every
@@ -401,6 +404,9 @@ def _render(args, config, out: Path, app, export, cleanup,
             if snapshot.step >= args.steps:
                 break
         session.close()
+    except CliError:
+        session.close()
+        raise
     except Exception as exc:
         raise CliError(f"the {args.lab} experiment failed: {exc}") from None
     if snapshot is None:

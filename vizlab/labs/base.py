@@ -78,6 +78,8 @@ class LabView(QWidget):
         self.timeline = Timeline()
         self.following_live = True
         self.frames_drawn = 0
+        #: why the newest snapshot could not be drawn (None once one draws again)
+        self.draw_error: str | None = None
         self.recorder = None  # an export.Recorder while recording
         self.record_scale = 1
         self.max_steps_per_second: float | None = None
@@ -403,8 +405,10 @@ class LabView(QWidget):
             self.draw(snapshot)
         except Exception as exc:  # a drawing bug must not take the app down
             log.exception("drawing %s failed", self.lab_name)
+            self.draw_error = f"{type(exc).__name__}: {exc}"
             self._show_error(f"Drawing failed: {exc}")
             return
+        self.draw_error = None
         self.frames_drawn += 1
         self.timeline_label.setText(f"step {snapshot.step}")
         if self.recorder is not None and self.following_live:
