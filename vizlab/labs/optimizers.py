@@ -306,13 +306,7 @@ class View(LabView):
         top = max(CHANCE_LOSS, float(finite.max()) if finite.size else CHANCE_LOSS) * 1.05
         self.loss_crosses.setData(results.rates[r_i], np.full(len(r_i), top))
         self.acc_crosses.setData(results.rates[r_i], np.zeros(len(r_i)))
-        lo, hi = np.log10(results.rates[0]), np.log10(results.rates[-1])
-        margin = 0.06 * (hi - lo)
-        for plot, title in ((self.loss_plot, "Loss"), (self.acc_plot, "Accuracy")):
-            plot.plot_item.setTitle(f"{title} vs learning rate (sweep, test set)")
-            plot.plot_item.setXRange(lo - margin, hi + margin, padding=0)
-        self.acc_plot.plot_item.setYRange(0, max(0.1, float(np.nanmax(acc, initial=0)) * 1.1),
-                                          padding=0)
+        self._frame_rate_plots(results.rates, acc, "sweep, test set")
         self.steps_plot.plot_item.setTitle("Training loss over steps (segment means), best "
                                            "rate of each optimizer")
         config = results.config
@@ -416,20 +410,24 @@ class View(LabView):
                 drawn.append((o, d, label, name, style))
         return drawn
 
-    def draw(self, snap: experiment.Snapshot) -> None:
-        loss, acc, on_test = shown_values(snap)
-        self._draw_rate_curves(snap.optimizers, snap.dropout, snap.rates, loss, acc)
-        self._draw_crosses(snap, loss)
-        self._draw_steps(snap, loss, acc)
-        what = "test set" if on_test else "training, running mean"
+    def _frame_rate_plots(self, rates, acc, what: str) -> None:
+        """Titles and ranges of the loss and accuracy plots against the learning rate."""
         # log10 units in log mode: the whole sweep, a little margin either side.
-        lo, hi = np.log10(snap.rates[0]), np.log10(snap.rates[-1])
+        lo, hi = np.log10(rates[0]), np.log10(rates[-1])
         margin = 0.06 * (hi - lo)
         for plot, title in ((self.loss_plot, "Loss"), (self.acc_plot, "Accuracy")):
             plot.plot_item.setTitle(f"{title} vs learning rate ({what})")
             plot.plot_item.setXRange(lo - margin, hi + margin, padding=0)
         self.acc_plot.plot_item.setYRange(0, max(0.1, float(np.nanmax(acc, initial=0)) * 1.1),
                                           padding=0)
+
+    def draw(self, snap: experiment.Snapshot) -> None:
+        loss, acc, on_test = shown_values(snap)
+        self._draw_rate_curves(snap.optimizers, snap.dropout, snap.rates, loss, acc)
+        self._draw_crosses(snap, loss)
+        self._draw_steps(snap, loss, acc)
+        what = "test set" if on_test else "training, running mean"
+        self._frame_rate_plots(snap.rates, acc, what)
         self._draw_note(snap, loss, acc, on_test)
 
     def _draw_crosses(self, snap, loss) -> None:
