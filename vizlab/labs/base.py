@@ -138,7 +138,9 @@ class LabView(QWidget):
         self.live_button.setToolTip("Follow the newest step again")
         self.live_button.clicked.connect(self.go_live)
         self.timeline_label = QLabel("step 0")
-        timeline_row = QHBoxLayout()
+        self.timeline_bar = QWidget()
+        timeline_row = QHBoxLayout(self.timeline_bar)
+        timeline_row.setContentsMargins(0, 0, 0, 0)
         timeline_row.addWidget(QLabel("Timeline"))
         timeline_row.addWidget(self.slider, 1)
         timeline_row.addWidget(self.timeline_label)
@@ -153,8 +155,9 @@ class LabView(QWidget):
         right_layout.addWidget(self.error_banner)
         right_layout.addWidget(self.pending_label)
         right_layout.addWidget(self.views, 1)
-        right_layout.addLayout(timeline_row)
+        right_layout.addWidget(self.timeline_bar)
 
+        self.settings_scroll = settings_scroll
         splitter = QSplitter()
         splitter.addWidget(settings_scroll)
         splitter.addWidget(right)
@@ -164,6 +167,16 @@ class LabView(QWidget):
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(splitter)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+
+    def set_views_only(self, views_only: bool) -> None:
+        """Show only the lab's views: no settings panel and no timeline bar (presentation
+        mode, and `--views-only` pictures for slides)."""
+        self.settings_scroll.setVisible(not views_only)
+        self.timeline_bar.setVisible(not views_only)
+
+    @property
+    def views_only(self) -> bool:
+        return self.settings_scroll.isHidden()
 
     # -- to implement ------------------------------------------------------------------
     def build_views(self) -> QWidget:
