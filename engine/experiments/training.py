@@ -4,7 +4,10 @@ Every knob is a setting: data set, layers, activation and dropout per layer,
 initializer, loss, optimizer, learning rate, batch size, regularization, seed. Each
 snapshot carries what the lab draws: loss and accuracy curves (train and test), the
 weight matrices, dead-ReLU fractions per layer, activation histograms, the decision
-boundary over the input plane for 2-D data, and a confusion matrix.
+boundary over the input plane with the training and test points for 2-D data, and a
+confusion matrix (counts and row shares) with the classes' names. For image data it
+also carries what is best seen as images: sample inputs, the first layer's weights as
+one tile per hidden unit, and misclassified test images with predicted and true labels.
 
 Too high a learning rate makes the network diverge: its loss overflows to inf or NaN.
 The run then stops there, without applying that step, and its last snapshot says at
@@ -15,6 +18,7 @@ told not to warn about it.
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Iterator
 
 import numpy as np
@@ -40,6 +44,20 @@ INITIALIZER_CHOICES = ("he_uniform", "he_normal", "glorot_uniform", "glorot_norm
 
 # Points of the probe batches: enough for stable curves, few enough to stay live.
 PROBE_SIZE = 1000
+# Image data: at most this many tiles of each kind in a snapshot (a panel's worth).
+MAX_SAMPLE_TILES = 48
+MAX_WEIGHT_TILES = 32
+MAX_MISCLASSIFIED = 24
+HEATMAP_SCALES = ("per matrix", "shared", "clipped 1-99%")
+
+# Class names of the IDX data sets, by class count (docs/labs.md, "Training"): EMNIST's
+# label -> character maps (the emnist-*-mapping.txt files of the release) and
+# Fashion-MNIST's ten article names.
+EMNIST_BALANCED = tuple("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabdefghnqrt")
+EMNIST_BYCLASS = tuple("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+EMNIST_LETTERS = ("?", *"ABCDEFGHIJKLMNOPQRSTUVWXYZ")  # labels 1-26; 0 is unused
+FASHION_MNIST = ("T-shirt", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
+                 "Sneaker", "Bag", "Boot")
 
 
 @dataclasses.dataclass
@@ -72,6 +90,13 @@ class Config:
                                live=True)
     reg_lambda: float = setting(1e-4, "strength of the penalty", low=0.0, high=10.0,
                                 live=True, log_scale=True)
+    show_test_points: bool = setting(True, "draw the held-out test points on the decision "
+                                     "boundary (hollow), beside the training points",
+                                     live=True)
+    heatmap_scale: str = setting("per matrix", "colour scale of the weight heatmaps: each "
+                                 "its own, one shared by all layers, or clipped to the 1-99% "
+                                 "range so one outlier does not wash out a matrix",
+                                 choices=HEATMAP_SCALES, live=True)
     seed: int = setting(0, "random seed for data, weights, batches and dropout",
                         low=0, high=2**31 - 1)
     steps: int = setting(3000, "steps to train for", low=1, high=10_000_000, live=True)
@@ -127,6 +152,22 @@ class Snapshot:
     point_labels: np.ndarray | None
     variables: dict[str, np.ndarray]  # every trainable value by name (save / load)
     diverged_at: int | None = None  # the step whose loss was not finite; training stopped
+    # Each row of the confusion matrix divided by its count: the share of each true
+    # class predicted as each class (a row with no test examples is all zero).
+    confusion_rates: np.ndarray | None = None
+    test_points: np.ndarray | None = None  # 2-D held-out points
+    test_point_labels: np.ndarray | None = None
+    # Image data (None for 2-D points): the image shape, a few training images (and
+    # their classes), the first layer's kernel as one (H, W) tile per hidden unit, and
+    # the test images the network gets wrong, with its prediction and the true class.
+    image_shape: tuple[int, int] | None = None
+    sample_images: np.ndarray | None = None  # (k, H, W)
+    sample_labels: np.ndarray | None = None
+    weight_tiles: np.ndarray | None = None  # (units shown, H, W)
+    misclassified_images: np.ndarray | None = None  # (k, H, W), k <= MAX_MISCLASSIFIED
+    misclassified_predicted: np.ndarray | None = None  # the network's argmax
+    misclassified_true: np.ndarray | None = None
+    misclassified_count: int = 0  # of the test probe, of which the first k are carried
 
 
 @dataclasses.dataclass(frozen=True)
@@ -136,7 +177,22 @@ class Data:
     x_test: np.ndarray
     y_test: np.ndarray
     class_names: tuple[str, ...]
-    image_shape: tuple[int, ...] | None
+    image_shape: tuple[int, int] | None
+
+
+def idx_class_names(images_path: str, classes: int) -> tuple[str, ...]:
+    """Names of the classes of an IDX data set, told apart by file name and class count:
+    EMNIST balanced (47) and byclass (62) as characters, EMNIST letters (labels 1-26) as
+    capitals, Fashion-MNIST's articles; otherwise the label numbers."""
+    name = os.path.basename(images_path).lower()
+    if "fashion" in name and classes <= len(FASHION_MNIST):
+        return FASHION_MNIST[:classes]
+    if "letters" in name and classes <= len(EMNIST_LETTERS):
+        return EMNIST_LETTERS[:classes]
+    for table in (EMNIST_BALANCED, EMNIST_BYCLASS):
+        if classes == len(table):
+            return table
+    return tuple(str(c) for c in range(classes))
 
 
 def load_data(config: Config) -> Data:
@@ -151,12 +207,17 @@ def load_data(config: Config) -> Data:
     elif config.dataset == "csv":
         x, y = datasets.load_csv_points(config.csv_path)
     else:
-        x, y = datasets.load_idx_pair(config.idx_images_path, config.idx_labels_path)
-    image_shape = x.shape[1:] if x.ndim > 2 else None
+        # EMNIST's files store each image transposed: upright, its tiles read as letters.
+        emnist = "emnist" in os.path.basename(config.idx_images_path).lower()
+        x, y = datasets.load_idx_pair(config.idx_images_path, config.idx_labels_path,
+                                      transpose=emnist)
+    image_shape = (int(x.shape[1]), int(x.shape[2])) if x.ndim == 3 else None
     x = x.reshape(len(x), -1).astype(np.float32)
     classes = int(y.max()) + 1
     if config.dataset == "glyphs47":
         names = tuple(datasets.GLYPH47_LABELS)
+    elif config.dataset == "idx":
+        names = idx_class_names(config.idx_images_path, classes)
     else:
         names = tuple(str(c) for c in range(classes))
     x_train, x_test, y_train, y_test = datasets.train_test_split(
@@ -222,6 +283,7 @@ def run(config: Config, state: dict[str, np.ndarray] | None = None) -> Iterator[
     test_idx = probe_rng.choice(len(data.x_test), min(2 * PROBE_SIZE, len(data.x_test)),
                                 replace=False)
     grid = _boundary_grid(data, config.boundary_resolution)
+    samples = _sample_images(data)
     hidden_layers = dense_layers[:-1]
     relu_layers = [layer.name for layer in hidden_layers if layer.activation == "relu"]
     history = History({"step": 1, "train_loss": 1, "test_loss": 1, "train_acc": 1,
@@ -230,7 +292,7 @@ def run(config: Config, state: dict[str, np.ndarray] | None = None) -> Iterator[
 
     def snapshot(diverged_at: int | None = None) -> Snapshot:
         return _snapshot(config, model, data, classes, step, history, probe_idx, test_idx, grid,
-                         dense_layers, relu_layers, diverged_at)
+                         dense_layers, relu_layers, samples, diverged_at)
 
     yield snapshot()
     while step < config.steps:
@@ -267,6 +329,17 @@ def _boundary_grid(data: Data, resolution: int):
     return points, (float(low[0]), float(high[0]), float(low[1]), float(high[1])), resolution
 
 
+def _sample_images(data: Data) -> tuple[np.ndarray, np.ndarray] | None:
+    """A few training images of every class, class by class (None for 2-D points)."""
+    if data.image_shape is None:
+        return None
+    classes = len(data.class_names)
+    per_class = max(1, MAX_SAMPLE_TILES // max(classes, 1))
+    picked = [np.flatnonzero(data.y_train == c)[:per_class] for c in range(classes)]
+    idx = np.concatenate(picked)[:MAX_SAMPLE_TILES]
+    return data.x_train[idx].reshape(-1, *data.image_shape), data.y_train[idx]
+
+
 def _probabilities(model, x: np.ndarray) -> np.ndarray:
     # Weights on their way to divergence overflow (inf logits, NaN probabilities):
     # the curves then show the blow-up, and the next step stops the run.
@@ -287,7 +360,7 @@ def _loss_and_accuracy(probs: np.ndarray, labels: np.ndarray) -> tuple[float, fl
 
 
 def _snapshot(config, model, data, classes, step, history, probe_idx, test_idx, grid,
-              dense_layers, relu_layers, diverged_at: int | None = None) -> Snapshot:
+              dense_layers, relu_layers, samples, diverged_at: int | None = None) -> Snapshot:
     model.record_activations = True
     train_probs = _probabilities(model, data.x_train[probe_idx])
     outputs = dict(model.activations)
@@ -304,8 +377,12 @@ def _snapshot(config, model, data, classes, step, history, probe_idx, test_idx, 
     histograms = tuple(probes.histogram(outputs[layer.name], bins=30)
                        for layer in dense_layers[:-1])
 
+    true = data.y_test[test_idx]
+    predicted = test_probs.argmax(axis=1)
     confusion = np.zeros((classes, classes), dtype=np.int64)
-    np.add.at(confusion, (data.y_test[test_idx], test_probs.argmax(axis=1)), 1)
+    np.add.at(confusion, (true, predicted), 1)
+    row_counts = confusion.sum(axis=1, keepdims=True)
+    rates = confusion / np.maximum(row_counts, 1)
 
     boundary = extent = None
     if grid is not None:
@@ -314,6 +391,22 @@ def _snapshot(config, model, data, classes, step, history, probe_idx, test_idx, 
 
     # One copy of each value; weights and biases below are the same arrays, not copies.
     values = {var.name: var.value.copy() for var in model.trainable_variables}
+    images: dict = {}
+    if data.image_shape is not None:
+        shape = data.image_shape
+        kernel = values[dense_layers[0].kernel.name]  # (pixels, units)
+        wrong = np.flatnonzero(predicted != true)
+        shown = wrong[:MAX_MISCLASSIFIED]
+        images = dict(
+            image_shape=shape,
+            sample_images=samples[0],
+            sample_labels=samples[1],
+            weight_tiles=np.ascontiguousarray(kernel[:, :MAX_WEIGHT_TILES].T).reshape(-1, *shape),
+            misclassified_images=data.x_test[test_idx[shown]].reshape(-1, *shape),
+            misclassified_predicted=predicted[shown],
+            misclassified_true=true[shown],
+            misclassified_count=int(len(wrong)),
+        )
     return Snapshot(
         step=step,
         epoch=step * config.batch_size / len(data.x_train),
@@ -333,6 +426,10 @@ def _snapshot(config, model, data, classes, step, history, probe_idx, test_idx, 
         point_labels=data.y_train if grid is not None else None,
         variables=values,
         diverged_at=diverged_at,
+        confusion_rates=rates,
+        test_points=data.x_test if grid is not None else None,
+        test_point_labels=data.y_test if grid is not None else None,
+        **images,
     )
 
 
