@@ -32,11 +32,19 @@ other settings apply when you press <b>Reset</b>.</p>
 """
 
 
+# Settings that only choose how a snapshot is drawn (no new training needed).
+DISPLAY_SETTINGS = ("show_test_points", "heatmap_scale")
+
+
 class View(LabView):
     lab_name = "training"
     help_html = HELP
+    # The data and the untrained network (boundary, weights) show before Run: step 0 is
+    # one forward pass over the probe batches, computed off the GUI thread.
+    preview_on_change = True
 
     def build_views(self) -> QWidget:
+        self.shown = None  # the snapshot on screen (display settings redraw it)
         area = QWidget()
         grid = QGridLayout(area)
         grid.setContentsMargins(0, 0, 0, 0)
@@ -93,6 +101,7 @@ class View(LabView):
         return self.weight_maps
 
     def draw(self, snap) -> None:
+        self.shown = snap
         diverged = getattr(snap, "diverged_at", None)
         self.loss_plot.plot_item.setTitle(
             "Loss" if diverged is None else f"Loss: diverged at step {diverged}")
@@ -124,3 +133,22 @@ class View(LabView):
         for plot in (self.loss_plot, self.acc_plot, self.dead_plot):
             for name in list(plot.curve_names()):
                 plot.remove_curve(name)
+        # Reset: back to the data and the untrained network of the current settings.
+        if not self.runner.is_active:
+            self.preview()
+
+    def _send_preview_request(self) -> None:
+        # Weights loaded from a file are where Run continues: a preview of an untrained
+        # network would misrepresent them.
+        if self.restore_state is None:
+            super()._send_preview_request()
+
+    def _on_setting_changed(self, name: str, value) -> None:
+        # Display choices only change how the snapshot on screen is drawn: redraw it,
+        # rather than preview step 0 over a trained run.
+        if name in DISPLAY_SETTINGS and self.shown is not None:
+            if self.runner.is_active and self.run_config is not None:
+                setattr(self.run_config, name, value)
+            self._draw(self.shown)
+            return
+        super()._on_setting_changed(name, value)
