@@ -437,10 +437,36 @@ def test_dropout_refuses_a_mask_of_the_wrong_shape():
 # ---------------------------------------------------------------------------------
 
 
+# the fused ops the layers record (one op for x @ W + b and its activation)
+@pytest.mark.parametrize("activation", ["linear", "relu", "tanh", "sigmoid"])
+@pytest.mark.parametrize("population", [False, True])
+def test_fused_dense_gradients(activation, population):
+    kernel_shape, bias_shape = ((3, 4, 2), (3, 1, 2)) if population else ((4, 2), (2,))
+    x = rand(1, (5, 4)) + 0.05  # no pre-activation sits exactly at relu's kink
+    check_gradient(lambda x, w, b: nn.dense(x, w, b, activation),
+                   x, rand(2, kernel_shape), rand(3, bias_shape))
+    check_gradient(lambda x, w: nn.dense(x, w, None, activation), x, rand(4, kernel_shape))
+
+
+@pytest.mark.parametrize("activation", ["linear", "relu", "tanh", "sigmoid"])
+def test_fused_bias_activation_gradients(activation):
+    y, bias = rand(5, (2, 3, 3, 4)) + 0.05, rand(6, (4,))  # bias broadcast over N, H, W
+    check_gradient(lambda y, b: nn.bias_activation(y, b, activation), y, bias)
+    check_gradient(lambda y: nn.bias_activation(y, None, activation), y)
+
+
+def test_fused_ops_refuse_activations_they_cannot_fuse():
+    with pytest.raises(en.EngineError, match="fused activation"):
+        nn.dense(np.ones((1, 2)), en.Variable(np.ones((2, 2))), None, "gelu")
+    with pytest.raises(en.EngineError, match="activation must be one of"):
+        nn.bias_activation(np.ones((1, 2)), None, "elu")
+
+
 def test_every_nn_op_has_a_gradient_check_here():
     """Each op registered by engine.nn is exercised above (a new op needs a check)."""
     checked = {"Sigmoid", "Relu", "LeakyRelu", "PRelu", "RRelu", "Elu", "Selu", "Gelu", "Silu",
-               "Softplus", "Softmax", "LogSoftmax", "LogSumExp", "Conv2D", "MaxPool2D", "Dropout"}
+               "Softplus", "Softmax", "LogSoftmax", "LogSumExp", "Conv2D", "MaxPool2D", "Dropout",
+               "Dense", "BiasActivation"}
     from_nn = {
         name for name in en.registered_ops()
         if en.get_gradient(name).__module__.startswith("engine.nn")
