@@ -1,7 +1,8 @@
 """The Regularization lab: the data's outliers, L1's sparse weights against L2's small
-ones, a population member against a separate run, the total error against numpy,
-pruning that removes exactly the disconnected units without changing the function, and
-the view drawing the snapshot's numbers."""
+ones, the squared error pulled towards the outliers and the absolute error not, one SGD
+step against numerical gradients, a population member against a separate run, the total
+error against numpy, pruning that removes exactly the disconnected units without
+changing the function, and the view drawing the snapshot's numbers."""
 
 import numpy as np
 import pytest
@@ -9,6 +10,7 @@ import pytest
 from engine import optimizers
 from engine.experiments import regularization as lab
 from engine.experiments.base import SettingError, apply_settings
+from engine.experiments.kit import MiniBatches
 from engine.regularizers import Regularizer
 
 # A short schedule that still separates the methods: 25 epochs at a larger step.
@@ -22,6 +24,14 @@ def trained() -> list[lab.Snapshot]:
     assert [s.phase for s in snaps] == ["train", "train", "retrain", "done"]
     assert [s.step for s in snaps] == [0, 1000, 1000, 2000]
     return snaps
+
+
+@pytest.fixture(scope="module")
+def absolute() -> lab.Snapshot:
+    """The end of the same training with the absolute error as the data loss."""
+    snaps = list(lab.run(lab.Config(data_loss="absolute", prune=False, **SHORT)))
+    assert snaps[-2].step == 1000 and snaps[-2].data_loss == "absolute"
+    return snaps[-2]
 
 
 def by_method(snap: lab.Snapshot, values: np.ndarray) -> dict[str, np.ndarray]:
@@ -55,8 +65,10 @@ def test_data_has_the_configured_outliers(n_outliers):
     assert np.all(np.abs(residual[~mask]) < 5 * 0.05)  # the rest: noise around the line
 
 
-def test_default_setup_is_the_seed():
+def test_default_setup_is_the_original_experiment_but_for_the_data_loss():
     c = lab.Config()
+    # The original minimised the absolute error; the squared error shows the outliers' pull.
+    assert c.data_loss == "squared" and lab.DATA_LOSSES == ("squared", "absolute")
     assert (c.n_points, c.n_outliers, c.hidden, c.learning_rate, c.lam, c.runs) == (
         40, 4, (10, 10, 10), 0.01, 0.3, 5)
     assert c.initializer == "glorot_uniform" and c.activation == "tanh"
@@ -98,16 +110,101 @@ def test_l1_zeroes_many_weights_and_l2_shrinks_them(trained):
     np.testing.assert_array_equal(end.curves["near_zero"][-1], end.near_zero)
 
 
-def test_total_error_is_the_sum_of_absolute_errors(trained):
+def test_total_error_is_the_sum_of_the_data_loss(trained, absolute):
     end = trained[1]
+    assert end.data_loss == "squared"
     for k in (0, 6, 12, 19):
         pred = forward([w[k] for w in end.kernels], [b[k] for b in end.biases], end.x)
-        assert end.total_error[k] == pytest.approx(np.abs(pred - end.y).sum(), rel=1e-5)
+        assert end.total_error[k] == pytest.approx(np.square(pred - end.y).sum(), rel=1e-5)
+        pred = forward([w[k] for w in absolute.kernels], [b[k] for b in absolute.biases],
+                       absolute.x)
+        assert absolute.total_error[k] == pytest.approx(np.abs(pred - absolute.y).sum(),
+                                                        rel=1e-5)
     # The fits on the grid are the same network.
     k = 7
     grid_pred = forward([w[k] for w in end.kernels], [b[k] for b in end.biases], end.grid)
     np.testing.assert_allclose(end.fits[k], grid_pred, atol=1e-5)
     assert end.total_error.shape == (20,) and np.all(end.total_error > 0)
+
+
+def fits_at_outliers(snap: lab.Snapshot) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(K, outliers) fitted values at the outliers' x, the clean line there, the targets."""
+    o = snap.outlier
+    fitted = np.array([forward([w[k] for w in snap.kernels], [b[k] for b in snap.biases],
+                               snap.x[o]) for k in range(len(snap.member_method))])
+    return fitted, LINE(snap.x[o]), snap.y[o]
+
+
+def LINE(x: np.ndarray) -> np.ndarray:  # noqa: N802 (the data's line, a constant function)
+    return 0.5 * x + 0.2
+
+
+def test_squared_error_pulls_the_fits_toward_the_outliers_and_absolute_error_does_not(
+        trained, absolute):
+    squared = trained[1]
+    assert squared.outlier.sum() == 4
+    fit_sq, line, targets = fits_at_outliers(squared)
+    fit_abs, _, _ = fits_at_outliers(absolute)
+    assert np.all(targets - line > 1.5)  # the outliers sit 1.59 to 2.2 above the line
+    # Mean distance, at the outliers' x, of each of the 20 fits from the clean line and
+    # from the outliers: squared error lifts every fit 0.34..0.46 towards them, absolute
+    # error leaves every fit within 0.16 of the line (0.06 on average).
+    lift_sq = np.abs(fit_sq - line).mean(axis=1)
+    lift_abs = np.abs(fit_abs - line).mean(axis=1)
+    assert lift_sq.min() > 0.3 and lift_abs.max() < 0.2 and lift_abs.mean() < 0.1
+    assert lift_sq.mean() > 4 * lift_abs.mean()
+    gap_sq = np.abs(fit_sq - targets).mean(axis=1)
+    gap_abs = np.abs(fit_abs - targets).mean(axis=1)
+    assert gap_sq.max() < 1.65 and gap_abs.min() > 1.75
+    # Every method alike: the penalty does not decide the robustness.
+    for method, lifts in by_method(squared, lift_sq).items():
+        assert lifts.min() > 0.3, method
+    # The snapshot's outlier_pull is the same lift as a share of the outliers' offset.
+    np.testing.assert_allclose(squared.outlier_pull, ((fit_sq - line) / (targets - line))
+                               .mean(axis=1), atol=1e-5)
+    assert np.all(squared.outlier_pull > 0.15) and np.all(absolute.outlier_pull < 0.1)
+
+
+def test_l1_zeroes_weights_whatever_the_data_loss(trained, absolute):
+    for end in (trained[1], absolute):
+        near = by_method(end, end.near_zero)
+        assert near["l1"].min() >= 90 and near["l2"].max() <= 3, end.data_loss
+        assert near["elastic net"].min() >= 50
+        # largest_weight: the largest |w| of each network's kernels.
+        k = lab.METHODS.index("l1") * end.runs + 1
+        assert end.largest_weight[k] == max(float(np.abs(w[k]).max()) for w in end.kernels)
+
+
+@pytest.mark.parametrize("data_loss", lab.DATA_LOSSES)
+def test_one_sgd_step_follows_the_numerical_gradient(data_loss):
+    """The step is the engine's autodiff: check it against central differences of the
+    data loss of one point plus the elastic-net penalty, in float64 numpy."""
+    config = lab.Config(hidden=(3,), data_loss=data_loss, penalty_per="step", lam=0.1)
+    l1, l2 = 0.04, 0.06
+    model = lab.network(config, config.hidden, Regularizer(l1=l1, l2=l2), seed=5)
+    before = [np.array(w, dtype=np.float64) for w in model.get_weights()]
+    xi, yi = np.array([[0.3]], np.float32), np.array([[1.4]], np.float32)
+
+    def cost(weights: list[np.ndarray]) -> float:
+        kernels, biases = weights[0::2], weights[1::2]
+        pred = forward(kernels, biases, xi[0])[0]
+        error = (pred - float(yi[0, 0])) ** 2 if data_loss == "squared" else abs(pred - yi[0, 0])
+        return float(error + sum(l1 * np.abs(k).sum() + l2 * np.square(k).sum()
+                                 for k in kernels))
+
+    lr = 0.1
+    lab.train_step(model, optimizers.SGD(lr=lr), xi, yi, data_loss)
+    after = [np.array(w, dtype=np.float64) for w in model.get_weights()]
+    h = 1e-6
+    for i, w in enumerate(before):
+        numerical = np.zeros_like(w)
+        for idx in np.ndindex(w.shape):
+            up = [v.copy() for v in before]
+            down = [v.copy() for v in before]
+            up[i][idx] += h
+            down[i][idx] -= h
+            numerical[idx] = (cost(up) - cost(down)) / (2 * h)
+        np.testing.assert_allclose((w - after[i]) / lr, numerical, rtol=1e-3, atol=1e-4)
 
 
 def test_population_member_equals_a_separate_run():
@@ -122,10 +219,10 @@ def test_population_member_equals_a_separate_run():
         reg = Regularizer(l1=float(l1[0]), l2=float(l2[0]))
         model = lab.network(config, config.hidden, reg, seed=seeds[run])
         opt = optimizers.SGD(lr=config.learning_rate)
-        order = lab.shuffled(len(x), np.random.default_rng([config.seed, 1]))
+        order = MiniBatches(len(x), np.random.default_rng([config.seed, 1]), 1)
         for _ in range(30):
-            i = next(order)
-            lab.train_step(model, opt, x[i:i + 1], y[i:i + 1])
+            batch = next(order)
+            lab.train_step(model, opt, x[batch], y[batch], config.data_loss)
         for layer, kernel, bias in zip(model.layers, snap.kernels, snap.biases):
             np.testing.assert_allclose(kernel[k], layer.kernel.value, rtol=1e-5, atol=1e-6)
             np.testing.assert_allclose(bias[k], layer.bias.value, rtol=1e-5, atol=1e-6)

@@ -2,7 +2,9 @@
 
 docs/labs.md, "Regularization". Points on a straight line with noise and a few outliers; a
 1-10-10-10-1 network (tanh hidden units by default, Xavier/Glorot initial weights)
-learns them by SGD with batch 1, minimising |pred - y| plus a weight penalty:
+learns them by SGD with batch 1, minimising a data loss plus a weight penalty. The data
+loss (`data_loss`) is the squared error (pred - y)^2 by default or the absolute error
+|pred - y|; the penalty is one of:
 
 - none: no penalty;
 - L1 (lasso): lambda * sum|w|, which drives weights to (nearly) zero, so whole units
@@ -10,14 +12,23 @@ learns them by SGD with batch 1, minimising |pred - y| plus a weight penalty:
 - L2 (ridge): lambda * sum w^2, which shrinks every weight together;
 - elastic net: l1_ratio * lambda * sum|w| + (1 - l1_ratio) * lambda * sum w^2.
 
+Robustness to the outliers comes from the data loss, not from the penalty: the
+gradient of the squared error grows with the residual, so the few outliers far above
+the line pull every fit towards them; that of the absolute error is +-1 whatever the
+residual, so the median-like fit follows the many points on the line and ignores the
+outliers. L1 and L2 on the weights decide how many weights are (near) zero and how
+large they are. The original experiment minimised the absolute error, where every fit
+ignores the outliers alike; the lab defaults to the squared error so that the outliers'
+pull, and what the penalties do and do not change about it, can be seen.
+
 The penalty applies to the kernels (weights), not to the biases, as Keras'
 kernel_regularizer does. Every method is trained `runs` times (different initial
 weights, the same five for every method), all 4 x runs networks in ONE population pass:
 the penalty is one engine regularizer per layer whose L1 and L2 coefficients are
 arrays with one entry per member (0 where a member's method has no such term).
 
-The cost of the original experiment sums |pred - y| over the data set and adds the penalty
-once. With batch 1 an epoch is n steps, so by default (`penalty_per="data set"`) each
+The cost sums the data loss over the data set and adds the penalty once (as the
+original experiment's sum |pred - y| + penalty). With batch 1 an epoch is n steps, so by default (`penalty_per="data set"`) each
 step carries lambda / n of the penalty: an epoch then descends the original cost. With
 `penalty_per="step"` every step adds the whole lambda penalty (40 times stronger with
 40 points: at lambda 0.3 every penalised network collapses to a constant).
@@ -48,6 +59,7 @@ import engine as en
 from engine import layers, losses, optimizers
 from engine.experiments.base import SettingError, setting
 from engine.experiments.history import History
+from engine.experiments.kit import MiniBatches
 from engine.regularizers import Regularizer
 
 TITLE = "Regularization"
@@ -58,6 +70,10 @@ METHODS = ("none", "l1", "l2", "elastic net")
 ACTIVATION_CHOICES = ("tanh", "relu", "sigmoid", "linear")
 INITIALIZER_CHOICES = ("glorot_uniform", "glorot_normal", "he_uniform", "he_normal")
 PENALTY_PER = ("data set", "step")
+DATA_LOSSES = ("squared", "absolute")
+# The data loss of each choice: the engine's loss function and how the view names it.
+DATA_LOSS_FUNCTIONS = {"squared": losses.mse, "absolute": losses.mae}
+DATA_LOSS_FORMULAS = {"squared": "(pred - y)^2", "absolute": "|pred - y|"}
 GRID_POINTS = 201  # the fitted curves are drawn on this many x values
 GRID_MARGIN = 0.1  # beyond the data's x range on each side
 
@@ -83,6 +99,9 @@ class Config:
     initializer: str = setting("glorot_uniform", "initial weights (Xavier = glorot)",
                                choices=INITIALIZER_CHOICES)
     # -- training
+    data_loss: str = setting("squared", "error on each point: 'squared' (pred - y)^2, pulled "
+                             "towards outliers; 'absolute' |pred - y| (the original "
+                             "experiment), which ignores them", choices=DATA_LOSSES)
     learning_rate: float = setting(0.01, "SGD step size (batch 1)", low=1e-5, high=1.0,
                                    live=True, log_scale=True)
     lam: float = setting(0.3, "lambda: strength of the penalty", low=0.0, high=10.0, live=True,
@@ -171,15 +190,18 @@ class Snapshot:
     fits: np.ndarray  # (K, G) predictions on the grid, NaN for diverged members
     kernels: tuple[np.ndarray, ...]  # per layer (K, in, out)
     biases: tuple[np.ndarray, ...]  # per layer (K, out)
-    total_error: np.ndarray  # (K,) sum over the data of |pred - y|, no penalty; NaN if diverged
+    total_error: np.ndarray  # (K,) the data loss summed over the data, no penalty; NaN if diverged
     penalty: np.ndarray  # (K,) lambda-weighted penalty per step as trained; NaN if diverged
     near_zero: np.ndarray  # (K,) kernel weights with |w| < threshold
     weight_count: int  # kernel weights per network
     weight_norm: np.ndarray  # (K,) sqrt(sum w^2) over all kernels; NaN if diverged
+    largest_weight: np.ndarray  # (K,) max |w| over all kernels; NaN if diverged
+    outlier_pull: np.ndarray  # (K,) mean over the outliers of (fit - line) / (y - line)
     diverged_at: np.ndarray  # (K,) SGD step at which a member diverged (frozen), -1 if not
     threshold: float
     learning_rate: float
     lam: float
+    data_loss: str  # "squared" or "absolute": what total_error sums
     train_steps: int  # steps of the main training
     # History rows (the app's growing curves): step, near_zero (K), error (K).
     curves: dict[str, np.ndarray]
@@ -253,14 +275,29 @@ def set_coefficients(reg: Regularizer, config: Config, methods) -> None:
     reg.l1, reg.l2 = coefficients(config, methods)
 
 
-def total_errors(model: layers.Sequential, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """sum over the data of |pred - y| per member (no penalty): en.losses.mae's "sum"."""
+def total_errors(model: layers.Sequential, x: np.ndarray, y: np.ndarray,
+                 data_loss: str) -> np.ndarray:
+    """The data loss summed over the data per member (no penalty): sum |pred - y| or
+    sum (pred - y)^2, the engine loss's "sum"."""
+    loss = DATA_LOSS_FUNCTIONS[data_loss]
     with en.no_grad():
         pred = model(x)
         if model.population is None:
-            return np.array(float(losses.mae(pred, y, reduction="sum").value))
-        terms = losses.mae(pred, y, reduction="none").value
+            return np.array(float(loss(pred, y, reduction="sum").value))
+        terms = loss(pred, y, reduction="none").value
     return terms.reshape(model.population, -1).sum(axis=1).astype(np.float64)
+
+
+def outlier_pull(fitted: np.ndarray, x: np.ndarray, y: np.ndarray,
+                 outlier: np.ndarray) -> np.ndarray:
+    """How far the fits go towards the outliers: the mean over the outliers of
+    (fit - line) / (y - line), 0 on the clean line, 1 through the outliers. `fitted` is
+    (K, n) or (n,); NaN when there are no outliers."""
+    fitted = np.asarray(fitted, dtype=np.float64)
+    if not outlier.any():
+        return np.full(fitted.shape[:-1], np.nan)
+    line = LINE_SLOPE * x[outlier] + LINE_INTERCEPT
+    return ((fitted[..., outlier] - line) / (y[outlier] - line)).mean(axis=-1)
 
 
 def predict(model: layers.Sequential, x: np.ndarray) -> np.ndarray:
@@ -281,11 +318,11 @@ def kernels_and_biases(model: layers.Sequential) -> tuple[list[np.ndarray], list
 
 
 def train_step(model: layers.Sequential, optimizer: optimizers.SGD, xi: np.ndarray,
-               yi: np.ndarray) -> None:
-    """One SGD step of |pred - y| (mae of one example) plus the penalty, every member."""
+               yi: np.ndarray, data_loss: str) -> None:
+    """One SGD step of the data loss of one example plus the penalty, every member."""
     population = model.population is not None
     reduction = "member" if population else "mean"
-    loss = losses.mae(model(xi, training=True), yi, reduction=reduction)
+    loss = DATA_LOSS_FUNCTIONS[data_loss](model(xi, training=True), yi, reduction=reduction)
     loss = loss + model.regularization_loss()
     optimizer.minimize(loss, model.trainable_variables)
 
@@ -384,12 +421,6 @@ def member_model(config: Config, model: layers.Sequential, k: int) -> layers.Seq
 # the generator
 
 
-def shuffled(n: int, rng: np.random.Generator) -> Iterator[int]:
-    """Point indices, epoch after epoch, each epoch in a fresh random order."""
-    while True:
-        yield from rng.permutation(n)
-
-
 class Divergence:
     """The step at which each member of a population diverged (-1: not), kept in step with
     the optimizer's frozen members."""
@@ -429,7 +460,7 @@ def run(config: Config) -> Iterator[Snapshot]:
     divergence = Divergence(optimizer)
     train_steps = config.epochs * n
     history = History({"step": 1, "near_zero": k, "error": k})
-    order = shuffled(n, np.random.default_rng([config.seed, 1]))
+    order = MiniBatches(n, np.random.default_rng([config.seed, 1]), 1)  # batch 1, shuffled
     weight_count = sum(layer.kernel.value[0].size for layer in model.layers)
     step = 0
     prune: PruneResult | None = None
@@ -447,17 +478,22 @@ def run(config: Config) -> Iterator[Snapshot]:
                                for kk in kernels))
             with en.no_grad():
                 penalty = model.regularization_loss().value.astype(np.float64)
-            error = total_errors(model, x, y)
+            error = total_errors(model, x, y, config.data_loss)
             fits = predict(model, grid_col)
+            pull = outlier_pull(predict(model, x), x[:, 0], y[:, 0], outlier)
+        largest = np.max([np.abs(kk).reshape(k, -1).max(axis=1) for kk in kernels], axis=0)
         divergence.update(step, ~np.isfinite(error))
         bad = divergence.any
-        for values in (error, penalty, norm):
+        largest = largest.astype(np.float64)
+        for values in (error, penalty, norm, largest, pull):
             values[bad] = np.nan
         fits[bad] = np.nan
         return dict(fits=fits, kernels=tuple(kernels), biases=tuple(biases),
                     total_error=error, penalty=penalty, near_zero=near.astype(np.int64),
-                    weight_norm=norm, diverged_at=divergence.at.copy(), threshold=threshold,
-                    learning_rate=float(config.learning_rate), lam=float(config.lam))
+                    weight_norm=norm, largest_weight=largest, outlier_pull=pull,
+                    diverged_at=divergence.at.copy(), threshold=threshold,
+                    learning_rate=float(config.learning_rate), lam=float(config.lam),
+                    data_loss=config.data_loss)
 
     def snapshot() -> Snapshot:
         if phase == "train":
@@ -475,11 +511,11 @@ def run(config: Config) -> Iterator[Snapshot]:
     yield snapshot()
     train_step_count = 0
     while train_step_count < train_steps:
-        i = next(order)
+        batch = next(order)
         optimizer.lr = config.learning_rate  # live settings
         set_coefficients(reg, config, methods)
         with np.errstate(over="ignore", invalid="ignore"):  # diverging members get frozen
-            train_step(model, optimizer, x[i:i + 1], y[i:i + 1])
+            train_step(model, optimizer, x[batch], y[batch], config.data_loss)
         train_step_count += 1
         step = train_step_count
         divergence.update(step)
@@ -509,17 +545,17 @@ def run(config: Config) -> Iterator[Snapshot]:
     retrained = network(config, units, retrain_reg, population=config.runs, seeds=retrain_seeds)
     retrain_opt = optimizers.SGD(lr=config.learning_rate, population=config.runs)
     retrain_divergence = Divergence(retrain_opt)
-    retrain_order = shuffled(n, np.random.default_rng([config.seed, 2]))
+    retrain_order = MiniBatches(n, np.random.default_rng([config.seed, 2]), 1)
     original = tuple((int(kk.shape[1]), int(kk.shape[2])) for kk in kernels)
     shapes = tuple((int(kk.shape[0]), int(kk.shape[1])) for kk in pruned.kernels)
     phase = "retrain"
-    unpruned_error = float(total_errors(unpruned, x, y))
-    pruned_error = float(total_errors(small, x, y))
+    unpruned_error = float(total_errors(unpruned, x, y, config.data_loss))
+    pruned_error = float(total_errors(small, x, y, config.data_loss))
     pruned_fit = predict(small, grid_col)
 
     def prune_result(retrain_step: int) -> PruneResult:
         with np.errstate(over="ignore", invalid="ignore"):  # diverging runs overflow
-            errors = total_errors(retrained, x, y)
+            errors = total_errors(retrained, x, y, config.data_loss)
             fits = predict(retrained, grid_col)
         retrain_divergence.update(retrain_step, ~np.isfinite(errors))
         bad = retrain_divergence.any
@@ -537,11 +573,11 @@ def run(config: Config) -> Iterator[Snapshot]:
     prune = prune_result(0)
     yield snapshot()
     for r in range(1, train_steps + 1):
-        i = next(retrain_order)
+        batch = next(retrain_order)
         retrain_opt.lr = config.learning_rate
         set_coefficients(retrain_reg, config, retrain_methods)
         with np.errstate(over="ignore", invalid="ignore"):  # diverging runs get frozen
-            train_step(retrained, retrain_opt, x[i:i + 1], y[i:i + 1])
+            train_step(retrained, retrain_opt, x[batch], y[batch], config.data_loss)
         retrain_divergence.update(r)
         step = train_steps + r
         if r % config.snapshot_every == 0 or r == train_steps:
