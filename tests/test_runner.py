@@ -267,3 +267,31 @@ def test_a_warning_every_step_is_logged_once(qtbot, runner, caplog):
 
         qtbot.waitUntil(lambda: len(hits()) >= 1, timeout=2000)  # a queued signal
     assert len(hits()) == 1
+
+
+def test_a_preview_finishing_after_its_lab_was_deleted_is_dropped_quietly(qtbot, monkeypatch):
+    """Closing a lab while its preview computes: the result has nowhere to go, and the
+    preview thread must end without an exception (it used to print a traceback)."""
+    import shiboken6
+
+    from vizlab.runner import Previewer
+
+    thread_errors: list[str] = []
+    monkeypatch.setattr(threading, "excepthook",
+                        lambda args: thread_errors.append(repr(args.exc_value)))
+    started, release = threading.Event(), threading.Event()
+
+    def job(cancelled):
+        started.set()
+        release.wait(5)
+        return "late result"
+
+    previewer = Previewer(name="deleted")
+    previewer.request(job)
+    assert started.wait(5)
+    worker = previewer._threads[0]
+    shiboken6.delete(previewer)
+    release.set()
+    worker.join(5)
+    assert not worker.is_alive()
+    assert thread_errors == []

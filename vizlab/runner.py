@@ -421,7 +421,10 @@ class Previewer(QObject):
                 self._cancel = None
                 stale = cancel.is_set() or generation != self._generation
             if not stale:
-                self._done.emit(generation, ok, result)
+                try:
+                    self._done.emit(generation, ok, result)
+                except RuntimeError:  # the lab view was deleted while this was computing
+                    return
 
     def _on_done(self, generation: int, ok: bool, result: Any) -> None:
         if generation != self._generation:
