@@ -25,7 +25,7 @@ from PIL import Image
 from engine import experiments
 from engine.data import idx, load_csv_points, npz, read_idx
 from engine.experiments import SettingError, apply_settings, files, optimizers, style, training
-from engine.experiments import base as settings_base
+from engine.experiments import settings as settings_base
 
 MB = 1 << 20
 # Far above what a refusal may cost, far below what reading the declared sizes would.

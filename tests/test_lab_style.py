@@ -11,7 +11,7 @@ import pytest
 
 import engine as en
 from engine.experiments import style as lab
-from engine.experiments.base import SettingError, apply_settings
+from engine.experiments.settings import SettingError, apply_settings
 
 
 @pytest.fixture(autouse=True)

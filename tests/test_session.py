@@ -13,7 +13,7 @@ import pytest
 
 from engine import experiments
 from engine.experiments import dropout, training
-from engine.experiments.base import SettingError
+from engine.experiments.settings import SettingError
 from engine.experiments.history import History, HistoryDecoder, HistoryEncoder, HistoryView
 from engine.experiments.session import Session
 from vizlab.child import ChildSession

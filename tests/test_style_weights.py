@@ -16,7 +16,7 @@ import pytest
 import engine as en
 from engine import pretrained
 from engine.experiments import style as lab
-from engine.experiments.base import SettingError
+from engine.experiments.settings import SettingError
 
 h5py = pytest.importorskip("h5py")
 

@@ -67,7 +67,7 @@ def test_mini_batches_cover_each_epoch_and_read_a_live_size():
 
 def test_one_number_list_parser_names_the_setting():
     from engine.experiments import activations
-    from engine.experiments.base import SettingError
+    from engine.experiments.settings import SettingError
     from engine.experiments.kit import parse_numbers
 
     assert parse_numbers("1, 2;3 4", "units").tolist() == [1, 2, 3, 4]

@@ -32,9 +32,9 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-from engine.experiments.base import SettingError, apply_settings, settings_of
 from engine.experiments.history import HistoryDecoder, HistoryEncoder
 from engine.experiments.session import Session, first_snapshot
+from engine.experiments.settings import SettingError, apply_settings, settings_of
 
 log = logging.getLogger(__name__)
 

@@ -21,7 +21,7 @@ import importlib
 import importlib.util
 from types import ModuleType
 
-from engine.experiments.base import (
+from engine.experiments.settings import (
     SettingError,
     apply_settings,
     describe_settings,

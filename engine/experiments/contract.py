@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from types import ModuleType
 from typing import Any, Protocol, runtime_checkable
 
-from engine.experiments.base import settings_of
+from engine.experiments.settings import settings_of
 
 
 @runtime_checkable

@@ -26,7 +26,7 @@ import numpy as np
 
 from engine import experiments
 from engine.data import npz
-from engine.experiments.base import SettingError, apply_settings, settings_of
+from engine.experiments.settings import SettingError, apply_settings, settings_of
 
 FORMAT = "vizlab-experiment"
 VERSION = 1

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 
 import numpy as np
 
-from engine.experiments.base import SettingError
+from engine.experiments.settings import SettingError
 
 
 class MiniBatches(Iterator[np.ndarray]):

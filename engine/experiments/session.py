@@ -29,8 +29,8 @@ from collections.abc import Callable, Iterator
 from types import ModuleType
 from typing import Any
 
-from engine.experiments.base import SettingError, apply_settings, settings_of
 from engine.experiments.contract import is_resumable
+from engine.experiments.settings import SettingError, apply_settings, settings_of
 
 # Longest single wait while paused or paced: every request wakes waits at once anyway.
 _MAX_WAIT_S = 0.05

@@ -44,8 +44,8 @@ import engine as en
 from engine import nn, optimizers, pretrained
 from engine._paths import ASSETS
 from engine.data import npz
-from engine.experiments.base import SettingError, setting
 from engine.experiments.history import History
+from engine.experiments.settings import SettingError, setting
 
 TITLE = "Style"
 SUMMARY = ("Style transfer (Gatys et al. 2016): an image optimised to match a content "

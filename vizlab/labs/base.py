@@ -38,9 +38,9 @@ from PySide6.QtWidgets import (
 )
 
 from engine import experiments
-from engine.experiments.base import apply_settings, settings_of
 from engine.experiments.contract import is_paced
 from engine.experiments.session import Session, first_snapshot
+from engine.experiments.settings import apply_settings, settings_of
 from vizlab.child import ChildSession, child_first_snapshot
 from vizlab.labs.settings_panel import SettingsPanel, as_text
 from vizlab.labs.timeline import Timeline

@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.experiments.base import SettingError, SettingInfo, apply_settings, settings_of
+from engine.experiments.settings import SettingError, SettingInfo, apply_settings, settings_of
 
 
 class SettingsPanel(QWidget):
