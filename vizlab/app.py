@@ -2,25 +2,23 @@
 
 Each lab view owns its runner, so switching labs pauses the one left behind and its
 run is still there on return. Window geometry and the last folders used are kept in
-QSettings. Closing ends every run, preview and helper process at once, so the app and
-all its processes are gone within CLOSE_TIMEOUT_S.
+QSettings. Experiment files are vizlab/app_files.py's, pictures and recordings
+vizlab/app_export.py's; the window keeps their menu entries. Closing ends every run,
+preview and helper process at once, so the app and all its processes are gone within
+CLOSE_TIMEOUT_S.
 """
 
 from __future__ import annotations
 
-import copy
 import logging
 import sys
 import time
-from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
-    QFileDialog,
     QHBoxLayout,
-    QInputDialog,
     QLabel,
     QListWidget,
     QListWidgetItem,
@@ -36,6 +34,8 @@ from PySide6.QtWidgets import (
 from engine.experiments import get as get_experiment
 from engine.experiments import settings_of
 from vizlab import child
+from vizlab.app_export import Exporter
+from vizlab.app_files import ExperimentFiles
 from vizlab.labs import LAB_NAMES, view_class
 from vizlab.labs.base import LabView
 
@@ -57,6 +57,8 @@ class MainWindow(QMainWindow):
         self.twins: dict[str, LabView] = {}  # run B of each lab in compare mode
         self.pages: dict[str, QSplitter] = {}
         self._frames_at: tuple[float, int] = (time.monotonic(), 0)
+        self.files = ExperimentFiles(self)
+        self.exporter = Exporter(self)
 
         self.lab_list = QListWidget()
         self.lab_list.setMaximumWidth(170)
@@ -179,7 +181,7 @@ class MainWindow(QMainWindow):
         for action in (self.screenshot_action, self.copy_action, self.record_action):
             self.file_menu.addAction(action)
         self.plot_menu = self.file_menu.addMenu("Export Plot")
-        self.plot_menu.aboutToShow.connect(self._fill_plot_menu)
+        self.plot_menu.aboutToShow.connect(lambda: self.exporter.fill_plot_menu(self.plot_menu))
         self.file_menu.addAction(self.hires_action)
         self.file_menu.addAction(self.caption_action)
         self.file_menu.addSeparator()
@@ -327,208 +329,49 @@ class MainWindow(QMainWindow):
         fps = (lab.frames_drawn - frames) / (now - then) if now > then else 0.0
         self._frames_at = (now, lab.frames_drawn)
         self.rate_label.setText(f"{lab.training_steps_per_second():.0f} steps/s")
-        if lab.recorder is not None:
-            if lab.recorder.is_full:
-                self.statusBar().showMessage(
-                    f"Recording full ({lab.recorder.full_reason}): stop it to save "
-                    "(Ctrl+Shift+R).")
-            else:
-                self.statusBar().showMessage(f"Recording: {lab.recorder.frame_count} frames")
+        recording = self.exporter.recording_status(lab)
+        if recording is not None:
+            self.statusBar().showMessage(recording)
         self.fps_label.setText(f"{max(fps, 0):.0f} frames/s")
         self.state_label.setText(lab.runner.state)
 
     def _toggle_lab_list(self, shown: bool) -> None:
         self.lab_list.setVisible(shown)
 
-    # -- files ----------------------------------------------------------------------------
-    def _last_folder(self, key: str) -> str:
-        return str(self.settings.value(f"folders/{key}", str(Path.home())))
-
-    def _remember_folder(self, key: str, path: str) -> None:
-        self.settings.setValue(f"folders/{key}", str(Path(path).parent))
-
+    # -- files, pictures and recordings (vizlab/app_files.py, vizlab/app_export.py) -------
     def save_experiment(self, path: str | None = None) -> bool:
         """Save the lab's settings and weights (File > Save asks where; a path skips that)."""
-        from engine.experiments import files
-
-        if not path:
-            path, _ = QFileDialog.getSaveFileName(
-                self, "Save experiment",
-                str(Path(self._last_folder("experiments")) / f"{self.lab.lab_name}.vizlab"),
-                "vizlab experiments (*.vizlab)",
-            )
-            if not path:
-                return False
-        self._remember_folder("experiments", path)
-        config, snapshot = self._what_to_save(self.lab)
-        try:
-            files.save_experiment(path, self.lab.lab_name, config, snapshot)
-        except (OSError, ValueError) as exc:
-            QMessageBox.warning(self, "Could not save", str(exc))
-            return False
-        self.statusBar().showMessage(f"Saved {path}", 5000)
-        return True
-
-    @staticmethod
-    def _what_to_save(lab: LabView):
-        """Settings and the snapshot whose weights go with them.
-
-        A run's weights fit the settings it was started with: edits that wait for Reset
-        are left out (saved with them, the file could not be opened). A preview not yet
-        drawn for the current settings gives no weights.
-        """
-        config = copy.deepcopy(lab.config)
-        if lab.timeline.items and lab.run_config is not None:
-            for info in settings_of(config):
-                if not info.live:
-                    setattr(config, info.name, getattr(lab.run_config, info.name))
-            return config, lab.last_snapshot
-        return config, None if lab.preview_pending else lab.last_snapshot
+        return self.files.save(path)
 
     def open_experiment(self, path: str | None = None) -> bool:
-
-        if not path:
-            path, _ = QFileDialog.getOpenFileName(
-                self, "Open experiment", self._last_folder("experiments"),
-                "vizlab experiments (*.vizlab);;All files (*)",
-            )
-            if not path:
-                return False
-        self._remember_folder("experiments", path)
-        return self.load_experiment_file(path)
+        return self.files.open(path)
 
     def load_experiment_file(self, path: str) -> bool:
         """Load a saved experiment into its lab; a bad file changes nothing and says why."""
-        from engine.experiments import files
+        return self.files.load(path)
 
-        try:
-            saved = files.load_experiment(path)
-        except (OSError, ValueError) as exc:
-            QMessageBox.warning(self, "Could not open experiment", str(exc))
-            return False
-        lab = self.select_lab(saved.lab)
-        lab.reset()
-        lab.apply_settings(saved.settings)
-        lab.restore_state = saved.state
-        self.statusBar().showMessage(f"Opened {path}: press Run to continue from step {saved.step}", 8000)
-        return True
-
-    # -- pictures and recordings ------------------------------------------------------------
     @property
     def export_scale(self) -> int:
-        return 2 if self.hires_action.isChecked() else 1
-
-    def _caption(self) -> str | None:
-        return self.lab.caption() if self.caption_action.isChecked() else None
-
-    def _ask_path(self, title: str, name: str, filters: str) -> str:
-        path, _ = QFileDialog.getSaveFileName(
-            self, title, str(Path(self._last_folder("export")) / name), filters)
-        if path:
-            self._remember_folder("export", path)
-        return path
+        return self.exporter.scale
 
     def save_screenshot(self, path: str | None = None) -> bool:
-        from vizlab import export
-
-        path = path or self._ask_path("Save screenshot", f"{self.lab.lab_name}.png",
-                                      "PNG pictures (*.png)")
-        if not path:
-            return False
-        try:
-            export.save_screenshot(self.lab, path, scale=self.export_scale,
-                                   caption=self._caption())
-        except export.ExportError as exc:
-            QMessageBox.warning(self, "Could not save the screenshot", str(exc))
-            return False
-        self.statusBar().showMessage(f"Saved {path}", 5000)
-        return True
+        return self.exporter.save_screenshot(path)
 
     def copy_picture(self) -> None:
-        from vizlab import export
-
-        export.copy_to_clipboard(self.lab, scale=self.export_scale, caption=self._caption())
-        self.statusBar().showMessage("Copied the lab as a picture", 3000)
-
-    def _fill_plot_menu(self) -> None:
-        self.plot_menu.clear()
-        for plot in self.lab.plots():
-            title = plot.plot_item.titleLabel.text or type(plot).__name__
-            for kind in ("png", "svg", "csv"):
-                action = self.plot_menu.addAction(f"{title} as {kind.upper()}…")
-                action.triggered.connect(
-                    lambda _=False, p=plot, k=kind, t=title: self.export_plot(p, k, t))
+        self.exporter.copy_picture()
 
     def export_plot(self, plot, kind: str, title: str = "plot", path: str | None = None) -> bool:
-        from vizlab import export
-
-        safe = "".join(c if c.isalnum() else "_" for c in title).strip("_").lower() or "plot"
-        path = path or self._ask_path(f"Export {title}", f"{safe}.{kind}",
-                                      f"{kind.upper()} files (*.{kind})")
-        if not path:
-            return False
-        try:
-            export.export_plot(plot.plot_item, path, scale=self.export_scale)
-        except export.ExportError as exc:
-            QMessageBox.warning(self, "Could not export the plot", str(exc))
-            return False
-        self.statusBar().showMessage(f"Saved {path}", 5000)
-        return True
+        return self.exporter.export_plot(plot, kind, title, path)
 
     def toggle_recording(self) -> None:
-        if self.lab.recorder is None:
-            self.start_recording()
-        else:
-            self.stop_recording()
+        self.exporter.toggle_recording()
 
     def start_recording(self) -> None:
-        from vizlab import export
-
-        lab = self.lab
-        lab.recorder = export.Recorder()
-        lab.record_scale = self.export_scale
-        self.record_action.setText("Stop Recording…")
-        self.statusBar().showMessage(
-            "Recording: every frame drawn is kept. Stop with Ctrl+Shift+R.", 5000)
+        self.exporter.start_recording()
 
     def stop_recording(self, path: str | None = None, fps: int = 10) -> bool:
         """Stop capturing and write the frames as a GIF (or APNG by extension)."""
-        from vizlab import export
-
-        lab = self.lab
-        recorder, lab.recorder = lab.recorder, None
-        self.record_action.setText("Start Recording")
-        if recorder is None:
-            return False
-        try:
-            if recorder.frame_count == 0:
-                QMessageBox.information(self, "Nothing recorded",
-                                        "No frames were drawn while recording: press Run first.")
-                return False
-            if path is None:
-                path = self._ask_path(
-                    "Save recording", f"{lab.lab_name}.gif",
-                    "Animated GIF (*.gif);;Animated PNG (*.apng *.png)")
-                if not path:
-                    return False
-                fps, ok = QInputDialog.getInt(
-                    self, "Frame rate", f"{recorder.frame_count} frames recorded. "
-                    "Frames per second in the animation:",
-                    int(self.settings.value("export/fps", fps)), 1, 60)
-                if not ok:
-                    return False
-                self.settings.setValue("export/fps", fps)
-            done = export.run_with_progress(
-                self, "Encoding the recording",
-                lambda progress: recorder.write(path, fps=fps, progress=progress))
-        except export.ExportError as exc:
-            QMessageBox.warning(self, "Could not save the recording", str(exc))
-            return False
-        finally:
-            recorder.close()
-        if done:
-            self.statusBar().showMessage(f"Saved {path} ({recorder.frame_count} frames)", 5000)
-        return bool(done)
+        return self.exporter.stop_recording(path, fps)
 
     # -- help -----------------------------------------------------------------------------
     def show_lab_help(self) -> None:

@@ -1,0 +1,104 @@
+"""The main window's experiment files: File > Save / Open Experiment, and the folders
+last used for files, remembered in the window's QSettings."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import QSettings
+from PySide6.QtWidgets import QFileDialog, QMessageBox
+
+from engine.experiments import settings_of
+from vizlab.labs.base import LabView
+
+if TYPE_CHECKING:
+    from vizlab.app import MainWindow
+
+
+def last_folder(settings: QSettings, key: str) -> str:
+    """The folder last used for `key` ("experiments", "export"), else the home folder."""
+    return str(settings.value(f"folders/{key}", str(Path.home())))
+
+
+def remember_folder(settings: QSettings, key: str, path: str) -> None:
+    settings.setValue(f"folders/{key}", str(Path(path).parent))
+
+
+def what_to_save(lab: LabView) -> tuple[Any, Any]:
+    """Settings and the snapshot whose weights go with them.
+
+    A run's weights fit the settings it was started with: edits that wait for Reset
+    are left out (saved with them, the file could not be opened). A preview not yet
+    drawn for the current settings gives no weights.
+    """
+    config = copy.deepcopy(lab.config)
+    if lab.timeline.items and lab.run_config is not None:
+        for info in settings_of(config):
+            if not info.live:
+                setattr(config, info.name, getattr(lab.run_config, info.name))
+        return config, lab.last_snapshot
+    return config, None if lab.preview_pending else lab.last_snapshot
+
+
+class ExperimentFiles:
+    """Saves the current lab's settings and weights and opens saved ones into their lab;
+    failures are shown in a message box and change nothing."""
+
+    def __init__(self, window: MainWindow) -> None:
+        self.window = window
+
+    def save(self, path: str | None = None) -> bool:
+        """Save the lab's settings and weights (no path: ask where)."""
+        from engine.experiments import files
+
+        window, lab = self.window, self.window.lab
+        if not path:
+            path, _ = QFileDialog.getSaveFileName(
+                window, "Save experiment",
+                str(Path(last_folder(window.settings, "experiments")) / f"{lab.lab_name}.vizlab"),
+                "vizlab experiments (*.vizlab)",
+            )
+            if not path:
+                return False
+        remember_folder(window.settings, "experiments", path)
+        config, snapshot = what_to_save(lab)
+        try:
+            files.save_experiment(path, lab.lab_name, config, snapshot)
+        except (OSError, ValueError) as exc:
+            QMessageBox.warning(window, "Could not save", str(exc))
+            return False
+        window.statusBar().showMessage(f"Saved {path}", 5000)
+        return True
+
+    def open(self, path: str | None = None) -> bool:
+        """Open a saved experiment (no path: ask which)."""
+        window = self.window
+        if not path:
+            path, _ = QFileDialog.getOpenFileName(
+                window, "Open experiment", last_folder(window.settings, "experiments"),
+                "vizlab experiments (*.vizlab);;All files (*)",
+            )
+            if not path:
+                return False
+        remember_folder(window.settings, "experiments", path)
+        return self.load(path)
+
+    def load(self, path: str) -> bool:
+        """Load a saved experiment into its lab; a bad file changes nothing and says why."""
+        from engine.experiments import files
+
+        window = self.window
+        try:
+            saved = files.load_experiment(path)
+        except (OSError, ValueError) as exc:
+            QMessageBox.warning(window, "Could not open experiment", str(exc))
+            return False
+        lab = window.select_lab(saved.lab)
+        lab.reset()
+        lab.apply_settings(saved.settings)
+        lab.restore_state = saved.state
+        window.statusBar().showMessage(
+            f"Opened {path}: press Run to continue from step {saved.step}", 8000)
+        return True
