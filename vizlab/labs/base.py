@@ -17,6 +17,7 @@ values to draw; a burst of setting changes costs one preview and one redraw.
 from __future__ import annotations
 
 import copy
+import inspect
 import logging
 import os
 import time
@@ -62,6 +63,10 @@ class LabView(QWidget):
     run_in_process = os.environ.get("VIZLAB_IN_PROCESS", "") != "1"
     # Flat out, snapshots are spaced to about this many a second (see _adapt_snapshot_pace).
     SNAPSHOTS_PER_SECOND = 45
+    # A lab whose build_views() is a generator (it yields between plots) is built a piece
+    # per turn of the event loop when this is on, so no turn holds the GUI thread for
+    # long: the app turns it on; tests and the CLI build at once.
+    build_in_steps = False
 
     state_changed = Signal(str)
 
@@ -146,11 +151,23 @@ class LabView(QWidget):
         timeline_row.addWidget(self.timeline_label)
         timeline_row.addWidget(self.live_button)
 
-        self.views = self.build_views()
+        self._build_timer = QTimer(self)
+        self._build_timer.setInterval(0)
+        self._build_timer.timeout.connect(self._build_a_piece)
+        built = self.build_views()
+        self._building = built if inspect.isgenerator(built) else None
+        if self._building is None:
+            self.views = built
+        elif self.build_in_steps:
+            self.views = QLabel("Building the views…")
+            self.views.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            self._build_timer.start()
+        else:
+            self.views = self._finish_building()
         if self.preview_on_change:
             self.preview()
         right = QWidget()
-        right_layout = QVBoxLayout(right)
+        self._right_layout = right_layout = QVBoxLayout(right)
         right_layout.setContentsMargins(0, 0, 0, 0)
         right_layout.addWidget(self.error_banner)
         right_layout.addWidget(self.pending_label)
@@ -178,8 +195,49 @@ class LabView(QWidget):
     def views_only(self) -> bool:
         return self.settings_scroll.isHidden()
 
+    # -- building the views a piece at a time ---------------------------------------------
+    @property
+    def is_built(self) -> bool:
+        return self._building is None
+
+    def ensure_built(self) -> None:
+        """Finish building the views now (for code that needs the widgets at once)."""
+        if self._building is not None:
+            self._install_views(self._finish_building())
+
+    def _finish_building(self) -> QWidget:
+        try:
+            while True:
+                next(self._building)
+        except StopIteration as done:
+            self._building = None
+            return done.value
+
+    def _build_a_piece(self) -> None:
+        """One piece of build_views() per timer tick; the finished views replace the
+        placeholder. Unfinished widgets are never in the window, so never get events."""
+        if self._building is None:
+            return
+        try:
+            next(self._building)
+        except StopIteration as done:
+            self._building = None
+            self._install_views(done.value)
+
+    def _install_views(self, views: QWidget) -> None:
+        self._build_timer.stop()
+        placeholder, self.views = self.views, views
+        self._right_layout.replaceWidget(placeholder, views)
+        placeholder.deleteLater()
+        self._show_configured_tab()
+        if self.timeline.items:  # snapshots that came while building: draw the current one
+            index = self.slider.value() if not self.following_live else -1
+            self._draw(self.timeline.items[index])
+
     # -- to implement ------------------------------------------------------------------
     def build_views(self) -> QWidget:
+        """The lab's plots in one widget; or a generator that yields between plots and
+        returns that widget, so that the app can build it over several event-loop turns."""
         raise NotImplementedError
 
     def draw(self, snapshot: Any) -> None:
@@ -414,6 +472,8 @@ class LabView(QWidget):
             self._draw(snapshot)
 
     def _draw(self, snapshot: Any) -> None:
+        if self._building is not None:  # drawn once the views are built
+            return
         try:
             self.draw(snapshot)
         except Exception as exc:  # a drawing bug must not take the app down
@@ -469,8 +529,12 @@ class LabView(QWidget):
         return [w for w in self.views.findChildren(PlotWidgetBase) if w.isVisibleTo(self)]
 
     def caption(self) -> str:
-        """The run's settings in one line, for screenshot captions."""
+        """The run in one line, for screenshot captions: the lab, the step and only the
+        settings that differ from the lab's defaults (a slide needs what was changed)."""
+        defaults = self.experiment.Config()
         parts = [f"{info.name}={as_text(getattr(self.config, info.name))}"
-                 for info in settings_of(self.config)]
-        step = f"step {self.last_snapshot.step}: " if self.last_snapshot is not None else ""
-        return f"vizlab {self.lab_name} lab, {step}" + ", ".join(parts)
+                 for info in settings_of(self.config)
+                 if getattr(self.config, info.name) != getattr(defaults, info.name)]
+        step = f", step {self.last_snapshot.step}" if self.last_snapshot is not None else ""
+        changed = ": " + ", ".join(parts) if parts else ", default settings"
+        return f"vizlab {self.lab_name} lab{step}{changed}"
