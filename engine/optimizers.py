@@ -12,8 +12,10 @@ Variables are updated in place (views of their values stay valid), under `no_gra
 in the Variable's dtype (float32 by default), with in-place numpy ops into scratch
 buffers kept per Variable, because these run live while the user watches.
 
-`opt.lr` is a plain attribute read at every step, so it can be changed between
-steps (the app lets users drag it).
+`opt.lr` is read at every step: a number (or array) that may be changed between steps,
+or a function of no arguments called at every step (as Keras takes a callable learning
+rate), so a live setting is followed without copying it by hand:
+``Adam(lr=lambda: config.learning_rate)``.
 
 Populations (K models in one set of Variables with a leading member axis): `lr` may
 be an array of shape (K,) -- it broadcasts over each Variable's trailing axes -- or
@@ -47,7 +49,7 @@ class Optimizer:
 
     def __init__(self, lr, population: int | None = None) -> None:
         self.lr = lr
-        lr_array = np.asarray(lr)
+        lr_array = np.asarray(lr() if callable(lr) else lr)
         if lr_array.ndim > 1:
             raise EngineError(f"lr must be a number or an array of shape (K,), got {lr_array.shape}")
         if population is None and lr_array.ndim == 1:
@@ -110,10 +112,15 @@ class Optimizer:
         return self._state(var)
 
     # -- helpers -------------------------------------------------------------------------
+    def current_lr(self):
+        """The learning rate of the next step (the function's value, if lr is one)."""
+        return self.lr() if callable(self.lr) else self.lr
+
     def _scalar_lr(self) -> float:
-        if isinstance(self.lr, float | int):
-            return float(self.lr)
-        lr = np.asarray(self.lr)
+        lr = self.current_lr()
+        if isinstance(lr, float | int):
+            return float(lr)
+        lr = np.asarray(lr)
         if lr.ndim:
             raise EngineError(
                 f"lr has shape {lr.shape} but this optimizer has no population; "
@@ -149,7 +156,7 @@ class Optimizer:
 
     def _apply_population(self, pairs: Sequence[tuple[np.ndarray, Variable]]) -> None:
         k = self.population
-        lr = np.asarray(self.lr, dtype=np.float64)
+        lr = np.asarray(self.current_lr(), dtype=np.float64)
         if lr.ndim and lr.shape != (k,):
             raise EngineError(f"lr has shape {lr.shape} for a population of {k}")
         grads = []

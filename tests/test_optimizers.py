@@ -210,6 +210,43 @@ def test_changing_lr_between_steps_takes_effect_next_step():
     np.testing.assert_allclose(ours[:7], ref_adam(0.01)[:7], rtol=1e-12)
 
 
+def test_a_function_as_lr_is_read_at_every_step():
+    """lr=lambda: setting follows a live setting without copying it into the optimizer."""
+    def schedule(t):
+        return 0.01 if t < 7 else (0.05 if t < 14 else 0.002)
+
+    setting = {"lr": schedule(0)}
+
+    def step_and_advance(opt, w, t):
+        opt.minimize(loss_of(w), [w])
+        setting["lr"] = schedule(t + 1)  # the "app" changes the setting between steps
+
+    for make, ref in [(lambda lr: optimizers.SGD(lr, momentum=0.9),
+                       lambda: ref_sgd(0.01, momentum=0.9, lr_at=schedule)),
+                      (optimizers.Adam, lambda: ref_adam(0.01, lr_at=schedule))]:
+        setting["lr"] = schedule(0)
+        opt = make(lambda: setting["lr"])
+        w = en.Variable(W0.copy())
+        out = []
+        for t in range(STEPS):
+            step_and_advance(opt, w, t)
+            out.append(w.value.copy())
+        np.testing.assert_allclose(np.array(out), ref(), rtol=1e-10)
+        assert opt.current_lr() == schedule(STEPS)
+
+
+def test_a_function_as_lr_may_give_one_rate_per_member():
+    lrs = np.array([0.001, 0.01, 0.03])
+    w = en.Variable(np.repeat(W0[None], 3, axis=0))
+    opt = optimizers.Adam(lambda: lrs)
+    assert opt.population == 3
+    for _ in range(STEPS):
+        r = en.matmul(en.Tensor(A), en.reshape(w, (3, 4, 1)))[..., 0] - B
+        opt.minimize(en.sum(r * r, axis=1), [w])
+    for k, lr in enumerate(lrs):
+        np.testing.assert_allclose(w.value[k], ref_adam(lr)[-1], rtol=1e-10)
+
+
 def test_edited_gradient_is_what_gets_applied():
     a, b = en.Variable(np.array([1.0, 2.0])), en.Variable(np.array([[3.0]]))
     opt = optimizers.SGD(0.1)

@@ -660,9 +660,8 @@ def run(config: Config) -> Iterator[Snapshot]:
 
     yield snapshot()
     if config.optimizer == "adam":
-        adam = optimizers.Adam(config.learning_rate)
+        adam = optimizers.Adam(lambda: config.learning_rate)  # a live setting
         while step < config.steps:
-            adam.lr = config.learning_rate  # live
             adam.minimize(losses.total, [image])
             # Projected Adam: the image stays a valid picture in 0..1.
             np.clip(image.value, 0.0, 1.0, out=image.value)
