@@ -6,6 +6,7 @@ import pytest
 from engine import optimizers
 from engine.experiments import dropout, training
 from engine.experiments import optimizers as optimizer_lab
+from engine.experiments.kit import parse_numbers
 
 
 def test_one_lookup_knows_every_name_the_labs_offer():
@@ -68,7 +69,6 @@ def test_mini_batches_cover_each_epoch_and_read_a_live_size():
 def test_one_number_list_parser_names_the_setting():
     from engine.experiments import activations
     from engine.experiments.settings import SettingError
-    from engine.experiments.kit import parse_numbers
 
     assert parse_numbers("1, 2;3 4", "units").tolist() == [1, 2, 3, 4]
     with pytest.raises(SettingError, match="setting 'units': cannot read '1,x' as numbers"):
@@ -77,3 +77,13 @@ def test_one_number_list_parser_names_the_setting():
         activations.parse_logits("1,inf")
     with pytest.raises(SettingError, match="setting 'logits': give 2 to"):
         activations.parse_logits("1")
+
+
+@pytest.mark.parametrize("text", ["64, 32", "64;32", "64 32", " 64,, 32 ", "64\t32"])
+def test_one_way_to_read_a_typed_list(text):
+    from engine.experiments.settings import split_list
+    from engine.experiments.style import parse_layers
+
+    assert split_list(text) == ["64", "32"]
+    assert parse_layers(text) == ["64", "32"]
+    np.testing.assert_array_equal(parse_numbers(text, "x"), [64.0, 32.0])

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 
 import numpy as np
 
-from engine.experiments.settings import SettingError
+from engine.experiments.settings import SettingError, split_list
 
 
 class MiniBatches(Iterator[np.ndarray]):
@@ -37,7 +37,7 @@ class MiniBatches(Iterator[np.ndarray]):
 def parse_numbers(text: str, name: str) -> np.ndarray:
     """Numbers from "1,2,3" (commas, semicolons or spaces); SettingError naming the
     setting if a part is not a number or a number is not finite."""
-    parts = [p for p in text.replace(";", ",").replace(" ", ",").split(",") if p.strip()]
+    parts = split_list(text)
     try:
         values = np.array([float(p) for p in parts], dtype=np.float64)
     except ValueError:

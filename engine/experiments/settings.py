@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 import typing
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -106,6 +107,11 @@ def _item_type(hint) -> type | None:
     return None
 
 
+def split_list(text: str) -> list[str]:
+    """The items of a list typed as text: "64, 32", "64;32" and "64 32" are all two."""
+    return [part for part in re.split(r"[,;\s]+", text) if part]
+
+
 def parse_value(info: SettingInfo, text: str) -> Any:
     """Turn the text a user typed (`--set key=value`) into the setting's type."""
     text = text.strip()
@@ -122,7 +128,7 @@ def parse_value(info: SettingInfo, text: str) -> Any:
         if info.type is float:
             return float(text)
         if info.type in (tuple, list):
-            items = [p.strip() for p in text.replace(";", ",").split(",") if p.strip()]
+            items = split_list(text)
             element = info.item_type or (type(info.default[0]) if info.default else int)
             values = [element(p) for p in items]
             return info.type(values)

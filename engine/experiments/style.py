@@ -45,7 +45,7 @@ from engine import nn, optimizers, pretrained
 from engine._paths import ASSETS
 from engine.data import npz
 from engine.experiments.history import History
-from engine.experiments.settings import SettingError, setting
+from engine.experiments.settings import SettingError, setting, split_list
 
 TITLE = "Style"
 SUMMARY = ("Style transfer (Gatys et al. 2016): an image optimised to match a content "
@@ -72,8 +72,8 @@ MIN_SIZE, MAX_SIZE = 16, 512
 
 
 def parse_layers(text: str) -> list[str]:
-    """Layer names from "conv1_1, conv2_1" (commas or spaces)."""
-    return [p for p in text.replace(",", " ").split() if p]
+    """Layer names from "conv1_1, conv2_1" (commas, semicolons or spaces)."""
+    return split_list(text)
 
 
 @dataclasses.dataclass
