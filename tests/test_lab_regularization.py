@@ -4,6 +4,8 @@ step against numerical gradients, a population member against a separate run, th
 error against numpy, pruning that removes exactly the disconnected units without
 changing the function, and the view drawing the snapshot's numbers."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -357,8 +359,20 @@ def test_view_draws_the_snapshot_numbers(qtbot, shown_lab, previewed):
     x, y = view.fit_plot.curve_data("L1")
     np.testing.assert_array_equal(x, snap.grid)
     np.testing.assert_array_equal(y, snap.fits[l1_first])
-    _, faint = view.fit_plot.curve_data("l2 run 3")
+    _, faint = view.faint_fits["l2 run 3"].getData()
     np.testing.assert_array_equal(faint, snap.fits[lab.METHODS.index("l2") * snap.runs + 3])
+    # The key names the data, the outliers and the bold line of each kind, not the faint
+    # lines of the other runs.
+    key = [label.text for _, label in view.fit_plot.plot_item.legend.items]
+    assert key == ["data", "outliers", "none", "L1", "L2", "elastic net"]
+    assert len(view.faint_fits) == 16
+    # The lesson: where the fits sit at the outliers, and that the data loss decides it.
+    pulls = snap.outlier_pull
+    lesson = view.lesson.text()
+    assert (f"squared error: at their x the fits are {round(100 * pulls.min())}-"
+            f"{round(100 * pulls.max())}% of the way up to them") in lesson
+    assert "Robustness to outliers comes from the data loss" in lesson
+    assert "L1/L2 on the weights decide how many are near 0" in lesson
     assert len(view.heatmaps) == 4
     np.testing.assert_array_equal(view.heatmaps[1].data(), snap.kernels[1][l1_first])
 
@@ -384,7 +398,7 @@ def test_view_draws_the_snapshot_numbers(qtbot, shown_lab, previewed):
     np.testing.assert_array_equal(steps, [0, 10, 20, 30, 40])
     np.testing.assert_allclose(l1_zero, snap.curves["near_zero"][:, 5:10].mean(axis=1))
     bars = view.error_bars.export_data()
-    assert list(bars["labels"]) == ["none", "L1", "L2", "elastic", "pruned", "retrained"]
+    assert list(bars["labels"]) == ["none", "L1", "L2", "EN", "pruned", "retrain"]
     np.testing.assert_allclose(
         bars["values"], [*(snap.total_error[i * 5:(i + 1) * 5].mean() for i in range(4)),
                          snap.prune.pruned_error, snap.prune.retrain_errors.mean()])
@@ -399,4 +413,35 @@ def test_view_draws_the_snapshot_numbers(qtbot, shown_lab, previewed):
     assert view.last_snapshot is snap
     np.testing.assert_array_equal(view.heatmaps[1].data(), snap.kernels[1][l1_first + 2])
     assert str(snap.prune.pruned_shapes[1]).replace(" ", "") in view.prune_note.text()
+    view.shutdown()
+
+
+def test_small_weights_text_names_the_bound_when_the_count_depends_on_the_threshold():
+    from vizlab.labs.regularization import small_weights_text
+
+    caveat = "the count depends on the threshold"
+    assert small_weights_text(0.004, 1e-3) == f"all |w| &lt; 1e-2: {caveat}"
+    assert small_weights_text(0.05, 1e-3) == f"all |w| &lt; 1e-1: {caveat}"
+    assert small_weights_text(0.01, 1e-3) == f"all |w| &lt; 1e-1: {caveat}"
+    assert small_weights_text(0.5, 1e-3) == ""  # 500 thresholds: the count means something
+    assert small_weights_text(0.5, 1e-2) == f"all |w| &lt; 1e0: {caveat}"
+    assert small_weights_text(float("nan"), 1e-3) == ""  # a diverged run
+
+
+def test_view_says_when_all_weights_are_small(shown_lab):
+    view = shown_lab("regularization")
+    snap = view.last_snapshot
+    # Every weight a hundredth of its initial value: between 0.001 and 0.01.
+    small = dataclasses.replace(snap, kernels=tuple(k * 0.01 for k in snap.kernels),
+                                largest_weight=snap.largest_weight * 0.01)
+    assert np.all((small.largest_weight > 1e-3) & (small.largest_weight < 1e-2))
+    view.draw(small)
+    caveat = "all |w| &lt; 1e-2: the count depends on the threshold"
+    assert caveat in view.weights_title.text()
+    assert view.note.text().count(caveat) == 4  # each kind
+    titles = [h.plot_item.titleLabel.text for h in view.heatmaps]
+    assert all(t.endswith(": all &lt; 1e-2") for t in titles), titles
+    # The initial weights themselves are far above the threshold: no caveat.
+    view.draw(snap)
+    assert "depends on the threshold" not in view.note.text() + view.weights_title.text()
     view.shutdown()

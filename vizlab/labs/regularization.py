@@ -9,7 +9,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QBrush, QColor
-from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QSizePolicy, QWidget
 
 from engine.experiments import regularization as experiment
 from vizlab.labs.base import LabView
@@ -18,9 +18,9 @@ from vizlab.widgets.text import note_label
 
 HELP = """
 <p><b>Regularization lab.</b> A 1-10-10-10-1 network learns points on a straight line
-that has a few outliers above it, by SGD on one point at a time, minimising
-|prediction - y| plus a penalty on its weights. Four kinds of networks, each trained
-five times from different starting weights (all 20 at once):</p>
+that has a few outliers above it, by SGD on one point at a time, minimising a data loss
+plus a penalty on its weights. Four kinds of networks, each trained five times from
+different starting weights (all 20 at once):</p>
 <ul>
 <li><b>none</b>: no penalty;</li>
 <li><b>L1</b> (lasso), lambda &middot; sum |w|: every step pulls each weight towards 0
@@ -30,11 +30,23 @@ whole units disconnect;</li>
 the weight, so all weights shrink together but few reach 0;</li>
 <li><b>elastic net</b>: a mix of both (l1_ratio).</li>
 </ul>
+<p><b>Outliers: the data loss decides, not the penalty.</b> With data_loss = squared
+(default), (prediction - y)<sup>2</sup>, a point's pull grows with its distance, so the
+few outliers lift every fit towards them, penalised or not. With absolute,
+|prediction - y| (the original experiment's cost), every point pulls with the same
+force whatever its distance, so the many points on the line win and every fit ignores
+the outliers. L1 and L2 on the weights decide something else: how many weights are
+(near) zero and how large they are. The fits' <i>pull</i> is how far up towards the
+outliers they pass at the outliers' x: 0% on the clean line, 100% through the
+outliers.</p>
 <p><b>Fits</b>: the bold line of each kind is one run (shown_run), the faint ones the
 others. <b>Weights</b>: the kernel of each layer of the kind chosen in weights_of
 (rows: inputs, columns: units; white = 0). <b>Near-zero weights</b>: how many kernel
-weights are below the threshold. <b>Total error</b>: sum |prediction - y| over the
-points, without the penalty (bars: the mean of the runs, dots: each run).</p>
+weights are below zero_threshold (when a network's weights are all within a hundred
+times the threshold, the count says more about the threshold than about the network,
+and the lab says so). <b>norm</b>: the root of the sum of the squared kernel weights.
+<b>Total error</b>: the data loss summed over the points, without
+the penalty (bars: the mean of the runs, dots: each run).</p>
 <p><b>Diverged</b>: with too large a learning rate (try 1.0 with linear units) a
 network's weights grow until its error overflows. Such a run is frozen and marked
 "diverged at step N": its fit is no longer drawn, a cross stands for it in the errors,
@@ -48,17 +60,23 @@ to the cost summed over the n points, so each one-point step carries lambda / n;
 "step", the whole of it at every step, strong enough to flatten every penalised
 network. Plain SGD never lands exactly on 0: a weight L1 has zeroed jumps back and
 forth by about lr &middot; lambda per step, so with a strong penalty raise
-zero_threshold above that to count (and prune) such weights. lambda, l1_ratio, the learning rate and the threshold apply while training;
-the rest on <b>Reset</b>.</p>
+zero_threshold above that to count (and prune) such weights. lambda, l1_ratio, the
+learning rate and the threshold apply while training; the rest (data_loss too) on
+<b>Reset</b>.</p>
 """
 
-COLORS = {"none": "#555555", "l1": "#d62728", "l2": "#1f77b4", "elastic net": "#2ca02c"}
+# Okabe-Ito colours: told apart with every common colour-vision deficiency.
+COLORS = {"none": "#555555", "l1": "#d55e00", "l2": "#0072b2", "elastic net": "#009e73"}
 LABELS = {"none": "none", "l1": "L1", "l2": "L2", "elastic net": "elastic net"}
 # Settings that only choose what is drawn (no new training needed).
 DISPLAY_SETTINGS = ("weights_of", "shown_run")
-PRUNED_COLOR = "#9467bd"
+PRUNED_COLOR = "#cc79a7"
 DATA_COLOR = "#222222"
-OUTLIER_COLOR = "#ff7f0e"
+OUTLIER_COLOR = "#e69f00"
+LOSS_WORDS = {"squared": "squared error", "absolute": "absolute error"}
+# Weights all within this factor of the threshold: the near-zero count mostly measures
+# where the threshold sits, and the lab says so.
+SMALL_WEIGHTS_FACTOR = 100.0
 
 
 def _faint(color: str, alpha: int = 70) -> pg.QtGui.QColor:
@@ -88,6 +106,26 @@ def runs_summary(errors: np.ndarray, diverged_at: np.ndarray) -> str:
     return text
 
 
+def small_weights_text(largest: float, threshold: float) -> str:
+    """"all |w| < 1e-2: the count depends on the threshold" when every weight is within
+    SMALL_WEIGHTS_FACTOR of the threshold (the bound is the next power of ten above the
+    largest |w|), else ""."""
+    if not np.isfinite(largest) or largest >= SMALL_WEIGHTS_FACTOR * threshold:
+        return ""
+    return f"all |w| &lt; 1e{_decade_above(largest)}: the count depends on the threshold"
+
+
+def _decade_above(value: float) -> int:
+    """The exponent of the smallest power of ten above `value` (> 0): 0.004 -> -2."""
+    return int(np.floor(np.log10(value))) + 1 if value > 0 else -8
+
+
+def pull_text(pulls: np.ndarray) -> str:
+    """"19%" or "18-25%" for the fits' pull towards the outliers (shares of 1)."""
+    low, high = (int(round(100 * v)) for v in (np.min(pulls), np.max(pulls)))
+    return f"{low}%" if low == high else f"{low}-{high}%"
+
+
 class View(LabView):
     lab_name = "regularization"
     help_html = HELP
@@ -99,39 +137,37 @@ class View(LabView):
         page = QWidget()
         grid = QGridLayout(page)
         grid.setContentsMargins(0, 0, 0, 0)
-        # No legend of its own: the outliers sit where one would go, and the near-zero
-        # plot's key and the coloured error bars name the same colours.
-        self.fit_plot = CurvePlot("Fits over the data", x_label="x",
-                                  y_label="y (dashed: pruned L1, retrained)", legend=False)
+        grid.setSpacing(4)
+        # The fits are the lesson: the largest panel, with a key of the kinds, the data
+        # and the outliers. The faint lines (the other runs) stay out of the key.
+        self.fit_plot = CurvePlot("Fits over the data", x_label="x", y_label="y")
         self.data_item = pg.ScatterPlotItem(size=7, brush=pg.mkBrush(DATA_COLOR),
-                                            pen=pg.mkPen("w", width=0.5))
+                                            pen=pg.mkPen("w", width=0.5), name="data")
         self.outlier_item = pg.ScatterPlotItem(size=10, symbol="t1",
                                                brush=pg.mkBrush(OUTLIER_COLOR),
-                                               pen=pg.mkPen("k", width=0.5))
+                                               pen=pg.mkPen("k", width=0.5), name="outliers")
         self.fit_plot.plot_item.addItem(self.data_item)
         self.fit_plot.plot_item.addItem(self.outlier_item)
+        self.faint_fits: dict[str, pg.PlotDataItem] = {}  # "l2 run 3": the other runs' fits
+        self.lesson = note_label()
 
-        self.weights_box = QWidget()
-        box = QVBoxLayout(self.weights_box)
-        box.setContentsMargins(0, 0, 0, 0)
-        box.setSpacing(0)
+        # The title is a row of the grid of its own: a word-wrapped label in the same
+        # widget as the heatmaps would make their height follow its height-for-width.
         self.weights_title = note_label()
-        box.addWidget(self.weights_title)
-        self.weights_row = QHBoxLayout()
+        self.weights_box = QWidget()
+        self.weights_row = QHBoxLayout(self.weights_box)
+        self.weights_row.setContentsMargins(0, 0, 0, 0)
         self.weights_row.setSpacing(2)
-        box.addLayout(self.weights_row, 1)
         self.heatmaps: list[Heatmap] = []
 
+        # No key of its own: the colours are the fits' (and the error bars are named).
         self.zero_plot = CurvePlot("Near-zero weights", x_label="step",
-                                   y_label="weights with |w| < threshold")
-        self.zero_plot.plot_item.legend.anchor(itemPos=(0, 0), parentPos=(0, 0), offset=(8, 8))
+                                   y_label="|w| &lt; threshold", legend=False)
         self.total_marker = self.zero_plot.add_marker(y=0.0, label="all weights")
-        self.total_marker.label.setPosition(0.8)  # clear of the key at the top left
 
-        self.error_bars = BarPlot("Total error",
-                                  y_label="sum |pred - y|, no penalty",
-                                  value_format="{:.2f}")
-        self.error_dots = pg.ScatterPlotItem(size=7, brush=pg.mkBrush("k"),
+        self.error_bars = BarPlot("Total error, no penalty",
+                                  value_format="{:.1f}")
+        self.error_dots = pg.ScatterPlotItem(size=6, brush=pg.mkBrush("k"),
                                              pen=pg.mkPen("w", width=0.5))
         self.error_bars.plot_item.addItem(self.error_dots)
         # Diverged runs: a cross each at the top; a kind whose runs all diverged: a hatched
@@ -147,18 +183,26 @@ class View(LabView):
         self.diverged_labels: list[pg.TextItem] = []
 
         self.prune_note = note_label()
-
-        grid.addWidget(self.fit_plot, 0, 0)
-        grid.addWidget(self.zero_plot, 0, 1)
-        grid.addWidget(self.error_bars, 0, 2)
-        grid.addWidget(self.weights_box, 1, 0, 1, 3)
-        grid.addWidget(self.prune_note, 2, 0, 1, 3)
         self.note = note_label()
-        grid.addWidget(self.note, 3, 0, 1, 3)
-        grid.setRowStretch(0, 1)
-        grid.setRowStretch(1, 1)
-        for col, stretch in enumerate((3, 3, 4)):
-            grid.setColumnStretch(col, stretch)
+
+        # Fits on the left over two rows; near-zero counts and errors stacked beside
+        # them; the weight matrices across the width; the numbers below.
+        grid.addWidget(self.fit_plot, 0, 0, 2, 1)
+        grid.addWidget(self.zero_plot, 0, 1)
+        grid.addWidget(self.error_bars, 1, 1)
+        grid.addWidget(self.lesson, 2, 0, 1, 2)
+        grid.addWidget(self.weights_title, 3, 0, 1, 2)
+        grid.addWidget(self.weights_box, 4, 0, 1, 2)
+        grid.addWidget(self.note, 5, 0, 1, 2)
+        grid.addWidget(self.prune_note, 6, 0, 1, 2)
+        # The plots share what the notes leave by these stretches alone (their size hints
+        # would otherwise win when the window is small): the fits 8/11, the weights 3/11.
+        for widget in (self.fit_plot, self.zero_plot, self.error_bars, self.weights_box):
+            widget.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Ignored)
+        for row, stretch in enumerate((4, 4, 0, 0, 3)):
+            grid.setRowStretch(row, stretch)
+        grid.setColumnStretch(0, 11)
+        grid.setColumnStretch(1, 9)
         return page
 
     def _ensure_heatmaps(self, count: int) -> None:
@@ -170,7 +214,9 @@ class View(LabView):
             h.deleteLater()
         self.heatmaps = []
         for i in range(count):
-            h = Heatmap(f"layer {i + 1}", x_label="unit", y_label="input")
+            # No axis titles: the weights' title names rows and columns once for all four,
+            # which leaves the small matrices their height.
+            h = Heatmap(f"layer {i + 1}", x_label="", y_label="")
             self.weights_row.addWidget(h, 1)
             self.heatmaps.append(h)
 
@@ -196,18 +242,29 @@ class View(LabView):
     def draw(self, snap: experiment.Snapshot) -> None:
         self.shown = snap
         self._draw_fits(snap)
+        self._draw_lesson(snap)
         self._draw_weights(snap)
         self._draw_zeros(snap)
         self._draw_errors(snap)
         self._draw_prune(snap)
         self._draw_note(snap)
 
+    def _faint_fit(self, name: str, color: str) -> pg.PlotDataItem:
+        """The thin line of one other run: no name, so it stays out of the key."""
+        item = self.faint_fits.get(name)
+        if item is None:
+            item = pg.PlotDataItem(pen=pg.mkPen(_faint(color), width=1))
+            item.setZValue(-1)
+            self.fit_plot.plot_item.addItem(item)
+            self.faint_fits[name] = item
+        return item
+
     def _draw_fits(self, snap) -> None:
         plot = self.fit_plot
         keep = snap.outlier
         self.data_item.setData(snap.x[~keep], snap.y[~keep])
         self.outlier_item.setData(snap.x[keep], snap.y[keep])
-        wanted = set()
+        wanted, faint = set(), set()
         for m, method in enumerate(snap.methods):
             members = np.flatnonzero(snap.member_method == m)
             bold = self.shown_member(snap, method)
@@ -215,13 +272,8 @@ class View(LabView):
                 if k == bold or snap.diverged[k]:
                     continue  # a diverged run has no fit to draw
                 name = f"{method} run {k - members[0]}"
-                new = name not in plot.curve_names()
-                item = plot.set_curve(name, snap.grid, snap.fits[k], color=COLORS[method],
-                                      width=1)
-                if new:
-                    item.setPen(pg.mkPen(_faint(COLORS[method]), width=1))
-                    item.setZValue(-1)
-                wanted.add(name)
+                self._faint_fit(name, COLORS[method]).setData(snap.grid, snap.fits[k])
+                faint.add(name)
             if not snap.diverged[bold]:
                 plot.set_curve(LABELS[method], snap.grid, snap.fits[bold],
                                color=COLORS[method], width=2.5)
@@ -234,6 +286,26 @@ class View(LabView):
         for name in plot.curve_names():
             if name not in wanted:
                 plot.remove_curve(name)
+        for name in list(self.faint_fits):
+            if name not in faint:
+                plot.plot_item.removeItem(self.faint_fits.pop(name))
+
+    def _draw_lesson(self, snap) -> None:
+        """What the fits show about the outliers, and where that comes from."""
+        loss = LOSS_WORDS[snap.data_loss]
+        ok = ~snap.diverged & np.isfinite(snap.outlier_pull)
+        if not snap.outlier.any():
+            seen = "there are no outliers (n_outliers = 0)"
+        elif not ok.any():
+            seen = "no run is left to fit them"
+        else:
+            seen = (f"at their x the fits are {pull_text(snap.outlier_pull[ok])} of the way "
+                    f"up to them (0%: on the line)")
+        other = "absolute" if snap.data_loss == "squared" else "squared"
+        self.lesson.setText(
+            f"<b>Outliers</b>, {loss}: {seen}. Robustness to outliers comes from the data "
+            f"loss (try {other}); L1/L2 on the weights decide how many are near 0 and how "
+            f"large they are.")
 
     def _draw_weights(self, snap) -> None:
         self._ensure_heatmaps(len(snap.kernels))
@@ -243,14 +315,22 @@ class View(LabView):
         for i, (h, kernel) in enumerate(zip(self.heatmaps, snap.kernels)):
             w = kernel[k]
             zeros = int((np.abs(w) < threshold).sum())
+            largest = float(np.abs(w).max())
+            if small_weights_text(largest, threshold) and zeros < w.size:
+                # The count says more about the threshold: give the weights' bound.
+                h.set_title(f"layer {i + 1}: all &lt; 1e{_decade_above(largest)}")
+            else:
+                h.set_title(f"layer {i + 1}: {zeros} near 0")
             h.set_data(w)
-            h.set_title(f"layer {i + 1}: {zeros} near 0")
-        state = (f", {diverged_text(snap.diverged_at[k:k + 1])}: its last weights"
-                 if snap.diverged[k] else "")
+        if snap.diverged[k]:
+            state = f", {diverged_text(snap.diverged_at[k:k + 1])}: its last weights"
+        else:
+            small = small_weights_text(float(snap.largest_weight[k]), threshold)
+            state = f" ({small})" if small else ""
         self.weights_title.setText(
-            f"<b>Kernel weights of the {LABELS[method]} network</b>, run "
-            f"{k % snap.runs}{state} (rows: inputs, columns: units; white: 0, red: positive, blue: "
-            f"negative; each matrix coloured to its own largest |w|)")
+            f"<b>Kernel weights of the {LABELS[method]} network</b>, run {k % snap.runs}"
+            f"{state}: rows inputs, columns units; white 0, red +, blue &minus;; near 0: "
+            f"|w| &lt; {threshold:g}")
 
     def _draw_zeros(self, snap) -> None:
         steps = snap.curves["step"]
@@ -262,19 +342,19 @@ class View(LabView):
         # Counts against the whole: 0 to all the weights.
         self.zero_plot.plot_item.setYRange(-0.04 * snap.weight_count, snap.weight_count * 1.1,
                                            padding=0)
-        self.total_marker.label.setFormat(f"all {snap.weight_count} weights")
+        self.total_marker.label.setFormat(f"all {snap.weight_count}")
 
     def _draw_errors(self, snap) -> None:
         """Bars: the mean total error of each kind's runs, then (after training) the pruned
         L1 run before retraining and the retrained pruned network; dots: each run; crosses:
         diverged runs; hatched bars: kinds whose runs all diverged."""
-        labels = [LABELS[m].replace(" net", "") for m in snap.methods]
+        labels = ["none", "L1", "L2", "EN"]
         groups = [snap.total_error[snap.member_method == m] for m in range(len(snap.methods))]
         gone = [snap.diverged[snap.member_method == m] for m in range(len(snap.methods))]
         colors = [COLORS[m] for m in snap.methods]
         p = snap.prune
         if p is not None:
-            labels += ["pruned", "retrained"]
+            labels += ["pruned", "retrain"]
             groups += [np.array([p.pruned_error]), p.retrain_errors]
             gone += [np.zeros(1, dtype=bool), p.retrain_diverged]
             colors += [_faint(PRUNED_COLOR, 140), PRUNED_COLOR]
@@ -290,20 +370,22 @@ class View(LabView):
         dots = np.concatenate(ys)
         self.error_dots.setData(np.concatenate(xs), dots)
         top = float(dots.max()) if dots.size else 0.0
-        top = top * 1.15 if top > 0 else 1.0
+        top = top * 1.25 if top > 0 else 1.0  # room for the value labels over the dots
         crosses = np.concatenate(cross_x)
         self.error_crosses.setData(crosses, np.full(len(crosses), 0.93 * top))
         whole = [i for i, bad in enumerate(gone) if bad.all()]
         self.diverged_bars.setOpts(x=np.array(whole, dtype=float),
                                    height=np.full(len(whole), 0.85 * top))
+        # The word inside the hatched bar (on white), clear of the crosses above it.
         while len(self.diverged_labels) < len(whole):
-            label = pg.TextItem("diverged", color="k", anchor=(0.5, 1.0))
+            label = pg.TextItem("diverged", color="k", anchor=(0.5, 0.5),
+                                fill=pg.mkBrush(255, 255, 255, 230))
             self.error_bars.plot_item.addItem(label)
             self.diverged_labels.append(label)
         for i, label in enumerate(self.diverged_labels):
             label.setVisible(i < len(whole))
             if i < len(whole):
-                label.setPos(whole[i], 0.85 * top)
+                label.setPos(whole[i], 0.45 * top)
         self.error_bars.plot_item.setYRange(0, top, padding=0)
 
     def _draw_prune(self, snap) -> None:
@@ -324,15 +406,14 @@ class View(LabView):
                      "network is trained again" if self.config.prune else "pruning is off")
             self.prune_note.setText(f"<b>Pruning</b>: {where}.")
             return
-        kept = ", ".join(str(len(k)) for k in p.kept)
         self.prune_note.setText(
             f"<b>Pruning</b> L1 run {p.source_member % snap.runs} (|w| &lt; {p.threshold:g}): "
-            f"kernels {_shapes(p.original_shapes)} &rarr; <b>{_shapes(p.pruned_shapes)}</b>; "
-            f"hidden units kept: {kept}; {sum(len(f) for f in p.folded)} removed as "
-            f"constants into the next bias. Largest change of a prediction by pruning: "
-            f"{p.max_prediction_change:.1e}. Retraining ({p.retrain_method}, fresh weights, "
-            f"{len(p.retrain_errors)} runs): step {p.retrain_step} of {p.retrain_steps}; "
-            f"{self._retrain_errors(p)} against {p.unpruned_error:.2f} unpruned."
+            f"{_shapes(p.original_shapes)} &rarr; <b>{_shapes(p.pruned_shapes)}</b> "
+            f"({sum(len(f) for f in p.folded)} constant units folded into the next bias; "
+            f"predictions change by at most {p.max_prediction_change:.1e}). Retrained from "
+            f"fresh weights ({p.retrain_method}, {len(p.retrain_errors)} runs), step "
+            f"{p.retrain_step} of {p.retrain_steps}: {self._retrain_errors(p)}, against "
+            f"{p.unpruned_error:.2f} unpruned."
         )
 
     @staticmethod
@@ -350,8 +431,12 @@ class View(LabView):
             ok = sel & ~snap.diverged
             text = runs_summary(snap.total_error[sel], snap.diverged_at[sel])
             if ok.any():
-                text += (f", |w| {snap.weight_norm[ok].mean():.2f}, "
+                text += (f", norm {snap.weight_norm[ok].mean():.2f}, "
                          f"{snap.near_zero[ok].mean():.0f}/{snap.weight_count} near 0")
+                small = small_weights_text(float(np.max(snap.largest_weight[ok])),
+                                           snap.threshold)
+                if small:
+                    text += f" ({small})"
             parts.append(
                 f"<span style='color:{COLORS[method]}'><b>{LABELS[method]}</b></span>: {text}")
         if not snap.diverged.any():
@@ -365,5 +450,4 @@ class View(LabView):
         self.note.setText(
             f"Step {snap.step} (epoch {min(snap.epoch, snap.train_steps / len(snap.x)):.1f}, "
             f"{phase}), lr {snap.learning_rate:g}, lambda {snap.lam:g}. {means}: "
-            + "; ".join(parts) + ". (|w|: root of the sum of the "
-            "squared kernel weights.)")
+            + "; ".join(parts) + ".")
