@@ -19,6 +19,7 @@ import re
 import signal
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 # {vizlab} is how the user started vizlab: scripts/run-app.sh sets VIZLAB_COMMAND, since
@@ -190,14 +191,23 @@ def _size(text: str) -> tuple[int, int]:
     return width, height
 
 
-def _positive(text: str) -> int:
+def _whole_number(text: str, least: int) -> int:
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a number of at least 1, got {value}")
+    if value < least:
+        raise argparse.ArgumentTypeError(f"expected a number of at least {least}, got {value}")
     return value
+
+
+def _positive(text: str) -> int:
+    return _whole_number(text, 1)
+
+
+def _steps(text: str) -> int:
+    """A step count; 0 is the lab's initial state (its first snapshot, untrained)."""
+    return _whole_number(text, 0)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -218,7 +228,8 @@ def build_parser() -> argparse.ArgumentParser:
                             ("record", "record a lab training as a GIF, APNG or PNG strip")):
         cmd = sub.add_parser(name, help=help_text)
         cmd.add_argument("lab", help="lab name (see `vizlab list`)")
-        cmd.add_argument("--steps", type=_positive, default=200, help="training steps (default 200)")
+        cmd.add_argument("--steps", type=_steps, default=200,
+                         help="training steps (default 200; 0: the initial, untrained state)")
         cmd.add_argument("--out", required=True, help="output file")
         cmd.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                          help="change a setting (repeatable)")
@@ -237,6 +248,23 @@ def build_parser() -> argparse.ArgumentParser:
             cmd.add_argument("--results", metavar="FILE.npz",
                              help="optimizers: draw this `vizlab sweep` results file "
                              "(no training)")
+        cmd.add_argument("--views-only", action="store_true",
+                         help="leave the settings panel and timeline bar out of the picture")
+        cmd.add_argument("--presentation", action="store_true",
+                         help="presentation mode: large type, thick lines, views only")
+    gallery = sub.add_parser("gallery", help="a PNG of every view of every lab, at every "
+                             "size, plus an index.html: a slide set in one command")
+    gallery.add_argument("--out", required=True, metavar="DIR",
+                         help="folder for the pictures and index.html (made if missing)")
+    gallery.add_argument("--size", type=_size, action="append", metavar="WxH",
+                         help="picture size, repeatable (default 1024x640 and 1280x800)")
+    gallery.add_argument("--steps", type=_steps, metavar="N",
+                         help="training steps of every lab (default: 200, the Style lab 100; "
+                         "0: the initial, untrained state)")
+    gallery.add_argument("--presentation", action="store_true",
+                         help="presentation mode: large type, thick lines, views only")
+    gallery.add_argument("--views-only", action="store_true",
+                         help="leave the settings panels and timeline bars out")
     return parser
 
 
@@ -282,6 +310,8 @@ def _command(args: argparse.Namespace) -> int:
         from vizlab.sweep_cli import sweep_command
 
         return sweep_command(args, CliError, say)
+    if args.command == "gallery":
+        return gallery(args)
     if getattr(args, "results", None):
         from vizlab.sweep_cli import screenshot_results
 
@@ -325,16 +355,54 @@ def render(args: argparse.Namespace) -> int:
     except experiments.SettingError as exc:
         raise CliError(str(exc)) from None
 
+    theme = presentation_theme() if args.presentation else None
+    app = headless_app()
+    from vizlab import export
+
+    with contextlib.ExitStack() as cleanup:
+        if theme is not None:
+            # Before any widget is built, so every one is built large.
+            cleanup.callback(theme.set_presentation, theme.presentation())
+            theme.set_presentation(True)
+        interrupts = cleanup.enter_context(Interrupts().installed())
+        return _render(args, config, out, app, export, cleanup, interrupts)
+
+
+def headless_app():
+    """The QApplication, on Qt's offscreen platform unless the user chose one."""
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6.QtWidgets import QApplication
 
-    from vizlab import export
-
     quiet_qt_messages()
-    app = QApplication.instance() or QApplication(["vizlab"])
-    with contextlib.ExitStack() as cleanup:
-        interrupts = cleanup.enter_context(Interrupts().installed())
-        return _render(args, config, out, app, export, cleanup, interrupts)
+    return QApplication.instance() or QApplication(["vizlab"])
+
+
+def presentation_theme():
+    """The widgets' theme module, which switches presentation mode (CliError without it)."""
+    try:
+        from vizlab.widgets import theme
+    except ImportError:
+        raise CliError("presentation mode needs vizlab.widgets.theme, which this "
+                       "installation lacks") from None
+    return theme
+
+
+def changed_settings(config) -> list[str]:
+    """"name=value" for each setting of `config` that differs from its lab's default."""
+    from engine import experiments
+    from vizlab.labs.settings_panel import as_text
+
+    defaults = type(config)()
+    return [f"{info.name}={as_text(getattr(config, info.name))}"
+            for info in experiments.settings_of(config)
+            if getattr(config, info.name) != getattr(defaults, info.name)]
+
+
+def settings_caption(lab: str, config, step: int | None) -> str:
+    """A screenshot's caption: the lab, the step, and only the settings the user changed."""
+    where = f"vizlab {lab} lab" + (f", step {step}" if step is not None else "")
+    changed = changed_settings(config)
+    return f"{where}: {', '.join(changed)}" if changed else f"{where}, default settings"
 
 
 def _render(args, config, out: Path, app, export, cleanup,
@@ -344,8 +412,8 @@ def _render(args, config, out: Path, app, export, cleanup,
     from engine import experiments
     from engine.experiments.contract import has_length, is_paced
     from engine.experiments.session import Session
-    from vizlab.labs import view_class
 
+    views_only = args.views_only or args.presentation
     window = None
     if getattr(args, "window", False):
         from PySide6.QtCore import QSettings
@@ -360,15 +428,20 @@ def _render(args, config, out: Path, app, export, cleanup,
             window = MainWindow(settings)
             cleanup.callback(settings.sync)
             cleanup.callback(window.close)
+            if args.presentation and hasattr(window, "set_presentation"):
+                window.set_presentation(True)
             view = window.select_lab(args.lab)
+            view.disable_previews()
+            if views_only:
+                view.set_views_only(True)
             window.resize(*args.size)
             window.show()
     else:
+        from vizlab.gallery import build_lab_view
+
         with interrupts.held():
-            view = view_class(args.lab)()
+            view = build_lab_view(args.lab, args.size, views_only)
             cleanup.callback(view.shutdown)
-            view.resize(*args.size)
-            view.show()
     with interrupts.held():
         view.apply_settings({info.name: getattr(config, info.name)
                              for info in experiments.settings_of(config)})
@@ -424,7 +497,8 @@ def _render(args, config, out: Path, app, export, cleanup,
     try:
         if recorder is None:
             with interrupts.held():
-                caption = view.caption() if args.caption else None
+                caption = (settings_caption(args.lab, config, snapshot.step)
+                           if args.caption else None)
                 if window is not None:
                     window.status_timer.stop()
                     window._update_status()
@@ -435,6 +509,46 @@ def _render(args, config, out: Path, app, export, cleanup,
         raise CliError(str(exc)) from None
     progress.end_line()
     print(f"wrote {out}")
+    return 0
+
+
+def gallery(args: argparse.Namespace) -> int:
+    """`vizlab gallery`: every view of every lab at every size, and an index.html."""
+    from vizlab import gallery as slides
+    from vizlab.labs import LAB_NAMES
+
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise CliError(f"--out must be a folder, and {out} is a file")
+    if not out.parent.is_dir():
+        raise CliError(f"the folder {out.parent} does not exist")
+    sizes = list(dict.fromkeys(args.size or slides.DEFAULT_SIZES))
+    theme = presentation_theme() if args.presentation else None
+    headless_app()
+    started = time.monotonic()
+    with contextlib.ExitStack() as cleanup:
+        if theme is not None:
+            cleanup.callback(theme.set_presentation, theme.presentation())
+            theme.set_presentation(True)
+        interrupts = cleanup.enter_context(Interrupts().installed())
+        out.mkdir(exist_ok=True)
+
+        def report(line: str) -> None:
+            progress.end_line()
+            print(line, flush=True)
+
+        def training(lab: str, step: int, total: int) -> None:
+            progress.show(step, total, f"training {lab}")
+
+        try:
+            images = slides.render_gallery(
+                out, LAB_NAMES, sizes, args.steps, args.presentation, args.views_only,
+                report=report, training_progress=training, held=interrupts.held)
+        except slides.GalleryError as exc:
+            raise CliError(f"{exc} (the pictures made before it are in {out})") from None
+    progress.end_line()
+    print(f"wrote {out / 'index.html'}: {len(images)} pictures in "
+          f"{time.monotonic() - started:.0f} s")
     return 0
 
 

@@ -1,0 +1,124 @@
+"""The CLI's pictures for slides: the initial state (`--steps 0`), captions that name only
+the changed settings, pictures of the views alone, and presentation mode."""
+
+from __future__ import annotations
+
+import pytest
+from PIL import Image
+
+from engine import experiments
+from vizlab import cli, gallery
+from vizlab.labs import LAB_NAMES
+
+
+@pytest.fixture
+def built_views(qapp, monkeypatch):
+    """The lab views the CLI builds, in order (closed after the test); each with
+    `presentation_at_build`, whether presentation mode was on when it was built."""
+    views = []
+    build = gallery.build_lab_view
+
+    def keep(*args, **kwargs):
+        try:
+            from vizlab.widgets import theme
+        except ImportError:
+            theme = None
+        view = build(*args, **kwargs)
+        view.presentation_at_build = theme is not None and theme.presentation()
+        views.append(view)
+        return view
+
+    monkeypatch.setattr(gallery, "build_lab_view", keep)
+    yield views
+    for view in views:
+        view.close()
+        view.deleteLater()
+    qapp.processEvents()
+
+
+def screenshot(tmp_path, lab: str, *options: str) -> tuple[int, Image.Image]:
+    out = tmp_path / f"{lab}.png"
+    code = cli.main(["screenshot", lab, "--out", str(out), *options])
+    return code, (Image.open(out) if out.exists() else None)
+
+
+def test_every_lab_is_in_the_gallery_and_the_cli():
+    assert set(LAB_NAMES) == set(experiments.LAB_NAMES)
+
+
+@pytest.mark.parametrize("lab", LAB_NAMES)
+def test_steps_0_renders_each_lab_untrained(tmp_path, built_views, lab, capsys):
+    code, image = screenshot(tmp_path, lab, "--steps", "0", "--size", "1024x640")
+    assert code == 0, capsys.readouterr().err
+    assert image.size == (1024, 640)
+    [view] = built_views
+    assert view.draw_error is None
+    assert view.last_snapshot.step == 0
+    assert view.frames_drawn == 1  # the first snapshot only, no preview besides
+
+
+def test_steps_below_0_is_refused(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        cli.build_parser().parse_args(["screenshot", "training", "--steps", "-1",
+                                       "--out", "x.png"])
+    assert exit_.value.code == 2
+    assert "expected a number of at least 0, got -1" in capsys.readouterr().err
+
+
+def test_record_with_steps_0_is_one_frame(tmp_path, built_views, capsys):
+    out = tmp_path / "loss.gif"
+    assert cli.main(["record", "loss", "--steps", "0", "--size", "800x500",
+                     "--out", str(out)]) == 0, capsys.readouterr().err
+    gif = Image.open(out)
+    assert gif.size == (800, 500) and gif.n_frames == 1
+
+
+def test_caption_lists_only_changed_settings():
+    config = experiments.get("training").Config()
+    assert cli.changed_settings(config) == []
+    assert cli.settings_caption("training", config, 0) == \
+        "vizlab training lab, step 0, default settings"
+    experiments.apply_settings(config, ["learning_rate=0.05"])
+    assert cli.changed_settings(config) == ["learning_rate=0.05"]
+    assert cli.settings_caption("training", config, 12) == \
+        "vizlab training lab, step 12: learning_rate=0.05"
+    # The steps the CLI itself lengthens a run to are no setting the user changed.
+    experiments.apply_settings(config, ["learning_rate=0.01", "hidden=64"])
+    assert cli.changed_settings(config) == ["hidden=64"]
+
+
+def test_caption_of_a_screenshot_is_under_the_picture(tmp_path, built_views, capsys):
+    # The caption is a strip of text added under the picture: taller than --size.
+    code, plain = screenshot(tmp_path, "loss", "--steps", "0", "--size", "800x500")
+    assert code == 0, capsys.readouterr().err
+    code, captioned = screenshot(tmp_path, "loss", "--steps", "0", "--size", "800x500",
+                                 "--caption", "--set", "view=naive vs stable")
+    assert code == 0, capsys.readouterr().err
+    assert plain.size == (800, 500)
+    assert captioned.width == 800 and 500 < captioned.height < 600
+
+
+def test_views_only_leaves_the_settings_panel_out(tmp_path, built_views, capsys):
+    code, image = screenshot(tmp_path, "training", "--steps", "0", "--size", "1024x640",
+                             "--views-only")
+    assert code == 0, capsys.readouterr().err
+    assert image.size == (1024, 640)
+    [view] = built_views
+    assert view.views_only and not view.presentation_at_build
+    assert view.settings_scroll.isHidden() and view.timeline_bar.isHidden()
+    # The views fill the picture: the view area spans (nearly) the whole width.
+    assert view.views.width() >= 1024 - 2 * 8
+
+
+def test_presentation_is_large_and_views_only(tmp_path, built_views, capsys):
+    theme = pytest.importorskip(
+        "vizlab.widgets.theme",
+        reason="presentation mode needs vizlab.widgets.theme (the widgets' theme)")
+    code, image = screenshot(tmp_path, "training", "--steps", "0", "--size", "1280x800",
+                             "--presentation")
+    assert code == 0, capsys.readouterr().err
+    assert image.size == (1280, 800)
+    [view] = built_views
+    assert view.views_only and view.draw_error is None
+    assert view.presentation_at_build
+    assert not theme.presentation()  # switched back off once the picture is made
