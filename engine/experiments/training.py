@@ -168,6 +168,7 @@ class Snapshot:
     misclassified_predicted: np.ndarray | None = None  # the network's argmax
     misclassified_true: np.ndarray | None = None
     misclassified_count: int = 0  # of the test probe, of which the first k are carried
+    hidden_activations: tuple[str, ...] = ()  # each hidden layer's activation
 
 
 @dataclasses.dataclass(frozen=True)
@@ -330,13 +331,15 @@ def _boundary_grid(data: Data, resolution: int):
 
 
 def _sample_images(data: Data) -> tuple[np.ndarray, np.ndarray] | None:
-    """A few training images of every class, class by class (None for 2-D points)."""
+    """A few training images of every class (None for 2-D points): one of each class in
+    class order, then a second of each, and so on, so any first few cover the classes."""
     if data.image_shape is None:
         return None
     classes = len(data.class_names)
     per_class = max(1, MAX_SAMPLE_TILES // max(classes, 1))
-    picked = [np.flatnonzero(data.y_train == c)[:per_class] for c in range(classes)]
-    idx = np.concatenate(picked)[:MAX_SAMPLE_TILES]
+    ranked = [(rank, c, i) for c in range(classes)
+              for rank, i in enumerate(np.flatnonzero(data.y_train == c)[:per_class])]
+    idx = np.array([i for _, _, i in sorted(ranked)][:MAX_SAMPLE_TILES], dtype=np.int64)
     return data.x_train[idx].reshape(-1, *data.image_shape), data.y_train[idx]
 
 
@@ -427,6 +430,7 @@ def _snapshot(config, model, data, classes, step, history, probe_idx, test_idx, 
         variables=values,
         diverged_at=diverged_at,
         confusion_rates=rates,
+        hidden_activations=tuple(layer.activation for layer in dense_layers[:-1]),
         test_points=data.x_test if grid is not None else None,
         test_point_labels=data.y_test if grid is not None else None,
         **images,

@@ -1,29 +1,51 @@
-"""The Training lab: a network learning a data set, seen from every side while it trains."""
+"""The Training lab: a network learning a data set, seen from every side while it trains.
+
+Two arrangements of the same panels: for 2-D points the decision boundary takes the
+right-hand column; for images the right-hand column holds the confusion matrix, the
+misclassified test images and sample inputs, and the first layer's weights show as one
+image tile per hidden unit. Everything drawn comes computed in the snapshot.
+"""
 
 from __future__ import annotations
 
+import math
+from typing import Any
+
 import numpy as np
-from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QStackedWidget, QWidget
+import pyqtgraph as pg
+from PySide6.QtCore import QRectF
+from PySide6.QtGui import QFontMetrics
+from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QWidget
 
 from vizlab.labs.base import LabView
-from vizlab.widgets import CurvePlot, Heatmap, HistogramPlot
-from vizlab.widgets.boundary import BoundaryPlot
+from vizlab.widgets import CurvePlot, Heatmap, HistogramPlot, _style
+from vizlab.widgets._base import PlotWidgetBase
+from vizlab.widgets.boundary import BoundaryPlot, class_colors
+from vizlab.widgets.heatmap import symmetric_levels
 
 HELP = """
-<p><b>Training lab.</b> A multilayer perceptron learns the chosen data set. Press
-<b>Run</b> and watch, or <b>Step</b> one update at a time.</p>
+<p><b>Training lab.</b> A multilayer perceptron learns the chosen data set. Before
+<b>Run</b> the lab shows the data and the untrained network; press <b>Run</b> and
+watch, or <b>Step</b> one update at a time.</p>
 <ul>
 <li><b>Loss and accuracy</b>: on a fixed sample of the training data and on held-out
 test data. A widening gap means the network memorises rather than generalises.</li>
 <li><b>Weights</b>: one heatmap per layer, a row per unit and a column per input.
-Blue is negative, red positive, white zero; hover for a value.</li>
+Blue is negative, red positive, white zero; hover for a value. <i>heatmap scale</i>
+gives each matrix its own colours, one scale for all layers, or clips at the 99th
+percentile so one large weight does not wash out the rest.</li>
 <li><b>Dead ReLUs</b>: the share of ReLU units whose input is negative for every
 probe example. They output zero and get no gradient, so they never recover. Raise the
-learning rate and watch this climb.</li>
+learning rate and watch this climb. Other activations have no dead units.</li>
 <li><b>Activations</b>: histograms of each hidden layer's outputs.</li>
 <li><b>Decision boundary</b> (2-D data): the class the network predicts at each point
-of the plane, pale where it hesitates. For images: the <b>confusion matrix</b>, rows
-the true class, columns the predicted one.</li>
+of the plane, pale where it hesitates; filled dots are training points, rings the
+held-out test points (<i>show test points</i>).</li>
+<li><b>Images</b> (digits, glyphs, IDX files): sample inputs; the first layer's
+weights as one image per hidden unit (the pattern each unit responds to); the test
+images the network gets wrong, labelled <i>true → predicted</i>; and the
+<b>confusion matrix</b>, each row the share of a true class predicted as each class,
+so the errors off the diagonal show.</li>
 </ul>
 <p>Too high a learning rate makes the network diverge: its loss overflows, training
 stops there and the loss plot's title says at which step.</p>
@@ -31,9 +53,264 @@ stops there and the loss plot's title says at which step.</p>
 other settings apply when you press <b>Reset</b>.</p>
 """
 
-
 # Settings that only choose how a snapshot is drawn (no new training needed).
 DISPLAY_SETTINGS = ("show_test_points", "heatmap_scale")
+Levels = tuple[float, float]
+
+# Confusion shares: white at zero and most of the colour change below 30%, so a few
+# errors in a class show as clearly as the diagonal (ColorBrewer Blues).
+CONFUSION_CMAP = pg.ColorMap(
+    [0.0, 0.02, 0.1, 0.3, 1.0], ["#ffffff", "#c6dbef", "#6baed6", "#2171b5", "#08306b"])
+
+
+def _percentile_levels(values: np.ndarray, percentile: float = 99.0) -> Levels:
+    finite = np.abs(values[np.isfinite(values)])
+    m = float(np.percentile(finite, percentile)) if finite.size else 0.0
+    return (-m, m) if m > 0 else (-1.0, 1.0)
+
+
+def weight_levels(kernels: tuple[np.ndarray, ...], scale: str) -> list[Levels]:
+    """Colour levels of each layer's weights for a `heatmap_scale` choice."""
+    if scale == "shared":
+        m = max(symmetric_levels(k)[1] for k in kernels)
+        return [(-m, m)] * len(kernels)
+    if scale == "clipped 1-99%":
+        return [_percentile_levels(k) for k in kernels]
+    return [symmetric_levels(k) for k in kernels]
+
+
+def fitting_title(titles: tuple[str, ...], width: float) -> str:
+    """The first (longest) of `titles` that fits `width` pixels at the title font: a
+    title wider than its plot would push the plot past its panel's edge."""
+    metrics = QFontMetrics(_style.font(_style.TITLE_PT))
+    for title in titles:
+        if metrics.horizontalAdvance(title) + 16 <= width:
+            return title
+    return titles[-1] if titles else ""
+
+
+class FittedTitle:
+    """A plot widget whose title is the longest of a few that fits its width."""
+
+    _titles: tuple[str, ...] = ()
+    _title_shown: str | None = None
+
+    def set_titles(self, *titles: str) -> None:
+        self._titles = titles
+        self._fit_title()
+
+    def _fit_title(self) -> None:
+        # The title spans the data column only: axes and a colour bar take the rest.
+        plot = self.plot_item
+        beside = max(0.0, plot.geometry().width() - plot.titleLabel.geometry().width())
+        title = fitting_title(self._titles, self.width() - beside)
+        if title != self._title_shown:
+            self._title_shown = title
+            _style.set_title(self.plot_item, title)
+
+    def title(self) -> str:
+        return self._title_shown or ""
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt override)
+        super().resizeEvent(event)
+        self._fit_title()
+
+
+class TrainingBoundary(FittedTitle, BoundaryPlot):
+    """The decision boundary, titled to fit."""
+
+
+class TileGrid(FittedTitle, PlotWidgetBase):
+    """Equal-sized images in a grid, each with an optional caption beneath it: sample
+    inputs, a layer's weights as one image per unit, misclassified examples.
+
+    The grid takes as many columns as make the tiles largest in the space it has
+    (captions need their width), and lays itself out again when resized.
+    """
+
+    GAP = 0.12  # space between tiles, a share of a tile's side
+    MIN_TILE_PX = 26  # smaller tiles are left out: a few legible beat many specks
+
+    def __init__(self, title: str = "", parent: QWidget | None = None) -> None:
+        super().__init__(parent, menu=False)
+        plot = self._plot
+        _style.style_plot(plot, title)
+        plot.hideAxis("left")
+        plot.hideAxis("bottom")
+        plot.setAspectLocked(True)
+        plot.invertY(True)
+        plot.setMouseEnabled(False, False)
+        plot.hideButtons()
+        self._image = pg.ImageItem(axisOrder="row-major")
+        plot.addItem(self._image)
+        self._font = _style.font(_style.TICK_PT)
+        self._captions: list[pg.TextItem] = []
+        self._note = pg.TextItem("", color="#444444", anchor=(0.5, 0.5))
+        self._note.setFont(self._font)
+        self._note.setParentItem(plot.getViewBox())
+        plot.getViewBox().sigResized.connect(self._place_note)
+        plot.getViewBox().sigResized.connect(self._lay_out)  # tiles and captions to fit
+        self._tiles = np.zeros((0, 1, 1), dtype=np.float32)
+        self._texts: list[str] = []
+        self._levels: Levels | None = None
+        self._mosaic = np.ones((1, 1, 3), dtype=np.float32)
+        self._shown = 0
+
+    def set_tiles(self, tiles: np.ndarray, captions: list[str] | None = None, *,
+                  levels: Levels | None = None, empty_text: str = "") -> None:
+        """tiles: (k, H, W). Without levels, images in 0..1 drawn as light ink on black;
+        with levels, values on the diverging weight colours (white at zero)."""
+        tiles = np.asarray(tiles, dtype=np.float32)
+        if tiles.ndim != 3:
+            raise ValueError(f"tiles need shape (k, H, W), got {tiles.shape}")
+        self._tiles, self._texts, self._levels = tiles, list(captions or []), levels
+        self._note.setText(empty_text if len(tiles) == 0 else "")
+        self._place_note()
+        self._lay_out()
+
+    def tile_count(self) -> int:
+        """The tiles given; `shown_count()` of them fit on screen."""
+        return len(self._tiles)
+
+    def shown_count(self) -> int:
+        return self._shown
+
+    def captions(self) -> list[str]:
+        return list(self._texts)
+
+    def _place_note(self) -> None:
+        self._note.setPos(self._plot.getViewBox().boundingRect().center())
+
+    def _rgb(self) -> np.ndarray:
+        tiles = self._tiles
+        if self._levels is None:
+            grey = np.clip(tiles, 0.0, 1.0)
+            return np.repeat(grey[..., None], 3, axis=-1)
+        lo, hi = self._levels
+        share = np.clip((tiles - lo) / (hi - lo), 0.0, 1.0)
+        rgba = _style.diverging_cmap().map(share.ravel(), mode="float")
+        return np.asarray(rgba, dtype=np.float32)[:, :3].reshape(*tiles.shape, 3)
+
+    def _columns(self, count: int, width: float, height: float, caption_w: float,
+                 caption_h: float) -> tuple[int, float]:
+        """The column count that makes `count` tiles largest, and their scale (screen
+        px per image pixel). A column is at least as wide as the widest caption."""
+        _, h, w = self._tiles.shape
+        best_cols, best_scale = 1, 0.0
+        for cols in range(1, count + 1):
+            if cols > 1 and cols * caption_w > width:
+                break
+            rows = math.ceil(count / cols)
+            scale = min(width / (cols * w * (1 + self.GAP)),
+                        (height - rows * caption_h) / (rows * h * (1 + self.GAP)))
+            if scale > best_scale:
+                best_cols, best_scale = cols, scale
+        return best_cols, max(best_scale, 0.05)
+
+    def _lay_out(self) -> None:
+        k, h, w = self._tiles.shape
+        vb = self._plot.getViewBox()
+        for item in self._captions:
+            item.hide()
+        if k == 0:
+            self._shown = 0
+            self._mosaic = np.ones((1, 1, 3), dtype=np.float32)
+            self._image.setImage(self._mosaic, levels=(0.0, 1.0), autoLevels=False)
+            return
+        rect = vb.boundingRect()
+        width = max(rect.width(), 60.0)
+        height = max(rect.height(), 60.0)
+        metrics = QFontMetrics(self._font)
+        captioned = bool(self._texts)
+        # a caption's text item keeps a margin of a few pixels on each side
+        caption_w = max((metrics.horizontalAdvance(t) for t in self._texts), default=0) + 14
+        caption_h = metrics.height() + 4 if captioned else 0
+        # Fewer tiles rather than tiles too small to make out.
+        shown = k
+        cols, scale = self._columns(shown, width, height, caption_w, caption_h)
+        while shown > 1 and scale * max(h, w) < self.MIN_TILE_PX:
+            shown -= max(1, shown // 10)
+            cols, scale = self._columns(shown, width, height, caption_w, caption_h)
+        self._shown = shown
+        rows = math.ceil(shown / cols)
+        gap = max(1, round(self.GAP * w))
+        band = math.ceil(caption_h / scale) if captioned else 0
+        cell_h = h + band + gap
+        cell_w = max(w + gap, math.ceil(caption_w / scale)) if captioned else w + gap
+        background = 1.0 if self._levels is None else 0.8
+        cells = np.full((rows * cols, cell_h, cell_w, 3), background, dtype=np.float32)
+        left = (cell_w - gap - w) // 2  # a tile centred over its caption
+        cells[:shown, :h, left:left + w] = self._rgb()[:shown]
+        mosaic = cells.reshape(rows, cols, cell_h, cell_w, 3).transpose(0, 2, 1, 3, 4)
+        self._mosaic = mosaic.reshape(rows * cell_h, cols * cell_w, 3)
+        self._image.setImage(self._mosaic, levels=(0.0, 1.0), autoLevels=False)
+        self._image.setRect(QRectF(0, 0, cols * cell_w, rows * cell_h))
+        vb.setRange(xRange=(0, cols * cell_w - gap), yRange=(0, rows * cell_h - gap),
+                    padding=0.01)
+        while len(self._captions) < len(self._texts):
+            item = pg.TextItem("", color="#222222", anchor=(0.5, 0.0))
+            item.setFont(self._font)
+            self._plot.addItem(item, ignoreBounds=True)
+            self._captions.append(item)
+        for i in range(min(shown, len(self._texts))):
+            row, col = divmod(i, cols)
+            item = self._captions[i]
+            item.setText(self._texts[i])
+            item.setPos(col * cell_w + left + w / 2, row * cell_h + h)
+            item.show()
+
+    def export_data(self) -> dict[str, np.ndarray]:
+        return {"tiles": self._tiles.copy(), "mosaic_rgb": self._mosaic.copy()}
+
+
+class ConfusionMap(FittedTitle, Heatmap):
+    """The confusion matrix as row shares (true class by row), class names on the axes,
+    on a colour scale that makes a few errors show; hover for the counts."""
+
+    def __init__(self) -> None:
+        super().__init__("", x_label="predicted",
+                         y_label="true", levels=(0.0, 1.0), lock_aspect=True)
+        self.color_bar.setColorMap(CONFUSION_CMAP)
+        self.color_bar.axis.setTicks(
+            [[(v, f"{v:.0%}") for v in (0.0, 0.25, 0.5, 0.75, 1.0)], []])
+        self.names: tuple[str, ...] = ()
+        self.counts = np.zeros((1, 1), dtype=np.int64)
+        self.set_titles("Confusion, share of each true class", "Confusion, row shares",
+                        "Confusion")
+        self.plot_item.getViewBox().sigResized.connect(self._label_axes)
+
+    def set_confusion(self, counts: np.ndarray, rates: np.ndarray,
+                      names: tuple[str, ...]) -> None:
+        self.counts = counts
+        shape_before = self.data().shape
+        self.set_data(rates.astype(np.float32))
+        if names != self.names or rates.shape != shape_before:
+            self.names = names
+            self._label_axes()
+
+    def _label_axes(self) -> None:
+        """Class names on both axes, every step-th so that neighbours stay apart."""
+        names = self.names
+        if not names:
+            return
+        short = [n if len(n) <= 3 else n[:3] for n in names]  # column labels side by side
+        metrics = QFontMetrics(_style.font(_style.TICK_PT))
+        box = self.plot_item.getViewBox().boundingRect()
+        cell = max(min(box.width(), box.height()) / len(names), 1.0)  # square cells
+        wide = max(metrics.horizontalAdvance(n) for n in short) + 6
+        step_x = max(1, math.ceil(wide / cell))
+        step_y = max(1, math.ceil((metrics.height() + 2) / cell))
+        self.plot_item.getAxis("bottom").setTicks(
+            [[(i, short[i]) for i in range(0, len(names), step_x)], []])
+        self.plot_item.getAxis("left").setTicks(
+            [[(i, names[i]) for i in range(0, len(names), step_y)], []])
+
+    def hover_text(self, row: int, col: int) -> str:
+        if row >= len(self.names) or col >= len(self.names):
+            return super().hover_text(row, col)
+        total = int(self.counts[row].sum())
+        return (f"true {self.names[row]}, predicted {self.names[col]}: "
+                f"{self.value_at(row, col):.0%} ({int(self.counts[row, col])} of {total})")
 
 
 class View(LabView):
@@ -45,8 +322,10 @@ class View(LabView):
 
     def build_views(self) -> QWidget:
         self.shown = None  # the snapshot on screen (display settings redraw it)
+        self.image_mode: bool | None = None
+        self.boundary_extent = None
         area = QWidget()
-        grid = QGridLayout(area)
+        self.grid = grid = QGridLayout(area)
         grid.setContentsMargins(0, 0, 0, 0)
         self.loss_plot = CurvePlot("Loss", x_label="step", y_label="cross-entropy", log_y=True,
                                    grow_x=True)
@@ -59,31 +338,63 @@ class View(LabView):
                                    grow_x=True)
         self.dead_plot.plot_item.setYRange(0, 1.02, padding=0)
         self.dead_plot.plot_item.enableAutoRange(y=False)
+        dead_box = self.dead_plot.plot_item.getViewBox()
+        self.dead_note = pg.TextItem("", color="#444444", anchor=(0.5, 0.5))
+        self.dead_note.setFont(_style.font(_style.LABEL_PT))
+        self.dead_note.setParentItem(dead_box)
+        dead_box.sigResized.connect(self._place_dead_note)
         self.hist_plot = HistogramPlot("Activations", x_label="output")
-        self.boundary_plot = BoundaryPlot()
-        self.confusion = Heatmap("Confusion (test)", x_label="predicted", y_label="true",
-                                 sequential=True, value_label="count", lock_aspect=True)
-        self.right_stack = QStackedWidget()
-        self.right_stack.addWidget(self.boundary_plot)
-        self.right_stack.addWidget(self.confusion)
+        self.hist_count = 0
+
+        self.boundary_plot = TrainingBoundary()
+        # 1 unit of x1 as long as 1 unit of x2: circles in the data look like circles.
+        self.boundary_plot.plot_item.setAspectLocked(True, ratio=1.0)
+        self.test_scatter = pg.ScatterPlotItem(size=7)
+        self.boundary_plot.plot_item.addItem(self.test_scatter)
+        self.boundary_plot.plot_item.getViewBox().sigResized.connect(self._fit_boundary)
+        self.confusion = ConfusionMap()
+        self.misclassified = TileGrid()
+        self.samples = TileGrid()
+        self.samples.set_titles("Sample inputs", "Samples")
+        self.first_tiles = TileGrid()
+
         self.weights_row = QHBoxLayout()
-        self.weight_maps: list[Heatmap] = []
-        weights_box = QWidget()
-        weights_box.setLayout(self.weights_row)
         self.weights_row.setContentsMargins(0, 0, 0, 0)
+        self.weights_row.addWidget(self.first_tiles)
+        self.weight_maps: list[Heatmap] = []
+        self.weights_box = QWidget()
+        self.weights_box.setLayout(self.weights_row)
         grid.addWidget(self.loss_plot, 0, 0)
         grid.addWidget(self.acc_plot, 0, 1)
-        grid.addWidget(self.right_stack, 0, 2, 2, 1)
         grid.addWidget(self.dead_plot, 1, 0)
         grid.addWidget(self.hist_plot, 1, 1)
-        grid.addWidget(weights_box, 2, 0, 1, 3)
-        grid.setRowStretch(0, 3)
-        grid.setRowStretch(1, 3)
-        grid.setRowStretch(2, 3)
-        grid.setColumnStretch(0, 1)
-        grid.setColumnStretch(1, 1)
-        grid.setColumnStretch(2, 1)
+        for row in range(3):
+            grid.setRowStretch(row, 3)
+        for col in range(3):
+            grid.setColumnStretch(col, 1)
+        self._arrange(images=False)
         return area
+
+    def _arrange(self, images: bool) -> None:
+        """Place the right-hand column and the weights row for 2-D points or images."""
+        if images == self.image_mode:
+            return
+        self.image_mode = images
+        grid = self.grid
+        for widget in (self.boundary_plot, self.confusion, self.misclassified, self.samples,
+                       self.weights_box):
+            grid.removeWidget(widget)
+        if images:
+            grid.addWidget(self.confusion, 0, 2)
+            grid.addWidget(self.misclassified, 1, 2)
+            grid.addWidget(self.weights_box, 2, 0, 1, 2)
+            grid.addWidget(self.samples, 2, 2)
+        else:
+            grid.addWidget(self.boundary_plot, 0, 2, 2, 1)
+            grid.addWidget(self.weights_box, 2, 0, 1, 3)
+        self.boundary_plot.setVisible(not images)
+        for widget in (self.confusion, self.misclassified, self.samples, self.first_tiles):
+            widget.setVisible(images)
 
     def _weight_maps_for(self, names: tuple[str, ...]) -> list[Heatmap]:
         """One heatmap per layer, made again only when the number of layers changes."""
@@ -98,10 +409,29 @@ class View(LabView):
             for heatmap in self.weight_maps:
                 self.weights_row.addWidget(heatmap)
                 heatmap.show()  # a layout shows new children only at the next event loop turn
+        for heatmap, name in zip(self.weight_maps, names):
+            heatmap.set_title(name)
         return self.weight_maps
 
+    def _shown_config(self) -> Any:
+        return self.run_config if self.runner.is_active and self.run_config else self.config
+
+    def _fit_boundary(self) -> None:
+        # With the aspect locked, a resize keeps the old scale: show the whole plane again.
+        extent = self.shown.boundary_extent if self.shown is not None else None
+        if extent is not None:
+            x0, x1, y0, y1 = extent
+            self.boundary_plot.plot_item.setRange(xRange=(x0, x1), yRange=(y0, y1), padding=0)
+
+    def _place_dead_note(self) -> None:
+        box = self.dead_plot.plot_item.getViewBox()
+        self.dead_note.setPos(box.boundingRect().center())
+
+    # -- drawing ---------------------------------------------------------------------------
     def draw(self, snap) -> None:
         self.shown = snap
+        images = getattr(snap, "image_shape", None) is not None
+        self._arrange(images)
         diverged = getattr(snap, "diverged_at", None)
         self.loss_plot.plot_item.setTitle(
             "Loss" if diverged is None else f"Loss: diverged at step {diverged}")
@@ -113,21 +443,88 @@ class View(LabView):
         self.loss_plot.set_curve("test", steps, curves["test_loss"], style="dash", extends=True)
         self.acc_plot.set_curve("train", steps, curves["train_acc"], extends=True)
         self.acc_plot.set_curve("test", steps, curves["test_acc"], style="dash", extends=True)
-        # A column per ReLU layer (one layer's history comes back as a single column).
-        dead = np.asarray(curves["dead"]).reshape(len(steps), -1)
-        for i, name in enumerate(snap.dead_layers):
-            self.dead_plot.set_curve(name, steps, dead[:, i], extends=True)
+        self._draw_dead(snap)
         for i, (counts, edges) in enumerate(snap.histograms):
             self.hist_plot.set_histogram(counts, edges, name=f"hidden {i + 1}")
-        for heatmap, kernel in zip(self._weight_maps_for(snap.layer_names), snap.weights):
-            heatmap.set_data(kernel.T)  # a row per unit reads like the layer's diagram
-        if snap.boundary is not None:
-            self.right_stack.setCurrentWidget(self.boundary_plot)
-            self.boundary_plot.set_boundary(snap.boundary, snap.boundary_extent, snap.points,
-                                            snap.point_labels)
+        for i in range(len(snap.histograms), self.hist_count):
+            self.hist_plot.remove_series(f"hidden {i + 1}")
+        self.hist_count = len(snap.histograms)
+        self._draw_weights(snap, images)
+        if images:
+            self._draw_images(snap)
         else:
-            self.right_stack.setCurrentWidget(self.confusion)
-            self.confusion.set_data(snap.confusion.astype(np.float32))
+            self._draw_boundary(snap)
+
+    def _draw_dead(self, snap) -> None:
+        # A column per ReLU layer (one layer's history comes back as a single column).
+        steps = snap.curves["step"]
+        dead = np.asarray(snap.curves["dead"]).reshape(len(steps), -1)
+        for name in self.dead_plot.curve_names():
+            if name not in snap.dead_layers:
+                self.dead_plot.remove_curve(name)
+        for i, name in enumerate(snap.dead_layers):
+            self.dead_plot.set_curve(name, steps, dead[:, i], extends=True)
+        legend = self.dead_plot.plot_item.legend
+        if legend is not None:
+            legend.setVisible(bool(snap.dead_layers))
+        if snap.dead_layers:
+            self.dead_note.setText("")
+        else:
+            used = ", ".join(dict.fromkeys(getattr(snap, "hidden_activations", ())))
+            self.dead_note.setText(f"Does not apply: no ReLU layer ({used}).\n"
+                                   "Only a ReLU unit can die: its output\n"
+                                   "and gradient are 0 for every input.")
+        self._place_dead_note()
+
+    def _draw_weights(self, snap, images: bool) -> None:
+        levels = weight_levels(snap.weights, self._shown_config().heatmap_scale)
+        first = 1 if images else 0
+        maps = self._weight_maps_for(snap.layer_names[first:])
+        for heatmap, kernel, lv in zip(maps, snap.weights[first:], levels[first:]):
+            heatmap.set_data(kernel.T, levels=lv)  # a row per unit reads like the diagram
+        if images:
+            units = snap.weights[0].shape[1]
+            shown = len(snap.weight_tiles)
+            name, part = snap.layer_names[0], "" if shown == units else f" ({shown}/{units})"
+            self.first_tiles.set_titles(f"{name}: the weights of each unit{part}",
+                                        f"{name} by unit{part}", name)
+            self.first_tiles.set_tiles(snap.weight_tiles, levels=levels[0])
+
+    def _draw_images(self, snap) -> None:
+        names = snap.class_names
+        self.confusion.set_confusion(snap.confusion, snap.confusion_rates, names)
+        self.samples.set_tiles(snap.sample_images, [names[k] for k in snap.sample_labels])
+        total = int(snap.confusion.sum())
+        wrong = snap.misclassified_count
+        self.misclassified.set_titles(f"{wrong} of {total} test images wrong: true → predicted",
+                                      f"{wrong}/{total} wrong: true → predicted",
+                                      f"{wrong}/{total} wrong: true→pred.",
+                                      "true → predicted", "true→pred.")
+        captions = [f"{names[t]}→{names[p]}" for t, p in
+                    zip(snap.misclassified_true, snap.misclassified_predicted)]
+        self.misclassified.set_tiles(snap.misclassified_images, captions,
+                                     empty_text="every test image is right")
+
+    def _draw_boundary(self, snap) -> None:
+        if snap.boundary_extent != self.boundary_extent:
+            self.boundary_extent = snap.boundary_extent
+            self._fit_boundary()
+        self.boundary_plot.set_boundary(snap.boundary, snap.boundary_extent, snap.points,
+                                        snap.point_labels)
+        show_test = bool(self._shown_config().show_test_points)
+        test_points = getattr(snap, "test_points", None)
+        if test_points is not None:
+            colors = np.round(class_colors(snap.boundary.shape[2]) * 255).astype(int)
+            pens = [pg.mkPen(tuple(rgb), width=2.0) for rgb in colors.tolist()]
+            self.test_scatter.setData(pos=test_points, brush=pg.mkBrush(255, 255, 255, 220),
+                                      pen=[pens[int(k)] for k in snap.test_point_labels])
+        self.test_scatter.setVisible(show_test and test_points is not None)
+        if show_test:
+            self.boundary_plot.set_titles("Decision boundary: ● train  ○ test",
+                                          "Boundary: ● train  ○ test", "● train  ○ test")
+        else:
+            self.boundary_plot.set_titles("Decision boundary: ● training points",
+                                          "Decision boundary", "Boundary")
 
     def clear_views(self) -> None:
         for plot in (self.loss_plot, self.acc_plot, self.dead_plot):
@@ -143,7 +540,7 @@ class View(LabView):
         if self.restore_state is None:
             super()._send_preview_request()
 
-    def _on_setting_changed(self, name: str, value) -> None:
+    def _on_setting_changed(self, name: str, value: Any) -> None:
         # Display choices only change how the snapshot on screen is drawn: redraw it,
         # rather than preview step 0 over a trained run.
         if name in DISPLAY_SETTINGS and self.shown is not None:
@@ -152,3 +549,4 @@ class View(LabView):
             self._draw(self.shown)
             return
         super()._on_setting_changed(name, value)
+
