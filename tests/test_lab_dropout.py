@@ -223,3 +223,118 @@ def test_view_draws_the_snapshots_numbers(qtbot, shown_lab, previewed):
     _, adam = view.share_plot.curve_data("adam (bottom)")
     np.testing.assert_array_equal(adam, last.shares["right"])
     view.shutdown()
+
+
+# ----------------------------------------------------------------------------------
+# the view: step 0, the mask strip's alignment, the weights' colour scale
+
+
+def _drawn_view(qtbot, shown_lab, steps: int = 0, **settings):
+    """The dropout view drawing snapshot `steps` of a run computed here (no runner)."""
+    view = shown_lab("dropout")
+    view.disable_previews()
+    if settings:
+        view.apply_settings(settings)
+    for snap in lab.run(view.config):
+        if snap.step == steps:
+            break
+    view.show_snapshot(snap)
+    assert view.draw_error is None
+    return view, snap
+
+
+def test_step_zero_says_no_step_yet(qtbot, shown_lab):
+    view, snap = _drawn_view(qtbot, shown_lab, steps=0)
+    assert snap.step == 0 and not snap.kept.any()
+    note = view.weights_note.text()
+    assert "no step yet" in note
+    assert "kept" not in note and "nan" not in note.lower()
+    assert "12% / 12%" in note  # both networks start from the same weights
+    assert view.curves_note.text() == note
+    assert view.mask_map.plot_item.titleLabel.text == "mask: no step yet"
+    assert not view.mask_map.image_item.isVisible()  # no all-"dropped" strip before step 1
+    for side in ("left", "right"):
+        assert view.maps[side]["changed"].plot_item.titleLabel.text == "changed: no step yet"
+    # After a step: the counts of this step, and the mask drawn.
+    view.show_snapshot(next(s for s in lab.run(view.config) if s.step == 1))
+    kept = int(view.last_snapshot.kept.sum())
+    assert view.mask_map.image_item.isVisible()
+    assert view.mask_map.plot_item.titleLabel.text == f"mask: {kept} of 32 kept"
+    assert f"the mask kept <b>{kept}</b> of 32" in view.weights_note.text()
+    assert "nan" not in view.weights_note.text().lower()
+    view.shutdown()
+
+
+def _cell_centres(heatmap, page) -> np.ndarray:
+    """x of each column's cell centre in `page` pixels."""
+    from PySide6.QtCore import QPointF
+
+    vb = heatmap.plot_item.getViewBox()
+    xs = []
+    for col in range(heatmap.data().shape[1]):
+        scene = vb.mapViewToScene(QPointF(col, 0))
+        xs.append(heatmap._view.mapTo(page, heatmap._view.mapFromScene(scene)).x())
+    return np.array(xs, dtype=float)
+
+
+@pytest.mark.parametrize("size", [(1024, 640), (1280, 800)])
+def test_mask_strip_lines_up_with_the_changed_panels(qtbot, shown_lab, size):
+    view, _ = _drawn_view(qtbot, shown_lab, steps=3, hidden_units=32)
+    view.resize(*size)
+    page = view.tabs.widget(0)
+    qtbot.waitUntil(lambda: page.width() > 0 and view.width() == size[0], timeout=5000)
+    from PySide6.QtWidgets import QApplication
+
+    QApplication.processEvents()
+    mask = _cell_centres(view.mask_map, page)
+    assert len(mask) == 32
+    width = np.diff(mask).mean()
+    assert width > 4  # 32 cells over a third of the page, at least 4 px each
+    for side in ("left", "right"):
+        changed = _cell_centres(view.maps[side]["changed"], page)
+        # Column for column: every cell centre within a pixel of the mask's.
+        assert np.abs(changed - mask).max() <= 1.0, (side, changed[:3], mask[:3])
+    # The strip sits between the networks: below the top panels, above the bottom ones.
+    top = view.maps["left"]["changed"].geometry()
+    bottom = view.maps["right"]["changed"].geometry()
+    strip = view.mask_map.geometry()
+    assert top.bottom() < strip.top() and strip.bottom() < bottom.top()
+    view.shutdown()
+
+
+def test_heatmap_scale_sets_the_weights_colour_levels(qtbot, shown_lab):
+    view, snap = _drawn_view(qtbot, shown_lab, steps=20)
+    left, right = snap.left.weights, snap.right.weights
+    maps = view.maps
+    # Per matrix (the default): each its own symmetric scale, +-max|w|.
+    assert maps["left"]["weights"].levels() == pytest.approx(
+        (-np.abs(left).max(), np.abs(left).max()))
+    assert maps["right"]["weights"].levels() == pytest.approx(
+        (-np.abs(right).max(), np.abs(right).max()))
+    assert np.abs(left).max() != np.abs(right).max()
+    # Shared: one scale for both, the larger of the two; applied at once, no new run.
+    view.apply_settings({"heatmap_scale": "shared"})
+    both = max(np.abs(left).max(), np.abs(right).max())
+    for side in ("left", "right"):
+        assert maps[side]["weights"].levels() == pytest.approx((-both, both))
+    # Clipped: the 99th percentile of |w| (320 weights: about 3 saturate).
+    view.apply_settings({"heatmap_scale": "clipped 1-99%"})
+    for side, w in (("left", left), ("right", right)):
+        m = np.percentile(np.abs(w), 99)
+        assert maps[side]["weights"].levels() == pytest.approx((-m, m))
+        assert 0 < np.mean(np.abs(w) > m) <= 0.02
+    with pytest.raises(SettingError, match="heatmap_scale"):
+        apply_settings(view.config, {"heatmap_scale": "log"})
+    view.shutdown()
+
+
+def test_every_tab_is_a_view_choice(qtbot, shown_lab):
+    from engine.experiments.base import settings_of
+
+    choices = next(i.choices for i in settings_of(lab.Config) if i.name == "view")
+    assert choices == ("weights", "curves", "worked example")
+    view = shown_lab("dropout")
+    for index, name in enumerate(choices):
+        view.apply_settings({"view": name})
+        assert view.tabs.currentIndex() == index
+    view.shutdown()

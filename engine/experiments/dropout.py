@@ -48,8 +48,12 @@ SUMMARY = ("Dropout masks, inverted versus original dropout, and which weights e
 
 OPTIMIZERS = ("sgd", "momentum", "adam", "adagrad", "rmsprop")
 WATCH = ("output", "hidden")
-TABS = ("weights", "worked example")
+TABS = ("weights", "curves", "worked example")
 ACTIVATIONS = ("tanh", "sigmoid", "relu")
+# Colour scales of the weight heatmaps: each matrix its own symmetric scale, one scale
+# shared by both networks' matrices, or each clipped at its 1st/99th percentile (one
+# outlying weight then does not wash out the rest).
+HEATMAP_SCALES = ("per matrix", "shared", "clipped 1-99%")
 MAX_EXAMPLE_UNITS = 30
 # The loss is measured on a fixed sample of the digits every few steps: measuring it on
 # all 1797 at every step would cost ten times the training step itself.
@@ -102,6 +106,10 @@ class Config:
                                   high=10_000, live=True)
     seed: int = setting(0, "random seed for weights, example order and masks", low=0,
                         high=2**31 - 1)
+    heatmap_scale: str = setting("per matrix", "colour scale of the weight heatmaps: "
+                                 "each matrix its own, one shared by both networks, or "
+                                 "clipped at the 1st/99th percentile of |weight|",
+                                 choices=HEATMAP_SCALES, live=True)
     example_units: str = setting("1,2,3,4,5,6,7,8", "the worked example's unit values",
                                  live=True)
     example_kept: str = setting("1,4,5,7", "units the example's mask keeps (1-based)",

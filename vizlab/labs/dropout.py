@@ -4,7 +4,14 @@ side by side, same masks), and a worked example of inverted versus original drop
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtWidgets import QGridLayout, QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
 from engine.experiments import dropout as experiment
 from vizlab.labs.base import LabView
@@ -21,12 +28,15 @@ dropout on its outputs, 10 classes) learn the digits from the same start, on the
 same examples with the same masks; only the optimizer differs (top and bottom). For
 the watched Dense layer you see its weights, the weights this step changed (yellow)
 and how many steps each has changed in. Columns are the hidden units, lined up with
-the mask strip below (yellow = kept). With plain SGD exactly the kept units' weights change,
-about p of them; Adagrad and RMSprop also move only weights with a gradient. With
-momentum or Adam almost every weight changes at every step: their running average of
-past gradients keeps moving the weights of dropped units. A network whose loss
-overflows (a learning rate far too high) is marked "diverged at step N" and frozen;
-the other one trains on.</li>
+the mask strip between the two networks (yellow = kept, purple = dropped). With plain
+SGD exactly the kept units' weights change, about p of them; Adagrad and RMSprop also
+move only weights with a gradient. With momentum or Adam almost every weight changes
+at every step: their running average of past gradients keeps moving the weights of
+dropped units. A network whose loss overflows (a learning rate far too high) is
+marked "diverged at step N" and frozen; the other one trains on.</li>
+<li><b>Share changed and loss</b>: the share of the watched weights each step changed
+(SGD's scatters around the keep probability, Adam's climbs to 1) and the loss of both
+networks on 500 digits without dropout.</li>
 <li><b>Worked example</b>: units 1..8, p = 0.5, a mask keeping units 1, 4, 5, 7.
 Inverted dropout (TensorFlow, the engine's <code>dropout</code>) divides the kept
 units by p at train time and does nothing at test time; the original paper keeps them
@@ -35,8 +45,10 @@ time equals the sum at test time: the average over many random masks shows it.</
 </ul>
 <p>Batch 1 (or one mask shared by the batch) makes the changed weights exactly the
 mask; with one mask per example a unit counts as kept if any example kept it. Keep
-probability, learning rates and the example apply at once; the optimizers, the
-watched layer and the network apply on <b>Reset</b>.</p>
+probability, learning rates, the example and the weights' colour scale (heatmap
+scale: per matrix, one shared by both networks, or clipped at the 99th percentile of
+|weight| so that one large weight does not wash out the rest) apply at once; the
+optimizers, the watched layer and the network apply on <b>Reset</b>.</p>
 """
 
 LEFT_COLOR = _style.palette_color(0)
@@ -44,6 +56,15 @@ RIGHT_COLOR = _style.palette_color(1)
 KEEP_COLOR = "#555555"
 KEPT_BAR = _style.palette_color(2)
 DROPPED_BAR = "#cccccc"
+# The two ends of the sequential colour map the binary panels (mask, changed) are drawn in.
+ON_COLOR = "#fde725"  # kept / changed
+OFF_COLOR = "#440154"  # dropped / unchanged
+# Every heatmap's y axis (ticks and label) gets this width, so the heatmaps of one column
+# of the grid, the mask strip among them, have their cells at the same x on screen.
+AXIS_WIDTH = 46
+# Below this width a heatmap clips its read-out line rather than push the page wider
+# than the window.
+MIN_MAP_WIDTH = 120
 
 
 def _fixed_share_range(plot: CurvePlot) -> None:
@@ -62,6 +83,38 @@ def _fmt(value: float) -> str:
     return f"{value:.4g}"
 
 
+def _swatch(color: str, text: str) -> str:
+    return (f"<span style='background-color:{color}; color:{color}'>&nbsp;&nbsp;&nbsp;"
+            f"</span>&nbsp;{text}")
+
+
+def percentile_levels(values: np.ndarray, percentile: float = 99.0) -> tuple[float, float]:
+    """Symmetric levels at the `percentile` of |value|: the few largest weights saturate
+    instead of washing out the rest."""
+    finite = np.abs(values[np.isfinite(values)])
+    m = float(np.percentile(finite, percentile)) if finite.size else 0.0
+    return (-m, m) if m > 0 else (-1.0, 1.0)
+
+
+def shared_levels(arrays: list[np.ndarray]) -> tuple[float, float]:
+    """One symmetric scale over several arrays (the largest |value| of them all)."""
+    finite = [np.abs(a[np.isfinite(a)]) for a in arrays]
+    m = max((float(f.max()) for f in finite if f.size), default=0.0)
+    return (-m, m) if m > 0 else (-1.0, 1.0)
+
+
+def weight_levels(scale: str, left: np.ndarray, right: np.ndarray
+                  ) -> tuple[tuple[float, float] | None, tuple[float, float] | None]:
+    """The colour levels of the two weight heatmaps for a `heatmap_scale` setting (None:
+    the heatmap's own symmetric scale)."""
+    if scale == "shared":
+        both = shared_levels([left, right])
+        return both, both
+    if scale == "clipped 1-99%":
+        return percentile_levels(left), percentile_levels(right)
+    return None, None
+
+
 class View(LabView):
     lab_name = "dropout"
     help_html = HELP
@@ -70,11 +123,21 @@ class View(LabView):
     # -- building ------------------------------------------------------------------------
     def build_views(self) -> QWidget:
         self._drawn_example: tuple | None = None
+        self._drawn_snapshot: experiment.Snapshot | None = None
         self.tabs = QTabWidget()
         self.tabs.addTab(self._build_weights(), "Weights")
+        self.tabs.addTab(self._build_curves(), "Share changed and loss")
         self.tabs.addTab(self._build_example(), "Worked example")
         self.bind_tabs(self.tabs, experiment.TABS)
+        # The colour scale is the view's alone: a change redraws what is shown at once.
+        self.settings_panel.changed.connect(self._on_view_setting)
         return self.tabs
+
+    def _heatmap(self, title: str, **options) -> Heatmap:
+        heatmap = Heatmap(title, **options)
+        heatmap.plot_item.getAxis("left").setWidth(AXIS_WIDTH)
+        heatmap.setMinimumWidth(MIN_MAP_WIDTH)
+        return heatmap
 
     def _build_weights(self) -> QWidget:
         page = QWidget()
@@ -82,43 +145,61 @@ class View(LabView):
         grid.setContentsMargins(0, 0, 0, 0)
         grid.setSpacing(4)
         self.maps: dict[str, dict[str, Heatmap]] = {}
-        for row, side in enumerate(("left", "right")):
-            weights = Heatmap("weights", x_label="hidden unit", y_label="class",
-                              value_label="weight")
-            changed = Heatmap("changed", x_label="hidden unit", y_label="class",
-                              sequential=True, levels=(0.0, 1.0), value_label="changed")
-            counts = Heatmap("changes so far", x_label="hidden unit", y_label="class",
-                             sequential=True, value_label="steps")
+        self.headers: dict[str, QLabel] = {}
+        # Short titles: a plot's title sets its minimum width, and three columns share
+        # 730 pixels at 1024x640. Which network a row shows is said in its header.
+        for side, row in (("left", 0), ("right", 3)):
+            header = note_label()
+            self.headers[side] = header
+            grid.addWidget(header, row, 0, 1, 3)
+            weights = self._heatmap("weights", x_label="hidden unit", y_label="class",
+                                    value_label="weight")
+            # Binary: drawn in the mask's two colours, explained by the key beside the mask.
+            changed = self._heatmap("changed now", x_label="hidden unit", y_label="class",
+                                    sequential=True, levels=(0.0, 1.0))
+            changed.color_bar.hide()
+            counts = self._heatmap("changes so far", x_label="hidden unit", y_label="class",
+                                   sequential=True, value_label="steps")
             self.maps[side] = {"weights": weights, "changed": changed, "counts": counts}
             for col, widget in enumerate((weights, changed, counts)):
-                grid.addWidget(widget, row, col)
-        self.mask_map = Heatmap("dropout mask", x_label="hidden unit", y_label="example",
-                                sequential=True, levels=(0.0, 1.0), value_label="kept")
-        # Two colours only (yellow kept, purple dropped, as in "changed"): no colour bar.
+                grid.addWidget(widget, row + 1, col)
+        # The mask strip sits between the two networks, under and over their "changed"
+        # panels, which have the same axes and no colour bar: its cells line up with
+        # their columns (one per hidden unit).
+        self.mask_map = self._heatmap("dropout mask", x_label="", y_label="example",
+                                      sequential=True, levels=(0.0, 1.0))
         self.mask_map.color_bar.hide()
-        self.share_plot = CurvePlot("Share changed per step",
-                                    x_label="step", y_label="share changed")
-        _fixed_share_range(self.share_plot)
-        # One row at the bottom, below the shares (they stay near p or near 1).
-        self.share_plot.plot_item.legend.anchor(itemPos=(1, 1), parentPos=(1, 1),
-                                                offset=(-10, -10))
-        self.share_plot.plot_item.legend.setColumnCount(2)
-        self.keep_marker = self.share_plot.add_marker(y=0.5, label="keep prob", color=KEEP_COLOR)
-        self.keep_marker.label.setPosition(0.2)  # clear of the y axis
-        self.loss_plot = CurvePlot("Loss, 500 digits, no dropout", x_label="step",
-                                   y_label="cross-entropy")
-        # Top right: the losses start high on the left and fall.
-        self.loss_plot.plot_item.legend.anchor(itemPos=(1, 0), parentPos=(1, 0),
-                                               offset=(-10, 10))
-        grid.addWidget(self.mask_map, 2, 0)
-        grid.addWidget(self.share_plot, 2, 1)
-        grid.addWidget(self.loss_plot, 2, 2)
-        for row in range(3):
-            grid.setRowStretch(row, 1)
+        self.mask_map.setFixedHeight(104)
+        self.mask_key = note_label()
+        self.mask_key.setText(
+            f"mask: {_swatch(ON_COLOR, 'kept')} &nbsp; {_swatch(OFF_COLOR, 'dropped')}<br>"
+            f"changed now: {_swatch(ON_COLOR, 'changed')} &nbsp; "
+            f"{_swatch(OFF_COLOR, 'not')}")
+        grid.addWidget(self.mask_key, 2, 0)
+        grid.addWidget(self.mask_map, 2, 1)
+        for row, stretch in ((1, 1), (4, 1)):
+            grid.setRowStretch(row, stretch)
         for col in range(3):
             grid.setColumnStretch(col, 1)
         self.weights_note = note_label()
-        grid.addWidget(self.weights_note, 3, 0, 1, 3)
+        grid.addWidget(self.weights_note, 5, 0, 1, 3)
+        return page
+
+    def _build_curves(self) -> QWidget:
+        page = QWidget()
+        layout = QVBoxLayout(page)
+        layout.setContentsMargins(0, 0, 0, 0)
+        row = QHBoxLayout()
+        self.share_plot = CurvePlot("Share changed per step",
+                                    x_label="step", y_label="share changed")
+        _fixed_share_range(self.share_plot)
+        self.loss_plot = CurvePlot("Loss on 500 digits, no dropout", x_label="step",
+                                   y_label="cross-entropy")
+        row.addWidget(self.share_plot)
+        row.addWidget(self.loss_plot)
+        layout.addLayout(row, 1)
+        self.curves_note = note_label()
+        layout.addWidget(self.curves_note)
         return page
 
     def _build_example(self) -> QWidget:
@@ -128,19 +209,15 @@ class View(LabView):
         self.example_table = note_label()
         layout.addWidget(self.example_table)
         grid = QGridLayout()
-        self.inverted_bars = BarPlot("Inverted, train: x · mask / p",
-                                     x_label="unit", y_label="output", value_format="{:.4g}")
-        self.original_bars = BarPlot("Original, train: x · mask", x_label="unit",
-                                     y_label="output", value_format="{:.4g}")
-        self.sum_plot = CurvePlot("Mean sum at train time",
-                                  x_label="random masks (log scale)", y_label="mean sum")
+        self.inverted_bars = BarPlot("Inverted, train", x_label="unit",
+                                     y_label="x · mask / p", value_format="{:.4g}")
+        self.original_bars = BarPlot("Original, train", x_label="unit",
+                                     y_label="x · mask", value_format="{:.4g}")
+        # Short titles and labels: a plot's title sets its minimum width, and the three
+        # plots share 730 pixels at 1024x640.
+        self.sum_plot = CurvePlot("Mean sum, train", x_label="masks (log scale)",
+                                  y_label="mean of the sum")
         self.sum_plot.plot_item.setLogMode(x=True)
-        self.sum_plot.plot_item.legend.anchor(itemPos=(1, 0.5), parentPos=(1, 0.5),
-                                              offset=(-10, 0))
-        self.full_marker = self.sum_plot.add_marker(y=36.0, label="inverted test",
-                                                    color=LEFT_COLOR)
-        self.scaled_marker = self.sum_plot.add_marker(y=18.0, label="original test",
-                                                      color=RIGHT_COLOR)
         grid.addWidget(self.inverted_bars, 0, 0)
         grid.addWidget(self.original_bars, 0, 1)
         grid.addWidget(self.sum_plot, 0, 2)
@@ -152,6 +229,16 @@ class View(LabView):
             self.share_plot.remove_curve(name)
         for name in list(self.loss_plot.curve_names()):
             self.loss_plot.remove_curve(name)
+        self._drawn_snapshot = None
+
+    def _on_view_setting(self, name: str, _value: object = None) -> None:
+        if name == "heatmap_scale" and self._drawn_snapshot is not None:
+            self._draw_weights(self._drawn_snapshot)
+
+    def apply_settings(self, assignments: dict) -> None:
+        super().apply_settings(assignments)
+        if "heatmap_scale" in assignments:
+            self._on_view_setting("heatmap_scale")
 
     # -- drawing ---------------------------------------------------------------------------
     def draw(self, snap: experiment.Snapshot) -> None:
@@ -159,51 +246,77 @@ class View(LabView):
             self._draw_example(snap.example)
             self._drawn_example = snap.example_key
         self._draw_weights(snap)
+        self._drawn_snapshot = snap
 
     def _draw_weights(self, snap: experiment.Snapshot) -> None:
         other = "class" if snap.watch == "output" else "pixel"
-        for side in ("left", "right"):
+        stepped = snap.step > 0
+        levels = dict(zip(("left", "right"), weight_levels(
+            self.config.heatmap_scale, snap.left.weights, snap.right.weights), strict=True))
+        for side, where in (("left", "Top"), ("right", "Bottom")):
             s: experiment.Side = getattr(snap, side)
+            gone = ("" if s.diverged_at is None
+                    else f": <b>diverged at step {s.diverged_at}</b>, frozen since")
+            color = LEFT_COLOR if side == "left" else RIGHT_COLOR
+            self.headers[side].setText(
+                f"<span style='color:{color}'><b>{where} network: {s.optimizer}</b></span>, "
+                f"learning rate {s.learning_rate:g}{gone}")
             maps = self.maps[side]
-            maps["weights"].set_data(s.weights)
-            gone = "" if s.diverged_at is None else f", diverged at step {s.diverged_at}"
-            maps["weights"].set_title(f"{s.optimizer}, lr {s.learning_rate:g}: weights{gone}")
+            maps["weights"].set_data(s.weights, levels=levels[side])
             maps["changed"].set_data(s.changed)
-            maps["changed"].set_title(f"{s.optimizer}: changed now, {s.changed_share:.0%}")
+            maps["changed"].set_title(f"changed now: {s.changed_share:.0%}"
+                                      if stepped else "changed: no step yet")
             maps["counts"].set_data(s.counts)
-            maps["counts"].set_title(f"{s.optimizer}: changes in {snap.step} steps")
+            maps["counts"].set_title("changes so far")
             for heatmap in maps.values():
                 heatmap.plot_item.setLabel("left", other)
         kept = int(snap.kept.sum())
+        units = len(snap.kept)
         self.mask_map.set_data(snap.mask)
-        self.mask_map.set_title(f"mask: {kept} of {len(snap.kept)} kept"
-                                if snap.step else "mask: none before step 1")
+        # Before step 1 no mask has been drawn: an all-"dropped" strip would say otherwise.
+        self.mask_map.image_item.setVisible(stepped)
+        self.mask_map.set_title(f"mask: {kept} of {units} kept" if stepped
+                                else "mask: no step yet")
+        names = {side: f"{getattr(snap, side).optimizer} ({where})"
+                 for side, where in (("left", "top"), ("right", "bottom"))}
         steps = snap.shares["step"]
-        self.share_plot.set_curve(snap.left.optimizer + " (top)", steps, snap.shares["left"],
-                                  color=LEFT_COLOR)
-        self.share_plot.set_curve(snap.right.optimizer + " (bottom)", steps,
-                                  snap.shares["right"], color=RIGHT_COLOR)
-        self._keep_names(self.share_plot, {snap.left.optimizer + " (top)",
-                                           snap.right.optimizer + " (bottom)"})
-        self.keep_marker.setPos(snap.keep_prob)
-        self.keep_marker.label.setFormat(f"keep prob {snap.keep_prob:g}")
+        self.share_plot.set_curve(names["left"], steps, snap.shares["left"], color=LEFT_COLOR)
+        self.share_plot.set_curve(names["right"], steps, snap.shares["right"],
+                                  color=RIGHT_COLOR)
+        # The keep probability as a dashed line named in the legend (a label on the line
+        # would sit on SGD's share, which scatters around it).
+        keep_name = f"keep prob {snap.keep_prob:g}"
+        ends = np.array([0.0, max(float(snap.step), 1.0)])
+        self.share_plot.set_curve(keep_name, ends, np.full(2, snap.keep_prob),
+                                  color=KEEP_COLOR, width=1.5, style="dash")
+        self._keep_names(self.share_plot, {*names.values(), keep_name})
         loss_steps = snap.losses["step"]
-        self.loss_plot.set_curve(snap.left.optimizer + " (top)", loss_steps,
-                                 snap.losses["left"], color=LEFT_COLOR)
-        self.loss_plot.set_curve(snap.right.optimizer + " (bottom)", loss_steps,
-                                 snap.losses["right"], color=RIGHT_COLOR)
-        self._keep_names(self.loss_plot, {snap.left.optimizer + " (top)",
-                                          snap.right.optimizer + " (bottom)"})
-        mean = {side: float(np.mean(snap.shares[side])) if len(steps) else float("nan")
-                for side in ("left", "right")}
-        self.weights_note.setText(
-            f"Step {snap.step}: the mask kept <b>{kept}</b> of {len(snap.kept)} hidden units "
-            f"(keep prob {snap.keep_prob:g}). Share of the {snap.watch} kernel's weights "
-            f"changed, this step / mean so far: <b>{snap.left.optimizer}</b> "
-            f"{snap.left.changed_share:.0%} / {mean['left']:.0%}, "
-            f"<b>{snap.right.optimizer}</b> {snap.right.changed_share:.0%} / "
-            f"{mean['right']:.0%}. Accuracy on 500 digits: {_accuracy(snap.left)} / "
-            f"{_accuracy(snap.right)}."
+        self.loss_plot.set_curve(names["left"], loss_steps, snap.losses["left"],
+                                 color=LEFT_COLOR)
+        self.loss_plot.set_curve(names["right"], loss_steps, snap.losses["right"],
+                                 color=RIGHT_COLOR)
+        self._keep_names(self.loss_plot, set(names.values()))
+        text = self.weights_text(snap)
+        self.weights_note.setText(text)
+        self.curves_note.setText(text)
+
+    @staticmethod
+    def weights_text(snap: experiment.Snapshot) -> str:
+        """The line under the weights: this step's mask and shares, or the start."""
+        accuracy = (f"Accuracy on 500 digits: {_accuracy(snap.left)} / "
+                    f"{_accuracy(snap.right)}.")
+        if snap.step == 0:
+            return (f"Step 0: no step yet, so no mask and no changed weights: both networks "
+                    f"start from the same weights (keep prob {snap.keep_prob:g}). "
+                    + accuracy)
+        mean = {side: float(np.mean(snap.shares[side])) for side in ("left", "right")}
+        return (
+            f"Step {snap.step}: the mask kept <b>{int(snap.kept.sum())}</b> of "
+            f"{len(snap.kept)} hidden units (keep prob {snap.keep_prob:g}). Share of the "
+            f"{snap.watch} kernel's weights changed, this step / mean so far: "
+            f"<b>{snap.left.optimizer}</b> {snap.left.changed_share:.0%} / "
+            f"{mean['left']:.0%}, <b>{snap.right.optimizer}</b> "
+            f"{snap.right.changed_share:.0%} / {mean['right']:.0%}. " + accuracy
         )
 
     @staticmethod
@@ -222,8 +335,13 @@ class View(LabView):
                                 color=LEFT_COLOR)
         self.sum_plot.set_curve("original, train", ex.running_at, ex.running_original,
                                 color=RIGHT_COLOR)
-        self.full_marker.setPos(ex.full_sum)
-        self.scaled_marker.setPos(float(ex.original_test.sum()))
+        # The test-time sums as dashed lines named in the legend: a label on a line
+        # would sit on the running mean, which settles onto it.
+        ends = ex.running_at[[0, -1]]
+        self.sum_plot.set_curve("inverted, test", ends, np.full(2, ex.full_sum),
+                                color=LEFT_COLOR, width=1.5, style="dash")
+        self.sum_plot.set_curve("original, test", ends, np.full(2, ex.original_test.sum()),
+                                color=RIGHT_COLOR, width=1.5, style="dash")
         p = ex.keep_prob
         rows = [
             ("unit", labels, ""),
