@@ -340,7 +340,7 @@ class View(LabView):
         self.dead_plot.plot_item.enableAutoRange(y=False)
         dead_box = self.dead_plot.plot_item.getViewBox()
         self.dead_note = pg.TextItem("", color="#444444", anchor=(0.5, 0.5))
-        self.dead_note.setFont(_style.font(_style.LABEL_PT))
+        self.dead_note.setFont(_style.font(_style.TICK_PT))
         self.dead_note.setParentItem(dead_box)
         dead_box.sigResized.connect(self._place_dead_note)
         self.hist_plot = HistogramPlot("Activations", x_label="output")
@@ -424,8 +424,10 @@ class View(LabView):
             self.boundary_plot.plot_item.setRange(xRange=(x0, x1), yRange=(y0, y1), padding=0)
 
     def _place_dead_note(self) -> None:
-        box = self.dead_plot.plot_item.getViewBox()
-        self.dead_note.setPos(box.boundingRect().center())
+        # Centred in the plot and wrapped to its width, whatever the panel's size.
+        rect = self.dead_plot.plot_item.getViewBox().boundingRect()
+        self.dead_note.setTextWidth(max(rect.width() - 16, 40))
+        self.dead_note.setPos(rect.center())
 
     # -- drawing ---------------------------------------------------------------------------
     def draw(self, snap) -> None:
@@ -439,10 +441,11 @@ class View(LabView):
         steps = curves["step"]
         # The curves are an append-only history: long ones decimate only the new points
         # (a scrub back in time or a Reset is noticed by the plot and redone in full).
-        self.loss_plot.set_curve("train", steps, curves["train_loss"], extends=True)
-        self.loss_plot.set_curve("test", steps, curves["test_loss"], style="dash", extends=True)
-        self.acc_plot.set_curve("train", steps, curves["train_acc"], extends=True)
-        self.acc_plot.set_curve("test", steps, curves["test_acc"], style="dash", extends=True)
+        for plot, kind in ((self.loss_plot, "loss"), (self.acc_plot, "acc")):
+            for part, style in (("train", "solid"), ("test", "dash")):
+                curve = plot.set_curve(part, steps, curves[f"{part}_{kind}"], style=style,
+                                       extends=True)
+                self._mark_lone_point(curve, len(steps) == 1)
         self._draw_dead(snap)
         for i, (counts, edges) in enumerate(snap.histograms):
             self.hist_plot.set_histogram(counts, edges, name=f"hidden {i + 1}")
@@ -455,6 +458,17 @@ class View(LabView):
         else:
             self._draw_boundary(snap)
 
+    def _mark_lone_point(self, curve: pg.PlotDataItem, lone: bool) -> None:
+        # A line through one point draws nothing: step 0 (before Run) shows as a dot.
+        if bool(curve.opts.get("symbol")) != lone:
+            if lone:
+                curve.setSymbol("o")
+                curve.setSymbolSize(7)
+                curve.setSymbolPen(curve.opts["pen"])
+                curve.setSymbolBrush(pg.mkPen(curve.opts["pen"]).color())
+            else:
+                curve.setSymbol(None)
+
     def _draw_dead(self, snap) -> None:
         # A column per ReLU layer (one layer's history comes back as a single column).
         steps = snap.curves["step"]
@@ -463,7 +477,8 @@ class View(LabView):
             if name not in snap.dead_layers:
                 self.dead_plot.remove_curve(name)
         for i, name in enumerate(snap.dead_layers):
-            self.dead_plot.set_curve(name, steps, dead[:, i], extends=True)
+            curve = self.dead_plot.set_curve(name, steps, dead[:, i], extends=True)
+            self._mark_lone_point(curve, len(steps) == 1)
         legend = self.dead_plot.plot_item.legend
         if legend is not None:
             legend.setVisible(bool(snap.dead_layers))
@@ -471,9 +486,9 @@ class View(LabView):
             self.dead_note.setText("")
         else:
             used = ", ".join(dict.fromkeys(getattr(snap, "hidden_activations", ())))
-            self.dead_note.setText(f"Does not apply: no ReLU layer ({used}).\n"
-                                   "Only a ReLU unit can die: its output\n"
-                                   "and gradient are 0 for every input.")
+            self.dead_note.setHtml(
+                f"<div style='text-align:center'>Does not apply: no ReLU layer ({used}). "
+                "Only ReLU units die (output and gradient 0 for every input).</div>")
         self._place_dead_note()
 
     def _draw_weights(self, snap, images: bool) -> None:
