@@ -1,6 +1,7 @@
 """The Loss lab: its experiment's numbers against numpy and the formulas, and its view."""
 
 import dataclasses
+import re
 
 import numpy as np
 import pytest
@@ -214,10 +215,10 @@ def test_view_draws_the_engine_numbers_and_follows_settings(qtbot, shown_lab, pr
     np.testing.assert_allclose(x, np_sigmoid(np.arange(-5, 5, 0.2)), rtol=1e-12)
     np.testing.assert_allclose(y, -np.log(x), rtol=1e-6)
     x, y = view.sweep_plot.curve_data("naive float32")
-    assert len(x) == 241 and np.isnan(y[x > 89.2]).all() and np.isfinite(y[x < 88]).all()
+    assert len(x) == 22 and np.isnan(y[x > 89.2]).all() and np.isfinite(y[x < 88]).all()
     line = view.bad_markers["float32"]
     assert line.isVisible() and line.value() == pytest.approx(np.log10(89.125), abs=1e-3)
-    assert "inf at s≈89.13 (float32)" in line.label.format
+    assert "float32 naive → inf at s≈89.13" in line.label.format
 
     # Typed logits reach every tab: softmax bars, sigmoid bars, the gradient curves.
     edit = view.settings_panel.controls["logits"]
@@ -234,7 +235,7 @@ def test_view_draws_the_engine_numbers_and_follows_settings(qtbot, shown_lab, pr
     p, grad = view.grad_plot.curve_data(type(view).grad_curve_name("car", True))
     np.testing.assert_allclose(grad, p - 1, atol=1e-12)
     assert view.softmax_marker.value() == pytest.approx(np_softmax(z)[0])
-    assert "1.0000" in view.multi_text.text()  # softmax probabilities sum to 1
+    assert "<b>1.000</b>" in view.multi_table.text()  # softmax probabilities sum to 1
 
     # A shorter sweep, then Run animates it to the end on the sweep tab.
     view.settings_panel.controls["sweep_points"].setValue(31)
@@ -248,4 +249,80 @@ def test_view_draws_the_engine_numbers_and_follows_settings(qtbot, shown_lab, pr
                     timeout=5_000)
     assert view.tabs.currentIndex() == 1
     assert view.cursors[0].value() == pytest.approx(np.log10(1000))
+    view.shutdown()
+
+
+def test_view_setting_names_each_tab_and_follows_the_tabs(qtbot, shown_lab):
+    view = shown_lab("loss")
+    names = [view.tabs.tabText(i) for i in range(view.tabs.count())]
+    assert names == ["Cross-entropy", "Naive vs stable", "Multi-class vs multi-label"]
+    assert lab.TABS == tuple(name.lower() for name in names)
+    for index, value in enumerate(lab.TABS):
+        view.apply_settings({"view": value})
+        assert view.tabs.currentIndex() == index
+    view.tabs.setCurrentIndex(0)
+    assert view.config.view == "cross-entropy"
+    with pytest.raises(SettingError):
+        apply_settings(lab.Config(), {"view": "sweep"})
+
+
+NEGATIVE_ZERO = re.compile(r"(?<![\w.])-0(?:\.0*)?(?![\d.eE])")
+
+
+def test_formatted_numbers_never_read_minus_zero():
+    from vizlab.labs import loss as loss_view
+
+    assert loss_view._num(-0.0, ".4f") == "0.0000" and loss_view._num(-1e-7, ".3f") == "0.000"
+    assert loss_view._num(-0.25, ".2f") == "-0.25" and loss_view._num(-0.0, "g") == "0"
+    assert loss_view._vector(np.array([-1e-9, -0.5])) == "[0.000, -0.500]"
+    assert loss_view._fmt(-0.0, "float32") == "0.0" and loss_view._fmt(-0.0, digits=8) == "0"
+    # Logits with a negative zero, a far-behind class (its CE term is -0 * log p) and a
+    # tiny negative number: the tables show none of them as -0.
+    config = lab.Config(logits=(-0.0, 3.0, -1e-9), label_names=("a", "b", "c"),
+                        multilabel_targets=(0, 1, 0), true_class=1, sweep_points=5,
+                        sweep_logits=(-0.0, 1.0, -0.5), sweep_label=0)
+    snap = next(lab.run(config))
+    texts = [loss_view.multi_table_html(snap.multi), loss_view.View._small_html(snap),
+             loss_view.View._numbers_html(snap), loss_view.View._numbers_html(snap, False)]
+    for text in texts:
+        assert NEGATIVE_ZERO.search(text) is None, text
+    assert "<td align='right'>0</td>" in texts[0]  # the -0.0 logit, written as 0
+    assert NEGATIVE_ZERO.search("x -0.000 y") and not NEGATIVE_ZERO.search("-0.25, -0.001")
+
+
+def test_naive_and_stable_markers_part_where_naive_overflows_or_rounds_to_zero(
+        qtbot, shown_lab, previewed):
+    from vizlab.labs.loss import naive_marker_indices
+
+    view = shown_lab("loss")
+    plot = view.sweep_plot
+    x32, y32 = plot.curve_data("naive float32")
+    x64, y64 = plot.curve_data("naive float64")
+    sx, stable64 = plot.curve_data("stable float64")
+    _, stable32 = plot.curve_data("stable float32")
+    # Markers at interleaved scales, so neither type's markers hide the other's.
+    assert not set(x32) & set(x64)
+    np.testing.assert_array_equal(x32, sx[naive_marker_indices(241, "float32")])
+    # Equal to the stable loss (to float32's digits) below the overflow, absent above.
+    on32 = np.isfinite(y32)
+    assert x32[on32].max() < 89.2 and (x32[~on32] > 89.1).all() and (~on32).sum() >= 6
+    np.testing.assert_allclose(y32[on32], np.interp(x32[on32], sx, stable64), rtol=1e-3)
+    assert np.isfinite(y64[x64 < 700]).all() and np.isnan(y64[x64 > 730]).all()
+    # Both stable curves stay whole; float64 wide and pale beneath float32.
+    assert np.isfinite(stable64).all() and np.isfinite(stable32).all()
+    item64, item32 = (plot._curves[f"stable {t}"] for t in ("float64", "float32"))
+    assert item64.opts["pen"].widthF() > 2 * item32.opts["pen"].widthF()
+    assert item64.zValue() < item32.zValue() < plot._curves["naive float32"].zValue()
+
+    # True class ahead: naive float32 rounds the loss to exactly 0 from s ≈ 35 on, where
+    # the stable one is tiny but positive; those markers go to the floor with a note.
+    view.apply_settings({"sweep_label": 0})
+    previewed(view)
+    xz, yz = plot.curve_data("naive float32 = 0 (on the floor)")
+    assert len(xz) >= 3 and 30 < xz.min() < 50 and xz.max() < 89.2
+    low, _ = plot.plot_item.viewRange()[1]
+    assert np.allclose(np.log10(yz), np.log10(yz[0])) and np.log10(yz[0]) < low + 0.05 * 240
+    assert view.floor_note.isVisible()
+    rel = view.rel_plot.curve_data("float32")[1]
+    assert np.nanmax(rel) == pytest.approx(1.0, abs=0.3)  # a loss of 0: 100% wrong
     view.shutdown()

@@ -38,10 +38,14 @@ Z_START, Z_STOP, Z_STEP = -5.0, 5.0, 0.2
 SOFTMAX_POINTS = 161
 DTYPES = ("float32", "float64")
 MAX_CLASSES = 10
+# The lab's tabs, in order: the `view` setting names the one in front.
+TABS = ("cross-entropy", "naive vs stable", "multi-class vs multi-label")
 
 
 @dataclasses.dataclass
 class Config:
+    view: str = setting("cross-entropy", "which tab is in front (also for screenshots and "
+                        "recordings)", choices=TABS, live=True)
     logits: tuple[float, ...] = setting(
         (2.0, 1.0, -1.0), "scores (logits) of the classes / labels, e.g. 2.0, 1.0, -1.0",
         low=-1000.0, high=1000.0)

@@ -13,12 +13,17 @@ import html
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QGridLayout, QLabel, QSizePolicy, QTabWidget, QWidget
+from PySide6.QtGui import QFontMetrics, QTextDocument
+from PySide6.QtWidgets import QBoxLayout, QGridLayout, QLabel, QSizePolicy, QTabWidget, QWidget
 
-from engine.experiments.loss import Snapshot, Sweep
+from engine.experiments.loss import TABS, Snapshot, Sweep
 from vizlab.labs.base import LabView
 from vizlab.widgets import BarPlot, CurvePlot, _style
-from vizlab.widgets._style import PALETTE, palette_color
+
+try:  # the public look module; older trees only have the private one it replaces
+    from vizlab.widgets.theme import palette_color
+except ImportError:  # pragma: no cover
+    from vizlab.widgets._style import palette_color
 
 HELP = """
 <p><b>Softmax &amp; Loss lab.</b> Every number is computed by the engine; gradients come
@@ -49,10 +54,15 @@ any number of labels true, a binary cross-entropy per label). Green bars are tru
 </ul>
 """
 
+# Four series on the sweep plot, four colours: (stable, naive) per type.
 DTYPE_COLORS = {
-    "float32": ("#1f77b4", "#ff7f0e"),  # stable, naive
-    "float64": ("#2ca02c", "#d62728"),
+    "float64": (palette_color(0), palette_color(2)),
+    "float32": (palette_color(1), palette_color(3)),
 }
+# The naive loss as markers on every few sweep scales (about this many per curve), the two
+# types at interleaved scales, so neither hides the other nor the stable lines beneath.
+NAIVE_MARKERS = 24
+NAIVE_SYMBOLS = {"float64": "t", "float32": "o"}
 TRUE_COLOR = "#2ca02c"
 FALSE_COLOR = "#9a9a9a"
 CURSOR_COLOR = "#444444"
@@ -68,12 +78,39 @@ def _fmt(value: float, dtype: str = "float64", digits: int | None = None) -> str
     """The shortest text that reads back as the same number of that type (float32 or
     float64), so two different floats never look equal; or `digits` significant ones."""
     if digits is not None and np.isfinite(value):
-        return f"{value:.{digits}g}"
+        return _num(value, f".{digits}g")
+    if value == 0:
+        return "0.0"
     return str(np.dtype(dtype).type(value))
 
 
+def _num(value: float, spec: str) -> str:
+    """`value` formatted by `spec`, with a rounded -0 written as 0 (a minus on nothing
+    reads as a sign error on a slide)."""
+    text = format(value, spec)
+    if text.startswith("-") and np.isfinite(value) and float(text) == 0:
+        text = text[1:]
+    return text
+
+
 def _vector(values: np.ndarray, digits: int = 3) -> str:
-    return "[" + ", ".join(f"{v:.{digits}f}" for v in values) + "]"
+    return "[" + ", ".join(_num(v, f".{digits}f") for v in values) + "]"
+
+
+def sweep_y_range(positive: np.ndarray) -> tuple[float, float]:
+    """A log10 y range around these positive values with room for markers and labels:
+    an eighth of the span (at least a fifth of a decade) below, a fifth above."""
+    low, high = float(np.log10(positive.min())), float(np.log10(positive.max()))
+    span = max(high - low, 1.0)
+    return low - max(span / 8, 0.2), high + max(span / 5, 0.3)
+
+
+def naive_marker_indices(count: int, dtype: str) -> np.ndarray:
+    """Which of `count` sweep scales carry a naive-loss marker of this type: every k-th,
+    float64's halfway between float32's."""
+    every = max(1, int(np.ceil(count / NAIVE_MARKERS)))
+    phase = every // 2 if dtype == "float64" else 0
+    return np.arange(phase, count, every)
 
 
 def _text_panel() -> QLabel:
@@ -87,6 +124,34 @@ def _text_panel() -> QLabel:
     return label
 
 
+NUMBERS_TABLE_WIDTH = 300  # pixels the sweep's three-column table needs
+PROSE_WIDTH = 260  # pixels the multi-label prose needs beside the table
+
+
+def multi_table_html(m) -> str:
+    """The multi-class / multi-label table: a row per quantity, a column per class (the
+    plots above have a bar per class), the sums last."""
+    onehot = (np.arange(len(m.names)) == m.true_class).astype(float)
+    ce_terms = -onehot * np.log(np.where(onehot > 0, m.softmax_probs, 1.0))
+
+    def row(title: str, values, fmt: str, total: str) -> str:
+        cells = "".join(f"<td align='right'>{_num(v, fmt)}</td>" for v in values)
+        return f"<tr><td>{title}</td>{cells}<td align='right'>{total}</td></tr>"
+
+    head = "".join(f"<th align='right'>{html.escape(name)}</th>" for name in m.names)
+    return (
+        "<table cellspacing='0' cellpadding='2'><tr><th></th>" + head
+        + "<th align='right'>sum</th></tr>"
+        + row("logit z", m.logits, "g", "")
+        + row("<b>softmax</b>", m.softmax_probs, ".3f", f"<b>{m.softmax_probs.sum():.3f}</b>")
+        + row("one-hot", onehot, ".0f", "1")
+        + row("CE term", ce_terms, ".3f", f"{m.softmax_ce:.3f}")
+        + row("<b>sigmoid</b>", m.sigmoid_probs, ".3f", f"<b>{m.sigmoid_probs.sum():.3f}</b>")
+        + row("target", m.targets, ".0f", f"{int(m.targets.sum())}")
+        + row("BCE term", m.bce_terms, ".3f", f"{m.bce_sum:.3f}")
+        + "</table>")
+
+
 def _legend_top_left(plot: CurvePlot) -> None:
     plot.plot_item.legend.anchor((0, 0), (0, 0), offset=(10, 10))
 
@@ -95,19 +160,97 @@ def _legend_bottom_right(plot: CurvePlot) -> None:
     plot.plot_item.legend.anchor((1, 1), (1, 1), offset=(-10, -10))
 
 
+class BarValueLabels:
+    """Value labels above (or below) a BarPlot's bars, and the class names under them,
+    each shown only when it fits its bar's width: with many classes the names become
+    class numbers and the values are left to the table, rather than running together."""
+
+    def __init__(self, bars: BarPlot, value_format: str,
+                 span: tuple[float, float] | None = None) -> None:
+        self.bars = bars
+        self.value_format = value_format
+        self.span = span  # a y range always shown (probabilities: 0..1), else the data's
+        self.items: list[pg.TextItem] = []
+        self.names: list[str] = []
+        self.values = np.zeros(0)
+        self.colors: list[str] = []
+        self.show_names = True
+        self.show_values = True
+        bars.plot_item.vb.sigResized.connect(lambda *_: self._place())
+
+    def set(self, names: list[str], values: np.ndarray, colors: list[str]) -> None:
+        self.names, self.values, self.colors = list(names), np.asarray(values, float), colors
+        self._place()
+
+    def texts(self) -> list[str]:
+        return [_num(v, self.value_format) for v in self.values]
+
+    def _slot_pixels(self) -> float:
+        """How many pixels wide each bar's slot is on screen."""
+        vb = self.bars.plot_item.vb
+        (x0, x1), _ = vb.viewRange()
+        return vb.width() / max(x1 - x0, 1e-9)
+
+    def _fit_y(self, room: float) -> None:
+        """A y range holding the bars (and the span) with `room` pixels above the highest
+        and below the lowest, where the value labels go."""
+        lo = min(0.0, float(np.nanmin(self.values)))
+        hi = max(0.0, float(np.nanmax(self.values)))
+        if self.span is not None:
+            lo, hi = min(lo, self.span[0]), max(hi, self.span[1])
+        pixels = max(self.bars.plot_item.vb.height(), 40.0)
+        share = min(room / pixels, 0.3)  # of the whole range, per padded side
+        sides = 1 + (lo < 0)
+        total = (hi - lo or 1.0) / (1 - sides * share)
+        bottom = lo - share * total if lo < 0 else lo
+        self.bars.plot_item.setYRange(bottom, hi + share * total, padding=0)
+
+    def _place(self) -> None:
+        if not len(self.values):
+            return
+        metrics = QFontMetrics(self.bars.plot_item.getAxis("bottom").style.get("tickFont")
+                               or _style.font(_style.TICK_PT))
+        slot = self._slot_pixels()
+        texts = self.texts()
+        self.show_names = max(metrics.horizontalAdvance(n) for n in self.names) + 6 <= slot
+        self.show_values = max(metrics.horizontalAdvance(t) for t in texts) + 4 <= slot
+        shown = self.names if self.show_names else [str(i) for i in range(len(self.names))]
+        self.bars.set_bars(shown, self.values, self.colors)
+        while len(self.items) < len(texts):
+            item = pg.TextItem(color="k")
+            item.setFont(_style.font(_style.TICK_PT))
+            self.bars.plot_item.addItem(item)
+            self.items.append(item)
+        self._fit_y(metrics.height() + 6 if self.show_values else 4)
+        for i, item in enumerate(self.items):
+            visible = self.show_values and i < len(texts)
+            item.setVisible(visible)
+            if visible:
+                value = self.values[i]
+                item.setText(texts[i])
+                item.setAnchor((0.5, 1.0) if value >= 0 else (0.5, 0.0))
+                item.setPos(float(i), float(value))
+
+
 class View(LabView):
     lab_name = "loss"
     help_html = HELP
     preview_on_change = True
 
     def build_views(self) -> QWidget:
-        self._animating = False
         self._grad_key: tuple = ()
+        self._floor = 1.0  # the sweep plot's lowest visible loss (naive zeros go there)
         self.tabs = QTabWidget()
         self.tabs.addTab(self._build_cross_entropy_tab(), "Cross-entropy")
         self.tabs.addTab(self._build_sweep_tab(), "Naive vs stable")
         self.tabs.addTab(self._build_multi_tab(), "Multi-class vs multi-label")
+        self.bind_tabs(self.tabs, TABS)
         return self.tabs
+
+    def run(self) -> None:
+        # Run animates the sweep: show it (the user may still switch tabs while it runs).
+        self.tabs.setCurrentIndex(TABS.index("naive vs stable"))
+        super().run()
 
     # -- building ---------------------------------------------------------------------
     def _build_cross_entropy_tab(self) -> QWidget:
@@ -135,7 +278,7 @@ class View(LabView):
     def _build_sweep_tab(self) -> QWidget:
         page = QWidget()
         grid = QGridLayout(page)
-        self.sweep_plot = CurvePlot("Softmax cross-entropy as logits grow: naive vs stable",
+        self.sweep_plot = CurvePlot("Cross-entropy as logits grow: naive vs stable",
                                     x_label="logit scale s (logits = s × sweep logits)",
                                     y_label="loss", log_y=True)
         # Short titles: a pyqtgraph title never shrinks below its text, and would clip the plot.
@@ -155,14 +298,21 @@ class View(LabView):
             eps = float(np.finfo(dtype).eps)
             line = self.rel_plot.add_marker(y=eps, label=f"{dtype} eps {eps:.3g}",
                                             color=naive_color)
-            line.label.setPosition(0.6)
+            line.label.setPosition(0.45)
         # Where the naive loss first stops being finite, one line per type.
         self.bad_markers = {
             dtype: self.sweep_plot.add_marker(x=0.0, label="naive", color=naive_color)
             for dtype, (_, naive_color) in DTYPE_COLORS.items()
         }
         for i, line in enumerate(self.bad_markers.values()):
-            line.label.setPosition(0.2 - 0.1 * i)  # low: below the rising loss curve
+            line.label.setPosition(0.1 + 0.16 * i)  # low: below the rising loss curve
+        # The naive loss rounded to 0 (a true class far ahead) has no place on a log axis.
+        self.floor_note = pg.TextItem("× naive = 0: log axis has no 0", color="#333333",
+                                      anchor=(1.05, 0.5), fill=pg.mkBrush(255, 255, 255, 200))
+        self.floor_note.setFont(_style.font(_style.TICK_PT))
+        self.floor_note.setZValue(4)
+        self.floor_note.hide()
+        self.sweep_plot.plot_item.addItem(self.floor_note, ignoreBounds=True)
         self.cursors = [plot.add_marker(x=0.0, label="s", color=CURSOR_COLOR)
                         for plot in (self.sweep_plot, self.diff_plot, self.rel_plot)]
         for line in self.cursors[1:]:
@@ -182,19 +332,37 @@ class View(LabView):
         page = QWidget()
         grid = QGridLayout(page)
         # Short titles: a pyqtgraph title never shrinks below its text, and would clip the plot.
-        self.softmax_bars = BarPlot("Multi-class: softmax", y_label="probability (sum 1)")
-        self.sigmoid_bars = BarPlot("Multi-label: sigmoids", y_label="probability (each 0..1)")
-        self.softmax_grad_bars = BarPlot("Gradient of softmax CE", y_label="p − onehot")
-        self.bce_grad_bars = BarPlot("Gradient of Σ BCE", y_label="sigmoid − target")
+        self.softmax_bars = BarPlot("Multi-class: softmax", y_label="probability (sum 1)",
+                                    show_values=False)
+        self.sigmoid_bars = BarPlot("Multi-label: sigmoids", y_label="probability (each 0..1)",
+                                    show_values=False)
+        self.softmax_grad_bars = BarPlot("Gradient of softmax CE", y_label="p − onehot",
+                                         show_values=False)
+        self.bce_grad_bars = BarPlot("Gradient of Σ BCE", y_label="sigmoid − target",
+                                     show_values=False)
+        # Two decimals: short enough to stand over a bar; the table has four.
+        self.bar_labels = {
+            self.softmax_bars: BarValueLabels(self.softmax_bars, ".2f", span=(0.0, 1.0)),
+            self.sigmoid_bars: BarValueLabels(self.sigmoid_bars, ".2f", span=(0.0, 1.0)),
+            self.softmax_grad_bars: BarValueLabels(self.softmax_grad_bars, ".2f"),
+            self.bce_grad_bars: BarValueLabels(self.bce_grad_bars, ".2f"),
+        }
+        # Below the plots: the table (a column per class, so it grows sideways, where the
+        # plots have room) and the prose, beside it or, when the table is wide, under it.
+        self.multi_table = _text_panel()
+        self.multi_table.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
         self.multi_text = _text_panel()
+        self.multi_text.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
+        self.multi_bottom = QBoxLayout(QBoxLayout.Direction.LeftToRight)
+        self.multi_bottom.addWidget(self.multi_table)
+        self.multi_bottom.addWidget(self.multi_text, 1)
         grid.addWidget(self.softmax_bars, 0, 0)
         grid.addWidget(self.sigmoid_bars, 0, 1)
-        grid.addWidget(self.multi_text, 0, 2, 2, 1)
         grid.addWidget(self.softmax_grad_bars, 1, 0)
         grid.addWidget(self.bce_grad_bars, 1, 1)
-        grid.setColumnStretch(0, 3)
-        grid.setColumnStretch(1, 3)
-        grid.setColumnStretch(2, 4)
+        grid.addLayout(self.multi_bottom, 2, 0, 1, 2)
+        grid.setRowStretch(0, 1)
+        grid.setRowStretch(1, 1)
         return page
 
     @staticmethod
@@ -215,26 +383,19 @@ class View(LabView):
         self._draw_cross_entropy(snap)
         self._draw_sweep(snap)
         self._draw_multi(snap)
-        if snap.cursor is None:
-            self._animating = False
-        elif not self._animating:
-            # Run animates the sweep: show it when the animation starts (once, so the
-            # user may still switch tabs while it runs).
-            self._animating = True
-            self.tabs.setCurrentIndex(1)
 
     def _draw_cross_entropy(self, snap: Snapshot) -> None:
         b = snap.binary
-        self.bce_plot.set_curve("y = 1: −log p", b.p, b.loss_y1, color=PALETTE[0])
-        self.bce_plot.set_curve("y = 0: −log(1 − p)", b.p, b.loss_y0, color=PALETTE[1])
+        self.bce_plot.set_curve("y = 1: −log p", b.p, b.loss_y1, color=palette_color(0))
+        self.bce_plot.set_curve("y = 0: −log(1 − p)", b.p, b.loss_y0, color=palette_color(1))
 
         s, m = snap.softmax, snap.multi
         names = m.names
         true = m.true_class
-        self.softmax_plot.set_curve("−log p(true)", s.p_true, s.loss, color=PALETTE[0])
+        self.softmax_plot.set_curve("−log p(true)", s.p_true, s.loss, color=palette_color(0))
         p_now = float(s.current_probs[true])
-        self.softmax_plot.set_curve("your logits", [p_now], [s.current_loss], color=PALETTE[3])
-        self._as_dot(self.softmax_plot, "your logits", PALETTE[3], line=False)
+        self.softmax_plot.set_curve("your logits", [p_now], [s.current_loss], color=palette_color(1))
+        self._as_dot(self.softmax_plot, "your logits", palette_color(1), line=False)
         if (names, true) != self._grad_key:
             # One gradient curve per class, named in the legend: made again only when the
             # classes or the true one change.
@@ -286,13 +447,45 @@ class View(LabView):
         n = snap.revealed
         scales = snap.scales[:n]
         self._fix_sweep_ranges(snap)
+        by_type = {sw.dtype: sw for sw in snap.sweeps}
+        # Where the two types agree their stable lines coincide: float64 wide and pale
+        # underneath, float32 narrow on top, so both show.
+        for dtype, width, alpha, z in (("float64", 8, 110, 1), ("float32", 2.5, 255, 2)):
+            if dtype not in by_type:
+                continue
+            name = f"stable {dtype}"
+            new = name not in self.sweep_plot.curve_names()
+            item = self.sweep_plot.set_curve(name, scales, _finite_or_nan(by_type[dtype].stable[:n]),
+                                             color=DTYPE_COLORS[dtype][0], width=width)
+            if new:
+                color = pg.mkColor(DTYPE_COLORS[dtype][0])
+                color.setAlpha(alpha)
+                item.setPen(pg.mkPen(color, width=width))
+                item.setZValue(z)
+        for dtype in ("float64", "float32"):
+            if dtype in by_type:
+                picks = naive_marker_indices(len(snap.scales), dtype)
+                picks = picks[picks < n]
+                naive = by_type[dtype].naive[picks]
+                self._naive_markers(dtype, snap.scales[picks], _finite_or_nan(naive))
+                # A naive loss rounded to exactly 0 has no place on the log axis: its
+                # markers sit on the floor instead, named so in the legend.
+                zero = (naive == 0) & (by_type[dtype].stable[picks] > 0)
+                name = f"naive {dtype} = 0 (on the floor)"
+                if zero.any() or name in self.sweep_plot.curve_names():
+                    x = snap.scales[picks][zero]
+                    new = name not in self.sweep_plot.curve_names()
+                    item = self.sweep_plot.set_curve(name, x, np.full(x.shape, self._floor),
+                                                     color=DTYPE_COLORS[dtype][1], width=1)
+                    if new and self.sweep_plot.plot_item.legend is not None:
+                        self.sweep_plot.plot_item.legend.removeItem(item)  # the note says
+                    item.setPen(None)
+                    item.setSymbol("x")
+                    item.setSymbolSize(10)
+                    item.setSymbolPen(pg.mkPen(DTYPE_COLORS[dtype][1], width=2))
+                    item.setZValue(3)
         for sw in snap.sweeps:
-            stable_color, naive_color = DTYPE_COLORS[sw.dtype]
-            self.sweep_plot.set_curve(f"stable {sw.dtype}", scales,
-                                      _finite_or_nan(sw.stable[:n]), color=stable_color, width=5)
-            self.sweep_plot.set_curve(f"naive {sw.dtype}", scales,
-                                      _finite_or_nan(sw.naive[:n]), color=naive_color,
-                                      style="dash")
+            _, naive_color = DTYPE_COLORS[sw.dtype]
             for plot, values in ((self.diff_plot, sw.abs_diff), (self.rel_plot, sw.rel_err)):
                 # Log y: 0 (the two agree exactly) and inf have no place on the axis (a
                 # gap); with no point left at all, no data rather than all-NaN dots,
@@ -308,15 +501,47 @@ class View(LabView):
             if shown:
                 line.setValue(np.log10(sw.first_bad_scale))
                 line.label.setFormat(
-                    f"naive → {sw.first_bad_kind} at s≈{sw.first_bad_scale:.4g} ({sw.dtype})")
+                    f"{sw.dtype} naive → {sw.first_bad_kind} at s≈{sw.first_bad_scale:.4g}")
         for line in self.cursors:
             line.setVisible(snap.cursor is not None)
             if snap.cursor is not None:
                 line.setValue(np.log10(snap.scales[snap.cursor]))
         if snap.cursor is not None:
             self.cursors[0].label.setFormat(f"s = {snap.scales[snap.cursor]:.4g}")
-        self.numbers_text.setText(self._numbers_html(snap))
+        zeros = [x for dtype in ("float32", "float64")
+                 if (x := self._curve_x(f"naive {dtype} = 0 (on the floor)")).size]
+        self.floor_note.setVisible(bool(zeros))
+        if zeros:
+            self.floor_note.setPos(float(np.log10(min(z.min() for z in zeros))),
+                                   float(np.log10(self._floor)))
+        self.numbers_text.setText(self._numbers_html(
+            snap, as_table=self.numbers_text.width() >= NUMBERS_TABLE_WIDTH))
         self.small_text.setText(self._small_html(snap))
+
+    def _curve_x(self, name: str) -> np.ndarray:
+        if name not in self.sweep_plot.curve_names():
+            return np.zeros(0)
+        return self.sweep_plot.curve_data(name)[0]
+
+    def _naive_markers(self, dtype: str, x: np.ndarray, y: np.ndarray) -> None:
+        """The naive loss of one type as markers only (none where it is not finite)."""
+        name = f"naive {dtype}"
+        color = DTYPE_COLORS[dtype][1]
+        if not np.isfinite(y).any():
+            x, y = x[:0], y[:0]  # no points rather than all-nan ones, which have no bounds
+        new = name not in self.sweep_plot.curve_names()
+        item = self.sweep_plot.set_curve(name, x, y, color=color, width=1)
+        if new:
+            item.setPen(None)
+            item.setSymbol(NAIVE_SYMBOLS[dtype])
+            item.setSymbolSize(10)
+            if NAIVE_SYMBOLS[dtype] == "o":  # hollow: the line beneath shows through
+                item.setSymbolBrush(pg.mkBrush(255, 255, 255, 0))
+                item.setSymbolPen(pg.mkPen(color, width=2))
+            else:
+                item.setSymbolBrush(pg.mkBrush(color))
+                item.setSymbolPen(pg.mkPen("w", width=0.8))
+            item.setZValue(3)
 
     def _fix_sweep_ranges(self, snap: Snapshot) -> None:
         """Axes spanning the whole sweep, so they hold still while Run reveals it."""
@@ -332,8 +557,10 @@ class View(LabView):
             positive = values[np.isfinite(values) & (values > 0)]
             plot.plot_item.setXRange(*x, padding=0.02)
             if positive.size:
-                low, high = np.log10(positive.min()), np.log10(positive.max())
-                plot.plot_item.setYRange(low, max(high, low + 1), padding=0.05)
+                low, high = sweep_y_range(positive)
+                plot.plot_item.setYRange(low, high, padding=0)
+                if plot is self.sweep_plot:
+                    self._floor = 10.0 ** (low + 0.02 * (high - low))
         # The legend goes where the loss curve is not: top left when it rises, else bottom.
         stable = snap.sweeps[-1].stable
         rising = stable[-1] >= stable[0]
@@ -344,9 +571,10 @@ class View(LabView):
             legend.anchor((0, 1), (0, 1), offset=(10, -10))
 
     @staticmethod
-    def _numbers_html(snap: Snapshot) -> str:
-        """The sweep in numbers: a row per fact, a column per type."""
-        logits = ", ".join(f"{v:g}" for v in snap.sweep_logits)
+    def _numbers_html(snap: Snapshot, as_table: bool = True) -> str:
+        """The sweep in numbers: a row per fact, a column per type (or, `as_table` False,
+        a paragraph per type)."""
+        logits = ", ".join(_num(v, "g") for v in snap.sweep_logits)
         at = snap.cursor if snap.cursor is not None else len(snap.scales) - 1
         s_at = f"{snap.scales[at]:.4g}"
 
@@ -360,21 +588,31 @@ class View(LabView):
         def first_bad(sw: Sweep) -> str:
             if sw.first_bad_index is None or sw.first_bad_index >= n:
                 return "never" if n == len(snap.scales) else "not yet"
-            return f"{sw.first_bad_kind} at s≈{sw.first_bad_scale:.4g}"
+            return f"{sw.first_bad_kind} from s ≈ {sw.first_bad_scale:.4g}"
 
         def worst(sw: Sweep) -> str:
             finite = sw.rel_err[:n][np.isfinite(sw.rel_err[:n])]
             return f"{finite.max():.3g}" if finite.size else "–"
 
+        title = f"<b>Logits</b> s × [{logits}], true class {snap.sweep_label}<br>"
+        if not as_table:  # too narrow for three columns: a paragraph per type
+            return title + "".join(
+                f"<b>{sw.dtype}</b>: e<sup>z</sup> overflows past s = {sw.overflow_scale:.5g}; "
+                f"naive non-finite: {first_bad(sw)}; stable "
+                + ("always finite" if np.isfinite(sw.stable[:n]).all() else "not finite")
+                + f"; worst relative error {worst(sw)}; at s = {s_at} naive "
+                f"{_fmt(float(sw.naive[at]), sw.dtype, 8)}, stable "
+                f"{_fmt(float(sw.stable[at]), sw.dtype, 8)}.<br>"
+                for sw in snap.sweeps)
         head = "<tr><th></th>" + "".join(f"<th>{sw.dtype}</th>" for sw in snap.sweeps) + "</tr>"
         return (
-            f"<b>Logits</b> s × [{logits}], true class {snap.sweep_label}<br>"
+            title +
             f"<table style='margin-top: 4px;' cellspacing='0' cellpadding='2'>{head}"
-            + row("e<sup>z</sup> overflows beyond s", lambda sw: f"{sw.overflow_scale:.5g}")
-            + row("naive first non-finite", first_bad)
-            + row("stable always finite", lambda sw: "yes" if np.isfinite(sw.stable[:n]).all()
+            + row("e<sup>z</sup> overflows past s", lambda sw: f"{sw.overflow_scale:.5g}")
+            + row("naive non-finite", first_bad)
+            + row("stable finite", lambda sw: "yes" if np.isfinite(sw.stable[:n]).all()
                   else "no")
-            + row("largest relative error", worst)
+            + row("worst relative error", worst)
             + row(f"naive at s = {s_at}", lambda sw: _fmt(float(sw.naive[at]), sw.dtype, 8))
             + row(f"stable at s = {s_at}", lambda sw: _fmt(float(sw.stable[at]), sw.dtype, 8))
             + "</table>"
@@ -385,15 +623,14 @@ class View(LabView):
         """The small-scale example, a block per type (the numbers are long)."""
         n = f"{snap.small[0].n:g}"
         parts = [f"<b>Small scale</b>, n = {n}: a = 2/n and b = (1 + 1/n) − (1 − 1/n), "
-                 "equal on paper.<table cellspacing='0' cellpadding='2'>"]
+                 "equal on paper."]
+        # A line per number: the shortest exact float64 text is long, and must not be cut.
         for sm in snap.small:
             parts.append(
-                f"<tr><td colspan='2'><b>{sm.dtype}</b></td></tr>"
-                f"<tr><td>a</td><td>{_fmt(sm.direct, sm.dtype)}</td></tr>"
-                f"<tr><td>b</td><td>{_fmt(sm.via_difference, sm.dtype)}</td></tr>"
-                f"<tr><td>b − a</td><td>{sm.difference:.3g}</td></tr>"
-                f"<tr><td>|b − a| / a&nbsp;</td><td>{sm.rel_error:.3g}</td></tr>")
-        parts.append("</table>")
+                f"<br><b>{sm.dtype}</b><br>a = {_fmt(sm.direct, sm.dtype)}"
+                f"<br>b = {_fmt(sm.via_difference, sm.dtype)}"
+                f"<br>b − a = {_num(sm.difference, '.3g')}, "
+                f"|b − a|&nbsp;/&nbsp;a = {_num(sm.rel_error, '.3g')}")
         return "".join(parts)
 
     def _draw_multi(self, snap: Snapshot) -> None:
@@ -403,36 +640,44 @@ class View(LabView):
         onehot = np.arange(k) == m.true_class
         multi_colors = [TRUE_COLOR if t else FALSE_COLOR for t in onehot]
         label_colors = [TRUE_COLOR if t else FALSE_COLOR for t in m.targets > 0.5]
-        self.softmax_bars.set_bars(names, m.softmax_probs, multi_colors)
-        self.sigmoid_bars.set_bars(names, m.sigmoid_probs, label_colors)
-        self.softmax_grad_bars.set_bars(names, m.softmax_grad, multi_colors)
-        self.bce_grad_bars.set_bars(names, m.bce_grad, label_colors)
-        for plot in (self.softmax_bars, self.sigmoid_bars):
-            plot.plot_item.setYRange(0, 1.12, padding=0)  # probabilities: always 0..1
-        rows = "".join(
-            f"<tr><td>{html.escape(name)}</td><td>{m.logits[i]:g}</td>"
-            f"<td>{m.softmax_probs[i]:.4f}</td><td>{int(onehot[i])}</td>"
-            f"<td>{m.sigmoid_probs[i]:.4f}</td><td>{int(m.targets[i])}</td>"
-            f"<td>{m.bce_terms[i]:.4f}</td></tr>"
-            for i, name in enumerate(names)
-        )
-        cell = "style='padding: 1px 5px;'"
+        for plot, values, colors in (
+                (self.softmax_bars, m.softmax_probs, multi_colors),
+                (self.sigmoid_bars, m.sigmoid_probs, label_colors),
+                (self.softmax_grad_bars, m.softmax_grad, multi_colors),
+                (self.bce_grad_bars, m.bce_grad, label_colors)):
+            self.bar_labels[plot].set(names, values, colors)
+        table = multi_table_html(m)
+        self.multi_table.setText(table)
         self.multi_text.setText(
-            "<b>Same scores, two readings.</b><br>"
-            f"<table {cell}><tr><th>label</th><th>logit</th><th>softmax</th><th>onehot</th>"
-            "<th>sigmoid</th><th>target</th><th>BCE</th></tr>" + rows
-            + f"<tr><td><b>sum</b></td><td></td><td><b>{m.softmax_probs.sum():.4f}</b></td>"
-            f"<td>1</td><td><b>{m.sigmoid_probs.sum():.4f}</b></td>"
-            f"<td>{int(m.targets.sum())}</td><td>{m.bce_sum:.4f}</td></tr></table><br>"
-            f"<b>Multi-class</b>: exactly one true class "
+            f"<b>Same scores, two readings.</b> <b>Multi-class</b>: exactly one true class "
             f"({html.escape(names[m.true_class])}); softmax cross-entropy "
             f"−log p = <b>{m.softmax_ce:.4f}</b>.<br>"
             f"<b>Multi-label</b>: each label on its own, {int(m.targets.sum())} true here; "
             f"binary cross-entropy summed over labels = <b>{m.bce_sum:.4f}</b>, "
-            f"mean = <b>{m.bce_mean:.4f}</b> (torch's default).<br><br>"
+            f"mean = <b>{m.bce_mean:.4f}</b> (torch's default). "
             "Raising one softmax score lowers every other probability; a sigmoid only moves "
             "its own label."
         )
+        self._fit_multi_text(table)
+
+    def _fit_multi_text(self, table: str) -> None:
+        """The table at its full size (no column cut off); the prose beside it when at
+        least PROSE_WIDTH is left, else under it, at the height its lines need."""
+        doc = QTextDocument()
+        doc.setDefaultFont(_style.font(10))  # TEXT_STYLE's size
+        doc.setHtml(table)
+        padding = 2 * 6 + 4  # the panel's padding, and a little air
+        width = int(np.ceil(doc.idealWidth())) + padding
+        self.multi_table.setFixedSize(width, int(np.ceil(doc.size().height())) + padding)
+        available = self.softmax_bars.parentWidget().width() - 30
+        beside = available - width >= PROSE_WIDTH
+        self.multi_bottom.setDirection(QBoxLayout.Direction.LeftToRight if beside
+                                       else QBoxLayout.Direction.TopToBottom)
+        prose = QTextDocument()
+        prose.setDefaultFont(_style.font(10))
+        prose.setHtml(self.multi_text.text())
+        prose.setTextWidth(max(available - width if beside else available, 100) - padding)
+        self.multi_text.setMinimumHeight(int(np.ceil(prose.size().height())) + padding)
 
     def clear_views(self) -> None:
         # Reset: back to the complete static picture of the current settings.
