@@ -1,11 +1,69 @@
-"""Common frame of the lab widgets: a pyqtgraph plot inside a QWidget, plus export hooks."""
+"""Common frame of the lab widgets: a pyqtgraph plot inside a QWidget, plus export hooks.
+
+Every widget restyles itself when presentation mode changes (``restyle``): fonts of the
+title, axes, legend and text items, and the widths of lines and sizes of markers of
+every item in the plot, its own and those a lab added. Each item's desktop size is
+remembered on first sight (``_vizlab_base``) and scaled from that, never compounded.
+"""
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QSize
+from PySide6.QtCore import QSize, Qt
+from PySide6.QtGui import QPen
 from PySide6.QtWidgets import QGraphicsItem, QVBoxLayout, QWidget
+
+from vizlab.widgets import theme
+
+#: Every lab widget alive, for tests and tools that look at all of them.
+WIDGETS: weakref.WeakSet[PlotWidgetBase] = weakref.WeakSet()
+
+
+def remember_base(item: object, **sizes: float) -> dict[str, float]:
+    """Record an item's desktop sizes (the first record of each wins) and return them."""
+    base = item.__dict__.setdefault("_vizlab_base", {})
+    for key, value in sizes.items():
+        base.setdefault(key, value)
+    return base
+
+
+def _scaled_pen(pen: QPen | None, base_width: float) -> QPen | None:
+    if pen is None:
+        return None
+    pen = QPen(pen)
+    pen.setWidthF(theme.line_width(base_width))
+    return pen
+
+
+def restyle_item(item: QGraphicsItem) -> None:
+    """Scale one plot item's line width, marker size or font to the current theme."""
+    if isinstance(item, pg.PlotDataItem):
+        pen = item.opts.get("pen")
+        pen = pg.mkPen(pen) if pen is not None else None
+        width = pen.widthF() if pen is not None and pen.style() != Qt.PenStyle.NoPen else 0.0
+        base = remember_base(item, width=width, symbol=float(item.opts.get("symbolSize") or 0))
+        if pen is not None and base["width"] > 0:
+            item.setPen(_scaled_pen(pen, base["width"]))
+        if item.opts.get("symbol") is not None and base["symbol"] > 0:
+            item.setSymbolSize(theme.marker_size(base["symbol"]))
+    elif isinstance(item, pg.ScatterPlotItem):
+        base = remember_base(item, symbol=float(item.opts.get("size") or 0))
+        if base["symbol"] > 0:
+            item.setSize(theme.marker_size(base["symbol"]))
+    elif isinstance(item, pg.InfiniteLine):
+        base = remember_base(item, width=item.pen.widthF())
+        item.setPen(_scaled_pen(item.pen, base["width"]))
+        if getattr(item, "label", None) is not None:
+            restyle_item(item.label)
+    elif isinstance(item, pg.TextItem):
+        font = item.textItem.font()
+        base = remember_base(item, pt=float(font.pointSizeF()))
+        if base["pt"] > 0:
+            font.setPointSizeF(base["pt"] * theme.tick_pt() / theme.TICK_PT)
+            item.setFont(font)
 
 
 class PlotWidgetBase(QWidget):
@@ -32,6 +90,26 @@ class PlotWidgetBase(QWidget):
         self._layout.setContentsMargins(0, 0, 0, 0)
         self._layout.setSpacing(2)
         self._layout.addWidget(self._view)
+        self._restyled_shown = False
+        WIDGETS.add(self)
+        theme.on_theme_changed(self.restyle)
+
+    def restyle(self) -> None:
+        """Apply the current theme (presentation mode or not) to this widget."""
+        theme.restyle_plot(self._plot)
+        legend = self._plot.legend
+        if legend is not None and hasattr(legend, "restyle"):
+            legend.restyle()
+        for item in self._plot.vb.childGroup.childItems():
+            restyle_item(item)
+
+    def showEvent(self, event) -> None:  # noqa: N802 (Qt override)
+        # Items a lab added after building the widget were made at desktop sizes.
+        if not self._restyled_shown and theme.presentation():
+            self._restyled_shown = True
+            for item in self._plot.vb.childGroup.childItems():
+                restyle_item(item)
+        super().showEvent(event)
 
     def enterEvent(self, event) -> None:  # noqa: N802 (Qt override)
         if self._menu_wanted and not self._plot.menuEnabled():

@@ -6,13 +6,13 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtWidgets import QWidget
 
-from vizlab.widgets import _style
-from vizlab.widgets._base import PlotWidgetBase
+from vizlab.widgets import theme
+from vizlab.widgets._base import PlotWidgetBase, remember_base
 
 
 def class_colors(count: int) -> np.ndarray:
     """(count, 3) RGB in 0..1 from the shared palette."""
-    rgb = [pg.mkColor(_style.palette_color(i)).getRgbF()[:3] for i in range(count)]
+    rgb = [pg.mkColor(theme.palette_color(i)).getRgbF()[:3] for i in range(count)]
     return np.array(rgb, dtype=np.float32)
 
 
@@ -25,11 +25,13 @@ class BoundaryPlot(PlotWidgetBase):
 
     def __init__(self, title: str = "Decision boundary", parent: QWidget | None = None) -> None:
         super().__init__(parent, menu=False)
-        _style.style_plot(self._plot, title, "x1", "x2")
+        theme.style_plot(self._plot, title, "x1", "x2")
         self._plot.setAspectLocked(False)
         self._image = pg.ImageItem(axisOrder="row-major")
         self._plot.addItem(self._image)
-        self._scatter = pg.ScatterPlotItem(size=6, pen=pg.mkPen("#222222", width=0.6))
+        self._scatter = pg.ScatterPlotItem(size=theme.marker_size(6),
+                                           pen=pg.mkPen("#222222", width=0.6))
+        remember_base(self._scatter, symbol=6.0)
         self._plot.addItem(self._scatter)
         self._rgb = np.ones((1, 1, 3), dtype=np.float32)
         self._extent: tuple[float, float, float, float] | None = None
@@ -60,7 +62,7 @@ class BoundaryPlot(PlotWidgetBase):
             and (points is not self._points or labels is not self._labels)
         ):
             self._points, self._labels = points, labels
-            palette = [pg.mkBrush(_style.palette_color(int(k))) for k in range(probs.shape[2])]
+            palette = [pg.mkBrush(theme.palette_color(int(k))) for k in range(probs.shape[2])]
             self._scatter.setData(pos=points, brush=[palette[int(k)] for k in labels])
 
     def export_data(self) -> dict[str, np.ndarray]:

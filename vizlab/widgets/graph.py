@@ -15,8 +15,8 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtWidgets import QWidget
 
-from vizlab.widgets import _style
-from vizlab.widgets._base import PlotWidgetBase
+from vizlab.widgets import theme
+from vizlab.widgets._base import PlotWidgetBase, remember_base
 
 # Fill and border of a node in each state of the backward pass.
 STATES = {
@@ -85,7 +85,7 @@ class GraphView(PlotWidgetBase):
     def __init__(self, title: str = "", parent: QWidget | None = None) -> None:
         super().__init__(parent, menu=False)
         plot = self._plot
-        _style.style_plot(plot, title)
+        theme.style_plot(plot, title)
         plot.hideAxis("left")
         plot.hideAxis("bottom")
         plot.hideButtons()
@@ -118,7 +118,8 @@ class GraphView(PlotWidgetBase):
         size = 9 if len(self.inputs) <= 12 else 8
         for _ in self.inputs:
             box = pg.TextItem("", color="k", anchor=(0.5, 0.5))
-            box.setFont(_style.font(size))
+            box.setFont(theme.font(theme.scaled_pt(size)))
+            remember_base(box, pt=float(size))
             box.setZValue(2)
             self._plot.addItem(box)
             self._boxes.append(box)
@@ -171,7 +172,8 @@ class GraphView(PlotWidgetBase):
         while len(self._edge_labels) < len(labels):
             label = pg.TextItem("", color=HIGHLIGHT_COLOR, anchor=(0.5, 0.5),
                                 fill=pg.mkBrush(255, 255, 255, 220))
-            label.setFont(_style.font(9))
+            label.setFont(theme.font(theme.scaled_pt(9)))
+            remember_base(label, pt=9.0)
             label.setZValue(3)
             self._plot.addItem(label)
             self._edge_labels.append(label)

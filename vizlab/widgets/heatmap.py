@@ -13,7 +13,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF
 from PySide6.QtWidgets import QLabel, QWidget
 
-from vizlab.widgets import _style
+from vizlab.widgets import theme
 from vizlab.widgets._base import PlotWidgetBase
 
 Levels = tuple[float, float]
@@ -60,14 +60,14 @@ class Heatmap(PlotWidgetBase):
         self._hover_cell: tuple[int, int] | None = None
 
         plot = self._plot
-        _style.style_plot(plot, title, x_label, y_label)
+        theme.style_plot(plot, title, x_label, y_label)
         plot.invertY(True)  # row 0 at the top, as a matrix is written
         plot.setAspectLocked(lock_aspect)
         plot.hideButtons()
 
         self._image = pg.ImageItem(axisOrder="row-major")
         plot.addItem(self._image)
-        cmap = _style.sequential_cmap() if sequential else _style.diverging_cmap()
+        cmap = theme.sequential_cmap() if sequential else theme.diverging_cmap()
         self._bar = pg.ColorBarItem(
             values=self._levels,
             colorMap=cmap,
@@ -77,13 +77,13 @@ class Heatmap(PlotWidgetBase):
             colorMapMenu=False,
         )
         self._bar.setImageItem(self._image, insert_in=plot)
-        self._bar.axis.setTickFont(_style.font(_style.TICK_PT))
+        self._bar.axis.setTickFont(theme.font(theme.tick_pt()))
         self._bar.axis.enableAutoSIPrefix(False)
         self._image.setImage(self._data, levels=self._levels, autoLevels=False)
         self._place_cells()
 
         self._info = QLabel(" ")
-        self._info.setFont(_style.font(_style.TICK_PT))
+        self._info.setFont(theme.font(theme.tick_pt()))
         self._info.setContentsMargins(6, 0, 6, 2)
         self._layout.addWidget(self._info)
         self._view.scene().sigMouseMoved.connect(self._on_mouse_moved)
@@ -132,7 +132,12 @@ class Heatmap(PlotWidgetBase):
             self._plot.getAxis(side).setTicks([[(i, str(i)) for i in range(0, count, step)], []])
 
     def set_title(self, title: str) -> None:
-        _style.set_title(self._plot, title)
+        theme.set_title(self._plot, title)
+
+    def restyle(self) -> None:
+        super().restyle()
+        theme.restyle_axis(self._bar.axis)
+        self._info.setFont(theme.font(theme.tick_pt()))
 
     def levels(self) -> Levels:
         return self._levels

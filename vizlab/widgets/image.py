@@ -7,7 +7,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import QSize
 from PySide6.QtWidgets import QGraphicsItem, QVBoxLayout, QWidget
 
-from vizlab.widgets import _style
+from vizlab.widgets import theme
 
 
 class ImageView(QWidget):
@@ -16,7 +16,7 @@ class ImageView(QWidget):
     def __init__(self, title: str = "", *, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._gl = pg.GraphicsLayoutWidget()
-        self._title = self._gl.addLabel(title, row=0, col=0, size=f"{_style.TITLE_PT}pt")
+        self._title = self._gl.addLabel(title, row=0, col=0, size=f"{theme.title_pt()}pt")
         self._title.setVisible(bool(title))
         self._vb: pg.ViewBox = self._gl.addViewBox(
             row=1, col=0, lockAspect=True, invertY=True, enableMouse=False
@@ -28,6 +28,11 @@ class ImageView(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self._gl)
+        theme.on_theme_changed(self.restyle)
+
+    def restyle(self) -> None:
+        """Title at the current size (presentation mode)."""
+        self.set_title(self._title.text if self._title.isVisible() else "")
 
     def set_image(self, arr: np.ndarray) -> None:
         a = np.asarray(arr)
@@ -49,7 +54,7 @@ class ImageView(QWidget):
             self._vb.autoRange(padding=0)
 
     def set_title(self, title: str) -> None:
-        self._title.setText(title, size=f"{_style.TITLE_PT}pt")
+        self._title.setText(title, size=f"{theme.title_pt()}pt")
         self._title.setVisible(bool(title))
 
     @property

@@ -16,8 +16,10 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QWidget
 
-from vizlab.widgets import _style
-from vizlab.widgets._base import PlotWidgetBase
+from vizlab.widgets import theme
+from vizlab.widgets._base import PlotWidgetBase, remember_base
+from vizlab.widgets.layout_check import data_hits
+from vizlab.widgets.legend import OutsideLegend
 
 #: Most points one curve hands to pyqtgraph; longer curves are decimated to min/max pairs.
 MAX_DRAWN_POINTS = 2048
@@ -25,17 +27,27 @@ MAX_DRAWN_POINTS = 2048
 _MAX_BUCKETS = (MAX_DRAWN_POINTS - 4) // 2
 
 _LINE_STYLES = {"solid": Qt.PenStyle.SolidLine, "dash": Qt.PenStyle.DashLine,
-                "dot": Qt.PenStyle.DotLine}  # fmt: skip
+                "dot": Qt.PenStyle.DotLine, "dashdot": Qt.PenStyle.DashDotLine}  # fmt: skip
+_STYLE_NAMES = {v: k for k, v in _LINE_STYLES.items()}
+
+# Where along a reference line its label may sit (0 = left/bottom end, 1 = right/top),
+# in order of preference: the first place that covers no curve wins.
+_LABEL_PLACES = (0.92, 0.08, 0.5, 0.75, 0.25, 0.62, 0.38, 0.97, 0.03)
 
 
-def _legend(plot: pg.PlotItem) -> pg.LegendItem:
-    return plot.addLegend(
-        offset=(-10, 10),  # top right, where curves that fall (losses) leave room
-        labelTextSize=f"{_style.TICK_PT}pt",
-        labelTextColor="k",
-        brush=pg.mkBrush(255, 255, 255, 200),
-        pen=pg.mkPen(200, 200, 200),
-    )
+def _legend(plot: pg.PlotItem) -> OutsideLegend:
+    # Outside the plot area, so it can never cover a curve, whatever the data does.
+    return OutsideLegend(plot)
+
+
+def _next_series_style(used: set[tuple[str, str]]) -> tuple[str, str]:
+    """The first (colour, dash) of the series order that no series in ``used`` has."""
+    total = len(theme.PALETTE) * len(theme.DASHES)
+    for i in range(total):
+        color, dash = theme.series_style(i)
+        if (color.lower(), dash) not in used:
+            return color, dash
+    return theme.series_style(len(used))
 
 
 def _bucket_size(count: int) -> int:
@@ -180,9 +192,9 @@ class CurvePlot(PlotWidgetBase):
         grow_x: bool = False,
         parent: QWidget | None = None,
     ) -> None:
-        super().__init__(parent, axis_items={"left": _style.LogFriendlyAxis("left")})
+        super().__init__(parent, axis_items={"left": theme.LogFriendlyAxis("left")})
         plot = self._plot
-        _style.style_plot(plot, title, x_label, y_label)
+        theme.style_plot(plot, title, x_label, y_label)
         plot.showGrid(x=True, y=True, alpha=0.15)
         # Long histories are decimated here (see _MinMaxDecimator), not by pyqtgraph: its
         # auto-downsampling and clip-to-view depend on the view range, which auto-range
@@ -232,16 +244,19 @@ class CurvePlot(PlotWidgetBase):
             )
         curve = self._curves.get(name)
         if curve is None:
-            pen = pg.mkPen(
-                color or _style.palette_color(len(self._curves)),
-                width=width,
-                style=_LINE_STYLES[style],
-            )
+            if color is None:
+                # Per plot, by series order: no two series alike (past the palette's
+                # length the colours come again dashed).
+                color, auto_dash = _next_series_style(self._series_styles())
+                if style == "solid":
+                    style = auto_dash
+            pen = pg.mkPen(color, width=theme.line_width(width), style=_LINE_STYLES[style])
             segmented = width > 1 and style == "solid"
             if segmented:
                 # Flat caps: segments then meet without the darker overlaps at the joints.
                 pen.setCapStyle(Qt.PenCapStyle.FlatCap)
             curve = _Curve(name=name, pen=pen)
+            remember_base(curve, width=width, symbol=0.0)
             self._plot.addItem(curve)
             if segmented:
                 # Qt strokes wide antialiased polylines very slowly (~30 ms for a noisy
@@ -253,7 +268,26 @@ class CurvePlot(PlotWidgetBase):
         self._show(curve, extends)
         if self._following:
             self._follow_x()
+        if self._markers:
+            self._place_marker_labels()
         return curve
+
+    def _series_styles(self) -> set[tuple[str, str]]:
+        """(colour, dash) of every curve in the plot."""
+        used = set()
+        for curve in self._curves.values():
+            pen = curve.opts["pen"]
+            used.add((pen.color().name().lower(), _STYLE_NAMES.get(pen.style(), "solid")))
+        return used
+
+    def set_equal_aspect(self, on: bool) -> None:
+        """Lock the aspect ratio so one unit of x is as long on screen as one unit of y
+        (circles stay circles); off lets each axis fit its data."""
+        self._plot.setAspectLocked(bool(on), ratio=1.0)
+
+    @property
+    def equal_aspect(self) -> bool:
+        return bool(self._plot.vb.state["aspectLocked"])
 
     def _follow_x(self) -> None:
         ends = [(xv[0], xv[-1]) for xv, _ in self._data.values() if xv.shape[0]]
@@ -348,9 +382,13 @@ class CurvePlot(PlotWidgetBase):
         y: float | None = None,
         label: str = "",
         *,
-        color: str = "#555555",
+        color: str = theme.GUIDE_COLOR,
     ) -> pg.InfiniteLine:
-        """A dashed reference line at ``x=...`` (vertical) or ``y=...`` (horizontal)."""
+        """A dashed reference line at ``x=...`` (vertical) or ``y=...`` (horizontal).
+
+        Its label goes where along the line it covers no curve (see ``_LABEL_PLACES``),
+        and moves when the data or the view changes.
+        """
         if (x is None) == (y is None):
             raise ValueError("give exactly one of x or y")
         angle, value = (90, float(x)) if x is not None else (0, float(y))  # type: ignore[arg-type]
@@ -358,7 +396,7 @@ class CurvePlot(PlotWidgetBase):
             pos=self._marker_pos(angle, value),
             angle=angle,
             movable=False,
-            pen=pg.mkPen(color, width=1.5, style=Qt.PenStyle.DashLine),
+            pen=pg.mkPen(color, width=theme.line_width(1.5), style=Qt.PenStyle.DashLine),
             label=label or None,
             labelOpts={
                 "position": 0.92 if angle == 90 else 0.08,
@@ -367,9 +405,44 @@ class CurvePlot(PlotWidgetBase):
                 "movable": False,
             },
         )
+        remember_base(line, width=1.5)
+        if line.label is not None:
+            line.label.setFont(theme.font(theme.tick_pt()))
+            remember_base(line.label, pt=float(theme.TICK_PT))
         self._plot.addItem(line, ignoreBounds=True)
         self._markers.append((line, label, value))
+        if len(self._markers) == 1:
+            vb = self._plot.vb
+            vb.sigTransformChanged.connect(self._place_marker_labels)
+            vb.sigResized.connect(self._place_marker_labels)
+        self._place_marker_labels()
         return line
+
+    def _place_marker_labels(self, *_args) -> None:
+        """Move each reference line's label to the first place along it that covers no
+        curve, above or below the line (left or right of a vertical one)."""
+        area = self._plot.vb.sceneBoundingRect()
+        if area.width() < 20 or area.height() < 20:
+            return  # not laid out yet
+        for line, _, _ in self._markers:
+            label = line.label
+            if label is None or not line.isVisible() or not label.toPlainText():
+                continue
+            sides = ([(0.5, 1.0), (0.5, 0.0)] if line.angle == 0
+                     else [(1.0, 0.5), (0.0, 0.5)])
+            for place in _LABEL_PLACES:
+                for side in sides:
+                    label.anchors = [side, side]
+                    label.setPosition(place)
+                    box = label.sceneBoundingRect()
+                    if area.contains(box) and not data_hits(self._plot, box.adjusted(1, 1, -1, -1)):
+                        break
+                else:
+                    continue
+                break
+            else:  # nowhere free: the first choice
+                label.anchors = [sides[0], sides[0]]
+                label.setPosition(_LABEL_PLACES[0])
 
     def clear_markers(self) -> None:
         for line, _, _ in self._markers:
@@ -403,7 +476,7 @@ class HistogramPlot(PlotWidgetBase):
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
-        _style.style_plot(self._plot, title, x_label, y_label)
+        theme.style_plot(self._plot, title, x_label, y_label)
         self._plot.showGrid(y=True, alpha=0.15)
         self._legend = _legend(self._plot) if legend else None
         self._series: dict[str, pg.PlotDataItem] = {}
@@ -426,16 +499,19 @@ class HistogramPlot(PlotWidgetBase):
             )
         item = self._series.get(name)
         if item is None:
-            qc = pg.mkColor(color or _style.palette_color(len(self._series)))
+            used = {(pg.mkColor(i.opts["pen"].color()).name().lower(), "solid")
+                    for i in self._series.values()}
+            qc = pg.mkColor(color or _next_series_style(used)[0])
             fill = pg.mkColor(qc)
             fill.setAlpha(90)  # translucent, so overlapping series stay visible
             item = self._plot.plot(
                 name=name,
                 stepMode="center",
                 fillLevel=0,
-                pen=pg.mkPen(qc, width=1.5),
+                pen=pg.mkPen(qc, width=theme.line_width(1.5)),
                 brush=pg.mkBrush(fill),
             )
+            remember_base(item, width=1.5, symbol=0.0)
             self._series[name] = item
         self._data[name] = (c, e)
         item.setData(e, c)
@@ -470,10 +546,10 @@ class BarPlot(PlotWidgetBase):
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
-        _style.style_plot(self._plot, title, x_label, y_label)
+        theme.style_plot(self._plot, title, x_label, y_label)
         self._plot.showGrid(y=True, alpha=0.15)
         self._plot.setMouseEnabled(x=False, y=False)
-        self._color = color or _style.palette_color(0)
+        self._color = color or theme.palette_color(0)
         self._show_values = show_values
         self._value_format = value_format
         self._labels: list[str] = []
@@ -517,7 +593,8 @@ class BarPlot(PlotWidgetBase):
         # Reuse the text items; only add or remove when the number of bars changes.
         while len(self._texts) < len(v):
             t = pg.TextItem(color="k")
-            t.setFont(_style.font(_style.TICK_PT))
+            t.setFont(theme.font(theme.tick_pt()))
+            remember_base(t, pt=float(theme.TICK_PT))
             self._plot.addItem(t)
             self._texts.append(t)
         while len(self._texts) > len(v):

@@ -1,0 +1,168 @@
+"""Whether a legend or an annotation covers plotted data, measured in scene coordinates.
+
+For every pyqtgraph plot in a widget tree, the boxes of its legend (where it overlaps the
+plot area) and of its annotations (text items, reference-line labels) are tested against
+what the plot draws: each curve's points and the line segments between them, scatter
+points with their symbol size, and bars. A box that only touches data at its edge does
+not count (a bar's value label sits on the bar's top).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QRectF, Qt
+from PySide6.QtWidgets import QWidget
+
+# Boxes are shrunk by this many pixels on each side before testing, so text that sits
+# right on a line's pixel edge is not reported.
+_TOLERANCE_PX = 1.0
+
+
+def plot_items(widget: QWidget) -> list[pg.PlotItem]:
+    """Every pyqtgraph PlotItem shown in ``widget`` and its children."""
+    views = [widget] if isinstance(widget, pg.GraphicsView) else []
+    views += widget.findChildren(pg.GraphicsView)
+    found: list[pg.PlotItem] = []
+    for view in views:
+        scene = view.scene()
+        if scene is None:
+            continue
+        found += [item for item in scene.items() if isinstance(item, pg.PlotItem)]
+    return found
+
+
+def _scene_xy(item: pg.GraphicsObject, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """(n, 2) scene coordinates of points given in ``item``'s coordinates."""
+    t = item.sceneTransform()
+    sx = t.m11() * x + t.m21() * y + t.dx()
+    sy = t.m12() * x + t.m22() * y + t.dy()
+    return np.stack([sx, sy], axis=1)
+
+
+def segments_hit_box(starts: np.ndarray, ends: np.ndarray, box: QRectF) -> np.ndarray:
+    """Which segments (n, 2) -> (n, 2) cross or touch the inside of ``box`` (Liang-Barsky)."""
+    x0, y0 = starts[:, 0], starts[:, 1]
+    dx, dy = ends[:, 0] - x0, ends[:, 1] - y0
+    lo = np.zeros(len(starts))
+    hi = np.ones(len(starts))
+    ok = np.isfinite(starts).all(axis=1) & np.isfinite(ends).all(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for p, q in ((-dx, x0 - box.left()), (dx, box.right() - x0),
+                     (-dy, y0 - box.top()), (dy, box.bottom() - y0)):
+            parallel = p == 0
+            ok &= ~(parallel & (q < 0))
+            t = np.where(parallel, np.nan, q / np.where(parallel, 1.0, p))
+            lo = np.where(~parallel & (p < 0), np.maximum(lo, t), lo)
+            hi = np.where(~parallel & (p > 0), np.minimum(hi, t), hi)
+    return ok & (lo <= hi)
+
+
+def points_in_box(points: np.ndarray, box: QRectF, radius: float = 0.0) -> np.ndarray:
+    x, y = points[:, 0], points[:, 1]
+    return ((x >= box.left() - radius) & (x <= box.right() + radius)
+            & (y >= box.top() - radius) & (y <= box.bottom() + radius))
+
+
+def _item_name(item: pg.GraphicsObject) -> str:
+    name = item.name() if hasattr(item, "name") else None
+    return repr(name) if name else type(item).__name__
+
+
+def data_hits(plot: pg.PlotItem, box: QRectF) -> list[str]:
+    """What of ``plot``'s data (curves, points, bars) lies inside scene rectangle ``box``."""
+    hits: list[str] = []
+    for item in plot.listDataItems():
+        if not item.isVisible():
+            continue
+        if isinstance(item, pg.PlotDataItem):
+            x, y = item.getData()
+            if x is None or len(x) == 0:
+                continue
+            xy = _scene_xy(item, np.asarray(x, float), np.asarray(y, float))
+            pen = item.opts.get("pen")
+            drawn_line = pen is not None and pg.mkPen(pen).style() != Qt.PenStyle.NoPen
+            if drawn_line and len(xy) > 1:
+                crossed = segments_hit_box(xy[:-1], xy[1:], box)
+                if crossed.any():
+                    k = int(np.argmax(crossed))
+                    hits.append(f"line of {_item_name(item)} between points {k} and {k + 1}")
+                    continue
+            if item.opts.get("symbol") is not None:
+                radius = float(item.opts.get("symbolSize") or 0) / 2
+                inside = points_in_box(xy, box, radius) & np.isfinite(xy).all(axis=1)
+                if inside.any():
+                    hits.append(f"point {int(np.argmax(inside))} of {_item_name(item)}")
+        elif isinstance(item, pg.ScatterPlotItem):
+            x, y = item.getData()
+            if len(x) == 0:
+                continue
+            xy = _scene_xy(item, np.asarray(x, float), np.asarray(y, float))
+            radius = float(item.opts.get("size") or 0) / 2
+            inside = points_in_box(xy, box, radius) & np.isfinite(xy).all(axis=1)
+            if inside.any():
+                hits.append(f"point {int(np.argmax(inside))} of {_item_name(item)}")
+        elif isinstance(item, pg.BarGraphItem):
+            if _bars_hit(item, box):
+                hits.append("a bar")
+    return hits
+
+
+def _bars_hit(item: pg.BarGraphItem, box: QRectF) -> bool:
+    x0, y0, x1, y1 = (np.broadcast_to(np.asarray(v, float), np.shape(v) or (1,))
+                      for v in item._getNormalizedCoords())
+    x0, y0, x1, y1 = np.broadcast_arrays(x0, y0, x1, y1)
+    a = _scene_xy(item, x0.ravel(), y0.ravel())
+    b = _scene_xy(item, x1.ravel(), y1.ravel())
+    left, right = np.minimum(a[:, 0], b[:, 0]), np.maximum(a[:, 0], b[:, 0])
+    top, bottom = np.minimum(a[:, 1], b[:, 1]), np.maximum(a[:, 1], b[:, 1])
+    return bool(np.any((left < box.right()) & (right > box.left())
+                       & (top < box.bottom()) & (bottom > box.top())))
+
+
+def annotation_boxes(plot: pg.PlotItem) -> list[tuple[str, QRectF]]:
+    """(description, scene box) of the legend and of each visible annotation of ``plot``."""
+    boxes: list[tuple[str, QRectF]] = []
+    legend = plot.legend
+    if legend is not None and legend.isVisible() and legend.items:
+        boxes.append(("legend", legend.sceneBoundingRect()))
+    for item in plot.vb.childGroup.childItems():
+        if not item.isVisible():
+            continue
+        if isinstance(item, pg.TextItem) and item.toPlainText().strip():
+            boxes.append((f"text {item.toPlainText()!r}", item.sceneBoundingRect()))
+        elif isinstance(item, pg.InfiniteLine) and getattr(item, "label", None) is not None:
+            label = item.label
+            if label.isVisible() and label.toPlainText().strip():
+                boxes.append((f"label {label.toPlainText()!r}", label.sceneBoundingRect()))
+    for child in plot.vb.childItems():
+        # A floating pyqtgraph legend parented to the view box, added outside addItem.
+        if isinstance(child, pg.LegendItem) and child is not legend and child.isVisible():
+            boxes.append(("legend", child.sceneBoundingRect()))
+    return boxes
+
+
+def plot_overlaps(plot: pg.PlotItem) -> list[str]:
+    """Descriptions of ``plot``'s legend/annotation boxes that overlap its plotted data."""
+    area = plot.vb.sceneBoundingRect()
+    title = plot.titleLabel.text if plot.titleLabel.isVisible() else ""
+    found = []
+    for what, box in annotation_boxes(plot):
+        box = box.adjusted(_TOLERANCE_PX, _TOLERANCE_PX, -_TOLERANCE_PX, -_TOLERANCE_PX)
+        inside = box.intersected(area)
+        if inside.isEmpty():
+            continue  # outside the plot area: it covers nothing
+        for hit in data_hits(plot, inside):
+            found.append(f"plot {title!r}: {what} at ({box.x():.0f}, {box.y():.0f}, "
+                         f"{box.width():.0f} x {box.height():.0f}) covers the {hit}")
+    return found
+
+
+def legend_overlaps(widget: QWidget) -> list[str]:
+    """For every legend or annotation box in ``widget``'s plots, what plotted points or
+    lines it overlaps; an empty list means nothing covers any data."""
+    found: list[str] = []
+    for plot in plot_items(widget):
+        if plot.isVisible() and plot.scene() is not None:
+            found += plot_overlaps(plot)
+    return found

@@ -1,0 +1,131 @@
+"""A legend that lives outside the plot area, so it never covers a point or a line.
+
+pyqtgraph's ``LegendItem`` floats over the view box at a fixed corner, which is wrong for
+every curve that happens to pass there (a rising accuracy under a top-right legend).
+``OutsideLegend`` sits in the plot item's own layout, in a row between the title and the
+view box, and wraps its entries into as many columns as fit the plot's width.
+"""
+
+from __future__ import annotations
+
+import pyqtgraph as pg
+from PySide6.QtCore import QSizeF, Qt
+
+from vizlab.widgets import theme
+
+# The plot item's layout has the title in row 0, the top axis in row 1 and the view box
+# in row 2, all in column 1: the legend takes row 1 from the (never shown) top axis.
+_ROW, _COLUMN = 1, 1
+_ENTRY_GAP = 14  # pixels between one entry and the next in a row
+
+
+class OutsideLegend(pg.LegendItem):
+    """The legend of one ``pg.PlotItem``, in a wrapped row above its view box.
+
+    It is the plot item's ``legend``, so curves added with a name appear in it as with
+    pyqtgraph's own. ``anchor``/``setOffset`` (placing a floating legend) and
+    ``setColumnCount`` do nothing: the place is fixed and the columns follow the width.
+    """
+
+    def __init__(self, plot: pg.PlotItem) -> None:
+        super().__init__(
+            offset=None,
+            labelTextSize=f"{theme.tick_pt()}pt",
+            labelTextColor="k",
+            frame=False,
+            horSpacing=4,
+        )
+        self.setFlag(self.GraphicsItemFlag.ItemIgnoresTransformations, False)
+        self.layout.setContentsMargins(4, 2, 4, 2)
+        self._plot = plot
+        self._columns = 1
+        plot.legend = self
+        # The top axis is never shown in the labs; its cell is the legend's.
+        top = plot.getAxis("top")
+        top.hide()
+        plot.layout.removeItem(top)
+        plot.layout.addItem(self, _ROW, _COLUMN)
+        plot.layout.setAlignment(self, Qt.AlignmentFlag.AlignHCenter)
+        plot.vb.sigResized.connect(self._fit_columns)
+        self._size_to_contents()
+
+    # -- placing: fixed ---------------------------------------------------------------
+
+    def anchor(self, *args, **kwargs) -> None:
+        """Ignored: the legend is laid out outside the plot area."""
+
+    def setOffset(self, offset) -> None:  # noqa: N802 (pyqtgraph API)
+        self.opts["offset"] = None
+
+    def setColumnCount(self, columnCount: int) -> None:  # noqa: N802,N803 (pyqtgraph API)
+        """Ignored: the entries wrap to the plot's width."""
+
+    def mouseDragEvent(self, ev) -> None:  # noqa: N802 (Qt override)
+        ev.ignore()  # not draggable into the data
+
+    # -- entries ------------------------------------------------------------------------
+
+    def addItem(self, item, name) -> None:  # noqa: N802 (pyqtgraph API)
+        super().addItem(item, name)
+        self._fit_columns()
+
+    def removeItem(self, item) -> None:  # noqa: N802 (pyqtgraph API)
+        super().removeItem(item)
+        self._fit_columns()
+
+    def restyle(self) -> None:
+        """Text at the current tick size (presentation mode), columns fitted again."""
+        self.setLabelTextSize(f"{theme.tick_pt()}pt")
+        for _, label in self.items:
+            label.setText(label.text, size=f"{theme.tick_pt()}pt")
+        self._reflow(self._columns)
+        self._fit_columns()
+
+    def entry_width(self) -> float:
+        """Width of the widest entry (sample and label), in pixels."""
+        return max((sample.boundingRect().width() + label.boundingRect().width()
+                    + self.layout.horizontalSpacing() + _ENTRY_GAP
+                    for sample, label in self.items), default=0.0)
+
+    def _fit_columns(self, *_args) -> None:
+        count = len(self.items)
+        available = self._plot.vb.width() or self._plot.width()
+        width = self.entry_width()
+        # The last column needs no gap after it; the margins are the layout's.
+        fits = int((available - 8 + _ENTRY_GAP) // width) if width > 0 else 1
+        columns = max(1, min(count, fits))
+        if columns != self._columns:
+            self._reflow(columns)
+        self._size_to_contents()
+
+    def _reflow(self, columns: int) -> None:
+        self._columns = columns
+        pg.LegendItem.setColumnCount(self, columns)
+        for column in range(self.layout.columnCount()):
+            # Label columns get the gap to the next entry after them.
+            self.layout.setColumnSpacing(column, _ENTRY_GAP if column % 2 else 0)
+
+    def updateSize(self) -> None:  # noqa: N802 (pyqtgraph API)
+        # pyqtgraph's version moves the legend to (0, 0) of its parent; here the plot's
+        # layout places it, and only needs to know its size.
+        self._size_to_contents()
+
+    def _size_to_contents(self) -> None:
+        if not self.items:
+            # No entries: no row at all, rather than an empty box.
+            self.setMinimumSize(QSizeF(0, 0))
+            self.setPreferredSize(QSizeF(0, 0))
+            self.setMaximumHeight(0)
+            self.setVisible(False)
+            return
+        self.setVisible(True)
+        self.setMaximumSize(QSizeF(16777215, 16777215))
+        self.layout.invalidate()
+        hint = self.layout.effectiveSizeHint(Qt.SizeHint.PreferredSize)
+        self.setMinimumHeight(hint.height())
+        self.setPreferredSize(hint)
+        self.setMaximumSize(hint)  # centred in the row by the plot's layout
+        self.updateGeometry()
+
+    def paint(self, p, *args) -> None:
+        pass  # no frame: it is outside the data
