@@ -14,8 +14,8 @@ from engine.nn.activations import SELU_ALPHA, SELU_SCALE
 
 @pytest.fixture(scope="module")
 def first() -> lab.Snapshot:
-    """Step 0 of the default setup: every static part."""
-    generator = lab.run(lab.Config())
+    """Step 0 of the default setup with every function on: every static part."""
+    generator = lab.run(lab.Config(functions="all"))
     snap = next(generator)
     generator.close()
     return snap
@@ -29,7 +29,16 @@ def by_name(curves) -> dict:
 # curves
 
 
-def test_every_activation_is_shown_by_default_and_checked_by_central_differences(first):
+def test_four_functions_by_default_and_all_on_request():
+    generator = lab.run(lab.Config())
+    snap = next(generator)
+    generator.close()
+    assert [c.name for c in snap.activations] == ["relu", "sigmoid", "tanh", "gelu"]
+    assert list(snap.vanishing.norms) == ["relu", "sigmoid", "tanh", "gelu"]
+    assert lab.parse_names("all") == lab.ACTIVATION_NAMES and len(lab.ACTIVATION_NAMES) == 11
+
+
+def test_every_activation_is_checked_by_central_differences(first):
     assert tuple(c.name for c in first.activations) == lab.ACTIVATION_NAMES
     for c in first.activations:
         assert len(c.x) == lab.CURVE_POINTS and c.x[0] == -5 and c.x[-1] == 5
@@ -254,7 +263,7 @@ def test_bad_settings_are_refused_with_the_reason():
         apply_settings(config, {"x_min": 6.0})
     with pytest.raises(SettingError, match="rrelu_lower"):
         apply_settings(config, {"rrelu_lower": 0.5})
-    assert config.functions == "all" and config.logits == "3,0.7,0.5"
+    assert config.functions == lab.DEFAULT_FUNCTIONS and config.logits == "3,0.7,0.5"
     apply_settings(config, ["functions=ELU, relu", "logits=1 3 2"])
     assert lab.parse_names(config.functions) == ("elu", "relu")
     np.testing.assert_array_equal(lab.parse_logits(config.logits), [1, 3, 2])
@@ -277,6 +286,8 @@ def test_view_draws_engine_numbers_and_follows_settings(qtbot, shown_lab, previe
     np.testing.assert_array_equal(dots, sigmoid.check_numerical)
 
     # A setting changed through its control redraws at once.
+    view.apply_settings({"functions": "all"})
+    previewed(view)
     view.settings_panel.controls["elu_alpha"].setValue(2.0)
     previewed(view)
     x, y = view.f_plot.curve_data("elu")
@@ -332,4 +343,38 @@ def test_view_draws_engine_numbers_and_follows_settings(qtbot, shown_lab, previe
     assert set(view.sweep_plot.curve_names()) == {"layer 1", "all hidden units"}
     _, swept = view.sweep_plot.curve_data("layer 1")
     np.testing.assert_array_equal(swept, view.last_snapshot.sweep.dead[:, 0])
+    view.shutdown()
+
+
+def test_curves_default_to_four_and_all_eleven_get_distinct_colours(qtbot, shown_lab,
+                                                                     previewed):
+    from PySide6.QtGui import QColor
+
+    from vizlab.labs.activations import COLORS, REFERENCE_COLOR
+
+    view = shown_lab("activations")
+    assert view.df_plot.plot_item.getAxis("left").labelText == "f'(x)"
+    assert set(view.f_plot.curve_names()) == {"relu", "sigmoid", "tanh", "gelu"}
+    view.function_buttons["all 11"].click()  # the rest: one click away
+    previewed(view)
+    assert view.config.functions == "all"
+    names = lab.ACTIVATION_NAMES
+    assert set(names) <= set(view.f_plot.curve_names())
+    for plot in (view.f_plot, view.df_plot):
+        pens = {name: plot._curves[name].opts["pen"] for name in names}
+        colors = {name: QColor(pen.color()).name() for name, pen in pens.items()}
+        assert len(set(colors.values())) == len(names), colors
+        assert colors == {n: QColor(COLORS[n]).name() for n in names}
+    # The grey of the guide lines is no activation's colour (selu was grey once).
+    guides = {QColor(view.f_plot._curves[n].opts["pen"].color()).name()
+              for n in lab.LEAKY_REFERENCE_SLOPES}
+    assert guides == {QColor(REFERENCE_COLOR).name()}
+    assert QColor(REFERENCE_COLOR).name() not in {QColor(c).name() for c in COLORS.values()}
+    grey = [n for n, c in COLORS.items() if QColor(c).saturation() < 40 and
+            120 < QColor(c).lightness() < 200]
+    assert grey == []
+    view.function_buttons["relu, sigmoid, tanh, gelu"].click()
+    previewed(view)
+    assert view.config.functions == lab.DEFAULT_FUNCTIONS
+    assert set(view.f_plot.curve_names()) == {"relu", "sigmoid", "tanh", "gelu"}
     view.shutdown()

@@ -45,6 +45,10 @@ ACTIVATION_NAMES = ("sigmoid", "tanh", "relu", "leaky_relu", "prelu", "rrelu", "
 # Functions with a kink at 0: their derivative jumps there, so the central-difference
 # check skips points next to 0 (where it would average the two one-sided slopes).
 KINKED = ("relu", "leaky_relu", "prelu", "rrelu", "elu", "selu")
+# Shown at first: the classic sigmoid and tanh (where vanishing gradients come from), ReLU
+# (the default of most networks) and GELU (the smooth ReLU of transformers), four curves
+# a slide can hold apart; the other seven are one click ("all") away.
+DEFAULT_FUNCTIONS = "relu,sigmoid,tanh,gelu"
 TABS = ("curves", "vanishing gradients", "dying relu", "softmax")
 INITIALIZER_CHOICES = ("glorot_uniform", "glorot_normal", "he_uniform", "he_normal")
 DATASET_CHOICES = ("moons", "spiral", "circles", "xor")
@@ -102,8 +106,8 @@ class Config:
                         "recordings)", choices=TABS, live=True)
     # -- curves (live: a running experiment recomputes them at its next snapshot)
     functions: str = setting(
-        "all", "activations to show, a comma list (e.g. sigmoid,relu,elu) or 'all'; "
-        f"from: {', '.join(ACTIVATION_NAMES)}", live=True)
+        DEFAULT_FUNCTIONS, "activations to show, a comma list (e.g. sigmoid,relu,elu) or "
+        f"'all'; from: {', '.join(ACTIVATION_NAMES)}", live=True)
     x_min: float = setting(-5.0, "left end of the x range of the curves", low=-100, high=100,
                            live=True)
     x_max: float = setting(5.0, "right end of the x range of the curves", low=-100, high=100,

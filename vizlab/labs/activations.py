@@ -23,12 +23,21 @@ from vizlab.labs.base import LabView
 from vizlab.widgets import BarPlot, CurvePlot, _style
 from vizlab.widgets.text import note_label
 
+try:  # the public look module: 12 colour-blind-safe colours, none of them grey
+    from vizlab.widgets.theme import GUIDE_COLOR, palette_color
+except ImportError:  # pragma: no cover - a tree from before the theme module
+    from vizlab.widgets._style import palette_color
+
+    GUIDE_COLOR = "#8a8a8a"
+
 HELP = """
 <p><b>Activation lab.</b> Four views of the functions a unit applies to its input.</p>
 <ul>
-<li><b>Curves</b>: each activation f(x) (left) and its derivative f'(x) (right). The
-derivative lines come from the engine's reverse-mode <code>gradients</code>; the dots
-are central differences (f(x+h) - f(x-h)) / 2h through the engine, a check. The
+<li><b>Curves</b>: each activation f(x) (left) and its derivative f'(x) (right), four
+of them at first (the buttons above the plots show all eleven, or type a list into
+<i>functions</i>). The derivative lines come from the engine's reverse-mode
+<code>gradients</code>; the dots are central differences (f(x+h) - f(x-h)) / 2h
+through the engine, a check. The
 sigmoid's derivative is at most 0.25, at x = 0. The grey dotted lines are leaky ReLU
 with slope 0.01 and 1/5.5 (the better value Xu et al. found). RReLU draws a random
 slope between 1/8 and 1/3 for every element in training (the shaded band and the
@@ -53,11 +62,17 @@ rate, batch size and steps apply while training; the network, data set and sweep
 settings apply on <b>Reset</b>.</p>
 """
 
-# One colour per activation, the same in every plot.
-_EXTRA_COLOR = "#393b79"  # the palette has 10 colours for 11 activations
-COLORS = {name: (_style.palette_color(i) if i < len(_style.PALETTE) else _EXTRA_COLOR)
-          for i, name in enumerate(experiment.ACTIVATION_NAMES)}
-REFERENCE_COLOR = "#8a8a8a"
+# One colour per activation, the same in every plot, no two alike: the palette has a
+# colour for each of the 11 (a palette of fewer falls back to extra dark ones).
+_EXTRA_COLORS = ("#393b79", "#637939")
+COLORS = {name: palette_color(i) for i, name in enumerate(experiment.ACTIVATION_NAMES)}
+if len(set(COLORS.values())) < len(COLORS):  # pragma: no cover - the old 10-colour palette
+    COLORS.update({name: _EXTRA_COLORS[k] for k, name in
+                   enumerate(experiment.ACTIVATION_NAMES[10:])})
+REFERENCE_COLOR = GUIDE_COLOR  # the leaky-ReLU guide lines: grey, which no series uses
+# The buttons over the curves: label -> the functions setting.
+FUNCTION_CHOICES = {"relu, sigmoid, tanh, gelu": experiment.DEFAULT_FUNCTIONS,
+                    f"all {len(experiment.ACTIVATION_NAMES)}": "all"}
 HIGHLIGHT = "#d62728"
 MUTED = "#9ecae1"
 
@@ -112,16 +127,27 @@ class View(LabView):
         page = QWidget()
         layout = QVBoxLayout(page)
         layout.setContentsMargins(0, 0, 0, 0)
+        choices = QHBoxLayout()
+        choices.addWidget(QLabel("Show:"))
+        self.function_buttons: dict[str, QPushButton] = {}
+        for label, functions in FUNCTION_CHOICES.items():
+            button = QPushButton(label)
+            button.setToolTip(f"functions = {functions}")
+            button.clicked.connect(
+                lambda _=False, v=functions: self.apply_settings({"functions": v}))
+            choices.addWidget(button)
+            self.function_buttons[label] = button
+        choices.addStretch(1)
+        layout.addLayout(choices)
         row = QHBoxLayout()
         self.f_plot = CurvePlot("Activation f(x)", x_label="x", y_label="f(x)")
         legend = self.f_plot.plot_item.legend
         # Top left: above the flat negative halves, where no curve goes.
         legend.anchor(itemPos=(0, 0), parentPos=(0, 0), offset=(10, 10))
         legend.setColumnCount(2)
-        self.df_plot = CurvePlot("Derivative f'(x)", x_label="x",
-                                 y_label="f'(x): lines en.gradients, dots central differences",
+        self.df_plot = CurvePlot("Derivative f'(x)", x_label="x", y_label="f'(x)",
                                  legend=False)
-        self.sigmoid_marker = self.df_plot.add_marker(y=0.25, label="sigmoid' max 0.25",
+        self.sigmoid_marker = self.df_plot.add_marker(y=0.25, label="sigmoid' ≤ 0.25",
                                                       color=COLORS["sigmoid"])
         self.sigmoid_marker.label.setPosition(0.75)
         self.band_fill: pg.FillBetweenItem | None = None
@@ -288,14 +314,16 @@ class View(LabView):
         worst = max(snap.activations, key=lambda c: c.max_check_error)
         band = snap.rrelu
         peak_x, peak = snap.sigmoid_peak
-        self.curves_note.setText(
+        parts = [
             f"sigmoid'(0) = <b>{snap.sigmoid_grad_at_zero:.7f}</b>, the largest on the grid "
             f"is {peak:.7f} at x = {peak_x:.3g}: each sigmoid layer passes back at most a "
-            f"quarter of the error. &nbsp; RReLU: training slopes in "
-            f"[{band.lower:.4g}, {band.upper:.4g}], test slope <b>{band.test_slope:.6g}</b> "
-            f"= (lower + upper) / 2. &nbsp; Largest |en.gradients - central difference|: "
-            f"{worst.max_check_error:.1e} ({worst.name})."
-        )
+            "quarter of the error."]
+        if "rrelu" in shown:
+            parts.append(f"RReLU: training slopes in [{band.lower:.4g}, {band.upper:.4g}], "
+                         f"test slope <b>{band.test_slope:.6g}</b> = (lower + upper) / 2.")
+        parts.append(f"f'(x): lines by en.gradients, dots by central differences; they "
+                     f"differ by at most {worst.max_check_error:.1e} ({worst.name}).")
+        self.curves_note.setText(" &nbsp; ".join(parts))
 
     def _draw_rrelu(self, band) -> None:
         color = COLORS["rrelu"]
@@ -356,15 +384,15 @@ class View(LabView):
         dead = np.reshape(hist["dead"], (len(steps), -1))
         for i, label in enumerate(labels):
             self.dead_plot.set_curve(label, steps, dead[:, i],
-                                     color=_style.palette_color(i))
+                                     color=palette_color(i))
         self.dead_plot.set_curve("all hidden units", steps, hist["dead_total"], color="#000000",
                                  style="dash")
-        self.loss_plot.set_curve("loss", steps, hist["loss"], color=_style.palette_color(0))
+        self.loss_plot.set_curve("loss", steps, hist["loss"], color=palette_color(0))
 
         sweep = snap.sweep
         for i, label in enumerate(labels):
             self._line_with_points(self.sweep_plot, label, sweep.rates, sweep.dead[:, i],
-                                   _style.palette_color(i), width=1.5)
+                                   palette_color(i), width=1.5)
         self._line_with_points(self.sweep_plot, "all hidden units", sweep.rates,
                                sweep.dead_total, "#000000", width=3)
         bad = sweep.diverged
@@ -373,7 +401,7 @@ class View(LabView):
         self.lr_marker.label.setFormat(f"live rate {snap.learning_rate:g}")
 
         self.dead_bars.set_bars([*labels, "all"], [*snap.dead_fractions, snap.dead_total],
-                                colors=[*(_style.palette_color(i) for i in range(len(labels))),
+                                colors=[*(palette_color(i) for i in range(len(labels))),
                                         "#000000"])
         self.dying_note.setText(self._live_text(snap) + " " + self._sweep_text(sweep))
 
@@ -434,7 +462,7 @@ class View(LabView):
         for i in range(len(classes)):
             self.temperature_plot.set_curve(f"class {i}", soft.temperatures,
                                             soft.probabilities_vs_temperature[:, i],
-                                            color=_style.palette_color(i))
+                                            color=palette_color(i))
         self.temperature_marker.setValue(math.log10(soft.temperature))
         self.temperature_marker.label.setFormat(f"T = {soft.temperature:g}")
 
