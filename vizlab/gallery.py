@@ -1,7 +1,7 @@
 """`vizlab gallery`: every view of every lab as a PNG, plus an index.html, for slides.
 
 Each lab trains once, headless, for its step count; its final snapshot is then drawn by a
-fresh lab view at each picture size (the view draws any snapshot on its own, as when the
+lab view built at each picture size (a view draws any snapshot on its own, as when the
 timeline is scrubbed), and each tab of a tabbed lab (the choices of its `view` setting)
 is saved as `<lab>-<view>-<W>x<H>[-presentation].png`. Files are written atomically, so
 a gallery stopped by an error keeps the pictures already done and no half-written one.
@@ -134,8 +134,6 @@ def render_gallery(
     written before stay."""
     from PySide6.QtWidgets import QApplication
 
-    from vizlab import export
-
     app = QApplication.instance()
     views_only = views_only or presentation
     plan = planned_images(labs, sizes, presentation, views_only)
@@ -152,28 +150,23 @@ def render_gallery(
         report(f"{lab}: trained to step {snapshot.step} in "
                f"{time.monotonic() - started:.1f} s")
         for size in sizes:
+            # A view built at each size, as `vizlab screenshot --size` builds it (a resized
+            # view keeps some of its old framing, e.g. equal-aspect plots).
             with held():
                 view = build_lab_view(lab, size, views_only)
             try:
                 with held():
+                    app.processEvents()
                     view.show_snapshot(snapshot)
                     app.processEvents()
                 for image in [i for i in plan if i.lab == lab and i.size == tuple(size)]:
                     with held():
-                        if image.tab is not None:
+                        if image.tab is not None and image.tab != view.config.view:
                             view.apply_settings({"view": image.tab})
                             app.processEvents()
-                            view.go_live()  # drawn again with its tab in front
+                            view.go_live()  # drawn again with its tab in front, laid out
                             app.processEvents()
-                        where = f"the {lab} lab" + (
-                            f"'s {image.tab!r} view" if image.tab else "")
-                        if view.draw_error is not None:
-                            raise GalleryError(f"{where} at {size[0]}x{size[1]} cannot "
-                                               f"draw: {view.draw_error}")
-                        try:
-                            export.save_screenshot(view, out / image.file)
-                        except export.ExportError as exc:
-                            raise GalleryError(str(exc)) from None
+                        save(view, image, out)
                     done.append(image)
                     report(f"[{len(done)}/{len(plan)}] wrote {out / image.file}")
             finally:
@@ -183,6 +176,20 @@ def render_gallery(
                 app.processEvents()
     write_index(out, done, presentation)
     return done
+
+
+def save(view, image: GalleryImage, out: Path) -> None:
+    """Save the view as `image`, unless it could not draw (GalleryError says which)."""
+    from vizlab import export
+
+    if view.draw_error is not None:
+        where = f"the {image.lab} lab" + (f"'s {image.tab!r} view" if image.tab else "")
+        raise GalleryError(f"{where} at {image.size[0]}x{image.size[1]} cannot draw: "
+                           f"{view.draw_error}")
+    try:
+        export.save_screenshot(view, out / image.file)
+    except export.ExportError as exc:
+        raise GalleryError(str(exc)) from None
 
 
 def build_lab_view(lab: str, size: tuple[int, int], views_only: bool = False):
