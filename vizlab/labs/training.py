@@ -18,8 +18,8 @@ from PySide6.QtGui import QFontMetrics
 from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QWidget
 
 from vizlab.labs.base import LabView
-from vizlab.widgets import CurvePlot, Heatmap, HistogramPlot, _style
-from vizlab.widgets._base import PlotWidgetBase
+from vizlab.widgets import CurvePlot, Heatmap, HistogramPlot, theme
+from vizlab.widgets._base import PlotWidgetBase, remember_base
 from vizlab.widgets.boundary import BoundaryPlot, class_colors
 from vizlab.widgets.heatmap import symmetric_levels
 
@@ -82,7 +82,7 @@ def weight_levels(kernels: tuple[np.ndarray, ...], scale: str) -> list[Levels]:
 def fitting_title(titles: tuple[str, ...], width: float) -> str:
     """The first (longest) of `titles` that fits `width` pixels at the title font: a
     title wider than its plot would push the plot past its panel's edge."""
-    metrics = QFontMetrics(_style.font(_style.TITLE_PT))
+    metrics = QFontMetrics(theme.font(theme.title_pt()))
     for title in titles:
         if metrics.horizontalAdvance(title) + 16 <= width:
             return title
@@ -106,10 +106,15 @@ class FittedTitle:
         title = fitting_title(self._titles, self.width() - beside)
         if title != self._title_shown:
             self._title_shown = title
-            _style.set_title(self.plot_item, title)
+            theme.set_title(self.plot_item, title)
 
     def title(self) -> str:
         return self._title_shown or ""
+
+    def refit_title(self) -> None:
+        """Choose again (the title font changed with presentation mode)."""
+        self._title_shown = None
+        self._fit_title()
 
     def resizeEvent(self, event) -> None:  # noqa: N802 (Qt override)
         super().resizeEvent(event)
@@ -129,12 +134,12 @@ class TileGrid(FittedTitle, PlotWidgetBase):
     """
 
     GAP = 0.12  # space between tiles, a share of a tile's side
-    MIN_TILE_PX = 26  # smaller tiles are left out: a few legible beat many specks
+    MIN_TILE_PX = 26  # smaller captioned tiles are left out: a few legible beat many specks
 
     def __init__(self, title: str = "", parent: QWidget | None = None) -> None:
         super().__init__(parent, menu=False)
         plot = self._plot
-        _style.style_plot(plot, title)
+        theme.style_plot(plot, title)
         plot.hideAxis("left")
         plot.hideAxis("bottom")
         plot.setAspectLocked(True)
@@ -143,10 +148,9 @@ class TileGrid(FittedTitle, PlotWidgetBase):
         plot.hideButtons()
         self._image = pg.ImageItem(axisOrder="row-major")
         plot.addItem(self._image)
-        self._font = _style.font(_style.TICK_PT)
         self._captions: list[pg.TextItem] = []
         self._note = pg.TextItem("", color="#444444", anchor=(0.5, 0.5))
-        self._note.setFont(self._font)
+        self._note.setFont(theme.font(theme.tick_pt()))
         self._note.setParentItem(plot.getViewBox())
         plot.getViewBox().sigResized.connect(self._place_note)
         plot.getViewBox().sigResized.connect(self._lay_out)  # tiles and captions to fit
@@ -188,7 +192,7 @@ class TileGrid(FittedTitle, PlotWidgetBase):
             return np.repeat(grey[..., None], 3, axis=-1)
         lo, hi = self._levels
         share = np.clip((tiles - lo) / (hi - lo), 0.0, 1.0)
-        rgba = _style.diverging_cmap().map(share.ravel(), mode="float")
+        rgba = theme.diverging_cmap().map(share.ravel(), mode="float")
         return np.asarray(rgba, dtype=np.float32)[:, :3].reshape(*tiles.shape, 3)
 
     def _columns(self, count: int, width: float, height: float, caption_w: float,
@@ -207,6 +211,10 @@ class TileGrid(FittedTitle, PlotWidgetBase):
                 best_cols, best_scale = cols, scale
         return best_cols, max(best_scale, 0.05)
 
+    def relayout(self) -> None:
+        """Lay the tiles out again (the caption font changed)."""
+        self._lay_out()
+
     def _lay_out(self) -> None:
         k, h, w = self._tiles.shape
         vb = self._plot.getViewBox()
@@ -220,15 +228,18 @@ class TileGrid(FittedTitle, PlotWidgetBase):
         rect = vb.boundingRect()
         width = max(rect.width(), 60.0)
         height = max(rect.height(), 60.0)
-        metrics = QFontMetrics(self._font)
+        font = theme.font(theme.tick_pt())  # captions grow with presentation mode
+        metrics = QFontMetrics(font)
+        self._note.setFont(font)
         captioned = bool(self._texts)
         # a caption's text item keeps a margin of a few pixels on each side
         caption_w = max((metrics.horizontalAdvance(t) for t in self._texts), default=0) + 14
         caption_h = metrics.height() + 4 if captioned else 0
-        # Fewer tiles rather than tiles too small to make out.
+        # Fewer captioned tiles rather than tiles too small to make out (uncaptioned
+        # ones, a layer's units, are all shown: their title says how many).
         shown = k
         cols, scale = self._columns(shown, width, height, caption_w, caption_h)
-        while shown > 1 and scale * max(h, w) < self.MIN_TILE_PX:
+        while captioned and shown > 1 and scale * max(h, w) < self.MIN_TILE_PX:
             shown -= max(1, shown // 10)
             cols, scale = self._columns(shown, width, height, caption_w, caption_h)
         self._shown = shown
@@ -241,6 +252,7 @@ class TileGrid(FittedTitle, PlotWidgetBase):
         cells = np.full((rows * cols, cell_h, cell_w, 3), background, dtype=np.float32)
         left = (cell_w - gap - w) // 2  # a tile centred over its caption
         cells[:shown, :h, left:left + w] = self._rgb()[:shown]
+        cells[shown:] = 1.0  # no frame where there is no tile
         mosaic = cells.reshape(rows, cols, cell_h, cell_w, 3).transpose(0, 2, 1, 3, 4)
         self._mosaic = mosaic.reshape(rows * cell_h, cols * cell_w, 3)
         self._image.setImage(self._mosaic, levels=(0.0, 1.0), autoLevels=False)
@@ -249,12 +261,15 @@ class TileGrid(FittedTitle, PlotWidgetBase):
                     padding=0.01)
         while len(self._captions) < len(self._texts):
             item = pg.TextItem("", color="#222222", anchor=(0.5, 0.0))
-            item.setFont(self._font)
+            # its desktop size, from which the widget's restyling scales it
+            remember_base(item, pt=float(theme.TICK_PT))
             self._plot.addItem(item, ignoreBounds=True)
             self._captions.append(item)
         for i in range(min(shown, len(self._texts))):
             row, col = divmod(i, cols)
             item = self._captions[i]
+            if item.textItem.font().pointSize() != font.pointSize():
+                item.setFont(font)
             item.setText(self._texts[i])
             item.setPos(col * cell_w + left + w / 2, row * cell_h + h)
             item.show()
@@ -272,12 +287,12 @@ class ConfusionMap(FittedTitle, Heatmap):
                          y_label="true", levels=(0.0, 1.0), lock_aspect=True)
         self.color_bar.setColorMap(CONFUSION_CMAP)
         self.color_bar.axis.setTicks(
-            [[(v, f"{v:.0%}") for v in (0.0, 0.25, 0.5, 0.75, 1.0)], []])
+            [[(v, f"{v:.0%}") for v in (0.0, 0.5, 1.0)], []])
         self.names: tuple[str, ...] = ()
         self.counts = np.zeros((1, 1), dtype=np.int64)
         self.set_titles("Confusion, share of each true class", "Confusion, row shares",
                         "Confusion")
-        self.plot_item.getViewBox().sigResized.connect(self._label_axes)
+        self.plot_item.getViewBox().sigResized.connect(self.label_axes)
 
     def set_confusion(self, counts: np.ndarray, rates: np.ndarray,
                       names: tuple[str, ...]) -> None:
@@ -286,15 +301,17 @@ class ConfusionMap(FittedTitle, Heatmap):
         self.set_data(rates.astype(np.float32))
         if names != self.names or rates.shape != shape_before:
             self.names = names
-            self._label_axes()
+            self.label_axes()
 
-    def _label_axes(self) -> None:
+    def label_axes(self) -> None:
         """Class names on both axes, every step-th so that neighbours stay apart."""
+        metrics = QFontMetrics(theme.font(theme.tick_pt()))
+        # room for "100%" beside the colour bar at the current font size
+        self.color_bar.axis.setWidth(metrics.horizontalAdvance("100%") + 12)
         names = self.names
         if not names:
             return
         short = [n if len(n) <= 3 else n[:3] for n in names]  # column labels side by side
-        metrics = QFontMetrics(_style.font(_style.TICK_PT))
         box = self.plot_item.getViewBox().boundingRect()
         cell = max(min(box.width(), box.height()) / len(names), 1.0)  # square cells
         wide = max(metrics.horizontalAdvance(n) for n in short) + 6
@@ -340,7 +357,7 @@ class View(LabView):
         self.dead_plot.plot_item.enableAutoRange(y=False)
         dead_box = self.dead_plot.plot_item.getViewBox()
         self.dead_note = pg.TextItem("", color="#444444", anchor=(0.5, 0.5))
-        self.dead_note.setFont(_style.font(_style.TICK_PT))
+        self.dead_note.setFont(theme.font(theme.tick_pt()))
         self.dead_note.setParentItem(dead_box)
         dead_box.sigResized.connect(self._place_dead_note)
         self.hist_plot = HistogramPlot("Activations", x_label="output")
@@ -373,7 +390,20 @@ class View(LabView):
         for col in range(3):
             grid.setColumnStretch(col, 1)
         self._arrange(images=False)
+        theme.on_theme_changed(self._on_theme_changed)
         return area
+
+    def _on_theme_changed(self) -> None:
+        # Presentation mode on or off: text sizes changed, so titles, captions and
+        # class labels are chosen and placed again (the widgets restyle themselves).
+        self.dead_note.setFont(theme.font(theme.tick_pt()))
+        self._place_dead_note()
+        for widget in (self.boundary_plot, self.confusion, self.misclassified, self.samples,
+                       self.first_tiles):
+            widget.refit_title()
+        for grid in (self.misclassified, self.samples, self.first_tiles):
+            grid.relayout()
+        self.confusion.label_axes()
 
     def _arrange(self, images: bool) -> None:
         """Place the right-hand column and the weights row for 2-D points or images."""
