@@ -203,6 +203,9 @@ class CurvePlot(PlotWidgetBase):
         self._curves: dict[str, pg.PlotDataItem] = {}
         self._data: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self._markers: list[tuple[pg.InfiniteLine, str, float]] = []
+        # Lines whose label sits right of the plot area (no free place along them).
+        self._outside_labels: list[pg.InfiniteLine] = []
+        self._placing = False
         self._log_y = False
         # The x range the user zoomed or panned to (auto-range off), else None: long
         # curves are then decimated over what is in view, so zooming in shows detail.
@@ -375,6 +378,8 @@ class CurvePlot(PlotWidgetBase):
             self.set_curve(name, xv, yv)
         for line, _, value in self._markers:
             line.setValue(self._marker_pos(line.angle, value))
+        if self._outside_labels:
+            self._update_outside_labels()
 
     def add_marker(
         self,
@@ -420,34 +425,63 @@ class CurvePlot(PlotWidgetBase):
 
     def _place_marker_labels(self, *_args) -> None:
         """Move each reference line's label to the first place along it that covers no
-        curve, above or below the line (left or right of a vertical one)."""
+        curve, above or below the line (left or right of a vertical one). A horizontal
+        line with no such place (curves all along it) gets its label right of the plot
+        area instead, as a tick of the right axis, and keeps it there."""
+        if self._placing:
+            return
         area = self._plot.vb.sceneBoundingRect()
         if area.width() < 20 or area.height() < 20:
             return  # not laid out yet
-        for line, _, _ in self._markers:
-            label = line.label
-            if label is None or not line.isVisible() or not label.toPlainText():
-                continue
-            sides = ([(0.5, 1.0), (0.5, 0.0)] if line.angle == 0
-                     else [(1.0, 0.5), (0.0, 0.5)])
-            for place in _LABEL_PLACES:
-                for side in sides:
-                    label.anchors = [side, side]
-                    label.setPosition(place)
-                    box = label.sceneBoundingRect()
-                    if area.contains(box) and not data_hits(self._plot, box.adjusted(1, 1, -1, -1)):
-                        break
-                else:
+        self._placing = True
+        try:
+            for line, _, _ in self._markers:
+                label = line.label
+                if (label is None or not line.isVisible() or not label.toPlainText()
+                        or line in self._outside_labels):
                     continue
-                break
-            else:  # nowhere free: the first choice
-                label.anchors = [sides[0], sides[0]]
-                label.setPosition(_LABEL_PLACES[0])
+                if not self._find_free_place(line, area) and line.angle == 0:
+                    self._outside_labels.append(line)
+                    label.hide()
+                    line.sigPositionChanged.connect(self._update_outside_labels)
+                    self._update_outside_labels()
+        finally:
+            self._placing = False
+
+    def _find_free_place(self, line: pg.InfiniteLine, area) -> bool:
+        label = line.label
+        sides = [(0.5, 1.0), (0.5, 0.0)] if line.angle == 0 else [(1.0, 0.5), (0.0, 0.5)]
+        for place in _LABEL_PLACES:
+            for side in sides:
+                label.anchors = [side, side]
+                label.setPosition(place)
+                box = label.sceneBoundingRect()
+                if area.contains(box) and not data_hits(self._plot, box.adjusted(1, 1, -1, -1)):
+                    return True
+        label.anchors = [sides[0], sides[0]]  # nowhere free: the first choice
+        label.setPosition(_LABEL_PLACES[0])
+        return False
+
+    def _update_outside_labels(self, *_args) -> None:
+        """The right axis shows the labels moved out of the plot area, at their lines."""
+        axis = self._plot.getAxis("right")
+        ticks = [(line.value(), line.label.toPlainText()) for line in self._outside_labels]
+        if not ticks:
+            self._plot.hideAxis("right")
+            return
+        axis.setTicks([ticks, []])
+        axis.setTickFont(theme.font(theme.tick_pt()))
+        axis.setTextPen(pg.mkPen(theme.GUIDE_COLOR))
+        axis.setPen(pg.mkPen(None))
+        axis.setStyle(tickLength=0)
+        self._plot.showAxis("right")
 
     def clear_markers(self) -> None:
         for line, _, _ in self._markers:
             self._plot.removeItem(line)
         self._markers.clear()
+        self._outside_labels.clear()
+        self._update_outside_labels()
 
     def _marker_pos(self, angle: float, value: float) -> float:
         # pyqtgraph's log mode transforms data items only; lines are placed in log10 space.
