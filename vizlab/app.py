@@ -14,8 +14,8 @@ import logging
 import sys
 import time
 
-from PySide6.QtCore import QSettings, Qt, QTimer
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtCore import QEvent, QSettings, Qt, QTimer
+from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
     QHBoxLayout,
@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
     QSlider,
     QSplitter,
     QStackedWidget,
+    QTabBar,
     QToolBar,
     QWidget,
 )
@@ -44,6 +45,14 @@ log = logging.getLogger(__name__)
 # Speed slider positions map to steps per second on a log scale; the last is "as fast
 # as it goes".
 SPEED_STEPS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, None)
+# Compare layouts: run B to the right of run A, below it, or in its place.
+SIDE_BY_SIDE, STACKED, ONE_AT_A_TIME = "side by side", "stacked", "one at a time"
+COMPARE_NOTES = {
+    SIDE_BY_SIDE: "Comparing side by side: settings hidden so the plots keep their room "
+                  "(Ctrl+E shows them).",
+    STACKED: "Comparing with run B below run A.",
+    ONE_AT_A_TIME: "Ctrl+B switches between run A and run B; both train.",
+}
 # Closing waits at most this long for runs, previews and helper processes to end.
 CLOSE_TIMEOUT_S = 0.8
 
@@ -82,6 +91,10 @@ class MainWindow(QMainWindow):
         self._build_status()
 
         self.lab_list.currentRowChanged.connect(self._on_lab_selected)
+        # After _on_lab_selected (slots run in the order connected): a lab built while the
+        # settings are hidden is shown that way, and a compared lab keeps its layout.
+        self.lab_list.currentRowChanged.connect(
+            lambda _: self._arrange_compare(share_room=False))
         last = self.settings.value("last_lab", LAB_NAMES[0])
         self.select_lab(last if last in LAB_NAMES else LAB_NAMES[0])
 
@@ -111,9 +124,49 @@ class MainWindow(QMainWindow):
             "Stop and start over with the current settings")
         self.compare_action = self._action(
             "Compare Two Runs", self.set_compare, "Ctrl+K",
-            "Show a second run of this lab below the first: change one setting in it and "
-            "run both side by side")
+            "Show a second run of this lab beside the first: change one setting in it and "
+            "run both together")
         self.compare_action.setCheckable(True)
+        # How the two runs share the window (View > Compare Layout), remembered.
+        self.compare_layout_group = QActionGroup(self)
+        self.compare_layout_actions = {
+            SIDE_BY_SIDE: self._action(
+                "Side by Side", lambda: self.set_compare_layout(SIDE_BY_SIDE), None,
+                "Run B to the right of run A, both with their views only: plots stay tall"),
+            STACKED: self._action(
+                "Stacked", lambda: self.set_compare_layout(STACKED), None,
+                "Run B below run A, each with its settings: wide plots, half as tall"),
+            ONE_AT_A_TIME: self._action(
+                "One at a Time", lambda: self.set_compare_layout(ONE_AT_A_TIME), None,
+                "Run A or run B in the whole window, switched with Ctrl+B; both train"),
+        }
+        for action in self.compare_layout_actions.values():
+            action.setCheckable(True)
+            self.compare_layout_group.addAction(action)
+        layout = self.settings.value("compare/layout", SIDE_BY_SIDE)
+        self.compare_layout_actions.get(layout, self.compare_layout_actions[SIDE_BY_SIDE]
+                                        ).setChecked(True)
+        self._comparing: set[str] = set()  # labs showing run B
+        self._compare_layouts: dict[str, str | None] = {}  # the layout each lab got
+        self.other_run_action = self._action(
+            "Show the Other Run", lambda: self.run_switch.setCurrentIndex(
+                1 - self.run_switch.currentIndex()), "Ctrl+B",
+            "Comparing one at a time: switch between run A and run B")
+        self.other_run_action.setEnabled(False)
+        self.settings_action = self._action(
+            "Show Settings", self._on_settings_shown, "Ctrl+E",
+            "Show the settings beside each lab's views; hide them to give the plots the room")
+        self.settings_action.setCheckable(True)
+        self.settings_action.setChecked(True)
+        self._settings_hidden_for_compare = False  # by Compare, not by the user
+        # F5 is Run, so presentation mode takes F11 (a full-screen key elsewhere).
+        self.presentation_action = self._action(
+            "Presentation Mode", self.set_presentation, "F11",
+            "Large type and thick lines for a projector, only the views shown (Esc leaves)")
+        self.presentation_action.setCheckable(True)
+        self.leave_presentation_action = self._action(
+            "Leave Presentation Mode", lambda: self.set_presentation(False), "Esc")
+        self.leave_presentation_action.setEnabled(False)
         self.toggle_action = self._action("Run/Pause", self.toggle_run, "Ctrl+Space")
         self.open_action = self._action(
             "Open Experiment…", self.open_experiment, QKeySequence.StandardKey.Open
@@ -169,6 +222,14 @@ class MainWindow(QMainWindow):
         self.speed_label.setMinimumWidth(60)
         row.addWidget(self.speed_label)
         bar.addWidget(speed)
+        # Comparing one run at a time: which one is shown.
+        self.run_switch = QTabBar()
+        self.run_switch.addTab("Run A")
+        self.run_switch.addTab("Run B")
+        self.run_switch.setToolTip("Show run A or run B (Ctrl+B); both keep training")
+        self.run_switch.currentChanged.connect(self._show_run)
+        self.run_switch_action = bar.addWidget(self.run_switch)
+        self.run_switch_action.setVisible(False)
         self.addToolBar(bar)
         self.transport = bar
 
@@ -191,8 +252,15 @@ class MainWindow(QMainWindow):
                        self.toggle_action):
             run_menu.addAction(action)
         self.view_menu = menu.addMenu("&View")
+        self.view_menu.addAction(self.presentation_action)
+        self.view_menu.addAction(self.settings_action)
         self.view_menu.addAction(self.toggle_list_action)
+        self.view_menu.addSeparator()
         self.view_menu.addAction(self.compare_action)
+        self.compare_layout_menu = self.view_menu.addMenu("Compare Layout")
+        for action in self.compare_layout_actions.values():
+            self.compare_layout_menu.addAction(action)
+        self.view_menu.addAction(self.other_run_action)
         help_menu = menu.addMenu("&Help")
         help_menu.addAction(self.help_action)
         help_menu.addAction(self.about_action)
@@ -236,6 +304,7 @@ class MainWindow(QMainWindow):
         """Show or hide run B: the same lab, seed and data, with settings copied from A."""
         lab = self.lab
         self.compare_action.setChecked(on)
+        (self._comparing.add if on else self._comparing.discard)(lab.lab_name)
         twin = self.twins.get(lab.lab_name)
         if on and twin is None:
             twin = view_class(lab.lab_name)()
@@ -243,23 +312,136 @@ class MainWindow(QMainWindow):
             twin.apply_settings({info.name: getattr(lab.config, info.name)
                                  for info in settings_of(lab.config)})
             self.twins[lab.lab_name] = twin
+            # Laid out before it is shown: a window stretched to fit two settings panels
+            # would not shrink back when they are hidden.
+            twin.hide()
             self.pages[lab.lab_name].addWidget(twin)
             twin.settings_panel.changed.connect(lambda *_: self._show_differences(lab, twin))
             lab.settings_panel.changed.connect(lambda *_: self._show_differences(lab, twin))
             lab.slider.valueChanged.connect(lambda _: self._sync_timeline(lab, twin))
+        if on:
+            self._hide_settings_for_side_by_side()
+            # One at a time, run B comes first: it is the one to change a setting in.
+            self.run_switch.blockSignals(True)
+            self.run_switch.setCurrentIndex(1)
+            self.run_switch.blockSignals(False)
+        elif self._settings_hidden_for_compare:
+            self._settings_hidden_for_compare = False
+            self.settings_action.setChecked(True)
         if twin is not None:
             if not on:
                 twin.runner.stop(twin.runner.QUICK_STOP_S)
-            twin.setVisible(on)
+            self._arrange_compare()
             self._show_differences(lab, twin)
+
+    @property
+    def compare_layout(self) -> str:
+        """The layout chosen for comparing: SIDE_BY_SIDE, STACKED or ONE_AT_A_TIME."""
+        for layout, action in self.compare_layout_actions.items():
+            if action.isChecked():
+                return layout
+        return SIDE_BY_SIDE
+
+    def set_compare_layout(self, layout: str) -> None:
+        self.compare_layout_actions[layout].setChecked(True)
+        self.settings.setValue("compare/layout", layout)
+        if self.twin is not None:
+            self._hide_settings_for_side_by_side()
+        self._arrange_compare()
+
+    def _hide_settings_for_side_by_side(self) -> None:
+        """Beside two settings panels the plots would be slivers: comparing side by side
+        starts with the settings hidden (Ctrl+E shows them, one run at a time)."""
+        lab, twin = self.lab, self.twin
+        if (self.compare_layout == SIDE_BY_SIDE and self.settings_action.isChecked()
+                and not self.presentation and twin is not None
+                and self._layout_that_fits(lab, twin, settings=False) == SIDE_BY_SIDE):
+            self._settings_hidden_for_compare = True
+            self.settings_action.setChecked(False)
+
+    def _layout_that_fits(self, lab: LabView, twin: LabView, settings: bool | None = None
+                          ) -> str:
+        """The chosen compare layout, or ONE_AT_A_TIME when the two runs' views cannot
+        both get their minimum size in the window (the window would grow off screen);
+        `settings`: with the settings panels shown (default: as they are)."""
+        layout = self.compare_layout
+        room = self.centralWidget().size()
+        if self.lab_list.isVisibleTo(self):
+            room.setWidth(room.width() - self.lab_list.width() - 6)
+        views = [view.views.minimumSizeHint() for view in (lab, twin)]
+        if layout == SIDE_BY_SIDE:
+            if settings is None:
+                settings = self.settings_action.isChecked() and not self.presentation
+            panel = max(max(view.settings_scroll.minimumWidth(),
+                            view.settings_scroll.minimumSizeHint().width()) for view in (lab, twin))
+            need = 2 * (max(size.width() for size in views) + (panel if settings else 0) + 12) + 6
+            return layout if need <= room.width() else ONE_AT_A_TIME
+        if layout == STACKED:
+            # each run: its views, a banner and the timeline bar
+            need = 2 * (max(size.height() for size in views) + 70) + 6
+            return layout if need <= room.height() else ONE_AT_A_TIME
+        return layout
+
+    def _arrange_compare(self, share_room: bool = True) -> None:
+        """Lay the current lab's page out for comparing or not; `share_room` gives both
+        runs the same room. Side by side, the settings are hidden at first (Ctrl+E shows
+        them): beside two settings panels the plots would be slivers."""
+        lab = self.lab
+        if lab is None:
+            return
+        name = lab.lab_name
+        # _on_lab_selected reads "comparing" from run B's visibility, which one-at-a-time
+        # hides: the set of compared labs is the record.
+        self.compare_action.setChecked(name in self._comparing)
+        twin = self.twin
+        page = self.pages[name]
+        layout = self._layout_that_fits(lab, twin) if twin is not None else None
+        before = self._compare_layouts.get(name)
+        self._compare_layouts[name] = layout
+        one_at_a_time = layout == ONE_AT_A_TIME
+        self.run_switch_action.setVisible(one_at_a_time)
+        self.other_run_action.setEnabled(one_at_a_time)
+        showing_b = one_at_a_time and self.run_switch.currentIndex() == 1
+        # Hidden first and shown last, settings hidden before run B takes room: the
+        # window grows to any minimum size it meets on the way, and stays grown.
+        shown = {lab: not showing_b}
+        if name in self.twins:
+            shown[self.twins[name]] = twin is not None and (not one_at_a_time or showing_b)
+        for view, visible in shown.items():
+            if not visible:
+                view.hide()
+        self._apply_views_only()
+        page.setOrientation(Qt.Orientation.Horizontal if layout == SIDE_BY_SIDE
+                            else Qt.Orientation.Vertical)
+        for view, visible in shown.items():
+            if visible:
+                view.show()
+        if twin is not None and (share_room or layout != before):
+            # Minimum sizes first brought up to date (settings just hidden), or the
+            # old ones would bound the shares.
+            QApplication.sendPostedEvents(None, QEvent.Type.LayoutRequest)
+            page.setSizes([10_000, 10_000])  # shared out in proportion: halves
+        if layout != before and layout is not None:
+            note = COMPARE_NOTES[layout]
+            if layout != self.compare_layout:
+                note = (f"{self.compare_layout.capitalize()} would not fit in the window"
+                        f"{' with the settings shown' if self.settings_action.isChecked() else ''}"
+                        f": one run at a time. {note}")
+            self.statusBar().showMessage(note, 8000)
+
+    def _show_run(self, index: int) -> None:
+        """One at a time: show run A (0) or run B (1); both keep training."""
+        if self.twin is not None:
+            self._arrange_compare(share_room=False)
 
     def _show_differences(self, lab: LabView, twin: LabView) -> None:
         changed = [f"{info.name}={getattr(twin.config, info.name)}"
                    for info in settings_of(lab.config)
                    if getattr(twin.config, info.name) != getattr(lab.config, info.name)]
+        where = "here" if not twin.views_only else "here (Ctrl+E shows the settings)"
         twin.set_banner(
             "Run B differs from run A in: " + ", ".join(changed) if changed else
-            "Run B: same settings as run A. Change one setting here, then Run both.")
+            f"Run B: same settings as run A. Change one setting {where}, then Run both.")
 
     @staticmethod
     def _sync_timeline(lab: LabView, twin: LabView) -> None:
@@ -336,7 +518,42 @@ class MainWindow(QMainWindow):
         self.state_label.setText(lab.runner.state)
 
     def _toggle_lab_list(self, shown: bool) -> None:
-        self.lab_list.setVisible(shown)
+        self.lab_list.setVisible(shown and not self.presentation)
+
+    # -- presentation mode and settings panels ------------------------------------------------
+    @property
+    def presentation(self) -> bool:
+        return self.presentation_action.isChecked()
+
+    def set_presentation(self, on: bool) -> None:
+        """Presentation mode: large type and thick lines (the widgets' theme), only the
+        labs' views (no settings, timeline bar, lab list or status bar). Labs and runs B
+        built while it is on are built that way too."""
+        on = bool(on)
+        self.presentation_action.setChecked(on)
+        self.leave_presentation_action.setEnabled(on)
+        theme = _theme()
+        if theme is not None:
+            theme.set_presentation(on)
+        self.lab_list.setVisible(not on and self.toggle_list_action.isChecked())
+        self.statusBar().setVisible(not on)
+        self._arrange_compare(share_room=False)  # the room changed, and the type
+        if on:
+            log.info("presentation mode: Esc leaves it")
+
+    def _on_settings_shown(self, shown: bool) -> None:
+        self._settings_hidden_for_compare = False  # the user's choice from now on
+        self._arrange_compare(share_room=False)  # side by side may fit now, or not
+
+    def _apply_views_only(self, *_) -> None:
+        """Hide or show the settings panel of every lab and run B built so far."""
+        hidden = self.presentation or not self.settings_action.isChecked()
+        for view in [*self.labs.values(), *self.twins.values()]:
+            if view.views_only != hidden:
+                view.set_views_only(hidden)
+        lab = self.lab
+        if lab is not None and self.twin is not None:
+            self._show_differences(lab, self.twin)
 
     # -- files, pictures and recordings (vizlab/app_files.py, vizlab/app_export.py) -------
     def save_experiment(self, path: str | None = None) -> bool:
@@ -409,13 +626,30 @@ class MainWindow(QMainWindow):
         child.shutdown(max(0.05, deadline - time.monotonic()))
 
 
-def run_app(argv: list[str] | None = None) -> int:
-    """Open the main window and run the Qt event loop until it closes."""
+def _theme():
+    """vizlab.widgets.theme, or None in a build without it (presentation mode then only
+    hides the settings)."""
+    try:
+        from vizlab.widgets import theme
+    except ImportError:
+        return None
+    return theme
+
+
+def run_app(argv: list[str] | None = None, presentation: bool = False) -> int:
+    """Open the main window and run the Qt event loop until it closes; `presentation`
+    (or `--presentation` among argv) opens it in presentation mode."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    app = QApplication.instance() or QApplication(argv if argv is not None else sys.argv)
+    argv = list(argv if argv is not None else sys.argv)
+    if "--presentation" in argv:
+        argv.remove("--presentation")
+        presentation = True
+    app = QApplication.instance() or QApplication(argv)
     app.setApplicationName("vizlab")
     app.setOrganizationName("vizlab")
     window = MainWindow()
+    if presentation:
+        window.set_presentation(True)
     window.show()
     code = app.exec()
     child.shutdown()  # whatever the way out, leave no helper process behind
