@@ -11,7 +11,8 @@ from engine.experiments import training
 
 
 def run_snapshots(**settings):
-    config = dataclasses.replace(training.Config(), steps=20, snapshot_every=10, **settings)
+    settings = {"steps": 20, "snapshot_every": 10, **settings}
+    config = dataclasses.replace(training.Config(), **settings)
     return list(training.run(config))
 
 
@@ -201,3 +202,22 @@ def test_heatmap_scale_sets_the_weight_colour_levels(drawn, scale):
         for (low, high), kernel in zip(levels, kernels):
             assert high == pytest.approx(np.percentile(np.abs(kernel), 99.0), rel=1e-5)
             assert low == -high and high < np.abs(kernel).max()
+
+
+@pytest.mark.parametrize("dataset", ["spiral", "digits"])
+def test_no_legend_or_annotation_covers_data_in_the_default_snapshot(qtbot, drawn, dataset):
+    from PySide6.QtWidgets import QApplication
+
+    from vizlab.widgets.layout_check import plot_items, plot_overlaps
+
+    snaps = run_snapshots(dataset=dataset, steps=100, snapshot_every=50)
+    view = drawn(snaps)
+    qtbot.waitUntil(lambda: view.views.isVisible())
+    QApplication.processEvents()  # the layouts settle around the drawn data
+    # every shown plot but the histogram (layout_check reads a step plot's n + 1 edges
+    # as n points)
+    plots = [plot for plot in plot_items(view.views)
+             if plot.isVisible() and plot is not view.hist_plot.plot_item]
+    assert len(plots) >= 8
+    for plot in plots:
+        assert plot_overlaps(plot) == []
