@@ -398,10 +398,11 @@ def test_view_draws_the_snapshot_numbers(qtbot, shown_lab, previewed):
     np.testing.assert_array_equal(steps, [0, 10, 20, 30, 40])
     np.testing.assert_allclose(l1_zero, snap.curves["near_zero"][:, 5:10].mean(axis=1))
     bars = view.error_bars.export_data()
-    assert list(bars["labels"]) == ["none", "L1", "L2", "EN", "pruned", "retrain"]
+    assert list(bars["labels"]) == ["none", "L1", "L2", "EN", "pruned"]
     np.testing.assert_allclose(
         bars["values"], [*(snap.total_error[i * 5:(i + 1) * 5].mean() for i in range(4)),
-                         snap.prune.pruned_error, snap.prune.retrain_errors.mean()])
+                         snap.prune.retrain_errors.mean()])
+    assert f"error {snap.prune.pruned_error:.2f})" in view.prune_note.text()
     _, y = view.fit_plot.curve_data(LABELS["l1"])
     np.testing.assert_array_equal(y, snap.fits[l1_first + 2])
     _, y = view.fit_plot.curve_data("pruned, retrained")
@@ -444,4 +445,21 @@ def test_view_says_when_all_weights_are_small(shown_lab):
     # The initial weights themselves are far above the threshold: no caveat.
     view.draw(snap)
     assert "depends on the threshold" not in view.note.text() + view.weights_title.text()
+    view.shutdown()
+
+
+def test_each_lesson_has_its_tab_and_the_view_setting_picks_it(shown_lab):
+    view = shown_lab("regularization")
+    assert lab.TABS == ("fits", "weights") and view.config.view == "fits"
+    assert view.tabs.currentIndex() == 0
+    assert view.tabs.currentWidget().isAncestorOf(view.fit_plot)
+    assert view.tabs.currentWidget().isAncestorOf(view.error_bars)
+    view.apply_settings({"view": "weights"})
+    assert view.tabs.currentIndex() == 1
+    assert view.tabs.currentWidget().isAncestorOf(view.heatmaps[0])
+    assert view.tabs.currentWidget().isAncestorOf(view.zero_plot)
+    # The run's numbers and the pruning are under both tabs.
+    assert not view.tabs.isAncestorOf(view.note) and not view.tabs.isAncestorOf(view.prune_note)
+    view.tabs.setCurrentIndex(0)
+    assert view.config.view == "fits"
     view.shutdown()

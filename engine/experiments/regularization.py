@@ -67,6 +67,9 @@ SUMMARY = ("L1 versus L2 versus elastic net on a line with outliers: sparse weig
            "shrunken weights, pruning the units L1 disconnected.")
 
 METHODS = ("none", "l1", "l2", "elastic net")
+# The view's tabs: the fits with their errors (the outliers' lesson), the weight matrices
+# with the near-zero counts (the sparsity lesson).
+TABS = ("fits", "weights")
 ACTIVATION_CHOICES = ("tanh", "relu", "sigmoid", "linear")
 INITIALIZER_CHOICES = ("glorot_uniform", "glorot_normal", "he_uniform", "he_normal")
 PENALTY_PER = ("data set", "step")
@@ -84,6 +87,8 @@ LINE_INTERCEPT = 0.2
 
 @dataclasses.dataclass
 class Config:
+    view: str = setting("fits", "which tab is in front (also for screenshots and "
+                        "recordings)", choices=TABS, live=True)
     # -- data
     n_points: int = setting(40, "points in the data set, outliers included", low=4, high=2000)
     noise: float = setting(0.05, "standard deviation of the noise around the line y = 0.5 x "

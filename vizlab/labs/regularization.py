@@ -9,7 +9,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QBrush, QColor
-from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QSizePolicy, QWidget
+from PySide6.QtWidgets import QGridLayout, QSizePolicy, QTabWidget, QVBoxLayout, QWidget
 
 from engine.experiments import regularization as experiment
 from vizlab.labs.base import LabView
@@ -69,8 +69,8 @@ learning rate and the threshold apply while training; the rest (data_loss too) o
 COLORS = {"none": "#555555", "l1": "#d55e00", "l2": "#0072b2", "elastic net": "#009e73"}
 LABELS = {"none": "none", "l1": "L1", "l2": "L2", "elastic net": "elastic net"}
 # Settings that only choose what is drawn (no new training needed).
-DISPLAY_SETTINGS = ("weights_of", "shown_run")
-PRUNED_COLOR = "#cc79a7"
+DISPLAY_SETTINGS = ("weights_of", "shown_run", "view")
+PRUNED_COLOR = "#cc79a7"  # the pruned network retrained: its fit and its error bar
 DATA_COLOR = "#222222"
 OUTLIER_COLOR = "#e69f00"
 LOSS_WORDS = {"squared": "squared error", "absolute": "absolute error"}
@@ -134,10 +134,6 @@ class View(LabView):
     # -- building ------------------------------------------------------------------------
     def build_views(self) -> QWidget:
         self.shown: experiment.Snapshot | None = None  # the snapshot on screen
-        page = QWidget()
-        grid = QGridLayout(page)
-        grid.setContentsMargins(0, 0, 0, 0)
-        grid.setSpacing(4)
         # The fits are the lesson: the largest panel, with a key of the kinds, the data
         # and the outliers. The faint lines (the other runs) stay out of the key.
         self.fit_plot = CurvePlot("Fits over the data", x_label="x", y_label="y")
@@ -155,17 +151,15 @@ class View(LabView):
         # widget as the heatmaps would make their height follow its height-for-width.
         self.weights_title = note_label()
         self.weights_box = QWidget()
-        self.weights_row = QHBoxLayout(self.weights_box)
-        self.weights_row.setContentsMargins(0, 0, 0, 0)
-        self.weights_row.setSpacing(2)
+        self.weights_grid = QGridLayout(self.weights_box)
+        self.weights_grid.setContentsMargins(0, 0, 0, 0)
+        self.weights_grid.setSpacing(2)
         self.heatmaps: list[Heatmap] = []
 
-        # No key of its own: the colours are the fits' (and the error bars are named).
-        self.zero_plot = CurvePlot("Near-zero weights", x_label="step",
-                                   y_label="|w| &lt; threshold", legend=False)
-        self.total_marker = self.zero_plot.add_marker(y=0.0, label="all weights")
+        self.zero_plot = CurvePlot("Near-zero weights", x_label="step", y_label="count")
+        self.marked_count = -1  # the weight count the "all N" line marks (none yet)
 
-        self.error_bars = BarPlot("Total error, no penalty",
+        self.error_bars = BarPlot("Total error", y_label="data loss summed, no penalty",
                                   value_format="{:.1f}")
         self.error_dots = pg.ScatterPlotItem(size=6, brush=pg.mkBrush("k"),
                                              pen=pg.mkPen("w", width=0.5))
@@ -185,24 +179,42 @@ class View(LabView):
         self.prune_note = note_label()
         self.note = note_label()
 
-        # Fits on the left over two rows; near-zero counts and errors stacked beside
-        # them; the weight matrices across the width; the numbers below.
-        grid.addWidget(self.fit_plot, 0, 0, 2, 1)
-        grid.addWidget(self.zero_plot, 0, 1)
-        grid.addWidget(self.error_bars, 1, 1)
-        grid.addWidget(self.lesson, 2, 0, 1, 2)
-        grid.addWidget(self.weights_title, 3, 0, 1, 2)
-        grid.addWidget(self.weights_box, 4, 0, 1, 2)
-        grid.addWidget(self.note, 5, 0, 1, 2)
-        grid.addWidget(self.prune_note, 6, 0, 1, 2)
-        # The plots share what the notes leave by these stretches alone (their size hints
-        # would otherwise win when the window is small): the fits 8/11, the weights 3/11.
+        # Two tabs, one lesson each: the fits and their errors (outliers: the data loss
+        # decides), the weights and their near-zero counts (sparsity: the penalty
+        # decides). The run's numbers and the pruning sit under both.
+        fits_page = QWidget()
+        fits = QGridLayout(fits_page)
+        fits.setContentsMargins(0, 0, 0, 0)
+        fits.addWidget(self.fit_plot, 0, 0)
+        fits.addWidget(self.error_bars, 0, 1)
+        fits.addWidget(self.lesson, 1, 0, 1, 2)
+        fits.setRowStretch(0, 1)
+        fits.setColumnStretch(0, 3)  # the fits get the most room
+        fits.setColumnStretch(1, 2)
+        weights_page = QWidget()
+        weights = QGridLayout(weights_page)
+        weights.setContentsMargins(0, 0, 0, 0)
+        weights.addWidget(self.weights_title, 0, 0, 1, 2)
+        weights.addWidget(self.weights_box, 1, 0)
+        weights.addWidget(self.zero_plot, 1, 1)
+        weights.setRowStretch(1, 1)
+        weights.setColumnStretch(0, 3)
+        weights.setColumnStretch(1, 2)
+        # The plots share what the notes leave by stretch alone (their size hints would
+        # otherwise win when the window is small).
         for widget in (self.fit_plot, self.zero_plot, self.error_bars, self.weights_box):
             widget.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Ignored)
-        for row, stretch in enumerate((4, 4, 0, 0, 3)):
-            grid.setRowStretch(row, stretch)
-        grid.setColumnStretch(0, 11)
-        grid.setColumnStretch(1, 9)
+        self.tabs = QTabWidget()
+        self.tabs.addTab(fits_page, "Fits and errors")
+        self.tabs.addTab(weights_page, "Weights and near-zero counts")
+        self.bind_tabs(self.tabs, experiment.TABS)
+        page = QWidget()
+        column = QVBoxLayout(page)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(2)
+        column.addWidget(self.tabs, 1)
+        column.addWidget(self.note)
+        column.addWidget(self.prune_note)
         return page
 
     def _ensure_heatmaps(self, count: int) -> None:
@@ -210,14 +222,13 @@ class View(LabView):
         if len(self.heatmaps) == count:
             return
         for h in self.heatmaps:
-            self.weights_row.removeWidget(h)
+            self.weights_grid.removeWidget(h)
             h.deleteLater()
         self.heatmaps = []
+        columns = int(np.ceil(np.sqrt(count)))  # 4 layers: 2 x 2, near-square cells
         for i in range(count):
-            # No axis titles: the weights' title names rows and columns once for all four,
-            # which leaves the small matrices their height.
-            h = Heatmap(f"layer {i + 1}", x_label="", y_label="")
-            self.weights_row.addWidget(h, 1)
+            h = Heatmap(f"layer {i + 1}", x_label="unit", y_label="input")
+            self.weights_grid.addWidget(h, i // columns, i % columns)
             self.heatmaps.append(h)
 
     def _on_setting_changed(self, name: str, value: Any) -> None:
@@ -320,7 +331,7 @@ class View(LabView):
                 # The count says more about the threshold: give the weights' bound.
                 h.set_title(f"layer {i + 1}: all &lt; 1e{_decade_above(largest)}")
             else:
-                h.set_title(f"layer {i + 1}: {zeros} near 0")
+                h.set_title(f"layer {i + 1}: {zeros} ≈ 0")
             h.set_data(w)
         if snap.diverged[k]:
             state = f", {diverged_text(snap.diverged_at[k:k + 1])}: its last weights"
@@ -329,8 +340,8 @@ class View(LabView):
             state = f" ({small})" if small else ""
         self.weights_title.setText(
             f"<b>Kernel weights of the {LABELS[method]} network</b>, run {k % snap.runs}"
-            f"{state}: rows inputs, columns units; white 0, red +, blue &minus;; near 0: "
-            f"|w| &lt; {threshold:g}")
+            f"{state} (white 0, red +, blue &minus;; &asymp; 0 and near 0: |w| &lt; "
+            f"{threshold:g})")
 
     def _draw_zeros(self, snap) -> None:
         steps = snap.curves["step"]
@@ -338,26 +349,29 @@ class View(LabView):
         for m, method in enumerate(snap.methods):
             mean = near[:, snap.member_method == m].mean(axis=1)
             self.zero_plot.set_curve(LABELS[method], steps, mean, color=COLORS[method])
-        self.total_marker.setValue(snap.weight_count)
+        if snap.weight_count != self.marked_count:  # a new network shape: a new line
+            self.zero_plot.clear_markers()
+            self.zero_plot.add_marker(y=snap.weight_count, label=f"all {snap.weight_count}")
+            self.marked_count = snap.weight_count
         # Counts against the whole: 0 to all the weights.
         self.zero_plot.plot_item.setYRange(-0.04 * snap.weight_count, snap.weight_count * 1.1,
                                            padding=0)
-        self.total_marker.label.setFormat(f"all {snap.weight_count}")
 
     def _draw_errors(self, snap) -> None:
         """Bars: the mean total error of each kind's runs, then (after training) the pruned
-        L1 run before retraining and the retrained pruned network; dots: each run; crosses:
-        diverged runs; hatched bars: kinds whose runs all diverged."""
+        network retrained; dots: each run; crosses: diverged runs; hatched bars: kinds
+        whose runs all diverged. (The pruned network before retraining computes what the
+        L1 run did: the pruning note gives its largest change, not a bar.)"""
         labels = ["none", "L1", "L2", "EN"]
         groups = [snap.total_error[snap.member_method == m] for m in range(len(snap.methods))]
         gone = [snap.diverged[snap.member_method == m] for m in range(len(snap.methods))]
         colors = [COLORS[m] for m in snap.methods]
         p = snap.prune
         if p is not None:
-            labels += ["pruned", "retrain"]
-            groups += [np.array([p.pruned_error]), p.retrain_errors]
-            gone += [np.zeros(1, dtype=bool), p.retrain_diverged]
-            colors += [_faint(PRUNED_COLOR, 140), PRUNED_COLOR]
+            labels.append("pruned")
+            groups.append(p.retrain_errors)
+            gone.append(p.retrain_diverged)
+            colors.append(PRUNED_COLOR)
         means = [float(g[~bad].mean()) if not bad.all() else np.nan
                  for g, bad in zip(groups, gone)]
         self.error_bars.set_bars(labels, means, colors=colors)
@@ -410,10 +424,11 @@ class View(LabView):
             f"<b>Pruning</b> L1 run {p.source_member % snap.runs} (|w| &lt; {p.threshold:g}): "
             f"{_shapes(p.original_shapes)} &rarr; <b>{_shapes(p.pruned_shapes)}</b> "
             f"({sum(len(f) for f in p.folded)} constant units folded into the next bias; "
-            f"predictions change by at most {p.max_prediction_change:.1e}). Retrained from "
-            f"fresh weights ({p.retrain_method}, {len(p.retrain_errors)} runs), step "
-            f"{p.retrain_step} of {p.retrain_steps}: {self._retrain_errors(p)}, against "
-            f"{p.unpruned_error:.2f} unpruned."
+            f"predictions change by at most {p.max_prediction_change:.1e}, error "
+            f"{p.pruned_error:.2f}). <b>pruned</b> bar: retrained from fresh weights "
+            f"({p.retrain_method}, {len(p.retrain_errors)} runs), step {p.retrain_step} of "
+            f"{p.retrain_steps}: {self._retrain_errors(p)}, against {p.unpruned_error:.2f} "
+            f"unpruned."
         )
 
     @staticmethod
