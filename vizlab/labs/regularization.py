@@ -39,14 +39,18 @@ the outliers. L1 and L2 on the weights decide something else: how many weights a
 (near) zero and how large they are. The fits' <i>pull</i> is how far up towards the
 outliers they pass at the outliers' x: 0% on the clean line, 100% through the
 outliers.</p>
-<p><b>Fits</b>: the bold line of each kind is one run (shown_run), the faint ones the
-others. <b>Weights</b>: the kernel of each layer of the kind chosen in weights_of
-(rows: inputs, columns: units; white = 0). <b>Near-zero weights</b>: how many kernel
-weights are below zero_threshold (when a network's weights are all within a hundred
-times the threshold, the count says more about the threshold than about the network,
-and the lab says so). <b>norm</b>: the root of the sum of the squared kernel weights.
-<b>Total error</b>: the data loss summed over the points, without
-the penalty (bars: the mean of the runs, dots: each run).</p>
+<p>Two tabs (the view setting picks one): <b>Fits and errors</b> shows what the data
+loss does, <b>Weights and near-zero counts</b> what the penalty does. <b>Fits</b>: the
+bold line of each kind is one run (shown_run), the faint ones the others; dashed, the
+pruned L1 network retrained. <b>Total error</b>: the data loss summed over the points,
+without the penalty (bars: the mean of the runs, dots: each run; <i>pruned</i>: the
+pruned network retrained). <b>Weights</b>: the kernel of each layer of the kind chosen
+in weights_of (rows: inputs, columns: units; white = 0). <b>Near-zero weights</b>: how
+many kernel weights are below zero_threshold (&asymp; 0 in the matrices' titles). When
+a network's weights are all within a hundred times the threshold, the count says more
+about the threshold than about the network, and the lab says so ("all |w| &lt; 1e-2:
+the count depends on the threshold"). <b>norm</b>: the root of the sum of the squared
+kernel weights.</p>
 <p><b>Diverged</b>: with too large a learning rate (try 1.0 with linear units) a
 network's weights grow until its error overflows. Such a run is frozen and marked
 "diverged at step N": its fit is no longer drawn, a cross stands for it in the errors,
