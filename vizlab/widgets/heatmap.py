@@ -1,7 +1,15 @@
 """Heatmap of a 2-D array (e.g. a weight matrix) with a colour bar and a hover read-out.
 
 Diverging colours centred on zero by default (levels ±max|value|), so the sign of every
-weight is visible at a glance; ``sequential=True`` for non-negative data such as counts.
+weight is visible at a glance; ``sequential=True`` for non-negative data such as counts;
+``mask_key=("kept", "dropped")`` for a binary mask, in two colours with a two-entry key.
+Labs choose a colour scale per matrix (the default), shared by several matrices
+(``shared_levels``) or clipped to the 1st-99th percentile (``percentile_levels``), so
+that one outlying weight does not wash out the rest.
+
+The colour bar's ticks are round numbers written with as many significant digits as
+they need (an exponent for very small or large ones), and its axis is as wide as its
+widest tick text, so no label is cut.
 """
 
 from __future__ import annotations
@@ -11,12 +19,19 @@ import math
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF
+from PySide6.QtGui import QFontMetricsF
 from PySide6.QtWidgets import QLabel, QWidget
 
 from vizlab.widgets import theme
 from vizlab.widgets._base import PlotWidgetBase
+from vizlab.widgets.legend import OutsideLegend
 
 Levels = tuple[float, float]
+
+#: Colours of a mask's two values: set (kept) and not set (dropped, a pale grey).
+MASK_COLORS = (theme.PALETTE[0], "#DDDDDD")
+# Pixels beside the widest tick text of the colour bar (the tick mark and a margin).
+_BAR_TEXT_MARGIN = 6
 
 
 def symmetric_levels(values: np.ndarray) -> Levels:
@@ -25,6 +40,88 @@ def symmetric_levels(values: np.ndarray) -> Levels:
     m = float(finite.max()) if finite.size else 0.0
     # An all-zero matrix (e.g. a fresh bias) still needs a non-empty range to draw.
     return (-m, m) if m > 0 else (-1.0, 1.0)
+
+
+def percentile_levels(values: np.ndarray, percentile: float = 99.0) -> Levels:
+    """Symmetric levels ``(-m, m)`` clipped to the ``100 - percentile``-th and
+    ``percentile``-th percentiles of the finite values (``m`` the larger of their sizes),
+    so a few outliers saturate instead of washing out everything else."""
+    if not 50.0 < percentile <= 100.0:
+        raise ValueError(f"percentile must be in (50, 100], got {percentile!r}")
+    values = np.asarray(values, dtype=float)
+    finite = values[np.isfinite(values)]
+    if not finite.size:
+        return (-1.0, 1.0)
+    low, high = np.percentile(finite, [100.0 - percentile, percentile])
+    m = float(max(abs(low), abs(high)))
+    return (-m, m) if m > 0 else symmetric_levels(finite)
+
+
+def shared_levels(arrays) -> Levels:
+    """One symmetric scale ``(-m, m)`` over several arrays (``m`` the largest
+    ``|finite value|`` of any), so the same colour means the same value in each."""
+    m = 0.0
+    for array in arrays:
+        values = np.asarray(array, dtype=float)
+        finite = np.abs(values[np.isfinite(values)])
+        if finite.size:
+            m = max(m, float(finite.max()))
+    return (-m, m) if m > 0 else (-1.0, 1.0)
+
+
+def nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
+    """Round values (1, 2 or 5 times a power of ten apart) from ``low`` to ``high``,
+    at most ``count`` of them and at least two."""
+    span = high - low
+    if not (math.isfinite(span) and span > 0):
+        return [low]
+    raw = span / max(count - 1, 1)
+    magnitude = 10.0 ** math.floor(math.log10(raw))
+    step = next(m * magnitude for m in (1.0, 2.0, 5.0, 10.0)
+                if span / (m * magnitude) <= count - 1 + 1e-9)
+    first = math.ceil(low / step - 1e-9)
+    last = math.floor(high / step + 1e-9)
+    ticks = [k * step for k in range(first, last + 1)]
+    if len(ticks) < 2:  # a narrow range between two round numbers: its ends
+        ticks = [low, high]
+    # k * step, rounded to the step's digits: 0.30000000000000004 is 0.3.
+    digits = max(0, -math.floor(math.log10(step)) + 2)
+    return [round(t, digits) + 0.0 for t in ticks]
+
+
+def tick_strings(values: list[float]) -> list[str]:
+    """The shortest texts that tell ``values`` apart and read back as them: 100, 200, 300
+    (never "30 / 20"), 0.0005 and 0.001, and an exponent when all are below 0.001 or one
+    is 100000 or more: 2e-5 (never "0.0")."""
+    largest = max((abs(v) for v in values), default=0.0)
+    exponent = largest >= 1e5 or 0.0 < largest < 1e-3
+    for digits in range(0, 11):
+        if exponent:
+            texts = [_exponent_text(v, digits + 1) for v in values]
+        else:
+            texts = [_plain_text(v, digits) for v in values]
+        exact = all(abs(float(t) - v) <= 1e-9 * max(abs(v), 1e-300)
+                    for t, v in zip(texts, values, strict=True))
+        if exact and len(set(texts)) == len(texts):
+            return texts
+    return [f"{v:.12g}" for v in values]
+
+
+def _plain_text(value: float, decimals: int) -> str:
+    text = f"{value:.{decimals}f}"
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "0") else text
+
+
+def _exponent_text(value: float, digits: int) -> str:
+    if value == 0:
+        return "0"
+    text = f"{value:.{digits}g}"
+    if "e" in text:  # 2e-05 -> 2e-5, 1e+06 -> 1e6
+        mantissa, exp = text.split("e")
+        text = f"{mantissa}e{int(exp)}"
+    return text
 
 
 def sequential_levels(values: np.ndarray) -> Levels:
@@ -50,13 +147,19 @@ class Heatmap(PlotWidgetBase):
         levels: Levels | None = None,
         sequential: bool = False,
         lock_aspect: bool = False,
+        mask_key: tuple[str, str] | None = None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent, menu=False)
+        if mask_key is not None:
+            if len(mask_key) != 2:
+                raise ValueError(f"mask_key needs two labels (set, not set), got {mask_key!r}")
+            levels = (0.0, 1.0)
+        self._mask_key = tuple(mask_key) if mask_key is not None else None
         self._fixed_levels = _check_levels(levels) if levels is not None else None
         self._sequential = sequential
         self._data = np.zeros((1, 1), dtype=np.float32)
-        self._levels: Levels = (0.0, 1.0) if sequential else (-1.0, 1.0)
+        self._levels: Levels = self._fixed_levels or ((0.0, 1.0) if sequential else (-1.0, 1.0))
         self._hover_cell: tuple[int, int] | None = None
 
         plot = self._plot
@@ -67,18 +170,26 @@ class Heatmap(PlotWidgetBase):
 
         self._image = pg.ImageItem(axisOrder="row-major")
         plot.addItem(self._image)
-        cmap = theme.sequential_cmap() if sequential else theme.diverging_cmap()
-        self._bar = pg.ColorBarItem(
-            values=self._levels,
-            colorMap=cmap,
-            label=value_label or None,
-            interactive=False,
-            width=16,
-            colorMapMenu=False,
-        )
-        self._bar.setImageItem(self._image, insert_in=plot)
-        self._bar.axis.setTickFont(theme.font(theme.tick_pt()))
-        self._bar.axis.enableAutoSIPrefix(False)
+        self._bar: pg.ColorBarItem | None = None
+        self._key: OutsideLegend | None = None
+        self._bar_ticks: list[tuple[float, str]] = []
+        if self._mask_key is not None:
+            self._levels = (0.0, 1.0)
+            self._make_mask_key()
+        else:
+            cmap = theme.sequential_cmap() if sequential else theme.diverging_cmap()
+            self._bar = pg.ColorBarItem(
+                values=self._levels,
+                colorMap=cmap,
+                label=value_label or None,
+                interactive=False,
+                width=16,
+                colorMapMenu=False,
+            )
+            self._bar.setImageItem(self._image, insert_in=plot)
+            self._bar.axis.setTickFont(theme.font(theme.tick_pt()))
+            self._bar.axis.enableAutoSIPrefix(False)
+            self._set_bar_ticks(self._levels)
         self._image.setImage(self._data, levels=self._levels, autoLevels=False)
         self._place_cells()
 
@@ -108,13 +219,62 @@ class Heatmap(PlotWidgetBase):
         else:
             lv = symmetric_levels(data)
         shape_changed = data.shape != self._data.shape
+        levels_changed = lv != self._levels
         self._data = data
         self._levels = lv
         self._image.setImage(data, levels=lv, autoLevels=False)
         if shape_changed:
             self._place_cells()
-        self._bar.setLevels(lv)
+        if self._bar is not None:
+            self._bar.setLevels(lv)
+            if levels_changed:
+                self._set_bar_ticks(lv)
         self._update_info()
+
+    # -- colour bar and mask key ----------------------------------------------------------
+
+    def _set_bar_ticks(self, levels: Levels) -> None:
+        """Round ticks over ``levels``, and an axis wide enough for the widest of them."""
+        values = nice_ticks(*levels)
+        self._bar_ticks = list(zip(values, tick_strings(values), strict=True))
+        self._bar.axis.setTicks([self._bar_ticks, []])
+        self._fit_bar_axis()
+
+    def _fit_bar_axis(self) -> None:
+        axis = self._bar.axis
+        metrics = QFontMetricsF(axis.style["tickFont"] or theme.font(theme.tick_pt()))
+        # Whoever set the ticks last (a lab may write its own, "50%"), the widest text.
+        ticks = axis._tickLevels[0] if axis._tickLevels else self._bar_ticks
+        text = max((metrics.horizontalAdvance(t) for _, t in ticks), default=0.0)
+        width = text + axis.style["tickTextOffset"][0] + max(0, axis.style["tickLength"])
+        if axis.label.isVisible():
+            width += axis.label.boundingRect().height() * 0.8  # as pyqtgraph measures it
+        axis.setWidth(math.ceil(width + _BAR_TEXT_MARGIN))
+
+    def bar_ticks(self) -> list[tuple[float, str]]:
+        """The colour bar's (value, text) ticks; empty for a mask."""
+        return list(self._bar_ticks)
+
+    def _make_mask_key(self) -> None:
+        # Two colours for 1 and 0 (levels 0..1 map 0 to the first entry, 1 to the last).
+        set_color, unset_color = (pg.mkColor(c) for c in MASK_COLORS)
+        lut = np.array([unset_color.getRgb()[:3], set_color.getRgb()[:3]], dtype=np.uint8)
+        self._image.setLookupTable(lut)
+        self._key = OutsideLegend(self._plot)
+        for color, label in zip((set_color, unset_color), self._mask_key, strict=True):
+            swatch = pg.PlotDataItem([0], [0], pen=None, symbol="s", symbolSize=12,
+                                     symbolBrush=pg.mkBrush(color),
+                                     symbolPen=pg.mkPen("#888888", width=0.8))
+            self._key.addItem(swatch, label)
+
+    @property
+    def mask_key(self) -> tuple[str, str] | None:
+        return self._mask_key
+
+    @property
+    def key(self) -> OutsideLegend | None:
+        """The two-entry key of a mask (above the plot), else None."""
+        return self._key
 
     def _place_cells(self) -> None:
         # Cell (row, col) is centred on the integer point (col, row), so axis ticks name
@@ -136,7 +296,9 @@ class Heatmap(PlotWidgetBase):
 
     def restyle(self) -> None:
         super().restyle()
-        theme.restyle_axis(self._bar.axis)
+        if self._bar is not None:
+            theme.restyle_axis(self._bar.axis)
+            self._fit_bar_axis()
         self._info.setFont(theme.font(theme.tick_pt()))
 
     def levels(self) -> Levels:
@@ -150,7 +312,8 @@ class Heatmap(PlotWidgetBase):
         return self._image
 
     @property
-    def color_bar(self) -> pg.ColorBarItem:
+    def color_bar(self) -> pg.ColorBarItem | None:
+        """The colour bar (None for a mask, which has a key instead)."""
         return self._bar
 
     def export_data(self) -> dict[str, np.ndarray]:
@@ -172,7 +335,10 @@ class Heatmap(PlotWidgetBase):
         return float(self._data[row, col])
 
     def hover_text(self, row: int, col: int) -> str:
-        return f"row {row}, col {col}: {self.value_at(row, col):.4g}"
+        value = self.value_at(row, col)
+        if self._mask_key is not None:
+            return f"row {row}, col {col}: {self._mask_key[0 if value >= 0.5 else 1]}"
+        return f"row {row}, col {col}: {value:.4g}"
 
     def _on_mouse_moved(self, scene_pos: QPointF) -> None:
         vb = self._plot.getViewBox()
@@ -190,7 +356,11 @@ class Heatmap(PlotWidgetBase):
         else:
             rows, cols = self._data.shape
             lo, hi = self._levels
-            text = f"{rows} × {cols}, colours {lo:.3g} … {hi:.3g}"
+            if self._mask_key is not None:
+                count = int(np.count_nonzero(self._data >= 0.5))
+                text = f"{rows} × {cols}, {self._mask_key[0]} {count} of {self._data.size}"
+            else:
+                text = f"{rows} × {cols}, colours {lo:.3g} … {hi:.3g}"
         self._info.setText(text)
         self._view.setToolTip(text if cell is not None else "")
 
