@@ -292,3 +292,40 @@ def test_context_menus_are_built_on_the_first_hover_only_where_wanted(qtbot):
         widget.event(QEnterEvent(point, point, point))
     assert curve.plot_item.menuEnabled() and curve.plot_item.vb.menu is not None
     assert not heatmap.plot_item.menuEnabled() and heatmap.plot_item.vb.menu is None
+
+
+def _pixels_per_unit(view_box: pg.ViewBox) -> tuple[float, float]:
+    px, py = view_box.viewPixelSize()  # one pixel's size in data units
+    return 1.0 / px, 1.0 / py
+
+
+def test_curve_plot_equal_aspect_draws_a_circle_round(qtbot):
+    plot = CurvePlot("circle", legend=False)
+    t = np.linspace(0, 2 * np.pi, 100)
+    plot.set_curve("circle", np.cos(t), 0.5 * np.sin(t) + 0.5)
+    plot.set_equal_aspect(True)
+    shown(qtbot, plot, 600, 300)  # a wide widget: the view widens x, not squeezes y
+    assert plot.equal_aspect
+    assert plot.plot_item.vb.state["aspectLocked"] == 1.0
+    px, py = _pixels_per_unit(plot.plot_item.vb)
+    assert px == pytest.approx(py, rel=1e-3)
+    plot.set_equal_aspect(False)
+    assert not plot.equal_aspect
+    plot.plot_item.autoRange()
+    qtbot.waitUntil(lambda: abs(np.subtract(*_pixels_per_unit(plot.plot_item.vb))) > 1.0,
+                    timeout=2000)
+
+
+def test_decision_boundary_plot_keeps_equal_aspect(qtbot):
+    from vizlab.widgets.boundary import BoundaryPlot
+
+    plot = BoundaryPlot()
+    probs = np.full((8, 8, 2), 0.5, dtype=np.float32)
+    points = np.array([[-1.0, -0.5], [1.0, 0.5]])
+    plot.set_boundary(probs, (-2.0, 2.0, -1.0, 1.0), points, np.array([0, 1]))
+    shown(qtbot, plot, 300, 500)  # tall: x must not stretch to fill it
+    assert plot.plot_item.vb.state["aspectLocked"] == 1.0
+    px, py = _pixels_per_unit(plot.plot_item.vb)
+    assert px == pytest.approx(py, rel=1e-3)
+    (x0, x1), (y0, y1) = plot.plot_item.vb.viewRange()
+    assert x0 <= -2.0 and x1 >= 2.0 and y0 <= -1.0 and y1 >= 1.0  # the whole plane shows

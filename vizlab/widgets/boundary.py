@@ -26,7 +26,8 @@ class BoundaryPlot(PlotWidgetBase):
     def __init__(self, title: str = "Decision boundary", parent: QWidget | None = None) -> None:
         super().__init__(parent, menu=False)
         theme.style_plot(self._plot, title, "x1", "x2")
-        self._plot.setAspectLocked(False)
+        # One unit of x1 as long as one of x2: circles in the data stay circles.
+        self._plot.setAspectLocked(True, ratio=1.0)
         self._image = pg.ImageItem(axisOrder="row-major")
         self._plot.addItem(self._image)
         self._scatter = pg.ScatterPlotItem(size=theme.marker_size(6),
