@@ -463,3 +463,22 @@ def test_each_lesson_has_its_tab_and_the_view_setting_picks_it(shown_lab):
     view.tabs.setCurrentIndex(0)
     assert view.config.view == "fits"
     view.shutdown()
+
+
+@pytest.mark.parametrize("hidden, grid", [((4,), (1, 2)), ((3, 3, 3, 3, 3), (2, 3))],
+                         ids=["one layer", "deep"])
+def test_one_hidden_layer_and_deep_networks_draw(shown_lab, previewed, hidden, grid):
+    view = shown_lab("regularization")
+    view.apply_settings({"hidden": hidden})
+    previewed(view)
+    snap = view.last_snapshot
+    assert view.draw_error is None
+    assert len(snap.kernels) == len(view.heatmaps) == len(hidden) + 1
+    rows, columns = grid  # the matrices in near-square rows and columns
+    places = [view.weights_grid.getItemPosition(view.weights_grid.indexOf(h))[:2]
+              for h in view.heatmaps]
+    assert max(r for r, _ in places) + 1 == rows and max(c for _, c in places) + 1 == columns
+    l1_first = lab.METHODS.index("l1") * snap.runs
+    np.testing.assert_array_equal(view.heatmaps[-1].data(), snap.kernels[-1][l1_first])
+    assert snap.weight_count == sum(k[0].size for k in snap.kernels)
+    view.shutdown()
