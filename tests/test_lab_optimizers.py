@@ -131,11 +131,11 @@ def test_final_evaluation_is_without_dropout():
     np.testing.assert_allclose(plain_acc, (logits.argmax(-1) == y_test).mean(axis=1))
 
 
-def test_a_diverging_member_is_frozen_and_reported(monkeypatch):
-    # Test-only sweep 1e-6, 1e6, 1e18, 1e30: plain SGD at 1e18 overflows float32
-    # weights within a few steps (the softmax loss itself stays finite up to that).
-    monkeypatch.setattr(lab, "LR_HIGH", 1e30)
-    config = tiny(train_samples=64, test_samples=20, snapshot_every=100)
+def test_a_diverging_member_is_frozen_and_reported():
+    # Test-only sweep 1e-6, 1e6, 1e18, 1e30 (set past the setting's check, which stops at
+    # 10): plain SGD at 1e18 overflows float32 weights within a few steps (the softmax
+    # loss itself stays finite up to that).
+    config = tiny(train_samples=64, test_samples=20, snapshot_every=100, lr_max=1e30)
     last = list(lab.run(config))[-1]
     np.testing.assert_allclose(last.rates, [1e-6, 1e6, 1e18, 1e30])
     sgd = lab.OPTIMIZERS.index("SGD")
@@ -166,7 +166,7 @@ def test_config_check():
 
 
 def test_view_draws_the_snapshot_numbers(qtbot, shown_lab):
-    from vizlab.labs.optimizers import best_member
+    from vizlab.labs.optimizers import best_member, rate_text
 
     view = shown_lab("optimizers")
     view.apply_settings({"rates": 4, "train_samples": 200, "test_samples": 60,
@@ -187,18 +187,26 @@ def test_view_draws_the_snapshot_numbers(qtbot, shown_lab):
     qtbot.waitUntil(lambda: view.last_snapshot.test_loss is not None, timeout=2000)
     snap = view.last_snapshot
     for o, name in enumerate(snap.optimizers):
+        # The lines keep their meaning at the end (running training means); the test
+        # set's numbers are the dots.
         _, y = view.loss_plot.curve_data(name)
-        np.testing.assert_array_equal(y, snap.test_loss[o, 0])
+        np.testing.assert_array_equal(y, snap.loss[o, 0])
         _, y = view.acc_plot.curve_data(name + " + dropout")
+        np.testing.assert_array_equal(y, snap.accuracy[o, 1])
+        x, y = view.test_dots["loss"][name].getOriginalDataset()
+        np.testing.assert_array_equal(x, snap.rates)
+        np.testing.assert_array_equal(y, snap.test_loss[o, 0])
+        _, y = view.test_dots["accuracy"][name + " + dropout"].getOriginalDataset()
         np.testing.assert_array_equal(y, snap.test_accuracy[o, 1])
-        k = best_member(snap.test_accuracy[o, 0], snap.test_loss[o, 0])
+        k = best_member(snap.accuracy[o, 0], snap.loss[o, 0])
         steps, y = view.steps_plot.curve_data(name)
         history = snap.curves["loss"].reshape(len(steps), 4, 2, 4)
         np.testing.assert_array_equal(y, history[:, o, 0, k])
         np.testing.assert_array_equal(steps, snap.curves["step"])
     adam_best = best_member(snap.test_accuracy[0, 0], snap.test_loss[0, 0])
-    assert f"lr {snap.rates[adam_best]:.1e}, {100 * snap.test_accuracy[0, 0, adam_best]:.1f}%" \
-        in view.note.text()
+    assert (f"lr {rate_text(snap.rates[adam_best])}, "
+            f"{100 * snap.test_accuracy[0, 0, adam_best]:.1f}%") in view.note.text()
+    assert "held-out images" in view.note.text()
     view.shutdown()
 
 
@@ -249,3 +257,114 @@ def test_emnist_idx_files_are_read_upright_and_split(tmp_path):
     config.test_samples = 11
     with pytest.raises(SettingError, match="fewer than"):
         lab.load_data(config)
+
+
+# ----------------------------------------------------------------------------------
+# the learning-rate range
+
+
+@pytest.mark.parametrize("low, high", [(1e-6, 1e-1), (1e-4, 10.0), (3e-5, 0.7)])
+def test_the_rate_range_settings_are_the_rates_used(low, high):
+    from engine.experiments.base import apply_settings
+
+    config = tiny(rates=5, train_samples=16, test_samples=10, snapshot_every=100)
+    apply_settings(config, {"lr_min": low, "lr_max": high})
+    snaps = list(lab.run(config))
+    for snap in (snaps[0], snaps[-1]):
+        assert snap.rates.min() == low and snap.rates.max() == high
+        assert snap.rates[0] == low and snap.rates[-1] == high
+        np.testing.assert_allclose(np.diff(np.log10(snap.rates)),
+                                   np.log10(high / low) / 4, rtol=1e-9)
+    # The defaults are the original experiment's sweep.
+    assert lab.Config().lr_min == 1e-6 and lab.Config().lr_max == 0.1
+
+
+def test_sgd_and_adadelta_do_best_at_the_default_ranges_edge_adadelta_past_it():
+    """Rates 1e-3, 1e-2, 0.1, 1, 10 (every member trains alone: the first three are the
+    members a default 1e-6..1e-1 sweep has there too). Within the default range SGD's
+    and Adadelta's lowest test loss is at its top, 0.1; past it, Adadelta does better
+    still at 1, so the default range cuts its curve off before the minimum."""
+    config = tiny(rates=5, train_samples=320, test_samples=100, snapshot_every=1000,
+                  lr_min=1e-3, lr_max=10.0)
+    last = list(lab.run(config))[-1]
+    np.testing.assert_allclose(last.rates, [1e-3, 1e-2, 1e-1, 1, 10], rtol=1e-12)
+    sgd, adadelta = lab.OPTIMIZERS.index("SGD"), lab.OPTIMIZERS.index("Adadelta")
+    loss = last.test_loss[:, 0]  # without dropout
+    for o in (sgd, adadelta):
+        assert np.argmin(loss[o, :3]) == 2  # the default range's edge, 0.1
+    assert np.argmin(loss[adadelta]) == 3  # lr 1
+    assert loss[adadelta, 3] < loss[adadelta, 2] - 0.2
+
+
+@pytest.mark.parametrize("assignments, message", [
+    ({"lr_min": 0.1, "lr_max": 0.01}, "'lr_min' \\(0.1\\) must be below 'lr_max' \\(0.01\\)"),
+    ({"lr_min": 0.01, "lr_max": 0.01}, "must be below 'lr_max'"),
+    ({"lr_max": 11.0}, "'lr_max': .*must be at most 10"),
+    ({"lr_min": 0.0}, "'lr_min': .*must be at least 1e-06"),
+    ({"lr_min": -1e-3}, "'lr_min': .*must be at least"),
+    ({"lr_max": 0.0}, "'lr_max': .*must be at least"),
+])
+def test_bad_rate_ranges_are_refused(assignments, message):
+    from engine.experiments.base import apply_settings
+
+    config = lab.Config()
+    with pytest.raises(SettingError, match=message):
+        apply_settings(config, assignments)
+    assert (config.lr_min, config.lr_max) == (1e-6, 0.1)  # nothing half applied
+
+
+def test_rate_axis_ticks_are_powers_of_ten_written_alike():
+    from vizlab.labs.optimizers import decade_ticks, rate_text
+
+    assert decade_ticks(1e-6, 1e-1) == [(-6.0, "10⁻⁶"), (-5.0, "10⁻⁵"), (-4.0, "10⁻⁴"),
+                                        (-3.0, "10⁻³"), (-2.0, "10⁻²"), (-1.0, "10⁻¹")]
+    # More than six decades: every second one, still one format (10⁰ too, not "1").
+    assert [t for _, t in decade_ticks(1e-6, 10.0)] == ["10⁻⁶", "10⁻⁴", "10⁻²", "10⁰"]
+    assert [k for k, _ in decade_ticks(3e-5, 0.7)] == [-4.0, -3.0, -2.0, -1.0]
+    assert rate_text(0.0046415888) == "4.6e-3" and rate_text(1.2) == "1.2e0"
+
+
+def test_titles_and_labels_keep_their_meaning_through_a_run(qtbot, shown_lab):
+    view = shown_lab("optimizers")
+    view.disable_previews()
+    view.apply_settings({"rates": 3, "train_samples": 48, "test_samples": 20,
+                         "snapshot_every": 2, "lr_max": 10.0})
+    texts = set()
+    snaps = list(lab.run(view.config))
+    assert snaps[0].test_loss is None and snaps[-1].test_loss is not None
+    for snap in snaps:
+        view.show_snapshot(snap)
+        assert view.draw_error is None
+        texts.add(tuple(
+            (plot.plot_item.titleLabel.text, plot.plot_item.getAxis("left").labelText)
+            for plot in (view.loss_plot, view.acc_plot, view.steps_plot)) + (view.key.text(),))
+        dots = view.test_dots["loss"]["Adam"].getOriginalDataset()[0]
+        assert (dots is not None and len(dots) == 3) == (snap.test_loss is not None)
+        # The rate axes: ticks at 10⁻⁶, 10⁻⁴, 10⁻², 10⁰ for 1e-6..10, both plots alike.
+        for plot in (view.loss_plot, view.acc_plot):
+            major = plot.plot_item.getAxis("bottom")._tickLevels[0]
+            assert [t for _, t in major] == ["10⁻⁶", "10⁻⁴", "10⁻²", "10⁰"]
+    assert len(texts) == 1  # the same titles, axis labels and key from step 0 to the end
+    (titles,) = texts
+    assert titles[0][0] == "Loss vs learning rate"
+    assert titles[1][0] == "Accuracy vs learning rate"
+    assert titles[2][0] == "Training loss over steps, best rate of each optimizer"
+    assert "running mean" in titles[3] and "test set after training" in titles[3]
+    view.shutdown()
+
+
+def test_sweep_controls_stay_closed_until_opened(qtbot, shown_lab):
+    view = shown_lab("optimizers")
+    view.resize(1024, 640)
+    qtbot.waitUntil(lambda: view.width() == 1024)
+    assert not view.sweep_box.isVisible() and view.sweep_status.isVisible()
+    closed = view.loss_plot.height()
+    # Closed, the sweep takes one line: the rate plots keep most of the height.
+    assert closed > 0.3 * view.views.height()
+    view.open_sweep_box(True)
+    qtbot.waitUntil(lambda: view.sweep_box.isVisible())
+    assert view.sweep_start.isVisible()
+    view.open_sweep_box(False)
+    qtbot.waitUntil(lambda: not view.sweep_box.isVisible())
+    qtbot.waitUntil(lambda: view.loss_plot.height() == closed)
+    view.shutdown()

@@ -2,7 +2,8 @@
 
 docs/labs.md, "Optimizers". The seed trains a small classifier on EMNIST balanced (47
 classes, 28x28) for one epoch with batch 8, once per learning rate, for rates
-log-spaced from 1e-6 to 1e-1, with each of four optimizers, with and without
+log-spaced from 1e-6 to 1e-1 (here the settings lr_min and lr_max, up to 10: SGD's and
+Adadelta's best rates lie at or past 1e-1), with each of four optimizers, with and without
 dropout, and plots the final loss and accuracy against the learning rate.
 
 Here every optimizer's whole sweep is ONE population: K = `rates` members that start
@@ -49,12 +50,15 @@ from engine.experiments.base import SettingError, setting
 from engine.experiments.history import History
 
 TITLE = "Optimizers"
-SUMMARY = ("Adam, Adadelta, Adagrad and SGD over learning rates from 1e-6 to 1e-1, with "
-           "and without dropout: final loss and accuracy against the rate.")
+SUMMARY = ("Adam, Adadelta, Adagrad and SGD over a range of learning rates (1e-6 to 1e-1 by "
+           "default), with and without dropout: final loss and accuracy against the rate.")
 
 OPTIMIZERS = ("Adam", "Adadelta", "Adagrad", "SGD")
 DROPOUT = (False, True)  # the second axis of every per-member array
-LR_LOW, LR_HIGH = 1e-6, 1e-1  # the original experiment's sweep
+LR_LOW, LR_HIGH = 1e-6, 1e-1  # the original experiment's sweep: the default range
+# The range a setting may give: the settings panel shows rates with six decimals, and
+# above 10 every optimizer here diverges at once.
+LR_SMALLEST, LR_LARGEST = 1e-6, 10.0
 CLASSES = 47
 MODEL_CHOICES = ("mlp", "conv")
 DATASET_CHOICES = ("glyphs47", "emnist")
@@ -78,9 +82,15 @@ class Config:
     test_samples: int = setting(500, "held-out images for the final loss and accuracy",
                                 low=10, high=20_000)
     # -- the sweep
-    rates: int = setting(16, "learning rates, log-spaced from 1e-6 to 1e-1 (the seed: "
-                         "1000); every rate is a network in memory 8 times over",
-                         low=2, high=MAX_RATES["mlp"])
+    rates: int = setting(16, "learning rates, log-spaced from lr_min to lr_max (the "
+                         "original experiment: 1000); every rate is a network in memory 8 "
+                         "times over", low=2, high=MAX_RATES["mlp"])
+    lr_min: float = setting(LR_LOW, "smallest learning rate of the sweep (the original "
+                            "experiment: 1e-6)", low=LR_SMALLEST, high=LR_LARGEST,
+                            log_scale=True)
+    lr_max: float = setting(LR_HIGH, "largest learning rate of the sweep (the original "
+                            "experiment: 1e-1; SGD and Adadelta do best at or past it)",
+                            low=LR_SMALLEST, high=LR_LARGEST, log_scale=True)
     model: str = setting("mlp", "mlp: flatten 784, dense 128, dense 47 (fast); conv: the "
                          "original conv 32, conv 64, max-pool, dense 128, dense 47 (slow)",
                          choices=MODEL_CHOICES)
@@ -98,6 +108,9 @@ class Config:
                         low=0, high=2**31 - 1)
 
     def check(self) -> None:
+        if not self.lr_min < self.lr_max:
+            raise SettingError(f"setting 'lr_min' ({self.lr_min:g}) must be below 'lr_max' "
+                               f"({self.lr_max:g}): the sweep runs from lr_min up to lr_max")
         if self.dataset == "emnist" and not (self.emnist_images and self.emnist_labels):
             raise SettingError("dataset 'emnist' needs emnist_images and emnist_labels")
         if self.rates > MAX_RATES[self.model]:
@@ -134,9 +147,15 @@ class Snapshot:
 # data and models
 
 
-def learning_rates(count: int) -> np.ndarray:
-    """The sweep: `count` rates log-spaced from 1e-6 to 1e-1, both ends included."""
-    return np.logspace(np.log10(LR_LOW), np.log10(LR_HIGH), int(count))
+def learning_rates(count: int, low: float | None = None,
+                   high: float | None = None) -> np.ndarray:
+    """The sweep: `count` rates log-spaced from `low` to `high` (default the original
+    experiment's 1e-6 and 1e-1), both ends included and exact."""
+    low = LR_LOW if low is None else float(low)
+    high = LR_HIGH if high is None else float(high)
+    rates = np.logspace(np.log10(low), np.log10(high), int(count))
+    rates[0], rates[-1] = low, high  # not 9.999999999999999e-07
+    return rates
 
 
 def load_data(config: Config) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -262,7 +281,7 @@ def run(config: Config) -> Iterator[Snapshot]:
     one every `snapshot_every` steps of all 8 populations, and a last one with the test
     set's loss and accuracy."""
     x_train, y_train, x_test, y_test = load_data(config)
-    rates = learning_rates(config.rates)
+    rates = learning_rates(config.rates, config.lr_min, config.lr_max)
     r = len(rates)
     o, d = len(OPTIMIZERS), len(DROPOUT)
     runs = []  # (model, optimizer) in (optimizer, dropout) order

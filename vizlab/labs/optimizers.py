@@ -3,12 +3,14 @@ Adagrad and SGD, with and without dropout, and the loss over steps of each one's
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QFileDialog,
     QGridLayout,
@@ -19,6 +21,7 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QSpinBox,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -27,30 +30,33 @@ from engine.experiments import SettingError, sweep
 from engine.experiments import optimizers as experiment
 from vizlab.labs.base import LabView
 from vizlab.runner import Runner
-from vizlab.widgets import CurvePlot
+from vizlab.widgets import CurvePlot, _style
 from vizlab.widgets.text import note_label
 
 HELP = """
 <p><b>Optimizer lab.</b> The same small classifier (47 classes of 28x28 glyphs, or
 EMNIST balanced if you point it at the IDX files) is trained for one epoch with batch 8
 by four optimizers -- <b>Adam</b>, <b>Adadelta</b>, <b>Adagrad</b> and plain gradient
-descent (<b>SGD</b>) -- each at every learning rate of a sweep log-spaced from 1e-6 to
-1e-1, once without dropout (solid lines) and once with dropout before the last layer
+descent (<b>SGD</b>) -- each at every learning rate of a sweep log-spaced from lr_min to
+lr_max (1e-6 to 1e-1 as in the original experiment; up to 10), once without dropout (solid lines) and once with dropout before the last layer
 (dashed). All runs of one optimizer start from the same weights and see the same
 batches: only the learning rate differs.</p>
-<p><b>Loss / accuracy vs learning rate</b>: while training, the running mean of the
-training loss and batch accuracy over the last steps; when training ends, the loss and
-accuracy on held-out test images (without dropout). A cross marks a run whose loss
+<p><b>Loss / accuracy vs learning rate</b>: the lines are the running mean of the
+training loss and batch accuracy over the last <i>window</i> steps, all through the run;
+when training ends, dots add the loss and accuracy on held-out test images (without
+dropout): filled without dropout, open with it. A cross marks a run whose loss
 became infinite or NaN: its optimizer froze it (diverged). The dashed grey lines are
 chance: loss ln 47 and accuracy 1/47.</p>
-<p><b>Loss over steps</b>: the run with the best accuracy of each optimizer. Things to
+<p><b>Training loss over steps</b>: the rate with the best running training accuracy
+of each optimizer. Things to
 see: every optimizer has its own good range (Adam's lies around 1e-3 to 1e-2, SGD's near the
 top of the sweep, Adadelta -- made for lr 1 -- barely moves below 1e-2); too small a rate
 does not learn in one epoch, too large a one jumps about or diverges; dropout costs
 accuracy in so short a training.</p>
 <p>Settings apply on <b>Reset</b>. model = conv is the original experiment's network exactly, but
 it is slow: use few rates and samples.</p>
-<p><b>Sweep</b> (below the plots): the original experiment's full sweep (1,000 rates, conv net, all of
+<p><b>Sweep</b> (below the plots; the arrow opens its controls): the original experiment's
+full sweep (1,000 rates, conv net, all of
 EMNIST) is far too big for one population. It runs in chunks of rates, each trained to
 the end and tested, on a Dask cluster (its scheduler's address), on worker processes of
 this machine (workers -1: one per core), or in this process (workers 0); the chunk size
@@ -62,8 +68,13 @@ timed steps; a sweep of over an hour waits for a second press of Start.</p>
 # A sweep estimated to take longer than this needs Start pressed twice.
 CONFIRM_SECONDS = 3600.0
 
-COLORS = {"Adam": "#d62728", "Adadelta": "#2ca02c", "Adagrad": "#ff7f0e", "SGD": "#1f77b4"}
+# Colour-blind-safe series colours (the theme's palette); yellow, the palette's fourth,
+# is too faint for a thin line on white.
+COLORS = {name: _style.palette_color(i)
+          for name, i in zip(experiment.OPTIMIZERS, (0, 1, 2, 5), strict=True)}
+SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
 CHANCE_LOSS = float(np.log(experiment.CLASSES))
+LOSS_CAP = 1.5  # the loss axis ends at this many times chance
 
 
 def curve_name(optimizer: str, dropout: bool) -> str:
@@ -81,11 +92,36 @@ def best_member(accuracy: np.ndarray, loss: np.ndarray) -> int | None:
 
 
 def shown_values(snap: experiment.Snapshot) -> tuple[np.ndarray, np.ndarray, bool]:
-    """(loss, accuracy, on_test): the test set's numbers once there, else the running
-    training means."""
+    """(loss, accuracy, on_test) for the note and the best rates: the test set's numbers
+    once there, else the running training means."""
     if snap.test_loss is not None:
         return snap.test_loss, snap.test_accuracy, True
     return snap.loss, snap.accuracy, False
+
+
+def decade_ticks(low: float, high: float) -> list[tuple[float, str]]:
+    """Ticks of a log10 rate axis: every power of ten from `low` to `high` (rates), all
+    written alike, 10⁻⁶ ... 10⁰ ... 10¹; every second one when there are more than 6."""
+    first, last = int(np.ceil(np.log10(low) - 1e-9)), int(np.floor(np.log10(high) + 1e-9))
+    powers = list(range(first, last + 1))
+    if len(powers) > 6:
+        powers = powers[::2]
+    return [(float(k), "10" + str(k).translate(SUPERSCRIPT)) for k in powers]
+
+
+def loss_top(loss: np.ndarray) -> float:
+    """Top of the loss axis: the largest finite loss, but no higher than 1.5 times
+    chance (one member blown up to a loss of 100 would flatten every other curve), and
+    a little above chance at least."""
+    finite = loss[np.isfinite(loss)]
+    largest = float(finite.max()) if finite.size else CHANCE_LOSS
+    return min(max(largest, CHANCE_LOSS), LOSS_CAP * CHANCE_LOSS) * 1.05
+
+
+def rate_text(rate: float) -> str:
+    """A learning rate in the note, e.g. 4.6e-3."""
+    mantissa, exponent = f"{rate:.1e}".split("e")
+    return f"{mantissa}e{int(exponent)}"
 
 
 class View(LabView):
@@ -98,17 +134,15 @@ class View(LabView):
         grid.setContentsMargins(0, 0, 0, 0)
         # One key for all three plots (a legend of 8 entries would cover the curves).
         self.key = note_label()
-        self.key.setText(" &nbsp; ".join(
-            f"<span style='color:{c}'><b>&#9644; {name}</b></span>" for name, c in COLORS.items())
-            + " &nbsp; &mdash; solid: without dropout, dashed: with dropout (before the last "
-            "layer); &times;: diverged")
+        self._show_key(sweep_results=False)
+        # Titles and labels say what is drawn and stay so for the whole run: the lines are
+        # training numbers throughout, the test set's come as dots at the end.
         self.loss_plot = CurvePlot("Loss vs learning rate", x_label="learning rate",
                                    y_label="cross-entropy loss", legend=False)
         self.acc_plot = CurvePlot("Accuracy vs learning rate", x_label="learning rate",
                                   y_label="accuracy", legend=False)
-        self.steps_plot = CurvePlot("Loss over steps, best rate of each optimizer",
-                                    x_label="step", y_label="running mean training loss",
-                                    legend=False)
+        self.steps_plot = CurvePlot("Training loss over steps, best rate of each optimizer",
+                                    x_label="step", y_label="training loss", legend=False)
         for plot in (self.loss_plot, self.acc_plot):
             plot.plot_item.setLogMode(x=True, y=False)
         self.loss_plot.add_marker(y=CHANCE_LOSS, label="chance")
@@ -119,6 +153,16 @@ class View(LabView):
                      symbolBrush=None)
         self.loss_crosses = self.loss_plot.plot_item.plot([], [], **cross)
         self.acc_crosses = self.acc_plot.plot_item.plot([], [], **cross)
+        # The test set's loss and accuracy at the end of a run: filled dots without
+        # dropout, open ones with it, in the optimizer's colour.
+        self.test_dots: dict[str, dict[str, pg.PlotDataItem]] = {"loss": {}, "accuracy": {}}
+        for name in experiment.OPTIMIZERS:
+            for drop in experiment.DROPOUT:
+                fill = "w" if drop else COLORS[name]
+                for what, plot in (("loss", self.loss_plot), ("accuracy", self.acc_plot)):
+                    self.test_dots[what][curve_name(name, drop)] = plot.plot_item.plot(
+                        [], [], pen=None, symbol="o", symbolSize=7, symbolBrush=fill,
+                        symbolPen=pg.mkPen(COLORS[name], width=1.5))
         self.note = note_label()
         grid.addWidget(self.key, 0, 0, 1, 2)
         grid.addWidget(self.loss_plot, 1, 0)
@@ -128,6 +172,7 @@ class View(LabView):
         grid.addWidget(self._build_sweep_box(), 4, 0, 1, 2)
         grid.setRowStretch(1, 3)
         grid.setRowStretch(2, 2)
+        grid.setRowStretch(4, 0)
         self.pending_dots = [plot.plot_item.plot([], [], pen=None, symbol="o", symbolSize=5,
                                                  symbolPen=None, symbolBrush="#aaaaaa")
                              for plot in (self.loss_plot, self.acc_plot)]
@@ -144,7 +189,35 @@ class View(LabView):
 
     # -- the sweep ---------------------------------------------------------------------------
     def _build_sweep_box(self) -> QWidget:
-        box = QGroupBox("Sweep: every rate, in chunks, on Dask or here")
+        """One line (opener, progress, status) over the sweep's controls, which stay
+        closed until wanted: open, they would take a third of the height at 1024x640."""
+        outer = QWidget()
+        outer_layout = QVBoxLayout(outer)
+        outer_layout.setContentsMargins(0, 0, 0, 0)
+        outer_layout.setSpacing(2)
+        head = QHBoxLayout()
+        self.sweep_opener = QToolButton()
+        self.sweep_opener.setText("Sweep: every rate, in chunks, on Dask or here")
+        self.sweep_opener.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.sweep_opener.setArrowType(Qt.ArrowType.RightArrow)
+        self.sweep_opener.setCheckable(True)
+        self.sweep_opener.setAutoRaise(True)
+        self.sweep_opener.toggled.connect(self.open_sweep_box)
+        head.addWidget(self.sweep_opener)
+        self.sweep_progress = QProgressBar()
+        self.sweep_progress.setRange(0, 1)
+        self.sweep_progress.setValue(0)
+        self.sweep_progress.setMaximumWidth(160)
+        self.sweep_status = QLabel("No sweep yet.")
+        self.sweep_status.setWordWrap(True)
+        self.sweep_status.setOpenExternalLinks(True)
+        head.addWidget(self.sweep_progress)
+        head.addWidget(self.sweep_status, 1)
+        outer_layout.addLayout(head)
+        box = QGroupBox()
+        self.sweep_box = box
+        box.setVisible(False)
+        outer_layout.addWidget(box)
         layout = QVBoxLayout(box)
         row = QHBoxLayout()
         self.sweep_rates = QSpinBox()
@@ -190,17 +263,16 @@ class View(LabView):
         for button in (self.sweep_start, self.sweep_cancel, load, self.sweep_export):
             row.addWidget(button)
         layout.addLayout(row)
-        row = QHBoxLayout()
-        self.sweep_progress = QProgressBar()
-        self.sweep_progress.setRange(0, 1)
-        self.sweep_progress.setValue(0)
-        self.sweep_status = QLabel("No sweep yet.")
-        self.sweep_status.setWordWrap(True)
-        self.sweep_status.setOpenExternalLinks(True)
-        row.addWidget(self.sweep_progress, 1)
-        row.addWidget(self.sweep_status, 3)
-        layout.addLayout(row)
-        return box
+        return outer
+
+    def open_sweep_box(self, opened: bool = True) -> None:
+        """Show (or hide) the sweep's controls under its one-line header."""
+        if self.sweep_opener.isChecked() != opened:
+            self.sweep_opener.setChecked(opened)  # comes back here through toggled
+            return
+        self.sweep_opener.setArrowType(Qt.ArrowType.DownArrow if opened
+                                       else Qt.ArrowType.RightArrow)
+        self.sweep_box.setVisible(opened)
 
     def sweep_config(self) -> sweep.SweepConfig:
         """The sweep of the lab's data and model settings, with the box's rates and budget."""
@@ -208,6 +280,10 @@ class View(LabView):
         for name in ("dataset", "emnist_images", "emnist_labels", "train_samples",
                      "test_samples", "model", "keep_prob", "batch_size", "epochs", "seed"):
             setattr(config, name, getattr(self.config, name))
+        # The lab's rate range, once the sweep takes one under the same names.
+        for name in ("lr_min", "lr_max"):
+            if name in {f.name for f in dataclasses.fields(config)}:
+                setattr(config, name, getattr(self.config, name))
         config.rates = self.sweep_rates.value()
         config.curve_points = self.sweep_curve_points
         config.memory_mb = self.sweep_memory.value()
@@ -302,18 +378,20 @@ class View(LabView):
         self.pending_dots[0].setData(pending, np.full(len(pending), CHANCE_LOSS))
         self.pending_dots[1].setData(pending, np.zeros(len(pending)))
         o_i, d_i, r_i = np.nonzero(results.diverged)
-        finite = loss[np.isfinite(loss)]
-        top = max(CHANCE_LOSS, float(finite.max()) if finite.size else CHANCE_LOSS) * 1.05
-        self.loss_crosses.setData(results.rates[r_i], np.full(len(r_i), top))
+        top = loss_top(loss)
+        self.loss_crosses.setData(results.rates[r_i], np.full(len(r_i), 0.97 * top))
         self.acc_crosses.setData(results.rates[r_i], np.zeros(len(r_i)))
-        self._frame_rate_plots(results.rates, acc, "sweep, test set")
+        self._show_test_dots(None)
+        self._frame_rate_plots(results.rates, acc, loss)
+        self._show_key(sweep_results=True)
         self.steps_plot.plot_item.setTitle("Training loss over steps (segment means), best "
                                            "rate of each optimizer")
         config = results.config
         parts = []
         for o, name in enumerate(results.optimizers):
             k = best_member(acc[o, 0], loss[o, 0])
-            best = (f"best lr {results.rates[k]:.1e}, {100 * acc[o, 0, k]:.1f}%" if k is not None
+            best = (f"best lr {rate_text(results.rates[k])}, {100 * acc[o, 0, k]:.1f}%"
+                    if k is not None
                     else "nothing finished")
             parts.append(f"<span style='color:{COLORS[name]}'><b>{name}</b></span> {best}")
         where = f" from {Path(source).name}" if source else ""
@@ -390,6 +468,8 @@ class View(LabView):
                 plot.remove_curve(name)
         self.loss_crosses.setData([], [])
         self.acc_crosses.setData([], [])
+        if hasattr(self, "test_dots"):
+            self._show_test_dots(None)
         for dots in getattr(self, "pending_dots", ()):
             dots.setData([], [])
         self.note.setText("")
@@ -410,41 +490,84 @@ class View(LabView):
                 drawn.append((o, d, label, name, style))
         return drawn
 
-    def _frame_rate_plots(self, rates, acc, what: str) -> None:
-        """Titles and ranges of the loss and accuracy plots against the learning rate."""
-        # log10 units in log mode: the whole sweep, a little margin either side.
+    def _frame_rate_plots(self, rates, acc, loss) -> None:
+        """Ranges and ticks of the loss and accuracy plots against the learning rate."""
+        # log10 units in log mode: the whole sweep, a margin either side wide enough for
+        # half a tick label (pyqtgraph drops one that would stick out); ticks at the
+        # powers of ten, all written alike.
         lo, hi = np.log10(rates[0]), np.log10(rates[-1])
-        margin = 0.06 * (hi - lo)
-        for plot, title in ((self.loss_plot, "Loss"), (self.acc_plot, "Accuracy")):
-            plot.plot_item.setTitle(f"{title} vs learning rate ({what})")
+        margin = 0.09 * (hi - lo)
+        ticks = decade_ticks(rates[0], rates[-1])
+        for plot in (self.loss_plot, self.acc_plot):
             plot.plot_item.setXRange(lo - margin, hi + margin, padding=0)
+            plot.plot_item.getAxis("bottom").setTicks([ticks, []])
         self.acc_plot.plot_item.setYRange(0, max(0.1, float(np.nanmax(acc, initial=0)) * 1.1),
                                           padding=0)
+        top = loss_top(loss)
+        finite = loss[np.isfinite(loss) & (loss <= top)]
+        low = min(float(finite.min()) if finite.size else 0.0, 0.95 * CHANCE_LOSS)
+        self.loss_plot.plot_item.setYRange(max(0.0, low - 0.08 * (top - low)), top, padding=0)
+
+    def _show_key(self, sweep_results: bool) -> None:
+        """The key above the plots: colours, line styles, and what lines and dots are."""
+        colours = " &nbsp; ".join(f"<span style='color:{c}'><b>&#9644; {name}</b></span>"
+                                  for name, c in COLORS.items())
+        if sweep_results:
+            what = "lines: the sweep's test set (held-out images, no dropout)"
+        else:
+            what = ("lines: training, running mean of the last steps; &#9679;/&#9675;: "
+                    "test set after training (held-out images, no dropout)")
+        self.key.setText(f"{colours} &nbsp; &mdash; solid / &#9679;: without dropout, "
+                         f"dashed / &#9675;: with dropout; &times;: diverged. {what}.")
+
+    def _show_test_dots(self, snap: experiment.Snapshot | None) -> None:
+        """The test set's loss and accuracy as dots (none before the end of a run)."""
+        for o, name in enumerate(experiment.OPTIMIZERS):
+            for d, drop in enumerate(experiment.DROPOUT):
+                label = curve_name(name, drop)
+                for what, values in (("loss", None if snap is None else snap.test_loss),
+                                     ("accuracy",
+                                      None if snap is None else snap.test_accuracy)):
+                    dots = self.test_dots[what][label]
+                    if values is None:
+                        dots.setData([], [])
+                    else:
+                        ok = np.isfinite(values[o, d])
+                        dots.setData(snap.rates[ok], values[o, d][ok])
 
     def draw(self, snap: experiment.Snapshot) -> None:
+        # Lines: the running training means, from the first snapshot to the last.
+        self._draw_rate_curves(snap.optimizers, snap.dropout, snap.rates, snap.loss,
+                               snap.accuracy)
+        self._show_test_dots(snap if snap.test_loss is not None else None)
+        self._show_key(sweep_results=False)
+        self._draw_crosses(snap)
+        self._draw_steps(snap)
+        shown = [snap.accuracy] if snap.test_accuracy is None else [snap.accuracy,
+                                                                    snap.test_accuracy]
+        losses = snap.loss if snap.test_loss is None else np.stack([snap.loss,
+                                                                    snap.test_loss])
+        self._frame_rate_plots(snap.rates, np.stack(shown), losses)
         loss, acc, on_test = shown_values(snap)
-        self._draw_rate_curves(snap.optimizers, snap.dropout, snap.rates, loss, acc)
-        self._draw_crosses(snap, loss)
-        self._draw_steps(snap, loss, acc)
-        what = "test set" if on_test else "training, running mean"
-        self._frame_rate_plots(snap.rates, acc, what)
         self._draw_note(snap, loss, acc, on_test)
 
-    def _draw_crosses(self, snap, loss) -> None:
+    def _draw_crosses(self, snap) -> None:
+        """Diverged members: a cross at the top of the loss plot, at 0 on accuracy."""
         o_i, d_i, r_i = np.nonzero(snap.diverged)
         xs = snap.rates[r_i]
-        finite = loss[np.isfinite(loss)]
-        top = max(CHANCE_LOSS, float(finite.max()) if finite.size else CHANCE_LOSS) * 1.05
-        self.loss_crosses.setData(xs, np.full(len(xs), top))
+        losses = snap.loss if snap.test_loss is None else np.stack([snap.loss, snap.test_loss])
+        self.loss_crosses.setData(xs, np.full(len(xs), 0.97 * loss_top(losses)))
         self.acc_crosses.setData(xs, np.zeros(len(xs)))
 
-    def _draw_steps(self, snap, loss, acc) -> None:
+    def _draw_steps(self, snap) -> None:
+        """The training loss over steps of each optimizer's rate with the best running
+        training accuracy (not the test set's: the choice keeps one meaning all run)."""
         steps = snap.curves["step"]
         history = np.reshape(snap.curves["loss"], (len(steps),) + snap.loss.shape)
         for o, name in enumerate(snap.optimizers):
             for d, drop in enumerate(snap.dropout):
                 label = curve_name(name, drop)
-                k = best_member(acc[o, d], loss[o, d])
+                k = best_member(snap.accuracy[o, d], snap.loss[o, d])
                 y = history[:, o, d, k] if k is not None else np.full(len(steps), np.nan)
                 self.steps_plot.set_curve(label, steps, y, color=COLORS[name],
                                           style="dash" if drop else "solid")
@@ -459,13 +582,17 @@ class View(LabView):
                 if k is None:
                     bits.append(f"{tag}: all diverged")
                 else:
-                    bits.append(f"{tag} lr {snap.rates[k]:.1e}, {100 * acc[o, d, k]:.1f}%")
+                    bits.append(f"{tag} lr {rate_text(snap.rates[k])}, "
+                                f"{100 * acc[o, d, k]:.1f}%")
             bad = int(snap.diverged[o].sum())
             div = f", {bad} diverged" if bad else ""
             parts.append(f"<span style='color:{COLORS[name]}'><b>{name}</b></span> "
                          + " / ".join(bits) + div)
         where = (f"accuracy on {snap.test_samples} held-out images, no dropout" if on_test
                  else "running training accuracy")
+        losses = snap.loss if snap.test_loss is None else np.stack([snap.loss, snap.test_loss])
+        above = int(np.sum(np.isfinite(losses) & (losses > loss_top(losses))))
+        off = f" {above} losses above {loss_top(losses):.1f} are off the top." if above else ""
         self.note.setText(
             f"Step {snap.step} of {snap.total_steps} ({snap.model}, {len(snap.rates)} rates; "
-            f"{where}): " + "; ".join(parts) + ".")
+            f"{where}): " + "; ".join(parts) + "." + off)
