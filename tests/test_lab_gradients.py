@@ -297,11 +297,105 @@ def test_view_draws_engine_numbers_and_follows_settings(qtbot, shown_lab, previe
     assert view.graph.states[pow_index] == "current"
     assert view.graph.states[-1] == "shown"
     assert "adjoint = -1" in view.graph.texts[pow_index]
-    assert "Sub sends -1" in view.step_label.text()
+    assert "Sub sends -1 × 1 = -1" in view.step_label.text()
     view.run()
     qtbot.waitUntil(lambda: view.runner.state == "finished", timeout=5000)
     assert view.last_snapshot.step == 5
     x_index = [n.label for n in view.last_snapshot.nodes].index("x")
     assert view.graph.texts[x_index] == "x\nvalue = 3\nadjoint = -0.99"
     assert "df/dx = -0.98999, df/dy = -75" in view.step_label.text()
+    view.shutdown()
+
+
+# -- local derivatives on the edges, kinks, missing error curves, wrapping ---------------------
+
+
+def test_each_message_carries_its_local_derivative_formula_and_value():
+    snap = run_all()[0]  # sin(x) - y**3 at x=3, y=5
+    labels = [n.label for n in snap.nodes]
+    edges = {(labels[m[0]], labels[m[2]]): (text, value, m[3]) for m, text, value in
+             zip(snap.messages, snap.local_texts, snap.local_values)}
+    assert edges[("Sin", "x")] == ("cos x", pytest.approx(math.cos(3)), pytest.approx(math.cos(3)))
+    assert edges[("Pow", "y")] == ("3y^2", pytest.approx(75.0), pytest.approx(-75.0))
+    assert edges[("Sub", "Sin")][:2] == ("1", 1.0) and edges[("Sub", "Pow")][:2] == ("-1", -1.0)
+    # The message is the local derivative times the consumer's adjoint.
+    for (consumer, _, _, message), value in zip(snap.messages, snap.local_values):
+        assert message == pytest.approx(value * snap.nodes[consumer].adjoint)
+
+
+@pytest.mark.parametrize("op, position, operands, text", [
+    ("Sin", 0, ["x"], "cos x"), ("Cos", 0, ["Mul"], "-sin(Mul)"), ("Exp", 0, ["Div"], "exp(Div)"),
+    ("Pow", 0, ["y", "3"], "3y^2"), ("Pow", 0, ["x", "2"], "2x"), ("Pow", 0, ["x", "0.5"],
+                                                                     "0.5·x^-0.5"),
+    ("Pow", 1, ["2", "x"], "2^x·ln 2"), ("Mul", 0, ["x", "y"], "y"), ("Mul", 1, ["x", "y"], "x"),
+    ("Div", 0, ["x", "y"], "1/y"), ("Div", 1, ["x", "y"], "-x/y²"), ("Sub", 1, ["a", "b"], "-1"),
+    ("Abs", 0, ["x"], "sign x"), ("Relu", 0, ["x"], "[x > 0]"), ("Log", 0, ["x"], "1/x"),
+    ("Maximum", 0, ["x", "y"], "[x ≥ y]"), ("Sigmoid", 0, ["Add"], "σ(Add)(1 - σ(Add))"),
+])
+def test_local_derivative_formulas(op, position, operands, text):
+    assert lab.local_derivative_text(op, position, operands) == text
+
+
+def test_a_kink_is_flagged_and_explained_and_a_flat_or_missing_error_curve_says_why():
+    relu = run_all(expression="relu(x) + abs(y)", values="x=0, y=0")[0]
+    assert relu.kinks == ("relu of x = 0", "abs of y = 0")
+    assert relu.numerical[0] == pytest.approx(0.5) and relu.automatic[0] == 0
+    note = relu.mismatch_notes[0]
+    assert note.startswith("df/dx: numerical 0.5 ≠ automatic 0. A kink (relu of x = 0")
+    assert "subgradient" in note and "no h brings them together" in note
+    assert relu.mismatch_notes[1] == ""  # abs at 0: both 0, by symmetry
+    assert relu.error_notes[0] == "df/dx: flat at 0.5 for every h: a kink, not a bad h."
+    assert relu.error_notes[1] == ("df/dy: no curve: the error is exactly 0 for every h (a log "
+                                   "axis has no 0).")
+    tie = run_all(expression="maximum(x, y)", values="x=1, y=1")[0]
+    assert tie.kinks == ("maximum of x and y, equal at 1",)
+    assert all("≠" in n for n in tie.mismatch_notes)
+    smooth = run_all()[0]
+    assert smooth.kinks == () and smooth.mismatch_notes == ("", "") and smooth.error_notes == ("", "")
+    root = run_all(expression="sqrt(x)", values="x=0")[0]
+    assert "not finite" in root.mismatch_notes[0]
+    assert root.error_notes[0] == "df/dx: no curve: the derivative is not finite here."
+
+
+def test_sympy_text_splits_between_terms_only():
+    text = "2*x*y**2/(x**2*y**2 + 1) + y*exp(-y**2/2)*cos(x*y) - sign(x)"
+    assert lab.split_terms(text) == ("2*x*y**2/(x**2*y**2 + 1)", "+ y*exp(-y**2/2)*cos(x*y)",
+                                     "- sign(x)")
+    assert lab.split_terms("-3*y**2") == ("-3*y**2",)
+    assert lab.split_terms("-x + y - exp(-x - y)") == ("-x", "+ y", "- exp(-x - y)")
+
+    from vizlab.labs.gradients import terms_html
+
+    html = terms_html(text)
+    # Breakable spaces only between terms: none inside one, and no '-' to break after.
+    assert html.count(" ") == 2 and "-" not in html
+    assert html.split(" ")[1].startswith("+&nbsp;y*exp(\u2011y**2/2)")
+    long = " + ".join(f"a{i}*b{i}" for i in range(60))
+    cut = terms_html(long, limit=40)
+    assert cut.endswith("+&nbsp;a4*b4 …") and "a5*b5" not in cut  # whole terms, then …
+
+
+def test_view_keeps_edge_labels_and_shows_kink_and_error_notes(qtbot, shown_lab, previewed):
+    view = shown_lab("gradients")
+    for step in range(1, 6):  # the whole backward pass of sin(x) - y**3
+        view.step()
+        qtbot.waitUntil(lambda s=step: view.last_snapshot.step == s, timeout=5000)
+    shown = [label.toPlainText() for label in view.edge_labels if label.isVisible()]
+    # Every edge the pass went through keeps its label: local derivative, then the message.
+    assert sorted(shown) == sorted(["1\n→ 1", "-1\n→ -1", "cos x = -0.99\n→ -0.99",
+                                    "3y^2 = 75\n→ -75"])
+    colors = {label.toPlainText(): label.textItem.defaultTextColor().name()
+              for label in view.edge_labels if label.isVisible()}
+    assert colors["cos x = -0.99\n→ -0.99"] == "#e8590c"  # the last step's edge
+    assert colors["3y^2 = 75\n→ -75"] == "#2f9e44"  # done earlier
+    assert not view.mismatch_label.isVisible() and not view.error_note.isVisible()
+    view.run()  # to the end of the pass, so new settings preview again
+    qtbot.waitUntil(lambda: view.runner.state == "finished", timeout=5000)
+
+    view.apply_settings({"expression": "relu(x) + abs(y)", "values": "x=0, y=0"})
+    previewed(view)
+    assert view.mismatch_label.isVisible()
+    assert "A kink (relu of x = 0; abs of y = 0)" in view.mismatch_label.text()
+    assert view.derivative_table.item(3, 0).text() == "⚠ 5.0e-01"
+    assert view.error_note.isVisible() and "no curve" in view.error_note.text()
     view.shutdown()

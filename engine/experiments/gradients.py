@@ -169,11 +169,20 @@ class Snapshot:
     # What each op sends back to each of its inputs: (consumer, input position, input
     # node, value) = the op's registered gradient applied to the op's adjoint.
     messages: tuple[tuple[int, int, int, float], ...]
+    # Per message: the local derivative d consumer / d input as a formula ("cos x",
+    # "3y^2") and its value; the message is that value times the consumer's adjoint.
+    local_texts: tuple[str, ...]
+    local_values: tuple[float, ...]
     automatic: np.ndarray  # (V,) d output / d variable, en.gradients
     numerical: np.ndarray  # (V,) central differences with step h
     symbolic: np.ndarray  # (V,) sympy's derivative evaluated at the point
     symbolic_text: tuple[str, ...]  # sympy's derivative per variable
     sympy_text: str  # the expression as sympy writes it
+    kinks: tuple[str, ...]  # where f is evaluated on a kink: "abs at x = 0", ...
+    # Per variable: "" where numerical and automatic agree, else why they do not.
+    mismatch_notes: tuple[str, ...]
+    # Per variable: "" where the error-vs-h curve shows, else why it cannot (all zero).
+    error_notes: tuple[str, ...]
     h: float
     h_grid: np.ndarray  # (H,) steps for the error curve
     h_errors: np.ndarray  # (V, H) |numerical(h) - automatic|
@@ -236,16 +245,22 @@ def _snapshot(config: Config, expression: Expression, point: dict[str, float],
     reverse_order = tuple(i for i in reversed(range(len(nodes))) if nodes[i].kind != "constant")
 
     # What each op sends to its inputs: its registered gradient, given its adjoint.
-    messages = []
+    messages, local_texts, local_values = [], [], []
     with en.no_grad():
         for i, n in enumerate(nodes_t):
             if n.kind != "op":
                 continue
             op = n.tensor.op
-            grads = en.get_gradient(op.name)(op, np.asarray(adjoints[differentiable.index(i)]))
-            for position, (source, g) in enumerate(zip(n.inputs, grads)):
+            upstream = np.asarray(adjoints[differentiable.index(i)])
+            grads = en.get_gradient(op.name)(op, upstream)
+            # The same rule given an adjoint of 1: the local derivative alone.
+            local = en.get_gradient(op.name)(op, np.ones_like(upstream))
+            operands = [_operand_name(nodes[j]) for j in n.inputs]
+            for position, (source, g, d) in enumerate(zip(n.inputs, grads, local)):
                 if g is not None and nodes[source].kind != "constant":
                     messages.append((i, position, source, float(np.sum(g))))
+                    local_texts.append(local_derivative_text(n.label, position, operands))
+                    local_values.append(float(np.sum(d)) if d is not None else math.nan)
 
     automatic = np.array(en.gradients(trace.output, var_list), dtype=np.float64).reshape(-1)
     h = 10.0 ** config.log10_h
@@ -254,6 +269,7 @@ def _snapshot(config: Config, expression: Expression, point: dict[str, float],
                          for step in H_GRID], axis=1) if names else np.zeros((0, len(H_GRID)))
 
     symbolic, symbolic_text, sympy_text = _symbolic(expression, point)
+    kinks = find_kinks(nodes, trace, names)
     curve_variable = config.plot_along.strip()
     if curve_variable not in names:
         curve_variable = names[0]
@@ -270,13 +286,171 @@ def _snapshot(config: Config, expression: Expression, point: dict[str, float],
         defaulted=tuple(n for n in names if n not in given),
         unused=tuple(n for n in given if n not in names),
         output=float(trace.output.value), nodes=nodes, reverse_order=reverse_order,
-        messages=tuple(messages), automatic=automatic, numerical=numerical,
-        symbolic=symbolic, symbolic_text=symbolic_text, sympy_text=sympy_text, h=h,
+        messages=tuple(messages), local_texts=tuple(local_texts),
+        local_values=tuple(local_values), automatic=automatic, numerical=numerical,
+        symbolic=symbolic, symbolic_text=symbolic_text, sympy_text=sympy_text,
+        kinks=kinks,
+        mismatch_notes=tuple(mismatch_note(v, numerical[k], automatic[k], h, kinks)
+                             for k, v in enumerate(names)),
+        error_notes=tuple(error_note(v, h_errors[k], kinks) for k, v in enumerate(names)),
+        h=h,
         h_grid=H_GRID.copy(), h_errors=h_errors, curve_variable=curve_variable,
         curve_x=curve_x, curve_f=curve_f, curve_df=curve_df,
         learning_rate=float(config.learning_rate), edit=config.edit_gradient, edited=edited,
         **panel,
     )
+
+
+def _operand_name(node: GraphNode) -> str:
+    """How a local derivative names an operand: a variable or number as itself, an
+    intermediate result by its op (Mul, Sin, ...)."""
+    return node.label
+
+
+def _wrap(name: str) -> str:
+    """`name` ready to stand after a function name or before a power: x, 3, or (Mul)."""
+    simple = _NAME.fullmatch(name) or re.fullmatch(r"[0-9.]+", name)
+    return name if simple else f"({name})"
+
+
+def local_derivative_text(op: str, position: int, operands: list[str]) -> str:
+    """d op / d operand `position` as a short formula in the operands' names, e.g.
+    ("Sin", 0, ["x"]) -> "cos x" and ("Pow", 0, ["y", "3"]) -> "3y^2". Minus signs are
+    ASCII, as in the numbers beside them."""
+    return _local_derivative_text(op, position, operands).replace("−", "-")
+
+
+def _local_derivative_text(op: str, position: int, operands: list[str]) -> str:
+    a = _wrap(operands[0])
+    b = _wrap(operands[1]) if len(operands) > 1 else ""
+    sep = lambda f, arg: f"{f} {arg}" if not arg.startswith("(") else f"{f}{arg}"  # noqa: E731
+    one_arg = {
+        "Sin": sep("cos", a), "Cos": "−" + sep("sin", a), "Tan": "1 + " + sep("tan²", a),
+        "Exp": sep("exp", a), "Log": f"1/{a}", "Tanh": "1 − " + sep("tanh²", a),
+        "Sqrt": f"1/(2√{a})", "Abs": sep("sign", a), "Square": f"2{a}",
+        "Sigmoid": f"σ({operands[0]})(1 − σ({operands[0]}))", "Relu": f"[{a} > 0]",
+        "Softplus": f"σ({operands[0]})", "Neg": "−1",
+    }
+    if op in one_arg:
+        return one_arg[op]
+    if op == "Add":
+        return "1"
+    if op == "Sub":
+        return "1" if position == 0 else "−1"
+    if op == "Mul":
+        return b if position == 0 else a
+    if op == "Div":
+        return f"1/{b}" if position == 0 else f"−{a}/{b}²"
+    if op == "Pow":
+        if position == 1:
+            return f"{a}^{b}·ln {a}"
+        try:
+            exponent = float(operands[1])
+        except ValueError:
+            return f"{b}·{a}^({b} − 1)"
+        lower = exponent - 1
+        if lower == 0:
+            return _number(exponent)
+        power = "" if lower == 1 else f"^{_number(lower)}"
+        factor = _number(exponent)
+        joiner = "" if _NAME.fullmatch(operands[0]) and factor.isdigit() else "·"
+        return f"{factor}{joiner}{a}{power}"
+    if op == "Maximum":
+        return f"[{a} ≥ {b}]" if position == 0 else f"[{b} > {a}]"
+    if op == "Minimum":
+        return f"[{a} ≤ {b}]" if position == 0 else f"[{b} < {a}]"
+    return f"d{op}/d{a}"
+
+
+def _number(value: float) -> str:
+    return f"{value:g}"
+
+
+# Ops whose derivative jumps at a point: (op, the condition that puts an input on it).
+KINKED_OPS = ("Abs", "Relu", "Maximum", "Minimum")
+
+
+def find_kinks(nodes: tuple[GraphNode, ...], trace, names: tuple[str, ...]) -> tuple[str, ...]:
+    """Where the point puts a kinked op exactly on its kink: "abs at x = 0", ...
+
+    There f has no derivative: the slopes on the two sides differ, central differences
+    give their average and the engine one side's (a subgradient).
+    """
+    found = []
+    for node in nodes:
+        if node.kind != "op" or node.label not in KINKED_OPS:
+            continue
+        args = [nodes[j] for j in node.inputs]
+        described = " and ".join(_describe(a) for a in args)
+        if node.label in ("Abs", "Relu") and args[0].value == 0:
+            found.append(f"{node.label.lower()} of {described} = 0")
+        elif node.label in ("Maximum", "Minimum") and args[0].value == args[1].value:
+            found.append(f"{node.label.lower()} of {described}, equal at "
+                         f"{_number(args[0].value)}")
+    return tuple(found)
+
+
+def _describe(node: GraphNode) -> str:
+    return node.label if node.kind != "op" else f"a {node.label} result"
+
+
+def mismatch_note(variable: str, numerical: float, automatic: float, h: float,
+                  kinks: tuple[str, ...]) -> str:
+    """Why numerical and automatic differ for this variable ("" when they agree as well
+    as central differences can: within about h² and the rounding of f divided by h)."""
+    if not (math.isfinite(numerical) and math.isfinite(automatic)):
+        if math.isfinite(numerical) == math.isfinite(automatic) and (
+                numerical == automatic):
+            return ""
+        return (f"df/d{variable}: numerical {numerical:.6g}, automatic {automatic:.6g}: "
+                "the derivative is not finite here (f is not differentiable at this point, "
+                "e.g. sqrt at 0).")
+    tolerance = 1e-4 * max(1.0, abs(automatic)) + 1e3 * h * h
+    if abs(numerical - automatic) <= tolerance:
+        return ""
+    why = (f"A kink ({'; '.join(kinks)}): central differences average the slopes of the two "
+           "sides, the engine takes one side's (a subgradient); no h brings them together."
+           if kinks else
+           f"h = {h:.0e} is too large or too small for f here (see the error against h).")
+    return (f"df/d{variable}: numerical {numerical:.6g} ≠ automatic {automatic:.6g}. "
+            + why)
+
+
+def error_note(variable: str, errors: np.ndarray, kinks: tuple[str, ...] = ()) -> str:
+    """Why the error-vs-h curve of this variable is missing, or flat ("" when it shows
+    the usual V)."""
+    finite = np.isfinite(errors)
+    if not finite.any():
+        return f"df/d{variable}: no curve: the derivative is not finite here."
+    if np.all(errors[finite] == 0):
+        return (f"df/d{variable}: no curve: the error is exactly 0 for every h (a log axis "
+                "has no 0).")
+    if np.all(errors[finite] > 0) and finite.all():
+        low, high = float(errors.min()), float(errors.max())
+        if kinks and high > 1e-3 and high <= 1.01 * low:
+            return f"df/d{variable}: flat at {low:.3g} for every h: a kink, not a bad h."
+        return ""
+    return f"df/d{variable}: gaps where the error is exactly 0 (a log axis has no 0)."
+
+
+def split_terms(text: str) -> tuple[str, ...]:
+    """sympy's text cut into its top-level terms, each with its sign, so a view can wrap
+    between terms and never inside one: "a*b + c*(d - e) - f" -> ("a*b", "+ c*(d - e)",
+    "- f"). A ' + ' or ' - ' inside brackets belongs to its term."""
+    terms, depth, start, i = [], 0, 0, 0
+    while i < len(text):
+        ch = text[i]
+        if ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+        elif depth == 0 and text.startswith((" + ", " - "), i) and i > start:
+            terms.append(text[start:i].strip())
+            start = i + 1  # the sign starts the next term
+            i += 2
+        i += 1
+    terms.append(text[start:].strip())
+    return tuple(t for t in terms if t)
 
 
 def _rule(op_name: str) -> str:

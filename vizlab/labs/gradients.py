@@ -8,12 +8,14 @@ from typing import Any
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor
+from PySide6.QtGui import QColor, QFontMetrics
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QFrame,
     QGridLayout,
     QHeaderView,
     QLabel,
+    QScrollArea,
     QSizePolicy,
     QTableWidget,
     QTableWidgetItem,
@@ -21,10 +23,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.experiments.gradients import PRESETS
+from engine.experiments.gradients import PRESETS, split_terms
 from vizlab.labs.base import LabView
-from vizlab.widgets import CurvePlot
-from vizlab.widgets.graph import HIGHLIGHT_COLOR, GraphView
+from vizlab.widgets import CurvePlot, _style
+from vizlab.widgets.graph import HIGHLIGHT_COLOR, STATES, GraphView
 from vizlab.widgets.text import note_label
 
 HELP = """
@@ -51,6 +53,10 @@ the gradients (zero, clip or negate some of them) and see where the variables go
 <p>The expression is parsed safely: only numbers, lowercase names, + - * / ** and the
 listed functions are accepted; anything else is refused with the reason.</p>
 """
+
+DONE_EDGE_COLOR = STATES["shown"][1]  # an edge the backward pass has been through
+FLAG_COLOR = "#c92a2a"  # numerical and automatic disagree
+EDGE_LABEL_PT = 9
 
 # Rows of the two tables; their columns are the variables.
 ROWS_DERIVATIVES = ("numerical", "symbolic", "automatic", "|num − auto|")
@@ -136,6 +142,8 @@ class View(LabView):
 
         graph_box, graph_layout = _panel("Computation graph: forward values, backward adjoints")
         self.graph = GraphView()
+        # Labels on the edges the backward pass went through: local derivative and message.
+        self.edge_labels: list[pg.TextItem] = []
         self.step_label = note_label()
         self.step_label.setMinimumHeight(52)
         self.step_label.setAlignment(Qt.AlignmentFlag.AlignTop)
@@ -146,8 +154,11 @@ class View(LabView):
         self.point_label = note_label()
         self.derivative_table = _table(ROWS_DERIVATIVES)
         self.symbolic_label = note_label()
+        self.mismatch_label = note_label()
+        self.mismatch_label.hide()
         deriv_layout.addWidget(self.point_label)
         deriv_layout.addWidget(self.derivative_table)
+        deriv_layout.addWidget(self.mismatch_label)
         deriv_layout.addWidget(self.symbolic_label)
         deriv_layout.addStretch(1)
 
@@ -164,7 +175,7 @@ class View(LabView):
         curves_layout.addWidget(self.df_plot)
 
         self.error_plot = CurvePlot("Error vs step h", x_label="h (central differences)",
-                                    y_label="|numerical − automatic|", log_y=True)
+                                    y_label="|num − auto|", log_y=True)
         self.error_plot.plot_item.setLogMode(x=True)
         # Bottom left: the V leaves it empty (small h errs by round-off, up high).
         self.error_plot.plot_item.legend.anchor((0, 1), (0, 1), offset=(8, -8))
@@ -173,6 +184,14 @@ class View(LabView):
             label="your h", labelOpts={"position": 0.6, "color": "#555555",
                                        "fill": pg.mkBrush(255, 255, 255, 200)})
         self.error_plot.plot_item.addItem(self.h_marker, ignoreBounds=True)
+        self.error_note = note_label()
+        self.error_note.hide()
+        errors = QWidget()
+        errors_layout = QVBoxLayout(errors)
+        errors_layout.setContentsMargins(0, 0, 0, 0)
+        errors_layout.setSpacing(2)
+        errors_layout.addWidget(self.error_plot, 1)
+        errors_layout.addWidget(self.error_note)
 
         apply_box, apply_layout = _panel("minimize = compute_gradients + apply_gradients")
         self.apply_code = note_label()
@@ -184,9 +203,15 @@ class View(LabView):
         apply_layout.addStretch(1)
 
         grid.addWidget(graph_box, 0, 0, 1, 2)
-        grid.addWidget(deriv_box, 0, 2)
+        # Its notes can outgrow a small window: scroll rather than overlap.
+        deriv_scroll = QScrollArea()
+        deriv_scroll.setWidget(deriv_box)
+        deriv_scroll.setWidgetResizable(True)
+        deriv_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        deriv_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        grid.addWidget(deriv_scroll, 0, 2)
         grid.addWidget(curves, 1, 0)
-        grid.addWidget(self.error_plot, 1, 1)
+        grid.addWidget(errors, 1, 1)
         grid.addWidget(apply_box, 1, 2)
         grid.setRowStretch(0, 11)
         grid.setRowStretch(1, 10)
@@ -231,28 +256,81 @@ class View(LabView):
         compact = len(nodes) > 10
         value_key, adjoint_key = ("val ", "adj ") if compact else ("value = ", "adjoint = ")
         digits = 3 if compact else 4
+        self._box_lines: list[list[str]] = []
         for i, node in enumerate(nodes):
             if node.kind == "constant":
                 lines = [node.label] if node.label == fmt(node.value) else \
                     [node.label, f"= {fmt(node.value, 4)}"]
                 self.graph.set_node(i, lines, "constant")
+                self._box_lines.append(lines)
                 continue
             title = node.label + (" = f" if i == output else "")
             shown = snap.shown(i)
             adjoint = fmt(node.adjoint, digits) if shown else "?"
             state = "current" if i == current else ("shown" if shown else "pending")
-            self.graph.set_node(i, [title, value_key + fmt(node.value, digits),
-                                    adjoint_key + adjoint], state)
+            lines = [title, value_key + fmt(node.value, digits), adjoint_key + adjoint]
+            self.graph.set_node(i, lines, state)
+            self._box_lines.append(lines)
 
         if current is None or current == output:
             self.graph.highlight_edges([])
         else:
             incoming = [m for m in snap.messages if m[2] == current]
-            # Labels on the edges only where layers are far enough apart to hold them.
-            layers = int(self.graph.positions[:, 0].max()) + 1
-            labels = [fmt(m[3], 4) for m in incoming] if layers <= 5 and not compact else []
-            self.graph.highlight_edges([(m[2], m[0]) for m in incoming], labels)
+            self.graph.highlight_edges([(m[2], m[0]) for m in incoming])
+        self._draw_edge_labels(snap, compact)
         self.step_label.setText(self._step_text(snap))
+
+    def _edge_room(self, source: int, consumer: int) -> float:
+        """Pixels of the edge between the two boxes, measured along x."""
+        vb = self.graph.plot_item.vb
+        (x0, x1), _ = vb.viewRange()
+        per_unit = vb.width() / max(x1 - x0, 1e-9)
+        size = 9 if len(self._box_lines) <= 12 else 8  # GraphView's box font
+        metrics = QFontMetrics(_style.font(size))
+
+        def half_width(i: int) -> float:
+            return (max(metrics.horizontalAdvance(line) for line in self._box_lines[i])
+                    + 12) / 2
+
+        gap = abs(self.graph.positions[consumer][0] - self.graph.positions[source][0])
+        return gap * per_unit - half_width(source) - half_width(consumer)
+
+    def _draw_edge_labels(self, snap, compact: bool) -> None:
+        """A label on each edge the backward pass has reached: the consumer's local
+        derivative (cos x = −0.99) over what it sends back (→ −0.99). On a big graph only
+        the current step's, so they do not pile up."""
+        current = snap.current
+        metrics = QFontMetrics(_style.font(EDGE_LABEL_PT))
+        wanted = []
+        for k, (consumer, _position, source, message) in enumerate(snap.messages):
+            if not snap.shown(source) or (compact and source != current):
+                continue
+            # The whole label where the gap between the two boxes holds it, else only
+            # what the edge sends, else nothing (the step text says it all).
+            room = self._edge_room(source, consumer)
+            full = edge_label_text(snap.local_texts[k], snap.local_values[k], message)
+            for text in (full, f"→ {fmt(message, 4)}"):
+                if max(metrics.horizontalAdvance(line) for line in text.split("\n")) + 10 <= room:
+                    break
+            else:
+                continue
+            color = HIGHLIGHT_COLOR if source == current else DONE_EDGE_COLOR
+            middle = (self.graph.positions[source] + self.graph.positions[consumer]) / 2
+            wanted.append((text, color, middle))
+        while len(self.edge_labels) < len(wanted):
+            label = pg.TextItem("", anchor=(0.5, 0.5), fill=pg.mkBrush(255, 255, 255, 230))
+            label.setFont(_style.font(EDGE_LABEL_PT))
+            label.setZValue(3)
+            self.graph.plot_item.addItem(label)
+            self.edge_labels.append(label)
+        for k, label in enumerate(self.edge_labels):
+            if k < len(wanted):
+                text, color, middle = wanted[k]
+                label.setText(text, color=color)
+                label.setPos(float(middle[0]), float(middle[1]))
+                label.show()
+            else:
+                label.hide()
 
     def _step_text(self, snap) -> str:
         nodes = snap.nodes
@@ -266,8 +344,13 @@ class View(LabView):
         if current == len(nodes) - 1:
             text = head + "The output starts the backward pass: its adjoint is df/df = 1."
         else:
-            incoming = [m for m in snap.messages if m[2] == current]
-            parts = " + ".join(f"{nodes[m[0]].label} sends {fmt(m[3], 4)}" for m in incoming)
+            incoming = [k for k, m in enumerate(snap.messages) if m[2] == current]
+            parts = " + ".join(
+                f"{nodes[snap.messages[k][0]].label} sends "
+                f"{_escape(local_derivative(snap.local_texts[k], snap.local_values[k]))} "
+                f"× {fmt(nodes[snap.messages[k][0]].adjoint, 4)} = "
+                f"{fmt(snap.messages[k][3], 4)}" for k in incoming)
+            incoming = [snap.messages[k] for k in incoming]
             text = (head + f"Its adjoint is the sum of what its consumers send back: {parts}"
                     f" → <b>{fmt(node.adjoint)}</b>.")
             rules = dict.fromkeys(nodes[m[0]].label for m in incoming if nodes[m[0]].rule)
@@ -288,7 +371,8 @@ class View(LabView):
             notes.append(f"not in the expression: {', '.join(snap.unused)}")
         extra = f" <span style='color:#8a6d00'>({'; '.join(notes)})</span>" if notes else ""
         self.point_label.setText(
-            f"f = {snap.expression} at {point}: f = <b>{fmt(snap.output, 8)}</b>{extra}")
+            f"f = {terms_html(snap.expression)} at {unbreakable(point)}: "
+            f"f = <b>{fmt(snap.output, 8)}</b>{extra}")
         table = self.derivative_table
         _set_columns(table, [f"df/d{v}" for v in snap.variables])
         # As many digits as the columns have room for: 9 shows where the methods differ.
@@ -299,16 +383,31 @@ class View(LabView):
             _set_cell(table, 0, col, fmt(numerical, digits))
             _set_cell(table, 1, col, fmt(symbolic, digits))
             _set_cell(table, 2, col, fmt(automatic, digits))
-            _set_cell(table, 3, col, f"{abs(numerical - automatic):.1e}")
+            flagged = bool(snap.mismatch_notes[col])
+            gap = abs(numerical - automatic)
+            _set_cell(table, 3, col, ("⚠ " if flagged else "") + f"{gap:.1e}",
+                      FLAG_COLOR if flagged else None)
         table.setFixedHeight(_table_height(table))
-        lines = [f"numerical: central differences (f(v + h) − f(v − h)) / 2h, h = {snap.h:.0e}",
-                 f"symbolic: sympy, f = {snap.sympy_text}"]
-        indent = "&nbsp;" * 4
-        derivatives = [indent + _escape(f"df/d{v} = {_shorten(text)}")
-                       for v, text in zip(snap.variables, snap.symbolic_text)]
-        self.symbolic_label.setText("<br>".join(
-            [_escape(line) for line in lines] + derivatives
-            + ["automatic: en.gradients, reverse mode over the recorded graph"]))
+        flags = [note for note in snap.mismatch_notes if note]
+        if snap.kinks and not flags:
+            flags.append(f"f has a kink at this point ({'; '.join(snap.kinks)}): it has no "
+                         "derivative here. Numerical and automatic agree only because the "
+                         "slopes on the two sides average to the engine's choice.")
+        self.mismatch_label.setVisible(bool(flags))
+        self.mismatch_label.setText("<br>".join(
+            f"<span style='color:{FLAG_COLOR}'>⚠ {_escape(f)}</span>" for f in flags))
+        # Formulas in a two-column table: a long one wraps between its terms and its
+        # continuation lines stay right of its "df/dx =".
+        rows = [("f =", snap.sympy_text)] + [
+            (f"df/d{v} =", text) for v, text in zip(snap.variables, snap.symbolic_text)]
+        formulas = "".join(
+            f"<tr><td valign='top' style='padding-left: 12px;'>{unbreakable(name)}</td>"
+            f"<td>{terms_html(text)}</td></tr>" for name, text in rows)
+        self.symbolic_label.setText(
+            _escape("numerical: central differences (f(v + h) − f(v − h)) / 2h, "
+                    f"h = {snap.h:.0e}") + "<br>symbolic: sympy"
+            + f"<table cellspacing='0' cellpadding='1'>{formulas}</table>"
+            "automatic: en.gradients, reverse mode over the recorded graph")
         self.symbolic_label.setToolTip("\n".join(
             [f"f = {snap.sympy_text}"]
             + [f"df/d{v} = {t}" for v, t in zip(snap.variables, snap.symbolic_text)]))
@@ -319,7 +418,7 @@ class View(LabView):
         held_text = f" ({', '.join(held)})" if 0 < len(held) <= 2 else (
             ", others held" if held else "")
         self.f_plot.plot_item.setTitle(f"f along {v}{held_text}", size="11pt")
-        self.df_plot.plot_item.setTitle(f"df/d{v} (en.gradients)", size="11pt")
+        self.df_plot.plot_item.setTitle(f"df/d{v}", size="11pt")
         self.df_plot.plot_item.setLabel("bottom", v)
         self.f_plot.set_curve("f", snap.curve_x, snap.curve_f)
         self.df_plot.set_curve("df", snap.curve_x, snap.curve_df, color="#d62728")
@@ -337,6 +436,9 @@ class View(LabView):
             if name.removeprefix("df/d") not in snap.variables:
                 self.error_plot.remove_curve(name)
         self.h_marker.setValue(np.log10(snap.h))  # the x axis is in log10 units
+        notes = [note for note in snap.error_notes if note]
+        self.error_note.setVisible(bool(notes))
+        self.error_note.setText("<br>".join(_escape(n) for n in notes))
 
     def _draw_apply(self, snap) -> None:
         edit = {"none": "(no edit)", "zero": "zero", "clip": "clip to [-1, 1]",
@@ -378,9 +480,37 @@ def _digits(columns: int, most: int) -> int:
     return min(most, {1: 12, 2: 9, 3: 6}.get(columns, 4))
 
 
-def _shorten(text: str, limit: int = 120) -> str:
-    """Long sympy output cut to a few lines (the tooltip has all of it)."""
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+def edge_label_text(local_text: str, local_value: float, message: float) -> str:
+    """An edge's label: the consumer's local derivative and its value (once, when the
+    formula is a number), then what it sends back (the value times the adjoint)."""
+    return f"{local_derivative(local_text, local_value)}\n→ {fmt(message, 4)}"
+
+
+def local_derivative(text: str, value: float) -> str:
+    """"cos x = −0.99", or just "1" when the formula is the number."""
+    number = fmt(value, 3)
+    return text if text == number else f"{text} = {number}"
+
+
+def terms_html(text: str, limit: int = 160) -> str:
+    """sympy's text with line breaks allowed between its terms only (each term kept
+    whole); long output ends with … after the last term that fits (the tooltip has it
+    all)."""
+    terms = list(split_terms(text))
+    shown, length = [], 0
+    for term in terms:
+        if shown and length + len(term) > limit:
+            shown.append("…")
+            break
+        shown.append(term)
+        length += len(term) + 1
+    return " ".join(unbreakable(_escape(t)) for t in shown)
+
+
+def unbreakable(text: str) -> str:
+    """Text a label will not wrap inside: its spaces non-breaking and its minus signs
+    non-breaking hyphens (Qt wraps after a '-' and ignores CSS white-space on spans)."""
+    return text.replace(" ", "&nbsp;").replace("-", "\u2011")
 
 
 def _escape(text: str) -> str:
