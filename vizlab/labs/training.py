@@ -21,7 +21,7 @@ from vizlab.labs.base import LabView
 from vizlab.widgets import CurvePlot, Heatmap, HistogramPlot, theme
 from vizlab.widgets._base import PlotWidgetBase, remember_base
 from vizlab.widgets.boundary import BoundaryPlot, class_colors
-from vizlab.widgets.heatmap import symmetric_levels
+from vizlab.widgets.heatmap import percentile_levels, shared_levels, symmetric_levels
 
 HELP = """
 <p><b>Training lab.</b> A multilayer perceptron learns the chosen data set. Before
@@ -63,19 +63,12 @@ CONFUSION_CMAP = pg.ColorMap(
     [0.0, 0.02, 0.1, 0.3, 1.0], ["#ffffff", "#c6dbef", "#6baed6", "#2171b5", "#08306b"])
 
 
-def _percentile_levels(values: np.ndarray, percentile: float = 99.0) -> Levels:
-    finite = np.abs(values[np.isfinite(values)])
-    m = float(np.percentile(finite, percentile)) if finite.size else 0.0
-    return (-m, m) if m > 0 else (-1.0, 1.0)
-
-
 def weight_levels(kernels: tuple[np.ndarray, ...], scale: str) -> list[Levels]:
     """Colour levels of each layer's weights for a `heatmap_scale` choice."""
     if scale == "shared":
-        m = max(symmetric_levels(k)[1] for k in kernels)
-        return [(-m, m)] * len(kernels)
+        return [shared_levels(kernels)] * len(kernels)
     if scale == "clipped 1-99%":
-        return [_percentile_levels(k) for k in kernels]
+        return [percentile_levels(k, 99.0) for k in kernels]
     return [symmetric_levels(k) for k in kernels]
 
 
@@ -363,9 +356,7 @@ class View(LabView):
         self.hist_plot = HistogramPlot("Activations", x_label="output")
         self.hist_count = 0
 
-        self.boundary_plot = TrainingBoundary()
-        # 1 unit of x1 as long as 1 unit of x2: circles in the data look like circles.
-        self.boundary_plot.plot_item.setAspectLocked(True, ratio=1.0)
+        self.boundary_plot = TrainingBoundary()  # at equal aspect: circles stay circles
         self.test_scatter = pg.ScatterPlotItem(size=7)
         self.boundary_plot.plot_item.addItem(self.test_scatter)
         self.boundary_plot.plot_item.getViewBox().sigResized.connect(self._fit_boundary)
