@@ -189,3 +189,15 @@ def test_reference_lines_are_grey_not_a_series_colour(qtbot):
     line = plot.add_marker(y=0.5, label="chance")
     assert line.pen.color().name() == theme.GUIDE_COLOR.lower()
     assert line.pen.color().name() not in {c.lower() for c in theme.PALETTE}
+
+
+def test_widgets_never_shown_restyle_too(qtbot):
+    """A lab's other tabs are hidden when the mode changes: their plots restyle all the same."""
+    curve = CurvePlot("hidden tab", x_label="step", y_label="loss")
+    heat = Heatmap("weights", value_label="weight")
+    qtbot.addWidget(curve)
+    qtbot.addWidget(heat)
+    theme.set_presentation(True)
+    assert curve.plot_item.titleLabel.opts["size"] == f"{theme.title_pt()}pt"
+    assert curve.plot_item.getAxis("left").labelStyle["font-size"] == f"{theme.label_pt()}pt"
+    assert heat.color_bar.getAxis("left").labelStyle["font-size"] == f"{theme.tick_pt()}pt"

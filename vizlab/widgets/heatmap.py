@@ -187,7 +187,7 @@ class Heatmap(PlotWidgetBase):
                 colorMapMenu=False,
             )
             self._bar.setImageItem(self._image, insert_in=plot)
-            self._bar.axis.setTickFont(theme.font(theme.tick_pt()))
+            self._style_bar()
             self._bar.axis.enableAutoSIPrefix(False)
             self._set_bar_ticks(self._levels)
         self._image.setImage(self._data, levels=self._levels, autoLevels=False)
@@ -240,6 +240,12 @@ class Heatmap(PlotWidgetBase):
         self._bar.axis.setTicks([self._bar_ticks, []])
         self._fit_bar_axis()
 
+    def _style_bar(self) -> None:
+        # pyqtgraph writes the bar's ticks on its right axis and its label on its left one;
+        # the label at tick size, as room beside a narrow bar is short.
+        theme.restyle_axis(self._bar.axis)
+        theme.restyle_axis(self._bar.getAxis("left"), theme.tick_pt())
+
     def _fit_bar_axis(self) -> None:
         axis = self._bar.axis
         metrics = QFontMetricsF(axis.style["tickFont"] or theme.font(theme.tick_pt()))
@@ -247,8 +253,6 @@ class Heatmap(PlotWidgetBase):
         ticks = axis._tickLevels[0] if axis._tickLevels else self._bar_ticks
         text = max((metrics.horizontalAdvance(t) for _, t in ticks), default=0.0)
         width = text + axis.style["tickTextOffset"][0] + max(0, axis.style["tickLength"])
-        if axis.label.isVisible():
-            width += axis.label.boundingRect().height() * 0.8  # as pyqtgraph measures it
         axis.setWidth(math.ceil(width + _BAR_TEXT_MARGIN))
 
     def bar_ticks(self) -> list[tuple[float, str]]:
@@ -297,7 +301,7 @@ class Heatmap(PlotWidgetBase):
     def restyle(self) -> None:
         super().restyle()
         if self._bar is not None:
-            theme.restyle_axis(self._bar.axis)
+            self._style_bar()
             self._fit_bar_axis()
         self._info.setFont(theme.font(theme.tick_pt()))
 

@@ -32,7 +32,7 @@ class ImageView(QWidget):
 
     def restyle(self) -> None:
         """Title at the current size (presentation mode)."""
-        self.set_title(self._title.text if self._title.isVisible() else "")
+        self.set_title(self._title.text if self._title.isVisibleTo(self._gl.ci) else "")
 
     def set_image(self, arr: np.ndarray) -> None:
         a = np.asarray(arr)

@@ -177,12 +177,12 @@ def style_plot(plot: pg.PlotItem, title: str = "", x_label: str = "", y_label: s
 def restyle_plot(plot: pg.PlotItem) -> None:
     """Apply the current sizes to a plot's title, axis labels and ticks, keeping its texts."""
     title = plot.titleLabel
-    if title.isVisible() and title.text:
+    if title.isVisibleTo(plot) and title.text:
         plot.setTitle(title.text, size=f"{title_pt()}pt")
     for side in ("left", "bottom", "right", "top"):
         axis = plot.getAxis(side)
         axis.setTickFont(font(tick_pt()))
-        if axis.label.isVisible() and axis.labelText:
+        if axis.label.isVisibleTo(axis) and axis.labelText:
             style = dict(axis.labelStyle)
             style["font-size"] = f"{label_pt()}pt"
             axis.setLabel(axis.labelText, axis.labelUnits or None, **style)
@@ -200,12 +200,13 @@ def set_axis_label(plot: pg.PlotItem, side: str, text: str) -> None:
         plot.getAxis(side).showLabel(False)
 
 
-def restyle_axis(axis: pg.AxisItem) -> None:
-    """Current tick font on a lone axis (a colour bar's)."""
+def restyle_axis(axis: pg.AxisItem, label_size: float | None = None) -> None:
+    """Current tick font on a lone axis (a colour bar's), and its label at ``label_size``
+    points (default: the axis-label size)."""
     axis.setTickFont(font(tick_pt()))
-    if axis.label.isVisible() and axis.labelText:
+    if axis.label.isVisibleTo(axis) and axis.labelText:
         style = dict(axis.labelStyle)
-        style["font-size"] = f"{label_pt()}pt"
+        style["font-size"] = f"{label_size or label_pt()}pt"
         axis.setLabel(axis.labelText, axis.labelUnits or None, **style)
 
 
