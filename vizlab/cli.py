@@ -4,6 +4,7 @@
     vizlab list                 the labs and their settings
     vizlab screenshot LAB ...   a PNG of a lab after N steps (no display needed)
     vizlab record LAB ...       a GIF/APNG of a lab training (no display needed)
+    vizlab gallery --out DIR    a PNG of every view of every lab, and an index.html
     vizlab weights list|download vgg16   the Style lab's pretrained weights
 
 Headless commands drive the lab's experiment through a Session in this thread and draw
@@ -82,9 +83,10 @@ class Progress:
         if not terminal:
             return
         filled = int(self.width * done / max(total, 1))
+        # Marked open before the write: a Ctrl+C raised during it still ends the line.
+        self.open = True
         sys.stderr.write(f"\r{what} [{'#' * filled}{'.' * (self.width - filled)}] "
                          f"{done}/{total}")
-        self.open = True
         if done >= total:
             self.end_line()
         sys.stderr.flush()
