@@ -346,7 +346,8 @@ class View(LabView):
         self.acc_plot.plot_item.enableAutoRange(y=False)
         self.dead_plot = CurvePlot("Dead ReLUs", x_label="step", y_label="share of units",
                                    grow_x=True)
-        self.dead_plot.plot_item.setYRange(0, 1.02, padding=0)
+        # a little below 0, so a flat line of no dead units shows above the axis
+        self.dead_plot.plot_item.setYRange(-0.03, 1.02, padding=0)
         self.dead_plot.plot_item.enableAutoRange(y=False)
         dead_box = self.dead_plot.plot_item.getViewBox()
         self.dead_note = pg.TextItem("", color="#444444", anchor=(0.5, 0.5))
