@@ -78,6 +78,7 @@ def test_comparing_side_by_side_keeps_every_plot_readable_at_1280x800(qtbot, win
     assert window.pages["training"].orientation() == Qt.Orientation.Horizontal
     assert lab.views_only and twin.views_only  # beside two settings panels: slivers
     assert "Ctrl+E" in twin.pending_label.text()
+    assert lab.pending_label.text() == "Run A" and not lab.pending_label.isHidden()
     for view in (lab, twin):
         sizes = plot_sizes(view)
         assert len(sizes) == 5
@@ -88,6 +89,7 @@ def test_comparing_side_by_side_keeps_every_plot_readable_at_1280x800(qtbot, win
     # Leaving compare gives the settings back.
     window.compare_action.trigger()
     assert window.twin is None and not lab.views_only and not twin.isVisibleTo(window)
+    assert lab.pending_label.isHidden()
 
 
 def test_showing_settings_while_comparing_shows_one_run_at_a_time(qtbot, window):
@@ -141,4 +143,5 @@ def test_stacked_layout_is_a_remembered_choice(qtbot, window):
     assert not window.twin.views_only
     assert window.settings.value("compare/layout") == STACKED
     window.set_compare_layout(ONE_AT_A_TIME)
-    assert window.run_switch_action.isVisible() and not window.twin.isVisibleTo(window)
+    assert window.run_switch_action.isVisible()
+    assert window.twin.isVisibleTo(window) and not window.lab.isVisibleTo(window)

@@ -47,6 +47,10 @@ log = logging.getLogger(__name__)
 SPEED_STEPS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, None)
 # Compare layouts: run B to the right of run A, below it, or in its place.
 SIDE_BY_SIDE, STACKED, ONE_AT_A_TIME = "side by side", "stacked", "one at a time"
+# Side by side, each run's views get at least this many pixels across (three plots of
+# about 170 px, titles and legends whole), or the runs are shown one at a time.
+SIDE_BY_SIDE_MIN_VIEWS_WIDTH = 520
+RUN_A_BANNER = "Run A"
 COMPARE_NOTES = {
     SIDE_BY_SIDE: "Comparing side by side: settings hidden so the plots keep their room "
                   "(Ctrl+E shows them).",
@@ -362,8 +366,9 @@ class MainWindow(QMainWindow):
     def _layout_that_fits(self, lab: LabView, twin: LabView, settings: bool | None = None
                           ) -> str:
         """The chosen compare layout, or ONE_AT_A_TIME when the two runs' views cannot
-        both get their minimum size in the window (the window would grow off screen);
-        `settings`: with the settings panels shown (default: as they are)."""
+        both get their minimum size in the window (it would grow off screen) or, side by
+        side, a readable width; `settings`: with the settings panels shown (default: as
+        they are)."""
         layout = self.compare_layout
         room = self.centralWidget().size()
         if self.lab_list.isVisibleTo(self):
@@ -374,7 +379,8 @@ class MainWindow(QMainWindow):
                 settings = self.settings_action.isChecked() and not self.presentation
             panel = max(max(view.settings_scroll.minimumWidth(),
                             view.settings_scroll.minimumSizeHint().width()) for view in (lab, twin))
-            need = 2 * (max(size.width() for size in views) + (panel if settings else 0) + 12) + 6
+            run = max(*(size.width() for size in views), SIDE_BY_SIDE_MIN_VIEWS_WIDTH)
+            need = 2 * (run + (panel if settings else 0) + 12) + 6
             return layout if need <= room.width() else ONE_AT_A_TIME
         if layout == STACKED:
             # each run: its views, a banner and the timeline bar
@@ -424,9 +430,10 @@ class MainWindow(QMainWindow):
         if layout != before and layout is not None:
             note = COMPARE_NOTES[layout]
             if layout != self.compare_layout:
-                note = (f"{self.compare_layout.capitalize()} would not fit in the window"
-                        f"{' with the settings shown' if self.settings_action.isChecked() else ''}"
-                        f": one run at a time. {note}")
+                why = (f"{self.compare_layout} needs the settings hidden (Ctrl+E)"
+                       if self._layout_that_fits(lab, twin, settings=False) != layout
+                       else f"{self.compare_layout} needs a bigger window")
+                note = f"One run at a time: {why}. {note}"
             self.statusBar().showMessage(note, 8000)
 
     def _show_run(self, index: int) -> None:
@@ -438,10 +445,17 @@ class MainWindow(QMainWindow):
         changed = [f"{info.name}={getattr(twin.config, info.name)}"
                    for info in settings_of(lab.config)
                    if getattr(twin.config, info.name) != getattr(lab.config, info.name)]
-        where = "here" if not twin.views_only else "here (Ctrl+E shows the settings)"
-        twin.set_banner(
-            "Run B differs from run A in: " + ", ".join(changed) if changed else
-            f"Run B: same settings as run A. Change one setting {where}, then Run both.")
+        if changed:
+            text = "Run B differs from run A in: " + ", ".join(changed)
+        elif twin.views_only and not self.presentation:
+            text = "Run B: same settings as run A. Ctrl+E shows them to change one."
+        else:
+            text = "Run B: same settings as run A. Change one setting here, then Run both."
+        twin.set_banner(text)
+        # Run A is named too, so the two runs' views line up. Its banner may be saying
+        # that a change waits for Reset: that is left alone.
+        if lab.pending_label.isHidden() or lab.pending_label.text() == RUN_A_BANNER:
+            lab.set_banner(RUN_A_BANNER if twin.isVisibleTo(self) or self.twin is twin else "")
 
     @staticmethod
     def _sync_timeline(lab: LabView, twin: LabView) -> None:
@@ -551,6 +565,10 @@ class MainWindow(QMainWindow):
         for view in [*self.labs.values(), *self.twins.values()]:
             if view.views_only != hidden:
                 view.set_views_only(hidden)
+                # The layouts cache minimum sizes: told now, the window does not first
+                # grow to the size the view had with its settings.
+                view.settings_scroll.parentWidget().updateGeometry()
+                view.layout().invalidate()
         lab = self.lab
         if lab is not None and self.twin is not None:
             self._show_differences(lab, self.twin)
