@@ -256,12 +256,12 @@ class View(LabView):
     def _build_cross_entropy_tab(self) -> QWidget:
         page = QWidget()
         grid = QGridLayout(page)
-        self.bce_plot = CurvePlot("Binary cross-entropy, p = sigmoid(z)",
+        self.bce_plot = CurvePlot("Binary cross-entropy",
                                   x_label="p = sigmoid(z)", y_label="loss")
         self.bce_plot.plot_item.legend.anchor((0.5, 0), (0.5, 0), offset=(0, 10))
         self.softmax_plot = CurvePlot("Softmax cross-entropy vs one-hot",
                                       x_label="p of the true class", y_label="loss")
-        self.grad_plot = CurvePlot("Gradient d loss / d logits = p − onehot",
+        self.grad_plot = CurvePlot("Gradient = p − onehot",
                                    x_label="p of the true class", y_label="d loss / d z")
         _legend_bottom_right(self.grad_plot)
         self.softmax_marker = self.softmax_plot.add_marker(x=0.5, label="your logits")
@@ -296,16 +296,13 @@ class View(LabView):
         # Machine epsilon of each type: a relative error near it is as good as it gets.
         for dtype, (_, naive_color) in DTYPE_COLORS.items():
             eps = float(np.finfo(dtype).eps)
-            line = self.rel_plot.add_marker(y=eps, label=f"{dtype} eps {eps:.3g}",
-                                            color=naive_color)
-            line.label.setPosition(0.45)
+            # Short labels: the plot is narrow; the numbers panel spells the values out.
+            self.rel_plot.add_marker(y=eps, label=f"ε{dtype[-2:]}", color=naive_color)
         # Where the naive loss first stops being finite, one line per type.
         self.bad_markers = {
             dtype: self.sweep_plot.add_marker(x=0.0, label="naive", color=naive_color)
             for dtype, (_, naive_color) in DTYPE_COLORS.items()
         }
-        for i, line in enumerate(self.bad_markers.values()):
-            line.label.setPosition(0.1 + 0.16 * i)  # low: below the rising loss curve
         # The naive loss rounded to 0 (a true class far ahead) has no place on a log axis.
         self.floor_note = pg.TextItem("× naive = 0: log axis has no 0", color="#333333",
                                       anchor=(1.05, 0.5), fill=pg.mkBrush(255, 255, 255, 200))
@@ -500,10 +497,13 @@ class View(LabView):
             line.setVisible(shown)
             if shown:
                 line.setValue(np.log10(sw.first_bad_scale))
-                line.label.setFormat(
-                    f"{sw.dtype} naive → {sw.first_bad_kind} at s≈{sw.first_bad_scale:.4g}")
+                # Short: the two lines' labels share the plot; the panel has the scale.
+                line.label.setFormat(f"{sw.dtype}: {sw.first_bad_kind}")
+        # The moving marker while Run reveals the sweep; at its end it would only sit on
+        # the right edge.
+        moving = snap.cursor is not None and snap.cursor < len(snap.scales) - 1
         for line in self.cursors:
-            line.setVisible(snap.cursor is not None)
+            line.setVisible(moving)
             if snap.cursor is not None:
                 line.setValue(np.log10(snap.scales[snap.cursor]))
         if snap.cursor is not None:
@@ -594,7 +594,9 @@ class View(LabView):
             finite = sw.rel_err[:n][np.isfinite(sw.rel_err[:n])]
             return f"{finite.max():.3g}" if finite.size else "–"
 
-        title = f"<b>Logits</b> s × [{logits}], true class {snap.sweep_label}<br>"
+        eps = ", ".join(f"ε{sw.dtype[-2:]} = {np.finfo(sw.dtype).eps:.3g}" for sw in snap.sweeps)
+        title = (f"<b>Logits</b> s × [{logits}], true class {snap.sweep_label}; machine "
+                 f"epsilon {eps}<br>")
         if not as_table:  # too narrow for three columns: a paragraph per type
             return title + "".join(
                 f"<b>{sw.dtype}</b>: e<sup>z</sup> overflows past s = {sw.overflow_scale:.5g}; "
@@ -649,7 +651,8 @@ class View(LabView):
         table = multi_table_html(m)
         self.multi_table.setText(table)
         self.multi_text.setText(
-            f"<b>Same scores, two readings.</b> <b>Multi-class</b>: exactly one true class "
+            "<b>Same scores, two readings</b> (green: true). "
+            f"<b>Multi-class</b>: exactly one true class "
             f"({html.escape(names[m.true_class])}); softmax cross-entropy "
             f"−log p = <b>{m.softmax_ce:.4f}</b>.<br>"
             f"<b>Multi-label</b>: each label on its own, {int(m.targets.sum())} true here; "
