@@ -133,8 +133,8 @@ class TileGrid(FittedTitle, PlotWidgetBase):
         super().__init__(parent, menu=False)
         plot = self._plot
         theme.style_plot(plot, title)
-        plot.hideAxis("left")
-        plot.hideAxis("bottom")
+        for side in ("left", "bottom", "right", "top"):
+            plot.hideAxis(side)  # pixels of a mosaic are no coordinates to read
         plot.setAspectLocked(True)
         plot.invertY(True)
         plot.setMouseEnabled(False, False)
@@ -152,6 +152,9 @@ class TileGrid(FittedTitle, PlotWidgetBase):
         self._levels: Levels | None = None
         self._mosaic = np.ones((1, 1, 3), dtype=np.float32)
         self._shown = 0
+        self._geometry_key: tuple | None = None  # what the arrangement was made for
+        self._geometry: tuple[int, ...] | None = None
+        self._lut: np.ndarray | None = None
 
     def set_tiles(self, tiles: np.ndarray, captions: list[str] | None = None, *,
                   levels: Levels | None = None, empty_text: str = "") -> None:
@@ -160,7 +163,11 @@ class TileGrid(FittedTitle, PlotWidgetBase):
         tiles = np.asarray(tiles, dtype=np.float32)
         if tiles.ndim != 3:
             raise ValueError(f"tiles need shape (k, H, W), got {tiles.shape}")
-        self._tiles, self._texts, self._levels = tiles, list(captions or []), levels
+        texts = list(captions or [])
+        if (levels == self._levels and texts == self._texts
+                and tiles.shape == self._tiles.shape and np.array_equal(tiles, self._tiles)):
+            return  # the same tiles (sample inputs from frame to frame)
+        self._tiles, self._texts, self._levels = tiles, texts, levels
         self._note.setText(empty_text if len(tiles) == 0 else "")
         self._place_note()
         self._lay_out()
@@ -185,8 +192,10 @@ class TileGrid(FittedTitle, PlotWidgetBase):
             return np.repeat(grey[..., None], 3, axis=-1)
         lo, hi = self._levels
         share = np.clip((tiles - lo) / (hi - lo), 0.0, 1.0)
-        rgba = theme.diverging_cmap().map(share.ravel(), mode="float")
-        return np.asarray(rgba, dtype=np.float32)[:, :3].reshape(*tiles.shape, 3)
+        if self._lut is None:  # the weight colours, 256 steps from low to high
+            self._lut = theme.diverging_cmap().getLookupTable(
+                0.0, 1.0, 256, alpha=False).astype(np.float32) / 255.0
+        return self._lut[np.rint(share * 255).astype(np.intp)]
 
     def _columns(self, count: int, width: float, height: float, caption_w: float,
                  caption_h: float) -> tuple[int, float]:
@@ -206,15 +215,16 @@ class TileGrid(FittedTitle, PlotWidgetBase):
 
     def relayout(self) -> None:
         """Lay the tiles out again (the caption font changed)."""
+        self._geometry_key = None
         self._lay_out()
 
     def _lay_out(self) -> None:
         k, h, w = self._tiles.shape
         vb = self._plot.getViewBox()
-        for item in self._captions:
-            item.hide()
         if k == 0:
-            self._shown = 0
+            self._shown, self._geometry = 0, None
+            for item in self._captions:
+                item.hide()
             self._mosaic = np.ones((1, 1, 3), dtype=np.float32)
             self._image.setImage(self._mosaic, levels=(0.0, 1.0), autoLevels=False)
             return
@@ -223,11 +233,55 @@ class TileGrid(FittedTitle, PlotWidgetBase):
         height = max(rect.height(), 60.0)
         font = theme.font(theme.tick_pt())  # captions grow with presentation mode
         metrics = QFontMetrics(font)
-        self._note.setFont(font)
         captioned = bool(self._texts)
         # a caption's text item keeps a margin of a few pixels on each side
         caption_w = max((metrics.horizontalAdvance(t) for t in self._texts), default=0) + 14
         caption_h = metrics.height() + 4 if captioned else 0
+        key = (k, h, w, round(width), round(height), caption_w, caption_h, font.pointSize())
+        moved = key != self._geometry_key
+        if moved:  # a new arrangement; frames of the same shape reuse it
+            self._geometry_key = key
+            self._note.setFont(font)
+            self._geometry = self._arrangement(width, height, caption_w, caption_h)
+        shown, cols, rows, gap, band, cell_h, cell_w, left = self._geometry
+        self._shown = shown
+        background = 1.0 if self._levels is None else 0.8
+        cells = np.full((rows * cols, cell_h, cell_w, 3), background, dtype=np.float32)
+        cells[:shown, :h, left:left + w] = self._rgb()[:shown]
+        cells[shown:] = 1.0  # no frame where there is no tile
+        mosaic = cells.reshape(rows, cols, cell_h, cell_w, 3).transpose(0, 2, 1, 3, 4)
+        self._mosaic = mosaic.reshape(rows * cell_h, cols * cell_w, 3)
+        self._image.setImage(self._mosaic, levels=(0.0, 1.0), autoLevels=False)
+        if moved:
+            self._image.setRect(QRectF(0, 0, cols * cell_w, rows * cell_h))
+            vb.setRange(xRange=(0, cols * cell_w - gap), yRange=(0, rows * cell_h - gap),
+                        padding=0.01)
+        while len(self._captions) < len(self._texts):
+            item = pg.TextItem("", color="#222222", anchor=(0.5, 0.0))
+            # its desktop size, from which the widget's restyling scales it
+            remember_base(item, pt=float(theme.TICK_PT))
+            self._plot.addItem(item, ignoreBounds=True)
+            self._captions.append(item)
+        captions_shown = min(shown, len(self._texts))
+        for i, item in enumerate(self._captions):
+            if i >= captions_shown:
+                item.hide()
+                continue
+            if item.textItem.font().pointSize() != font.pointSize():
+                item.setFont(font)
+            if item.toPlainText() != self._texts[i]:
+                item.setText(self._texts[i])
+            if moved or not item.isVisible():
+                row, col = divmod(i, cols)
+                item.setPos(col * cell_w + left + w / 2, row * cell_h + h)
+                item.show()
+
+    def _arrangement(self, width: float, height: float, caption_w: float,
+                     caption_h: float) -> tuple[int, ...]:
+        """How many tiles fit, in how many columns and rows, and each cell's size in
+        image pixels: (shown, cols, rows, gap, caption band, cell_h, cell_w, left)."""
+        k, h, w = self._tiles.shape
+        captioned = caption_h > 0
         # Fewer captioned tiles rather than tiles too small to make out (uncaptioned
         # ones, a layer's units, are all shown: their title says how many).
         shown = k
@@ -235,37 +289,13 @@ class TileGrid(FittedTitle, PlotWidgetBase):
         while captioned and shown > 1 and scale * max(h, w) < self.MIN_TILE_PX:
             shown -= max(1, shown // 10)
             cols, scale = self._columns(shown, width, height, caption_w, caption_h)
-        self._shown = shown
         rows = math.ceil(shown / cols)
         gap = max(1, round(self.GAP * w))
         band = math.ceil(caption_h / scale) if captioned else 0
         cell_h = h + band + gap
         cell_w = max(w + gap, math.ceil(caption_w / scale)) if captioned else w + gap
-        background = 1.0 if self._levels is None else 0.8
-        cells = np.full((rows * cols, cell_h, cell_w, 3), background, dtype=np.float32)
         left = (cell_w - gap - w) // 2  # a tile centred over its caption
-        cells[:shown, :h, left:left + w] = self._rgb()[:shown]
-        cells[shown:] = 1.0  # no frame where there is no tile
-        mosaic = cells.reshape(rows, cols, cell_h, cell_w, 3).transpose(0, 2, 1, 3, 4)
-        self._mosaic = mosaic.reshape(rows * cell_h, cols * cell_w, 3)
-        self._image.setImage(self._mosaic, levels=(0.0, 1.0), autoLevels=False)
-        self._image.setRect(QRectF(0, 0, cols * cell_w, rows * cell_h))
-        vb.setRange(xRange=(0, cols * cell_w - gap), yRange=(0, rows * cell_h - gap),
-                    padding=0.01)
-        while len(self._captions) < len(self._texts):
-            item = pg.TextItem("", color="#222222", anchor=(0.5, 0.0))
-            # its desktop size, from which the widget's restyling scales it
-            remember_base(item, pt=float(theme.TICK_PT))
-            self._plot.addItem(item, ignoreBounds=True)
-            self._captions.append(item)
-        for i in range(min(shown, len(self._texts))):
-            row, col = divmod(i, cols)
-            item = self._captions[i]
-            if item.textItem.font().pointSize() != font.pointSize():
-                item.setFont(font)
-            item.setText(self._texts[i])
-            item.setPos(col * cell_w + left + w / 2, row * cell_h + h)
-            item.show()
+        return shown, cols, rows, gap, band, cell_h, cell_w, left
 
     def export_data(self) -> dict[str, np.ndarray]:
         return {"tiles": self._tiles.copy(), "mosaic_rgb": self._mosaic.copy()}
@@ -353,6 +383,7 @@ class View(LabView):
         self.dead_note = pg.TextItem("", color="#444444", anchor=(0.5, 0.5))
         self.dead_note.setFont(theme.font(theme.tick_pt()))
         self.dead_note.setParentItem(dead_box)
+        self.dead_note_html = ""
         dead_box.sigResized.connect(self._place_dead_note)
         self.hist_plot = HistogramPlot("Activations", x_label="output")
         self.hist_count = 0
@@ -504,14 +535,15 @@ class View(LabView):
         legend = self.dead_plot.plot_item.legend
         if legend is not None:
             legend.setVisible(bool(snap.dead_layers))
-        if snap.dead_layers:
-            self.dead_note.setText("")
-        else:
+        note = ""
+        if not snap.dead_layers:
             used = ", ".join(dict.fromkeys(getattr(snap, "hidden_activations", ())))
-            self.dead_note.setHtml(
-                f"<div style='text-align:center'>Does not apply: no ReLU layer ({used}). "
-                "Only ReLU units die (output and gradient 0 for every input).</div>")
-        self._place_dead_note()
+            note = (f"<div style='text-align:center'>Does not apply: no ReLU layer ({used}). "
+                    "Only ReLU units die (output and gradient 0 for every input).</div>")
+        if note != self.dead_note_html:
+            self.dead_note_html = note
+            self.dead_note.setHtml(note)
+            self._place_dead_note()
 
     def _draw_weights(self, snap, images: bool) -> None:
         levels = weight_levels(snap.weights, self._shown_config().heatmap_scale)
