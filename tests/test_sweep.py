@@ -201,16 +201,69 @@ def test_results_load_back_and_export_as_csv(tmp_path, reference):
 @pytest.fixture(scope="module")
 def client():
     distributed = pytest.importorskip("distributed")
-    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                       host="127.0.0.1", dashboard_address=":0",
-                                       env=dict(sweep.WORKER_ENV))
+    # This process says otherwise: the workers must still start with WORKER_ENV.
+    saved = {name: os.environ.get(name) for name in PARENT_ENV}
+    os.environ.update(PARENT_ENV)
+    try:
+        cluster = sweep.local_cluster(2)
+        after = {name: os.environ.get(name) for name in PARENT_ENV}
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+    assert after == PARENT_ENV  # and this process's environment is as it was
     with cluster, distributed.Client(cluster) as client:
         yield client
 
 
-def test_local_cluster_equals_in_process(client, reference, tmp_path):
+PARENT_ENV = {"OPENBLAS_NUM_THREADS": "2", "MALLOC_TRIM_THRESHOLD_": "65536"}
+
+
+def _start_environment() -> dict:
+    """The environment this process started with (what the BLAS and malloc read)."""
+    with open("/proc/self/environ", "rb") as handle:
+        pairs = [item.split(b"=", 1) for item in handle.read().split(b"\0") if b"=" in item]
+    return {key.decode(): value.decode() for key, value in pairs}
+
+
+def _page_faults_of_big_buffers() -> tuple[bool, int]:
+    """Minor page faults of 50 allocations of 1 MB after keep_malloc_buffers()."""
+    import resource
+
+    kept = sweep.keep_malloc_buffers()
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    for _ in range(50):
+        np.ones(2**18, np.float32).sum()
+    return kept, resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/environ"), reason="Linux /proc")
+def test_workers_start_with_one_blas_thread_and_keep_malloc_buffers(client):
+    for environment in client.run(_start_environment).values():
+        for name, value in sweep.WORKER_ENV.items():
+            assert environment.get(name) == value, name
+    for kept, faults in client.run(_page_faults_of_big_buffers).values():
+        # Mapped afresh, 50 buffers of 1 MB fault 50 x 256 pages in; kept, none.
+        assert kept and faults < 1000
+
+
+def test_chunks_per_task_make_about_a_second_of_work_and_8_tasks_per_worker():
+    assert sweep.TASK_SECONDS == 1.0
+    assert sweep.chunks_per_task(0.27, 500, 2) == 3  # the MLP at 1,000 rates
+    assert sweep.chunks_per_task(0.27, 40, 2) == 2  # 20 tasks: at least 8 per worker
+    assert sweep.chunks_per_task(5.0, 500, 2) == 1  # one long chunk per task
+    assert sweep.chunks_per_task(0.01, 8, 2) == 1
+
+
+def test_local_cluster_equals_in_process(client, reference, tmp_path, monkeypatch):
+    # Tasks of 3, 3 and 2 chunks.
+    monkeypatch.setattr(sweep, "chunks_per_task", lambda seconds, chunks, workers: 3)
     snaps = list(sweep.run_sweep(tiny(), tmp_path / "d.npz", client=client))
     assert snaps[-1].state == "finished" and snaps[-1].chunks_done == 8
+    assert [s.chunks_done for s in snaps if s.state == "running"][-1] == 8
+    assert {s.chunks_done for s in snaps} <= {0, 2, 3, 5, 6, 8}
     assert "2 workers" in snaps[-1].executor
     assert_same(snaps[-1].results, reference)
     assert_same(sweep.SweepResults.load(tmp_path / "d.npz"), reference)

@@ -56,10 +56,18 @@ FASTEST_CHUNK = {"mlp": 16, "conv": 100_000}
 NOT_IDENTITY = ("memory_mb",)
 BLAS_ONE_THREAD = {name: "1" for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
                                           "MKL_NUM_THREADS", "VECLIB_MAXIMUM_THREADS")}
-# Dask's workers trim malloc's heap at 64 kB, which sends every buffer of a step to mmap
-# and back; a chunk allocates the same buffers every step: keep them (10% faster here).
-WORKER_ENV = dict(BLAS_ONE_THREAD, MALLOC_TRIM_THRESHOLD_=str(2**30),
-                  MALLOC_MMAP_THRESHOLD_=str(2**25))
+# Dask's nannies start workers with malloc's trim threshold at 64 kB, which also pins
+# the mmap threshold at 128 kB: every weight-sized buffer of every step is then mapped,
+# zero-filled by the kernel and unmapped (8x the page faults of this process, a fifth
+# more CPU per chunk). A chunk allocates the same buffers at every step: keep them.
+MALLOC_KEEP = {"MALLOC_TRIM_THRESHOLD_": str(2**30), "MALLOC_MMAP_THRESHOLD_": str(2**25)}
+# Read by the BLAS and by malloc when a process starts: a LocalCluster's nannies set
+# them before they spawn a worker (Dask's "pre-spawn-environ").
+WORKER_ENV = dict(BLAS_ONE_THREAD, **MALLOC_KEEP)
+# Seconds of training per Dask task: a task trains several chunks in turn, so that
+# Dask's cost per task (scheduling, the result's trip, the parent's bookkeeping and
+# file write) is small beside it, yet a sweep still has several tasks per worker.
+TASK_SECONDS = 1.0
 
 
 @dataclasses.dataclass
@@ -194,13 +202,39 @@ def chunk_steps(settings_json: str, optimizer: str, dropout: bool,
 
 
 def train_chunk(settings_json: str, optimizer: str, dropout: bool, indices: np.ndarray) -> dict:
-    """One chunk to the end (what a Dask worker runs)."""
+    """One chunk to the end."""
     steps = chunk_steps(settings_json, optimizer, dropout, indices)
     while True:
         try:
             next(steps)
         except StopIteration as done:
             return done.value
+
+
+@functools.lru_cache(maxsize=1)
+def keep_malloc_buffers() -> bool:
+    """Have glibc's malloc keep freed buffers for reuse in this process (MALLOC_KEEP),
+    whatever the environment the process started with (a cluster's own `dask worker`s
+    trim at 64 kB); False where malloc is not glibc's."""
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return False
+    m_trim_threshold, m_mmap_threshold = -1, -3  # <malloc.h>
+    return bool(mallopt(m_trim_threshold, int(MALLOC_KEEP["MALLOC_TRIM_THRESHOLD_"]))
+                and mallopt(m_mmap_threshold, int(MALLOC_KEEP["MALLOC_MMAP_THRESHOLD_"])))
+
+
+def train_chunks(settings_json: str, chunks: list[tuple[str, bool, tuple[int, ...]]]
+                 ) -> list[dict]:
+    """Several chunks (optimizer, dropout, indices), one after another: one Dask task."""
+    keep_malloc_buffers()
+    return [train_chunk(settings_json, optimizer, dropout, np.array(indices, dtype=np.int64))
+            for optimizer, dropout, indices in chunks]
 
 
 # ----------------------------------------------------------------------------------
@@ -537,7 +571,7 @@ def dask_client(scheduler: str = "", workers: int = -1):
     """A Dask client: of the cluster at `scheduler`, or of a LocalCluster of `workers`
     processes (-1: one per core) on 127.0.0.1, each with one BLAS thread."""
     try:
-        from distributed import Client, LocalCluster
+        from distributed import Client
     except ImportError:
         raise SettingError("sweeps on workers need Dask: pip install 'vizlab[sweep]' (or "
                            "dask[distributed]); or run in this process (workers 0)") from None
@@ -549,11 +583,33 @@ def dask_client(scheduler: str = "", workers: int = -1):
         with client:
             yield client
         return
-    cluster = LocalCluster(n_workers=local_workers(workers), threads_per_worker=1,
-                           processes=True, host="127.0.0.1", dashboard_address=":0",
-                           env=dict(WORKER_ENV))
-    with cluster, Client(cluster) as client:
+    with local_cluster(local_workers(workers)) as cluster, Client(cluster) as client:
         yield client
+
+
+def local_cluster(workers: int):
+    """A LocalCluster of `workers` processes on 127.0.0.1, one thread each, whose worker
+    processes start with WORKER_ENV (one BLAS thread, malloc keeping its buffers), also
+    when this process's environment says otherwise. Those variables are read when a
+    process starts, so they go in Dask's pre-spawn environment, which takes this
+    process's values first: they are set here while the nannies are made."""
+    import dask
+    from distributed import LocalCluster
+
+    pre_spawn = dict(dask.config.get("distributed.nanny.pre-spawn-environ") or {},
+                     **WORKER_ENV)
+    saved = {name: os.environ.get(name) for name in WORKER_ENV}
+    os.environ.update(WORKER_ENV)
+    try:
+        with dask.config.set({"distributed.nanny.pre-spawn-environ": pre_spawn}):
+            return LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                host="127.0.0.1", dashboard_address=":0")
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def run_sweep(config: SweepConfig, path: str | os.PathLike | None = None, *, workers: int = 0,
@@ -574,7 +630,7 @@ def run_sweep(config: SweepConfig, path: str | os.PathLike | None = None, *, wor
     started = time.monotonic()
     members_total = results.done.size
     state = {"done": 0, "running": 0, "executor": "this process", "dashboard": "",
-             "estimate": "", "finished_seconds": []}
+             "estimate": "", "copy": None, "copy_of": None}
 
     def snapshot(phase: str) -> SweepSnapshot:
         elapsed = time.monotonic() - started
@@ -585,11 +641,15 @@ def run_sweep(config: SweepConfig, path: str | os.PathLike | None = None, *, wor
             remaining = (time.monotonic() - state["first_start"]) / state["done"] * left
         elif state["estimate_seconds"] is not None:
             remaining = state["estimate_seconds"]
+        if state["copy_of"] != state["done"]:
+            # One copy per change (the snapshot goes to another thread): heartbeats
+            # between finished chunks share it.
+            state["copy"], state["copy_of"] = results.copy(), state["done"]
         return SweepSnapshot(
-            step=int(results.done.sum()), state=phase, results=results.copy(),
+            step=int(state["copy"].done.sum()), state=phase, results=state["copy"],
             chunks_total=len(chunks), chunks_done=state["done"],
             chunks_running=state["running"], chunks_left=left - state["running"],
-            members_done=int(results.done.sum()), members_total=members_total,
+            members_done=int(state["copy"].done.sum()), members_total=members_total,
             elapsed=elapsed, remaining=remaining, executor=state["executor"],
             dashboard=state["dashboard"], estimate=state["estimate"],
             estimate_seconds=state["estimate_seconds"], chunk_size=size)
@@ -642,6 +702,14 @@ def run_sweep(config: SweepConfig, path: str | os.PathLike | None = None, *, wor
                                 heartbeat, state, snapshot, finished)
 
 
+def chunks_per_task(chunk_seconds: float, chunks: int, workers: int) -> int:
+    """Chunks one Dask task trains: about TASK_SECONDS of work, but never so many that
+    a sweep has fewer than 8 tasks per worker (its last ones would leave workers idle)."""
+    by_time = int(TASK_SECONDS // max(chunk_seconds, 1e-6))
+    by_balance = chunks // (8 * max(1, workers))
+    return max(1, min(by_time, by_balance))
+
+
 def _run_on_dask(client, config, chunks, settings_json, full, retries, heartbeat, state,
                  snapshot, finished) -> Iterator[SweepSnapshot]:
     from distributed import as_completed, wait
@@ -659,21 +727,24 @@ def _run_on_dask(client, config, chunks, settings_json, full, retries, heartbeat
     state["first_start"] = time.monotonic()
     yield snapshot("estimating")
     token = hashlib.sha1(settings_json.encode()).hexdigest()[:12]
-    futures = [client.submit(train_chunk, settings_json, chunk.optimizer, chunk.dropout,
-                             np.array(chunk.indices), key=f"vizlab-sweep-{token}-{chunk.key}",
+    per_task = chunks_per_task(guess.chunk_seconds, len(chunks), n_workers)
+    groups = [chunks[i:i + per_task] for i in range(0, len(chunks), per_task)]
+    futures = [client.submit(train_chunks, settings_json,
+                             [(c.optimizer, c.dropout, c.indices) for c in group],
+                             key=f"vizlab-sweep-{token}-{group[0].key}-{len(group)}",
                              retries=retries, priority=-i)
-               for i, chunk in enumerate(chunks)]
+               for i, group in enumerate(groups)]
     try:
         pending = set(futures)
         completed = as_completed(futures)
         while pending:
             batch = completed.next_batch(block=False) if completed.has_ready() else []
             if batch:
-                finished([future.result() for future in batch])
+                finished([chunk for future in batch for chunk in future.result()])
             for future in batch:
                 pending.discard(future)
                 future.release()
-            state["running"] = min(n_workers, len(pending))
+            state["running"] = min(n_workers * per_task, len(chunks) - state["done"])
             if batch:
                 yield snapshot("running")
                 continue
