@@ -222,3 +222,20 @@ def test_no_legend_or_annotation_covers_data_in_the_default_snapshot(qtbot, draw
     assert len(plots) >= 8
     for plot in plots:
         assert plot_overlaps(plot) == []
+
+
+def test_reset_previews_again_but_loaded_weights_are_not_previewed_over(qtbot, shown_lab,
+                                                                         previewed):
+    view = shown_lab("training")
+    first = view.last_snapshot
+    view.reset()  # back to step 0 of the current settings, drawn without Run
+    assert view.preview_pending
+    previewed(view)
+    assert view.last_snapshot is not first and view.last_snapshot.step == 0
+    assert view.draw_error is None
+    # weights loaded from a file: Run continues from them, so no untrained preview
+    shown = view.last_snapshot
+    view.restore_state = dict(shown.variables)
+    view.apply_settings({"hidden": (16, 16), "seed": 3})
+    qtbot.waitUntil(lambda: not view.preview_pending)
+    assert view.last_snapshot is shown and not view.previewer.busy
