@@ -3,6 +3,7 @@ picture, and a failing view that stops with one message and keeps the pictures m
 
 from __future__ import annotations
 
+import gc
 import html
 import re
 
@@ -28,6 +29,13 @@ def drawn(qapp, monkeypatch):
 
     monkeypatch.setattr(export, "save_screenshot", save_and_note)
     return saved
+
+
+def lab_views_alive() -> int:
+    from vizlab.labs.base import LabView
+
+    gc.collect()
+    return sum(isinstance(o, LabView) for o in gc.get_objects())
 
 
 def expected_files(presentation: bool) -> set[str]:
@@ -64,9 +72,13 @@ def test_gallery_renders_every_view_at_every_size(tmp_path, drawn, presentation,
     out = tmp_path / "slides"
     argv = ["gallery", "--out", str(out), "--steps", "0",
             "--size", "1024x640", "--size", "1280x800"]
+    views_before = lab_views_alive()
     code = cli.main(argv + (["--presentation"] if presentation else []))
     printed = capsys.readouterr()
     assert code == 0, printed.err
+    # Every lab view it built is gone, Qt and Python side: none is left for the theme to
+    # restyle when presentation mode goes off (a closed view restyled crashed at exit).
+    assert lab_views_alive() == views_before
 
     expected = expected_files(presentation)
     count = sum(len(gallery.lab_tabs(lab) or (None,)) for lab in LAB_NAMES) * len(SIZES)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import gc
 import html
 import re
 import time
@@ -132,6 +133,7 @@ def render_gallery(
     is built). `held` wraps the calls that run our code inside Qt (the CLI holds Ctrl+C
     back there). Raises GalleryError naming the lab and view that failed; pictures
     written before stay."""
+    from PySide6.QtCore import QEvent
     from PySide6.QtWidgets import QApplication
 
     app = QApplication.instance()
@@ -173,7 +175,13 @@ def render_gallery(
                 view.shutdown()
                 view.close()
                 view.deleteLater()
-                app.processEvents()
+                # Deleted now (processEvents leaves deferred deletes for the event loop),
+                # and its Python side too, with the theme callbacks it registered (held
+                # weakly): left alive, a closed view would be restyled when the caller
+                # turns presentation mode off.
+                app.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+                del view
+                gc.collect()
     write_index(out, done, presentation)
     return done
 
