@@ -4,6 +4,7 @@ side by side, same masks), and a worked example of inverted versus original drop
 from __future__ import annotations
 
 import numpy as np
+from PySide6.QtGui import QFontMetrics
 from PySide6.QtWidgets import (
     QGridLayout,
     QHBoxLayout,
@@ -15,7 +16,8 @@ from PySide6.QtWidgets import (
 
 from engine.experiments import dropout as experiment
 from vizlab.labs.base import LabView
-from vizlab.widgets import BarPlot, CurvePlot, Heatmap, _style
+from vizlab.widgets import BarPlot, CurvePlot, Heatmap, theme
+from vizlab.widgets.heatmap import MASK_COLORS, percentile_levels, shared_levels
 from vizlab.widgets.text import note_label
 
 HELP = """
@@ -26,9 +28,9 @@ unit is disconnected, so it passes no gradient back.</p>
 <li><b>Weights</b>: two copies of one network (64 digit pixels, a hidden tanh layer,
 dropout on its outputs, 10 classes) learn the digits from the same start, on the
 same examples with the same masks; only the optimizer differs (top and bottom). For
-the watched Dense layer you see its weights, the weights this step changed (yellow)
+the watched Dense layer you see its weights, the weights this step changed (blue)
 and how many steps each has changed in. Columns are the hidden units, lined up with
-the mask strip between the two networks (yellow = kept, purple = dropped). With plain
+the mask strip between the two networks (blue = kept, grey = dropped). With plain
 SGD exactly the kept units' weights change, about p of them; Adagrad and RMSprop also
 move only weights with a gradient. With momentum or Adam almost every weight changes
 at every step: their running average of past gradients keeps moving the weights of
@@ -51,14 +53,11 @@ scale: per matrix, one shared by both networks, or clipped at the 99th percentil
 optimizers, the watched layer and the network apply on <b>Reset</b>.</p>
 """
 
-LEFT_COLOR = _style.palette_color(0)
-RIGHT_COLOR = _style.palette_color(1)
-KEEP_COLOR = "#555555"
-KEPT_BAR = _style.palette_color(2)
-DROPPED_BAR = "#cccccc"
-# The two ends of the sequential colour map the binary panels (mask, changed) are drawn in.
-ON_COLOR = "#fde725"  # kept / changed
-OFF_COLOR = "#440154"  # dropped / unchanged
+LEFT_COLOR = theme.palette_color(0)
+RIGHT_COLOR = theme.palette_color(1)
+KEEP_COLOR = theme.GUIDE_COLOR
+# The worked example's bars in the colours of the mask strip: kept, dropped.
+KEPT_BAR, DROPPED_BAR = MASK_COLORS
 # Every heatmap's y axis (ticks and label) gets this width, so the heatmaps of one column
 # of the grid, the mask strip among them, have their cells at the same x on screen.
 AXIS_WIDTH = 46
@@ -81,26 +80,6 @@ def _accuracy(side: experiment.Side) -> str:
 
 def _fmt(value: float) -> str:
     return f"{value:.4g}"
-
-
-def _swatch(color: str, text: str) -> str:
-    return (f"<span style='background-color:{color}; color:{color}'>&nbsp;&nbsp;&nbsp;"
-            f"</span>&nbsp;{text}")
-
-
-def percentile_levels(values: np.ndarray, percentile: float = 99.0) -> tuple[float, float]:
-    """Symmetric levels at the `percentile` of |value|: the few largest weights saturate
-    instead of washing out the rest."""
-    finite = np.abs(values[np.isfinite(values)])
-    m = float(np.percentile(finite, percentile)) if finite.size else 0.0
-    return (-m, m) if m > 0 else (-1.0, 1.0)
-
-
-def shared_levels(arrays: list[np.ndarray]) -> tuple[float, float]:
-    """One symmetric scale over several arrays (the largest |value| of them all)."""
-    finite = [np.abs(a[np.isfinite(a)]) for a in arrays]
-    m = max((float(f.max()) for f in finite if f.size), default=0.0)
-    return (-m, m) if m > 0 else (-1.0, 1.0)
 
 
 def weight_levels(scale: str, left: np.ndarray, right: np.ndarray
@@ -154,36 +133,44 @@ class View(LabView):
             grid.addWidget(header, row, 0, 1, 3)
             weights = self._heatmap("weights", x_label="hidden unit", y_label="class",
                                     value_label="weight")
-            # Binary: drawn in the mask's two colours, explained by the key beside the mask.
+            # Binary: two colours and a key (above the plot, so the cells keep the x of
+            # the mask strip's).
             changed = self._heatmap("changed now", x_label="hidden unit", y_label="class",
-                                    sequential=True, levels=(0.0, 1.0))
-            changed.color_bar.hide()
+                                    mask_key=("changed", "same"))
             counts = self._heatmap("changes so far", x_label="hidden unit", y_label="class",
                                    sequential=True, value_label="steps")
             self.maps[side] = {"weights": weights, "changed": changed, "counts": counts}
             for col, widget in enumerate((weights, changed, counts)):
                 grid.addWidget(widget, row + 1, col)
         # The mask strip sits between the two networks, under and over their "changed"
-        # panels, which have the same axes and no colour bar: its cells line up with
-        # their columns (one per hidden unit).
-        self.mask_map = self._heatmap("dropout mask", x_label="", y_label="example",
-                                      sequential=True, levels=(0.0, 1.0))
-        self.mask_map.color_bar.hide()
-        self.mask_map.setFixedHeight(104)
-        self.mask_key = note_label()
-        self.mask_key.setText(
-            f"mask: {_swatch(ON_COLOR, 'kept')} &nbsp; {_swatch(OFF_COLOR, 'dropped')}<br>"
-            f"changed now: {_swatch(ON_COLOR, 'changed')} &nbsp; "
-            f"{_swatch(OFF_COLOR, 'not')}")
-        grid.addWidget(self.mask_key, 2, 0)
+        # panels, which have the same axes and, like it, a key instead of a colour bar:
+        # its cells line up with their columns (one per hidden unit).
+        self.mask_map = self._heatmap("dropout mask", x_label="", y_label="",
+                                      mask_key=("kept", "dropped"))
+        self.mask_note = note_label()
+        self.mask_note.setText("This step's dropout mask: one column per hidden unit, "
+                               "lined up with the <i>changed now</i> panels above and "
+                               "below it.")
+        grid.addWidget(self.mask_note, 2, 0)
         grid.addWidget(self.mask_map, 2, 1)
+        self._fit_mask_height()
+        theme.on_theme_changed(self._fit_mask_height)
         for row, stretch in ((1, 1), (4, 1)):
             grid.setRowStretch(row, stretch)
-        for col in range(3):
-            grid.setColumnStretch(col, 1)
+        # The middle column a little wider: its two-entry keys then fit on one line at
+        # 1024x640 instead of taking a second row from the masks.
+        for col, stretch in enumerate((5, 6, 5)):
+            grid.setColumnStretch(col, stretch)
         self.weights_note = note_label()
         grid.addWidget(self.weights_note, 5, 0, 1, 3)
         return page
+
+    def _fit_mask_height(self) -> None:
+        """The mask strip's height, in the theme's fonts: its title, its key (two rows
+        when the column is narrow), 32 pixels of mask, tick labels and read-out line."""
+        text = QFontMetrics(theme.font(theme.tick_pt())).height()
+        title = QFontMetrics(theme.font(theme.title_pt())).height()
+        self.mask_map.setFixedHeight(title + 2 * (text + 6) + 32 + text + 8 + text + 8)
 
     def _build_curves(self) -> QWidget:
         page = QWidget()
@@ -273,6 +260,8 @@ class View(LabView):
         kept = int(snap.kept.sum())
         units = len(snap.kept)
         self.mask_map.set_data(snap.mask)
+        # One row per example when each has its own mask; one row needs no axis name.
+        self.mask_map.plot_item.setLabel("left", "ex." if len(snap.mask) > 1 else "")
         # Before step 1 no mask has been drawn: an all-"dropped" strip would say otherwise.
         self.mask_map.image_item.setVisible(stepped)
         self.mask_map.set_title(f"mask: {kept} of {units} kept" if stepped
