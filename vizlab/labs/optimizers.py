@@ -30,7 +30,7 @@ from engine.experiments import SettingError, sweep
 from engine.experiments import optimizers as experiment
 from vizlab.labs.base import LabView
 from vizlab.runner import Runner
-from vizlab.widgets import CurvePlot, _style
+from vizlab.widgets import CurvePlot, theme
 from vizlab.widgets.text import note_label
 
 HELP = """
@@ -70,7 +70,7 @@ CONFIRM_SECONDS = 3600.0
 
 # Colour-blind-safe series colours (the theme's palette); yellow, the palette's fourth,
 # is too faint for a thin line on white.
-COLORS = {name: _style.palette_color(i)
+COLORS = {name: theme.palette_color(i)
           for name, i in zip(experiment.OPTIMIZERS, (0, 1, 2, 5), strict=True)}
 SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
 CHANCE_LOSS = float(np.log(experiment.CLASSES))
