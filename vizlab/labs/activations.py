@@ -170,13 +170,10 @@ class View(LabView):
         legend.setColumnCount(2)
         self.shrink_bars = BarPlot("Share of the gradient passed down, per layer",
                                    y_label="norm ratio l / l+1", value_format="{:.3f}")
+        # Unlabelled (a label would sit on a bar): the note below names it.
         self.quarter_line = pg.InfiniteLine(
             pos=0.25, angle=0, movable=False,
-            pen=pg.mkPen(COLORS["sigmoid"], width=1.5, style=Qt.PenStyle.DashLine),
-            label="0.25 = sigmoid' max",
-            labelOpts={"position": 0.97, "color": COLORS["sigmoid"],
-                       "fill": pg.mkBrush(255, 255, 255, 200), "anchors": [(1, 1), (1, 1)]},
-        )
+            pen=pg.mkPen(COLORS["sigmoid"], width=1.5, style=Qt.PenStyle.DashLine))
         self.shrink_bars.plot_item.addItem(self.quarter_line, ignoreBounds=True)
         layout.addWidget(self.vanishing_plot, 3)
         layout.addWidget(self.shrink_bars, 2)
@@ -194,7 +191,7 @@ class View(LabView):
         self.dead_plot.plot_item.enableAutoRange(y=False)
         self.loss_plot = CurvePlot("Loss on the whole set", x_label="step",
                                    y_label="cross-entropy", log_y=True)
-        self.sweep_plot = CurvePlot("Dead after the sweep's training, by learning rate",
+        self.sweep_plot = CurvePlot("Dead after training, by rate",
                                     x_label="learning rate (log scale)",
                                     y_label="share of units dead")
         self.sweep_plot.plot_item.setLogMode(x=True)
@@ -240,7 +237,7 @@ class View(LabView):
                                   value_format="{:.3g}", color=MUTED)
         self.prob_bars = BarPlot("softmax(z / T)", x_label="class", y_label="probability",
                                  value_format="{:.3f}")
-        self.onehot_bars = BarPlot("One-hot of the argmax", x_label="class",
+        self.onehot_bars = BarPlot("One-hot of argmax", x_label="class",
                                    y_label="target", value_format="{:.0f}")
         self.temperature_plot = CurvePlot("Probabilities against temperature",
                                           x_label="temperature T (log scale)",
@@ -370,7 +367,8 @@ class View(LabView):
         self.vanishing_note.setText(
             f"{len(van.depth)} Dense layers of {van.width} units ({van.initializer}) on a "
             "random input batch; the same random error signal arrives at the top layer for "
-            "every activation and en.gradients carries it down. " + " ".join(parts))
+            "every activation and en.gradients carries it down. The dashed line is 0.25, "
+            "the most a sigmoid layer can pass back. " + " ".join(parts))
 
     def _draw_dying(self, snap) -> None:
         hist = snap.curves

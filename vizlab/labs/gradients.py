@@ -174,7 +174,7 @@ class View(LabView):
         curves_layout.addWidget(self.f_plot)
         curves_layout.addWidget(self.df_plot)
 
-        self.error_plot = CurvePlot("Error vs step h", x_label="h (central differences)",
+        self.error_plot = CurvePlot("Error vs h", x_label="step h",
                                     y_label="|num − auto|", log_y=True)
         self.error_plot.plot_item.setLogMode(x=True)
         # Bottom left: the V leaves it empty (small h errs by round-off, up high).
