@@ -368,3 +368,27 @@ def test_sweep_controls_stay_closed_until_opened(qtbot, shown_lab):
     qtbot.waitUntil(lambda: not view.sweep_box.isVisible())
     qtbot.waitUntil(lambda: view.loss_plot.height() == closed)
     view.shutdown()
+
+
+def test_the_note_says_when_a_best_rate_is_the_largest_swept(qtbot, shown_lab):
+    view = shown_lab("optimizers")
+    view.disable_previews()
+    rates = lab.learning_rates(3)
+    accuracy = np.full((4, 2, 3), 0.1)
+    accuracy[0, 0, 1] = 0.5  # Adam: best inside the range
+    accuracy[3, 0, 2] = 0.4  # SGD: best at 1e-1, the top
+    accuracy[1, 0, 2] = 0.3  # Adadelta too
+    loss = np.full((4, 2, 3), 3.0)
+    snap = lab.Snapshot(step=10, total_steps=10, optimizers=lab.OPTIMIZERS,
+                        dropout=lab.DROPOUT, rates=rates, loss=loss, accuracy=accuracy,
+                        diverged=np.zeros((4, 2, 3), dtype=bool),
+                        curves={"step": np.array([0.0, 10.0]),
+                                "loss": np.full((2, 24), 3.0)},
+                        test_loss=loss, test_accuracy=accuracy, test_samples=50, model="mlp")
+    view.show_snapshot(snap)
+    assert view.draw_error is None
+    note = view.note.text()
+    assert "Adadelta and SGD: best at the largest rate swept" in note
+    assert "raise lr_max, up to 10" in note
+    assert "lr 1.0e-1, 40.0%" in note and "Adam</b></span> best lr 3.2e-4, 50.0%" in note
+    view.shutdown()

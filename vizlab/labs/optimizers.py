@@ -574,10 +574,13 @@ class View(LabView):
 
     def _draw_note(self, snap, loss, acc, on_test) -> None:
         parts = []
+        at_top = []  # optimizers whose best rate (without dropout) is the largest swept
         for o, name in enumerate(snap.optimizers):
             bits = []
             for d, drop in enumerate(snap.dropout):
                 k = best_member(acc[o, d], loss[o, d])
+                if not drop and k == len(snap.rates) - 1:
+                    at_top.append(name)
                 tag = "with dropout" if drop else "best"
                 if k is None:
                     bits.append(f"{tag}: all diverged")
@@ -593,6 +596,11 @@ class View(LabView):
         losses = snap.loss if snap.test_loss is None else np.stack([snap.loss, snap.test_loss])
         above = int(np.sum(np.isfinite(losses) & (losses > loss_top(losses))))
         off = f" {above} losses above {loss_top(losses):.1f} are off the top." if above else ""
+        edge = ""
+        if on_test and at_top:
+            who = " and ".join(at_top)
+            edge = (f" {who}: best at the largest rate swept, so the best may lie beyond it "
+                    f"(raise lr_max, up to 10).")
         self.note.setText(
             f"Step {snap.step} of {snap.total_steps} ({snap.model}, {len(snap.rates)} rates; "
-            f"{where}): " + "; ".join(parts) + "." + off)
+            f"{where}): " + "; ".join(parts) + "." + edge + off)
