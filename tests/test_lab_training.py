@@ -239,3 +239,16 @@ def test_reset_previews_again_but_loaded_weights_are_not_previewed_over(qtbot, s
     view.apply_settings({"hidden": (16, 16), "seed": 3})
     qtbot.waitUntil(lambda: not view.preview_pending)
     assert view.last_snapshot is shown and not view.previewer.busy
+
+
+def test_no_misclassified_images_says_so(drawn):
+    snap = run_snapshots(dataset="digits")[-1]
+    perfect = dataclasses.replace(
+        snap, misclassified_images=np.zeros((0, 8, 8), np.float32),
+        misclassified_predicted=np.zeros(0, np.int64), misclassified_true=np.zeros(0, np.int64),
+        misclassified_count=0)
+    view = drawn([snap, perfect])
+    assert view.draw_error is None
+    assert view.misclassified.tile_count() == 0 and view.misclassified.captions() == []
+    assert view.misclassified.note() == "every test image is right"
+    assert view.misclassified.title().startswith(("0 of", "0/"))

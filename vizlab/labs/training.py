@@ -179,6 +179,10 @@ class TileGrid(FittedTitle, PlotWidgetBase):
     def shown_count(self) -> int:
         return self._shown
 
+    def note(self) -> str:
+        """What the panel says instead of tiles (there are none)."""
+        return self._note.toPlainText()
+
     def captions(self) -> list[str]:
         return list(self._texts)
 
