@@ -329,3 +329,11 @@ def test_decision_boundary_plot_keeps_equal_aspect(qtbot):
     assert px == pytest.approx(py, rel=1e-3)
     (x0, x1), (y0, y1) = plot.plot_item.vb.viewRange()
     assert x0 <= -2.0 and x1 >= 2.0 and y0 <= -1.0 and y1 >= 1.0  # the whole plane shows
+
+
+def test_plots_show_only_their_left_and_bottom_axes(qtbot):
+    for widget in (CurvePlot("c"), Heatmap("h"), BarPlot("b"), HistogramPlot("h")):
+        shown(qtbot, widget, 300, 200)
+        visible = {side for side in ("left", "bottom", "right", "top")
+                   if widget.plot_item.getAxis(side).isVisible()}
+        assert visible == {"left", "bottom"}, type(widget).__name__

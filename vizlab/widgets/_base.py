@@ -83,8 +83,12 @@ class PlotWidgetBase(QWidget):
         super().__init__(parent)
         # pyqtgraph builds two context menus for every plot, a fifth of the time a lab
         # takes to build on the GUI thread: they are built on the first hover instead.
-        self._view = pg.PlotWidget(axisItems=axis_items, enableMenu=False)
+        self._view = pg.PlotWidget(axisItems=theme.plot_axes(**(axis_items or {})),
+                                   enableMenu=False)
         self._plot: pg.PlotItem = self._view.getPlotItem()
+        for side in ("right", "top"):  # pyqtgraph shows every axis it is handed
+            if side not in (axis_items or {}):
+                self._plot.hideAxis(side)
         self._menu_wanted = menu
         self._layout = QVBoxLayout(self)
         self._layout.setContentsMargins(0, 0, 0, 0)

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import QLabel, QWidget
 
 from vizlab.widgets import theme
 from vizlab.widgets._base import PlotWidgetBase
+from vizlab.widgets.colorbar import ColorBar
 from vizlab.widgets.legend import OutsideLegend
 
 Levels = tuple[float, float]
@@ -170,7 +171,7 @@ class Heatmap(PlotWidgetBase):
 
         self._image = pg.ImageItem(axisOrder="row-major")
         plot.addItem(self._image)
-        self._bar: pg.ColorBarItem | None = None
+        self._bar: ColorBar | None = None
         self._key: OutsideLegend | None = None
         self._bar_ticks: list[tuple[float, str]] = []
         if self._mask_key is not None:
@@ -178,17 +179,9 @@ class Heatmap(PlotWidgetBase):
             self._make_mask_key()
         else:
             cmap = theme.sequential_cmap() if sequential else theme.diverging_cmap()
-            self._bar = pg.ColorBarItem(
-                values=self._levels,
-                colorMap=cmap,
-                label=value_label or None,
-                interactive=False,
-                width=16,
-                colorMapMenu=False,
-            )
-            self._bar.setImageItem(self._image, insert_in=plot)
+            self._bar = ColorBar(cmap, self._levels, label=value_label or None, width=16)
+            self._bar.attach(self._image, plot)
             self._style_bar()
-            self._bar.axis.enableAutoSIPrefix(False)
             self._set_bar_ticks(self._levels)
         self._image.setImage(self._data, levels=self._levels, autoLevels=False)
         self._place_cells()
@@ -241,10 +234,8 @@ class Heatmap(PlotWidgetBase):
         self._fit_bar_axis()
 
     def _style_bar(self) -> None:
-        # pyqtgraph writes the bar's ticks on its right axis and its label on its left one;
-        # the label at tick size, as room beside a narrow bar is short.
-        theme.restyle_axis(self._bar.axis)
-        theme.restyle_axis(self._bar.getAxis("left"), theme.tick_pt())
+        # The label at tick size too: room beside a narrow bar is short.
+        theme.restyle_axis(self._bar.axis, theme.tick_pt())
 
     def _fit_bar_axis(self) -> None:
         axis = self._bar.axis
@@ -253,6 +244,8 @@ class Heatmap(PlotWidgetBase):
         ticks = axis._tickLevels[0] if axis._tickLevels else self._bar_ticks
         text = max((metrics.horizontalAdvance(t) for _, t in ticks), default=0.0)
         width = text + axis.style["tickTextOffset"][0] + max(0, axis.style["tickLength"])
+        if axis.labelText:
+            width += axis.label.boundingRect().height() * 0.8  # as pyqtgraph measures it
         axis.setWidth(math.ceil(width + _BAR_TEXT_MARGIN))
 
     def bar_ticks(self) -> list[tuple[float, str]]:
@@ -316,7 +309,7 @@ class Heatmap(PlotWidgetBase):
         return self._image
 
     @property
-    def color_bar(self) -> pg.ColorBarItem | None:
+    def color_bar(self) -> ColorBar | None:
         """The colour bar (None for a mask, which has a key instead)."""
         return self._bar
 
