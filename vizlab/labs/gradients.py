@@ -57,6 +57,7 @@ listed functions are accepted; anything else is refused with the reason.</p>
 DONE_EDGE_COLOR = STATES["shown"][1]  # an edge the backward pass has been through
 FLAG_COLOR = "#c92a2a"  # numerical and automatic disagree
 EDGE_LABEL_PT = 9
+BIG_GRAPH_NODES = 12  # more nodes than this: the graph gets the whole top row
 
 # Rows of the two tables; their columns are the variables.
 ROWS_DERIVATIVES = ("numerical", "symbolic", "automatic", "|num − auto|")
@@ -202,22 +203,48 @@ class View(LabView):
         apply_layout.addWidget(self.apply_result)
         apply_layout.addStretch(1)
 
-        grid.addWidget(graph_box, 0, 0, 1, 2)
-        # Its notes can outgrow a small window: scroll rather than overlap.
-        deriv_scroll = QScrollArea()
-        deriv_scroll.setWidget(deriv_box)
-        deriv_scroll.setWidgetResizable(True)
-        deriv_scroll.setFrameShape(QFrame.Shape.NoFrame)
-        deriv_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        grid.addWidget(deriv_scroll, 0, 2)
+        # The right column: the derivatives over compute / apply. Its notes can outgrow
+        # a small window: it scrolls rather than overlap.
+        side = QWidget()
+        side_layout = QVBoxLayout(side)
+        side_layout.setContentsMargins(0, 0, 0, 0)
+        side_layout.addWidget(deriv_box, 11)
+        side_layout.addWidget(apply_box, 10)
+        self.side_scroll = QScrollArea()
+        self.side_scroll.setWidget(side)
+        self.side_scroll.setWidgetResizable(True)
+        self.side_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.side_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.graph_box = graph_box
+        self.layout_grid = grid
         grid.addWidget(curves, 1, 0)
         grid.addWidget(errors, 1, 1)
-        grid.addWidget(apply_box, 1, 2)
-        grid.setRowStretch(0, 11)
-        grid.setRowStretch(1, 10)
         for col in range(3):
             grid.setColumnStretch(col, 1)
+        self.big_graph = None
+        self._lay_out(big_graph=False)
         return area
+
+    def _lay_out(self, big_graph: bool) -> None:
+        """A small graph shares the top row with the derivatives; a big one (many nodes)
+        takes the whole top row and more of the height, so its boxes keep apart and
+        readable, and the derivatives move down beside the plots."""
+        if big_graph == self.big_graph:
+            return
+        self.big_graph = big_graph
+        grid = self.layout_grid
+        grid.removeWidget(self.graph_box)
+        grid.removeWidget(self.side_scroll)
+        if big_graph:
+            grid.addWidget(self.graph_box, 0, 0, 1, 3)
+            grid.addWidget(self.side_scroll, 1, 2)
+            grid.setRowStretch(0, 2)
+            grid.setRowStretch(1, 1)
+        else:
+            grid.addWidget(self.graph_box, 0, 0, 1, 2)
+            grid.addWidget(self.side_scroll, 0, 2, 2, 1)
+            grid.setRowStretch(0, 11)
+            grid.setRowStretch(1, 10)
 
     @staticmethod
     def _point_marker(plot: CurvePlot) -> pg.InfiniteLine:
@@ -249,6 +276,7 @@ class View(LabView):
 
     def _draw_graph(self, snap) -> None:
         nodes = snap.nodes
+        self._lay_out(big_graph=len(nodes) > BIG_GRAPH_NODES)
         self.graph.set_graph([n.inputs for n in nodes], [n.kind == "constant" for n in nodes])
         output = len(nodes) - 1
         current = snap.current
@@ -269,6 +297,8 @@ class View(LabView):
             adjoint = fmt(node.adjoint, digits) if shown else "?"
             state = "current" if i == current else ("shown" if shown else "pending")
             lines = [title, value_key + fmt(node.value, digits), adjoint_key + adjoint]
+            if len(nodes) > BIG_GRAPH_NODES:  # two lines a box: the layers stack less tall
+                lines = [title, f"{lines[1]}  {lines[2]}"]
             self.graph.set_node(i, lines, state)
             self._box_lines.append(lines)
 
