@@ -399,3 +399,36 @@ def test_view_keeps_edge_labels_and_shows_kink_and_error_notes(qtbot, shown_lab,
     assert view.derivative_table.item(3, 0).text() == "⚠ 5.0e-01"
     assert view.error_note.isVisible() and "no curve" in view.error_note.text()
     view.shutdown()
+
+
+def test_a_big_graph_takes_the_top_row_and_labels_follow_presentation_mode(
+        qtbot, shown_lab, previewed):
+    from vizlab.widgets import theme
+
+    view = shown_lab("gradients")
+    grid = view.layout_grid
+    assert grid.getItemPosition(grid.indexOf(view.graph_box)) == (0, 0, 1, 2)
+    view.apply_settings({"expression": "sigmoid(w1*x + b1)*w2 + tanh(w3*x + b2)*w4",
+                         "values": "x=0.5, w1=0.3, w2=-1, w3=2, w4=0.7, b1=0.1, b2=-0.2"})
+    previewed(view)
+    assert len(view.last_snapshot.nodes) > 12 and view.big_graph
+    assert grid.getItemPosition(grid.indexOf(view.graph_box)) == (0, 0, 1, 3)
+    assert all(text.count("\n") == 1 for text, node in
+               zip(view.graph.texts, view.last_snapshot.nodes) if node.kind != "constant")
+    view.apply_settings({"expression": "sin(x) - y**3", "values": "x=3, y=5"})
+    previewed(view)
+    assert not view.big_graph
+    assert grid.getItemPosition(grid.indexOf(view.graph_box)) == (0, 0, 1, 2)
+    view.step()
+    qtbot.waitUntil(lambda: view.last_snapshot.step == 1, timeout=5000)
+    view.step()
+    qtbot.waitUntil(lambda: view.last_snapshot.step == 2, timeout=5000)
+    shown = [label for label in view.edge_labels if label.isVisible()]
+    assert shown and shown[0].textItem.font().pointSize() == 9
+    try:
+        theme.set_presentation(True)
+        assert all(label.textItem.font().pointSize() >= 14 for label in view.edge_labels
+                   if label.isVisible())
+    finally:
+        theme.set_presentation(False)
+    view.shutdown()

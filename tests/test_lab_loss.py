@@ -327,3 +327,21 @@ def test_naive_and_stable_markers_part_where_naive_overflows_or_rounds_to_zero(
     rel = view.rel_plot.curve_data("float32")[1]
     assert np.nanmax(rel) == pytest.approx(1.0, abs=0.3)  # a loss of 0: 100% wrong
     view.shutdown()
+
+
+def test_presentation_mode_enlarges_the_labs_own_texts(qtbot, shown_lab):
+    from vizlab.widgets import theme
+
+    view = shown_lab("loss")
+    view.apply_settings({"view": "multi-class vs multi-label"})
+    labels = view.bar_labels[view.softmax_bars]
+    assert labels.items[0].textItem.font().pointSize() == theme.TICK_PT
+    try:
+        theme.set_presentation(True)
+        assert view.floor_note.textItem.font().pointSize() == 16
+        assert labels.items[0].textItem.font().pointSize() == 16
+        assert "font-size: 16pt" in view.numbers_text.styleSheet()
+    finally:
+        theme.set_presentation(False)
+    assert "font-size: 10pt" in view.numbers_text.styleSheet()
+    view.shutdown()

@@ -20,15 +20,9 @@ from PySide6.QtWidgets import (
 
 from engine.experiments import activations as experiment
 from vizlab.labs.base import LabView
-from vizlab.widgets import BarPlot, CurvePlot, _style
+from vizlab.widgets import BarPlot, CurvePlot, theme
 from vizlab.widgets.text import note_label
-
-try:  # the public look module: 12 colour-blind-safe colours, none of them grey
-    from vizlab.widgets.theme import GUIDE_COLOR, palette_color
-except ImportError:  # pragma: no cover - a tree from before the theme module
-    from vizlab.widgets._style import palette_color
-
-    GUIDE_COLOR = "#8a8a8a"
+from vizlab.widgets.theme import GUIDE_COLOR, palette_color
 
 HELP = """
 <p><b>Activation lab.</b> Four views of the functions a unit applies to its input.</p>
@@ -63,12 +57,8 @@ settings apply on <b>Reset</b>.</p>
 """
 
 # One colour per activation, the same in every plot, no two alike: the palette has a
-# colour for each of the 11 (a palette of fewer falls back to extra dark ones).
-_EXTRA_COLORS = ("#393b79", "#637939")
+# colour for each of the 11.
 COLORS = {name: palette_color(i) for i, name in enumerate(experiment.ACTIVATION_NAMES)}
-if len(set(COLORS.values())) < len(COLORS):  # pragma: no cover - the old 10-colour palette
-    COLORS.update({name: _EXTRA_COLORS[k] for k, name in
-                   enumerate(experiment.ACTIVATION_NAMES[10:])})
 REFERENCE_COLOR = GUIDE_COLOR  # the leaky-ReLU guide lines: grey, which no series uses
 # The buttons over the curves: label -> the functions setting.
 FUNCTION_CHOICES = {"relu, sigmoid, tanh, gelu": experiment.DEFAULT_FUNCTIONS,
@@ -450,7 +440,7 @@ class View(LabView):
         colors = [HIGHLIGHT if i == soft.argmax else MUTED for i in range(len(classes))]
         self.prob_bars.set_bars(classes, soft.probabilities, colors=colors)
         self.onehot_bars.set_bars(classes, soft.one_hot, colors=colors)
-        _style.set_title(self.prob_bars.plot_item, f"softmax(z / T), T = {soft.temperature:g}")
+        theme.set_title(self.prob_bars.plot_item, f"softmax(z / T), T = {soft.temperature:g}")
 
         for name in self.temperature_plot.curve_names():
             if int(name.split()[-1]) >= len(classes):

@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 
 from engine.experiments.gradients import PRESETS, split_terms
 from vizlab.labs.base import LabView
-from vizlab.widgets import CurvePlot, _style
+from vizlab.widgets import CurvePlot, theme
 from vizlab.widgets.graph import HIGHLIGHT_COLOR, STATES, GraphView
 from vizlab.widgets.text import note_label
 
@@ -56,7 +56,7 @@ listed functions are accepted; anything else is refused with the reason.</p>
 
 DONE_EDGE_COLOR = STATES["shown"][1]  # an edge the backward pass has been through
 FLAG_COLOR = "#c92a2a"  # numerical and automatic disagree
-EDGE_LABEL_PT = 9
+EDGE_LABEL_PT = 9  # at the theme's usual tick size; scaled with it (presentation mode)
 BIG_GRAPH_NODES = 12  # more nodes than this: the graph gets the whole top row
 
 # Rows of the two tables; their columns are the variables.
@@ -223,7 +223,14 @@ class View(LabView):
             grid.setColumnStretch(col, 1)
         self.big_graph = None
         self._lay_out(big_graph=False)
+        theme.on_theme_changed(self._restyle)
         return area
+
+    def _restyle(self) -> None:
+        """Presentation mode on or off: redraw, so the edge labels take the new size and
+        are shown only where they still fit."""
+        if self.last_snapshot is not None:
+            self.draw(self.last_snapshot)
 
     def _lay_out(self, big_graph: bool) -> None:
         """A small graph shares the top row with the derivatives; a big one (many nodes)
@@ -316,7 +323,7 @@ class View(LabView):
         (x0, x1), _ = vb.viewRange()
         per_unit = vb.width() / max(x1 - x0, 1e-9)
         size = 9 if len(self._box_lines) <= 12 else 8  # GraphView's box font
-        metrics = QFontMetrics(_style.font(size))
+        metrics = QFontMetrics(_scaled_font(size))
 
         def half_width(i: int) -> float:
             return (max(metrics.horizontalAdvance(line) for line in self._box_lines[i])
@@ -330,7 +337,7 @@ class View(LabView):
         derivative (cos x = −0.99) over what it sends back (→ −0.99). On a big graph only
         the current step's, so they do not pile up."""
         current = snap.current
-        metrics = QFontMetrics(_style.font(EDGE_LABEL_PT))
+        metrics = QFontMetrics(_scaled_font(EDGE_LABEL_PT))
         wanted = []
         for k, (consumer, _position, source, message) in enumerate(snap.messages):
             if not snap.shown(source) or (compact and source != current):
@@ -349,13 +356,13 @@ class View(LabView):
             wanted.append((text, color, middle))
         while len(self.edge_labels) < len(wanted):
             label = pg.TextItem("", anchor=(0.5, 0.5), fill=pg.mkBrush(255, 255, 255, 230))
-            label.setFont(_style.font(EDGE_LABEL_PT))
             label.setZValue(3)
             self.graph.plot_item.addItem(label)
             self.edge_labels.append(label)
         for k, label in enumerate(self.edge_labels):
             if k < len(wanted):
                 text, color, middle = wanted[k]
+                label.setFont(_scaled_font(EDGE_LABEL_PT))
                 label.setText(text, color=color)
                 label.setPos(float(middle[0]), float(middle[1]))
                 label.show()
@@ -503,6 +510,11 @@ class View(LabView):
         """Reset shows the forward pass again, as the preview does."""
         self.graph.highlight_edges([])
         self.preview()
+
+
+def _scaled_font(point_size: float):
+    """A font of `point_size` at the usual tick size, scaled as the theme's ticks are."""
+    return theme.font(point_size * theme.tick_pt() / theme.TICK_PT)
 
 
 def _digits(columns: int, most: int) -> int:

@@ -18,12 +18,8 @@ from PySide6.QtWidgets import QBoxLayout, QGridLayout, QLabel, QSizePolicy, QTab
 
 from engine.experiments.loss import TABS, Snapshot, Sweep
 from vizlab.labs.base import LabView
-from vizlab.widgets import BarPlot, CurvePlot, _style
-
-try:  # the public look module; older trees only have the private one it replaces
-    from vizlab.widgets.theme import palette_color
-except ImportError:  # pragma: no cover
-    from vizlab.widgets._style import palette_color
+from vizlab.widgets import BarPlot, CurvePlot, theme
+from vizlab.widgets.theme import palette_color
 
 HELP = """
 <p><b>Softmax &amp; Loss lab.</b> Every number is computed by the engine; gradients come
@@ -66,7 +62,7 @@ NAIVE_SYMBOLS = {"float64": "t", "float32": "o"}
 TRUE_COLOR = "#2ca02c"
 FALSE_COLOR = "#9a9a9a"
 CURSOR_COLOR = "#444444"
-TEXT_STYLE = "font-size: 10pt; background: white; padding: 6px;"
+TEXT_STYLE = "font-size: {pt}pt; background: white; padding: 6px;"  # pt: theme.tick_pt()
 
 
 def _finite_or_nan(values: np.ndarray) -> np.ndarray:
@@ -119,7 +115,7 @@ def _text_panel() -> QLabel:
     label.setWordWrap(True)
     label.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
     label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-    label.setStyleSheet(TEXT_STYLE)
+    label.setStyleSheet(TEXT_STYLE.format(pt=theme.tick_pt()))
     label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
     return label
 
@@ -208,8 +204,7 @@ class BarValueLabels:
     def _place(self) -> None:
         if not len(self.values):
             return
-        metrics = QFontMetrics(self.bars.plot_item.getAxis("bottom").style.get("tickFont")
-                               or _style.font(_style.TICK_PT))
+        metrics = QFontMetrics(theme.font(theme.tick_pt()))
         slot = self._slot_pixels()
         texts = self.texts()
         self.show_names = max(metrics.horizontalAdvance(n) for n in self.names) + 6 <= slot
@@ -218,11 +213,11 @@ class BarValueLabels:
         self.bars.set_bars(shown, self.values, self.colors)
         while len(self.items) < len(texts):
             item = pg.TextItem(color="k")
-            item.setFont(_style.font(_style.TICK_PT))
             self.bars.plot_item.addItem(item)
             self.items.append(item)
         self._fit_y(metrics.height() + 6 if self.show_values else 4)
         for i, item in enumerate(self.items):
+            item.setFont(theme.font(theme.tick_pt()))  # presentation mode: bigger
             visible = self.show_values and i < len(texts)
             item.setVisible(visible)
             if visible:
@@ -245,7 +240,17 @@ class View(LabView):
         self.tabs.addTab(self._build_sweep_tab(), "Naive vs stable")
         self.tabs.addTab(self._build_multi_tab(), "Multi-class vs multi-label")
         self.bind_tabs(self.tabs, TABS)
+        theme.on_theme_changed(self._restyle)
         return self.tabs
+
+    def _restyle(self) -> None:
+        """Presentation mode on or off: this lab's own texts follow the theme's sizes."""
+        self.floor_note.setFont(theme.font(theme.tick_pt()))
+        for panel in (self.ce_text, self.numbers_text, self.small_text, self.multi_table,
+                      self.multi_text):
+            panel.setStyleSheet(TEXT_STYLE.format(pt=theme.tick_pt()))
+        if self.last_snapshot is not None:
+            self.draw(self.last_snapshot)  # bar labels and table widths, at the new size
 
     def run(self) -> None:
         # Run animates the sweep: show it (the user may still switch tabs while it runs).
@@ -306,7 +311,7 @@ class View(LabView):
         # The naive loss rounded to 0 (a true class far ahead) has no place on a log axis.
         self.floor_note = pg.TextItem("× naive = 0: log axis has no 0", color="#333333",
                                       anchor=(1.05, 0.5), fill=pg.mkBrush(255, 255, 255, 200))
-        self.floor_note.setFont(_style.font(_style.TICK_PT))
+        self.floor_note.setFont(theme.font(theme.tick_pt()))
         self.floor_note.setZValue(4)
         self.floor_note.hide()
         self.sweep_plot.plot_item.addItem(self.floor_note, ignoreBounds=True)
@@ -368,11 +373,11 @@ class View(LabView):
         digit when few decades show, and they run into each other)."""
         item = plot.plot_item
         label = item.getAxis("bottom").labelText
-        axis = _style.LogFriendlyAxis("bottom")
+        axis = theme.LogFriendlyAxis("bottom")
         item.setAxisItems({"bottom": axis})
-        axis.setTickFont(_style.font(_style.TICK_PT))
+        axis.setTickFont(theme.font(theme.tick_pt()))
         axis.enableAutoSIPrefix(False)
-        _style.set_axis_label(item, "bottom", label)
+        theme.set_axis_label(item, "bottom", label)
         item.setLogMode(x=True)
 
     # -- drawing ----------------------------------------------------------------------
@@ -667,7 +672,7 @@ class View(LabView):
         """The table at its full size (no column cut off); the prose beside it when at
         least PROSE_WIDTH is left, else under it, at the height its lines need."""
         doc = QTextDocument()
-        doc.setDefaultFont(_style.font(10))  # TEXT_STYLE's size
+        doc.setDefaultFont(theme.font(theme.tick_pt()))  # TEXT_STYLE's size
         doc.setHtml(table)
         padding = 2 * 6 + 4  # the panel's padding, and a little air
         width = int(np.ceil(doc.idealWidth())) + padding
@@ -677,7 +682,7 @@ class View(LabView):
         self.multi_bottom.setDirection(QBoxLayout.Direction.LeftToRight if beside
                                        else QBoxLayout.Direction.TopToBottom)
         prose = QTextDocument()
-        prose.setDefaultFont(_style.font(10))
+        prose.setDefaultFont(theme.font(theme.tick_pt()))
         prose.setHtml(self.multi_text.text())
         prose.setTextWidth(max(available - width if beside else available, 100) - padding)
         self.multi_text.setMinimumHeight(int(np.ceil(prose.size().height())) + padding)
