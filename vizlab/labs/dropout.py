@@ -58,9 +58,6 @@ RIGHT_COLOR = theme.palette_color(1)
 KEEP_COLOR = theme.GUIDE_COLOR
 # The worked example's bars in the colours of the mask strip: kept, dropped.
 KEPT_BAR, DROPPED_BAR = MASK_COLORS
-# Every heatmap's y axis (ticks and label) gets this width, so the heatmaps of one column
-# of the grid, the mask strip among them, have their cells at the same x on screen.
-AXIS_WIDTH = 46
 # Below this width a heatmap clips its read-out line rather than push the page wider
 # than the window.
 MIN_MAP_WIDTH = 120
@@ -101,6 +98,7 @@ class View(LabView):
 
     # -- building ------------------------------------------------------------------------
     def build_views(self) -> QWidget:
+        self._heatmaps: list[Heatmap] = []
         self._drawn_example: tuple | None = None
         self._drawn_snapshot: experiment.Snapshot | None = None
         self.tabs = QTabWidget()
@@ -108,15 +106,43 @@ class View(LabView):
         self.tabs.addTab(self._build_curves(), "Share changed and loss")
         self.tabs.addTab(self._build_example(), "Worked example")
         self.bind_tabs(self.tabs, experiment.TABS)
+        self._fit_to_theme()
+        theme.on_theme_changed(self._fit_to_theme)
         # The colour scale is the view's alone: a change redraws what is shown at once.
         self.settings_panel.changed.connect(self._on_view_setting)
         return self.tabs
 
     def _heatmap(self, title: str, **options) -> Heatmap:
         heatmap = Heatmap(title, **options)
-        heatmap.plot_item.getAxis("left").setWidth(AXIS_WIDTH)
         heatmap.setMinimumWidth(MIN_MAP_WIDTH)
+        self._heatmaps.append(heatmap)
         return heatmap
+
+    def _fit_to_theme(self) -> None:
+        """Sizes that follow the theme's fonts (presentation mode): every heatmap's y axis
+        gets one width, wide enough for its label and two-digit ticks, so the heatmaps of
+        a grid column, the mask strip among them, have their cells at the same x; the
+        mask strip's height; the notes' type."""
+        ticks = QFontMetrics(theme.font(theme.tick_pt()))
+        label = QFontMetrics(theme.font(theme.label_pt()))
+        width = label.height() + ticks.horizontalAdvance("88") + 16
+        for heatmap in self._heatmaps:
+            heatmap.plot_item.getAxis("left").setWidth(width)
+        title = QFontMetrics(theme.font(theme.title_pt())).height()
+        # Title, key (and half a row more, should it wrap), 28 pixels of mask, the axis
+        # line without tick labels (the panels above and below have them), read-out line.
+        key = ticks.height() + 8
+        self.mask_map.setFixedHeight(title + key + key // 3 + 28 + 10 + ticks.height() + 10)
+        for note in self._notes():
+            note.setFont(theme.font(theme.tick_pt()))
+        # In large type the weights need the page's height; the same line stays under the
+        # curves, and the panels' titles say this step's shares.
+        self.weights_note.setVisible(not theme.presentation())
+        for header in self.headers.values():
+            header.setFont(theme.font(theme.label_pt()))
+
+    def _notes(self) -> list[QLabel]:
+        return [self.weights_note, self.curves_note, self.mask_note, self.example_table]
 
     def _build_weights(self) -> QWidget:
         page = QWidget()
@@ -131,13 +157,17 @@ class View(LabView):
             header = note_label()
             self.headers[side] = header
             grid.addWidget(header, row, 0, 1, 3)
-            weights = self._heatmap("weights", x_label="hidden unit", y_label="class",
-                                    value_label="weight")
+            # The top row's x axes go unnamed: the panels below them, the mask strip and
+            # the bottom row, share their columns and the bottom row names them (a row of
+            # text less, which presentation mode at 1024x640 needs).
+            x_label = "hidden unit" if side == "right" else ""
+            # No label on the colour bar: it would stand beside the next panel's "class".
+            weights = self._heatmap("weights", x_label=x_label, y_label="class")
             # Binary: two colours and a key (above the plot, so the cells keep the x of
             # the mask strip's).
-            changed = self._heatmap("changed now", x_label="hidden unit", y_label="class",
+            changed = self._heatmap("changed now", x_label=x_label, y_label="class",
                                     mask_key=("changed", "same"))
-            counts = self._heatmap("changes so far", x_label="hidden unit", y_label="class",
+            counts = self._heatmap("changes so far", x_label=x_label, y_label="class",
                                    sequential=True, value_label="steps")
             self.maps[side] = {"weights": weights, "changed": changed, "counts": counts}
             for col, widget in enumerate((weights, changed, counts)):
@@ -153,8 +183,7 @@ class View(LabView):
                                "below it.")
         grid.addWidget(self.mask_note, 2, 0)
         grid.addWidget(self.mask_map, 2, 1)
-        self._fit_mask_height()
-        theme.on_theme_changed(self._fit_mask_height)
+        self.mask_map.plot_item.getAxis("bottom").setStyle(showValues=False)
         for row, stretch in ((1, 1), (4, 1)):
             grid.setRowStretch(row, stretch)
         # The middle column a little wider: its two-entry keys then fit on one line at
@@ -164,13 +193,6 @@ class View(LabView):
         self.weights_note = note_label()
         grid.addWidget(self.weights_note, 5, 0, 1, 3)
         return page
-
-    def _fit_mask_height(self) -> None:
-        """The mask strip's height, in the theme's fonts: its title, its key (two rows
-        when the column is narrow), 32 pixels of mask, tick labels and read-out line."""
-        text = QFontMetrics(theme.font(theme.tick_pt())).height()
-        title = QFontMetrics(theme.font(theme.title_pt())).height()
-        self.mask_map.setFixedHeight(title + 2 * (text + 6) + 32 + text + 8 + text + 8)
 
     def _build_curves(self) -> QWidget:
         page = QWidget()
@@ -247,7 +269,7 @@ class View(LabView):
             color = LEFT_COLOR if side == "left" else RIGHT_COLOR
             self.headers[side].setText(
                 f"<span style='color:{color}'><b>{where} network: {s.optimizer}</b></span>, "
-                f"learning rate {s.learning_rate:g}{gone}")
+                f"learning rate {s.learning_rate:g}{gone}; columns: hidden units")
             maps = self.maps[side]
             maps["weights"].set_data(s.weights, levels=levels[side])
             maps["changed"].set_data(s.changed)

@@ -176,6 +176,8 @@ class View(LabView):
         self.pending_dots = [plot.plot_item.plot([], [], pen=None, symbol="o", symbolSize=5,
                                                  symbolPen=None, symbolBrush="#aaaaaa")
                              for plot in (self.loss_plot, self.acc_plot)]
+        self._fit_to_theme()
+        theme.on_theme_changed(self._fit_to_theme)
         self.sweep_runner = Runner(self)
         self.sweep_runner.snapshot.connect(self.show_sweep)
         self.sweep_runner.error.connect(self._on_sweep_error)
@@ -186,6 +188,11 @@ class View(LabView):
         self.sweep_curve_points = sweep.SweepConfig.curve_points  # a loaded file's
         self._sweep_path: Path | None = None
         return page
+
+    def _fit_to_theme(self) -> None:
+        """The key and the note in the theme's type (large in presentation mode)."""
+        for label in (self.key, self.note):
+            label.setFont(theme.font(theme.tick_pt()))
 
     # -- the sweep ---------------------------------------------------------------------------
     def _build_sweep_box(self) -> QWidget:
