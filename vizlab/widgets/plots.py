@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QWidget
 
 from vizlab.widgets import theme
@@ -206,6 +206,12 @@ class CurvePlot(PlotWidgetBase):
         # Lines whose label sits right of the plot area (no free place along them).
         self._outside_labels: list[pg.InfiniteLine] = []
         self._placing = False
+        # Labels are placed once per turn of the event loop, after the data and the
+        # view range of that turn are known, however many curves changed.
+        self._place_timer = QTimer(self)
+        self._place_timer.setSingleShot(True)
+        self._place_timer.setInterval(0)
+        self._place_timer.timeout.connect(self._place_marker_labels)
         self._log_y = False
         # The x range the user zoomed or panned to (auto-range off), else None: long
         # curves are then decimated over what is in view, so zooming in shows detail.
@@ -272,7 +278,7 @@ class CurvePlot(PlotWidgetBase):
         if self._following:
             self._follow_x()
         if self._markers:
-            self._place_marker_labels()
+            self._place_timer.start()
         return curve
 
     def _series_styles(self) -> set[tuple[str, str]]:
@@ -418,9 +424,9 @@ class CurvePlot(PlotWidgetBase):
         self._markers.append((line, label, value))
         if len(self._markers) == 1:
             vb = self._plot.vb
-            vb.sigTransformChanged.connect(self._place_marker_labels)
-            vb.sigResized.connect(self._place_marker_labels)
-        self._place_marker_labels()
+            vb.sigTransformChanged.connect(self._place_timer.start)
+            vb.sigResized.connect(self._place_timer.start)
+        self._place_timer.start()
         return line
 
     def _place_marker_labels(self, *_args) -> None:

@@ -93,6 +93,9 @@ def set_presentation(on: bool) -> None:
 def on_theme_changed(callback: Callable[[], object]) -> None:
     """Run ``callback()`` after every change of presentation mode. A bound method is held
     weakly, so registering does not keep a widget alive."""
+    if len(_callbacks) % 256 == 255:  # forget widgets that are gone, now and then
+        _callbacks[:] = [c for c in _callbacks
+                         if not isinstance(c, weakref.WeakMethod) or c() is not None]
     if hasattr(callback, "__self__") and hasattr(callback, "__func__"):
         _callbacks.append(weakref.WeakMethod(callback))
     else:
