@@ -340,7 +340,7 @@ def test_presentation_mode_enlarges_the_labs_own_texts(qtbot, shown_lab):
         theme.set_presentation(True)
         assert view.floor_note.textItem.font().pointSize() == 16
         assert labels.items[0].textItem.font().pointSize() == 16
-        assert "font-size: 16pt" in view.numbers_text.styleSheet()
+        assert "font-size: 14pt" in view.numbers_text.styleSheet()
     finally:
         theme.set_presentation(False)
     assert "font-size: 10pt" in view.numbers_text.styleSheet()

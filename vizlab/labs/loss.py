@@ -14,7 +14,15 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QFontMetrics, QTextDocument
-from PySide6.QtWidgets import QBoxLayout, QGridLayout, QLabel, QSizePolicy, QTabWidget, QWidget
+from PySide6.QtWidgets import (
+    QBoxLayout,
+    QGridLayout,
+    QLabel,
+    QSizePolicy,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
 from engine.experiments.loss import TABS, Snapshot, Sweep
 from vizlab.labs.base import LabView
@@ -53,7 +61,7 @@ any number of labels true, a binary cross-entropy per label). Green bars are tru
 # Four series on the sweep plot, four colours: (stable, naive) per type.
 DTYPE_COLORS = {
     "float64": (palette_color(0), palette_color(2)),
-    "float32": (palette_color(1), palette_color(3)),
+    "float32": (palette_color(1), palette_color(5)),  # not 3: yellow text is faint on white
 }
 # The naive loss as markers on every few sweep scales (about this many per curve), the two
 # types at interleaved scales, so neither hides the other nor the stable lines beneath.
@@ -62,7 +70,13 @@ NAIVE_SYMBOLS = {"float64": "t", "float32": "o"}
 TRUE_COLOR = "#2ca02c"
 FALSE_COLOR = "#9a9a9a"
 CURSOR_COLOR = "#444444"
-TEXT_STYLE = "font-size: {pt}pt; background: white; padding: 6px;"  # pt: theme.tick_pt()
+TEXT_STYLE = "font-size: {pt}pt; background: white; padding: 6px;"  # pt: text_pt()
+
+
+def text_pt() -> int:
+    """The text panels' size: the ticks' on a desktop, a little below them in
+    presentation mode (14 pt), where the panels' tables must still fit."""
+    return theme.tick_pt() if not theme.presentation() else theme.tick_pt() - 2
 
 
 def _finite_or_nan(values: np.ndarray) -> np.ndarray:
@@ -115,7 +129,7 @@ def _text_panel() -> QLabel:
     label.setWordWrap(True)
     label.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
     label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-    label.setStyleSheet(TEXT_STYLE.format(pt=theme.tick_pt()))
+    label.setStyleSheet(TEXT_STYLE.format(pt=text_pt()))
     label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
     return label
 
@@ -146,6 +160,16 @@ def multi_table_html(m) -> str:
         + row("target", m.targets, ".0f", f"{int(m.targets.sum())}")
         + row("BCE term", m.bce_terms, ".3f", f"{m.bce_sum:.3f}")
         + "</table>")
+
+
+def _text_height(text: str, width: int) -> int:
+    """Pixels a text panel of this width needs to show all of `text`."""
+    doc = QTextDocument()
+    doc.setDefaultFont(theme.font(text_pt()))
+    doc.setHtml(text)
+    padding = 2 * 6
+    doc.setTextWidth(max(width - padding, 50))
+    return int(np.ceil(doc.size().height())) + padding
 
 
 def _legend_top_left(plot: CurvePlot) -> None:
@@ -248,7 +272,7 @@ class View(LabView):
         self.floor_note.setFont(theme.font(theme.tick_pt()))
         for panel in (self.ce_text, self.numbers_text, self.small_text, self.multi_table,
                       self.multi_text):
-            panel.setStyleSheet(TEXT_STYLE.format(pt=theme.tick_pt()))
+            panel.setStyleSheet(TEXT_STYLE.format(pt=text_pt()))
         if self.last_snapshot is not None:
             self.draw(self.last_snapshot)  # bar labels and table widths, at the new size
 
@@ -283,7 +307,7 @@ class View(LabView):
     def _build_sweep_tab(self) -> QWidget:
         page = QWidget()
         grid = QGridLayout(page)
-        self.sweep_plot = CurvePlot("Cross-entropy as logits grow: naive vs stable",
+        self.sweep_plot = CurvePlot("Loss as logits grow: naive vs stable",
                                     x_label="logit scale s (logits = s × sweep logits)",
                                     y_label="loss", log_y=True)
         # Short titles: a pyqtgraph title never shrinks below its text, and would clip the plot.
@@ -310,7 +334,7 @@ class View(LabView):
         }
         # The naive loss rounded to 0 (a true class far ahead) has no place on a log axis.
         self.floor_note = pg.TextItem("× naive = 0: log axis has no 0", color="#333333",
-                                      anchor=(1.05, 0.5), fill=pg.mkBrush(255, 255, 255, 200))
+                                      anchor=(0, 1.15), fill=pg.mkBrush(255, 255, 255, 200))
         self.floor_note.setFont(theme.font(theme.tick_pt()))
         self.floor_note.setZValue(4)
         self.floor_note.hide()
@@ -319,13 +343,23 @@ class View(LabView):
                         for plot in (self.sweep_plot, self.diff_plot, self.rel_plot)]
         for line in self.cursors[1:]:
             line.label.hide()  # the loss plot names the scale; the small plots need the room
+        # The two text panels share the right column, each as tall as its text (the
+        # table needs more height than half the column once the type is large).
         self.numbers_text = _text_panel()
         self.small_text = _text_panel()
+        column = QWidget()
+        column.setStyleSheet("background: white;")
+        column_layout = QVBoxLayout(column)
+        column_layout.setContentsMargins(0, 0, 0, 0)
+        column_layout.setSpacing(0)
+        for panel in (self.numbers_text, self.small_text):
+            panel.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+            column_layout.addWidget(panel)
+        column_layout.addStretch(1)
         grid.addWidget(self.sweep_plot, 0, 0, 1, 2)
-        grid.addWidget(self.numbers_text, 0, 2)
+        grid.addWidget(column, 0, 2, 2, 1)
         grid.addWidget(self.diff_plot, 1, 0)
         grid.addWidget(self.rel_plot, 1, 1)
-        grid.addWidget(self.small_text, 1, 2)
         for column in range(3):
             grid.setColumnStretch(column, 1)
         return page
@@ -517,11 +551,14 @@ class View(LabView):
                  if (x := self._curve_x(f"naive {dtype} = 0 (on the floor)")).size]
         self.floor_note.setVisible(bool(zeros))
         if zeros:
-            self.floor_note.setPos(float(np.log10(min(z.min() for z in zeros))),
+            # Just above the floor's markers, from the left edge (the loss is high there).
+            self.floor_note.setPos(float(np.log10(snap.scales[0])),
                                    float(np.log10(self._floor)))
         self.numbers_text.setText(self._numbers_html(
             snap, as_table=self.numbers_text.width() >= NUMBERS_TABLE_WIDTH))
         self.small_text.setText(self._small_html(snap))
+        for panel in (self.numbers_text, self.small_text):
+            panel.setMinimumHeight(_text_height(panel.text(), panel.width()))
 
     def _curve_x(self, name: str) -> np.ndarray:
         if name not in self.sweep_plot.curve_names():
@@ -599,9 +636,10 @@ class View(LabView):
             finite = sw.rel_err[:n][np.isfinite(sw.rel_err[:n])]
             return f"{finite.max():.3g}" if finite.size else "–"
 
-        eps = ", ".join(f"ε{sw.dtype[-2:]} = {np.finfo(sw.dtype).eps:.3g}" for sw in snap.sweeps)
-        title = (f"<b>Logits</b> s × [{logits}], true class {snap.sweep_label}; machine "
-                 f"epsilon {eps}<br>")
+        finite = all(np.isfinite(sw.stable[:n]).all() for sw in snap.sweeps)
+        title = (f"<b>Logits</b> s × [{logits}], true class {snap.sweep_label}. Stable loss "
+                 + ("finite everywhere" if finite else "<b>not</b> finite everywhere")
+                 + ".<br>")
         if not as_table:  # too narrow for three columns: a paragraph per type
             return title + "".join(
                 f"<b>{sw.dtype}</b>: e<sup>z</sup> overflows past s = {sw.overflow_scale:.5g}; "
@@ -617,9 +655,8 @@ class View(LabView):
             f"<table style='margin-top: 4px;' cellspacing='0' cellpadding='2'>{head}"
             + row("e<sup>z</sup> overflows past s", lambda sw: f"{sw.overflow_scale:.5g}")
             + row("naive non-finite", first_bad)
-            + row("stable finite", lambda sw: "yes" if np.isfinite(sw.stable[:n]).all()
-                  else "no")
-            + row("worst relative error", worst)
+            + row("worst rel. error", worst)
+            + row("machine ε (ε32, ε64)", lambda sw: f"{np.finfo(sw.dtype).eps:.3g}")
             + row(f"naive at s = {s_at}", lambda sw: _fmt(float(sw.naive[at]), sw.dtype, 8))
             + row(f"stable at s = {s_at}", lambda sw: _fmt(float(sw.stable[at]), sw.dtype, 8))
             + "</table>"
@@ -629,16 +666,13 @@ class View(LabView):
     def _small_html(snap: Snapshot) -> str:
         """The small-scale example, a block per type (the numbers are long)."""
         n = f"{snap.small[0].n:g}"
-        parts = [f"<b>Small scale</b>, n = {n}: a = 2/n and b = (1 + 1/n) − (1 − 1/n), "
-                 "equal on paper."]
-        # A line per number: the shortest exact float64 text is long, and must not be cut.
-        for sm in snap.small:
-            parts.append(
-                f"<br><b>{sm.dtype}</b><br>a = {_fmt(sm.direct, sm.dtype)}"
-                f"<br>b = {_fmt(sm.via_difference, sm.dtype)}"
-                f"<br>b − a = {_num(sm.difference, '.3g')}, "
-                f"|b − a|&nbsp;/&nbsp;a = {_num(sm.rel_error, '.3g')}")
-        return "".join(parts)
+        a = _fmt(snap.small[0].direct, snap.small[0].dtype)
+        # The shortest exact text of each: two different floats never look alike.
+        seconds = " and ".join(
+            f"{_fmt(sm.via_difference, sm.dtype)} in <b>{sm.dtype}</b> (relative error "
+            f"{_num(sm.rel_error, '.3g')})" for sm in snap.small)
+        return (f"<b>Small scale</b> (n = {n}): 2/n = {a} and (1 + 1/n) − (1 − 1/n) are "
+                f"equal on paper; the second is {seconds}.")
 
     def _draw_multi(self, snap: Snapshot) -> None:
         m = snap.multi
@@ -672,7 +706,7 @@ class View(LabView):
         """The table at its full size (no column cut off); the prose beside it when at
         least PROSE_WIDTH is left, else under it, at the height its lines need."""
         doc = QTextDocument()
-        doc.setDefaultFont(theme.font(theme.tick_pt()))  # TEXT_STYLE's size
+        doc.setDefaultFont(theme.font(text_pt()))  # TEXT_STYLE's size
         doc.setHtml(table)
         padding = 2 * 6 + 4  # the panel's padding, and a little air
         width = int(np.ceil(doc.idealWidth())) + padding
@@ -682,7 +716,7 @@ class View(LabView):
         self.multi_bottom.setDirection(QBoxLayout.Direction.LeftToRight if beside
                                        else QBoxLayout.Direction.TopToBottom)
         prose = QTextDocument()
-        prose.setDefaultFont(theme.font(theme.tick_pt()))
+        prose.setDefaultFont(theme.font(text_pt()))
         prose.setHtml(self.multi_text.text())
         prose.setTextWidth(max(available - width if beside else available, 100) - padding)
         self.multi_text.setMinimumHeight(int(np.ceil(prose.size().height())) + padding)
