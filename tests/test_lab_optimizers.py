@@ -204,7 +204,7 @@ def test_view_draws_the_snapshot_numbers(qtbot, shown_lab):
         np.testing.assert_array_equal(y, history[:, o, 0, k])
         np.testing.assert_array_equal(steps, snap.curves["step"])
     adam_best = best_member(snap.test_accuracy[0, 0], snap.test_loss[0, 0])
-    assert (f"lr {rate_text(snap.rates[adam_best])}, "
+    assert (f"Adam</b></span> {rate_text(snap.rates[adam_best])}: "
             f"{100 * snap.test_accuracy[0, 0, adam_best]:.1f}%") in view.note.text()
     assert "held-out images" in view.note.text()
     view.shutdown()
@@ -349,7 +349,7 @@ def test_titles_and_labels_keep_their_meaning_through_a_run(qtbot, shown_lab):
     assert titles[0][0] == "Loss vs learning rate"
     assert titles[1][0] == "Accuracy vs learning rate"
     assert titles[2][0] == "Training loss over steps, best rate of each optimizer"
-    assert "running mean" in titles[3] and "test set after training" in titles[3]
+    assert "running mean" in titles[3] and "dots: test set after training" in titles[3]
     view.shutdown()
 
 
@@ -388,7 +388,6 @@ def test_the_note_says_when_a_best_rate_is_the_largest_swept(qtbot, shown_lab):
     view.show_snapshot(snap)
     assert view.draw_error is None
     note = view.note.text()
-    assert "Adadelta and SGD: best at the largest rate swept" in note
-    assert "raise lr_max, up to 10" in note
-    assert "lr 1.0e-1, 40.0%" in note and "Adam</b></span> best lr 3.2e-4, 50.0%" in note
+    assert "Adadelta and SGD: best at lr_max, the top of the range" in note
+    assert "SGD</b></span> 1.0e-1: 40.0%" in note and "Adam</b></span> 3.2e-4: 50.0%" in note
     view.shutdown()

@@ -397,7 +397,7 @@ class View(LabView):
         parts = []
         for o, name in enumerate(results.optimizers):
             k = best_member(acc[o, 0], loss[o, 0])
-            best = (f"best lr {rate_text(results.rates[k])}, {100 * acc[o, 0, k]:.1f}%"
+            best = (f"{rate_text(results.rates[k])}: {100 * acc[o, 0, k]:.1f}%"
                     if k is not None
                     else "nothing finished")
             parts.append(f"<span style='color:{COLORS[name]}'><b>{name}</b></span> {best}")
@@ -520,12 +520,11 @@ class View(LabView):
         colours = " &nbsp; ".join(f"<span style='color:{c}'><b>&#9644; {name}</b></span>"
                                   for name, c in COLORS.items())
         if sweep_results:
-            what = "lines: the sweep's test set (held-out images, no dropout)"
+            what = "lines: test set"
         else:
-            what = ("lines: training, running mean of the last steps; &#9679;/&#9675;: "
-                    "test set after training (held-out images, no dropout)")
-        self.key.setText(f"{colours} &nbsp; &mdash; solid / &#9679;: without dropout, "
-                         f"dashed / &#9675;: with dropout; &times;: diverged. {what}.")
+            what = "lines: training (running mean); dots: test set after training"
+        self.key.setText(f"{colours} &nbsp; solid, &#9679;: no dropout; dashed, &#9675;: "
+                         f"dropout; &times;: diverged; {what}.")
 
     def _show_test_dots(self, snap: experiment.Snapshot | None) -> None:
         """The test set's loss and accuracy as dots (none before the end of a run)."""
@@ -580,6 +579,7 @@ class View(LabView):
                                           style="dash" if drop else "solid")
 
     def _draw_note(self, snap, loss, acc, on_test) -> None:
+        """Each optimizer's best rate and its accuracy, short enough for large type."""
         parts = []
         at_top = []  # optimizers whose best rate (without dropout) is the largest swept
         for o, name in enumerate(snap.optimizers):
@@ -588,26 +588,24 @@ class View(LabView):
                 k = best_member(acc[o, d], loss[o, d])
                 if not drop and k == len(snap.rates) - 1:
                     at_top.append(name)
-                tag = "with dropout" if drop else "best"
+                tag = "dropout " if drop else ""
                 if k is None:
-                    bits.append(f"{tag}: all diverged")
+                    bits.append(f"{tag}all diverged")
                 else:
-                    bits.append(f"{tag} lr {rate_text(snap.rates[k])}, "
-                                f"{100 * acc[o, d, k]:.1f}%")
+                    bits.append(f"{tag}{rate_text(snap.rates[k])}: {100 * acc[o, d, k]:.1f}%")
             bad = int(snap.diverged[o].sum())
             div = f", {bad} diverged" if bad else ""
             parts.append(f"<span style='color:{COLORS[name]}'><b>{name}</b></span> "
-                         + " / ".join(bits) + div)
-        where = (f"accuracy on {snap.test_samples} held-out images, no dropout" if on_test
+                         + ", ".join(bits) + div)
+        where = (f"accuracy on {snap.test_samples} held-out images" if on_test
                  else "running training accuracy")
         losses = snap.loss if snap.test_loss is None else np.stack([snap.loss, snap.test_loss])
         above = int(np.sum(np.isfinite(losses) & (losses > loss_top(losses))))
         off = f" {above} losses above {loss_top(losses):.1f} are off the top." if above else ""
         edge = ""
         if on_test and at_top:
-            who = " and ".join(at_top)
-            edge = (f" {who}: best at the largest rate swept, so the best may lie beyond it "
-                    f"(raise lr_max, up to 10).")
+            edge = (f" {' and '.join(at_top)}: best at lr_max, the top of the range; a "
+                    f"larger lr_max may do better.")
         self.note.setText(
-            f"Step {snap.step} of {snap.total_steps} ({snap.model}, {len(snap.rates)} rates; "
-            f"{where}): " + "; ".join(parts) + "." + edge + off)
+            f"Step {snap.step} of {snap.total_steps} ({snap.model}, {len(snap.rates)} rates), "
+            f"best rate and {where}: " + "; ".join(parts) + "." + edge + off)
