@@ -8,6 +8,7 @@ import numpy as np
 import pyqtgraph as pg
 import pytest
 from PySide6.QtCore import QRectF
+from PySide6.QtGui import QFontMetricsF
 from PySide6.QtWidgets import QApplication
 
 from vizlab.widgets import CurvePlot, theme
@@ -182,6 +183,11 @@ def test_a_label_with_curves_all_along_its_line_moves_right_of_the_plot(qtbot):
     assert axis.isVisible()
     assert axis._tickLevels[0] == [(pytest.approx(3.85), "chance")]
     assert axis.scenePos().x() >= plot.plot_item.vb.sceneBoundingRect().right() - 0.5
+    text = QFontMetricsF(axis.style["tickFont"]).horizontalAdvance("chance")
+    assert axis.width() >= text  # room for the whole label
+    theme.set_presentation(True)
+    qtbot.waitUntil(lambda: axis.width() >= QFontMetricsF(theme.font(16))
+                    .horizontalAdvance("chance"), timeout=2000)
     assert legend_overlaps(plot) == []
     plot.clear_markers()
     assert not axis.isVisible()

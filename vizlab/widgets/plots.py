@@ -14,6 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QFontMetricsF
 from PySide6.QtWidgets import QWidget
 
 from vizlab.widgets import theme
@@ -476,11 +477,23 @@ class CurvePlot(PlotWidgetBase):
             self._plot.hideAxis("right")
             return
         axis.setTicks([ticks, []])
-        axis.setTickFont(theme.font(theme.tick_pt()))
+        font = theme.font(theme.tick_pt())
+        axis.setTickFont(font)
         axis.setTextPen(pg.mkPen(theme.GUIDE_COLOR))
         axis.setPen(pg.mkPen(None))
         axis.setStyle(tickLength=0)
+        # As wide as the longest label: pyqtgraph would widen the axis only after drawing
+        # its text, and an axis of width 0 draws none.
+        metrics = QFontMetricsF(font)
+        text = max(metrics.horizontalAdvance(t) for _, t in ticks)
+        axis.setWidth(math.ceil(text + axis.style["tickTextOffset"][0] + 4))
         self._plot.showAxis("right")
+        self._plot.layout.activate()  # now, not a turn of the event loop later
+
+    def restyle(self) -> None:
+        super().restyle()
+        if self._outside_labels:
+            self._update_outside_labels()
 
     def clear_markers(self) -> None:
         for line, _, _ in self._markers:
