@@ -11,6 +11,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QFontMetrics
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QApplication,
     QFrame,
     QGridLayout,
     QHeaderView,
@@ -57,6 +58,7 @@ listed functions are accepted; anything else is refused with the reason.</p>
 DONE_EDGE_COLOR = STATES["shown"][1]  # an edge the backward pass has been through
 FLAG_COLOR = "#c92a2a"  # numerical and automatic disagree
 EDGE_LABEL_PT = 9  # at the theme's usual tick size; scaled with it (presentation mode)
+ROW_PX = 24  # a table row on a desktop; half as tall again in presentation mode
 BIG_GRAPH_NODES = 12  # more nodes than this: the graph gets the whole top row
 
 # Rows of the two tables; their columns are the variables.
@@ -85,7 +87,7 @@ def _table(rows: tuple[str, ...]) -> QTableWidget:
     header.setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
     header.setMinimumSectionSize(40)
     table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
-    table.verticalHeader().setDefaultSectionSize(24)
+    table.verticalHeader().setDefaultSectionSize(ROW_PX)
     table.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
     table.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
     table.setFixedHeight(_table_height(table))
@@ -123,6 +125,7 @@ def _panel(title: str) -> tuple[QWidget, QVBoxLayout]:
     layout = QVBoxLayout(box)
     layout.setContentsMargins(2, 2, 2, 2)
     heading = QLabel(f"<b>{title}</b>")
+    heading.setWordWrap(True)  # large type: wrap rather than widen the column
     layout.addWidget(heading)
     return box, layout
 
@@ -220,15 +223,20 @@ class View(LabView):
         grid.addWidget(curves, 1, 0)
         grid.addWidget(errors, 1, 1)
         for col in range(3):
-            grid.setColumnStretch(col, 1)
+            grid.setColumnStretch(col, 4)
         self.big_graph = None
         self._lay_out(big_graph=False)
+        self.area = area
         theme.on_theme_changed(self._restyle)
+        self._restyle()
         return area
 
     def _restyle(self) -> None:
-        """Presentation mode on or off: redraw, so the edge labels take the new size and
-        are shown only where they still fit."""
+        """Presentation mode on or off: the texts and tables take the theme's size, and a
+        redraw puts the edge labels at the new size only where they still fit."""
+        restyle_texts(self.area)
+        # Large type needs a wider right column (its code lines do not wrap).
+        self.layout_grid.setColumnStretch(2, 5 if theme.presentation() else 4)
         if self.last_snapshot is not None:
             self.draw(self.last_snapshot)
 
@@ -454,8 +462,8 @@ class View(LabView):
         held = [f"{n} = {fmt(x, 4)}" for n, x in zip(snap.variables, snap.values) if n != v]
         held_text = f" ({', '.join(held)})" if 0 < len(held) <= 2 else (
             ", others held" if held else "")
-        self.f_plot.plot_item.setTitle(f"f along {v}{held_text}", size="11pt")
-        self.df_plot.plot_item.setTitle(f"df/d{v}", size="11pt")
+        theme.set_title(self.f_plot.plot_item, f"f along {v}{held_text}")
+        theme.set_title(self.df_plot.plot_item, f"df/d{v}")
         self.df_plot.plot_item.setLabel("bottom", v)
         self.f_plot.set_curve("f", snap.curve_x, snap.curve_f)
         self.df_plot.set_curve("df", snap.curve_x, snap.curve_df, color="#d62728")
@@ -510,6 +518,21 @@ class View(LabView):
         """Reset shows the forward pass again, as the preview does."""
         self.graph.highlight_edges([])
         self.preview()
+
+
+def restyle_texts(root: QWidget) -> None:
+    """The labels and tables under `root` at the theme's text size: the application's
+    own font on a desktop, 14 pt in presentation mode (tables' rows grow with it)."""
+    presenting = theme.presentation()
+    font = theme.font(theme.tick_pt() - 2) if presenting else QApplication.font()
+    for label in root.findChildren(QLabel):
+        label.setFont(font)
+    for table in root.findChildren(QTableWidget):
+        table.setFont(font)
+        table.horizontalHeader().setFont(font)
+        table.verticalHeader().setFont(font)
+        table.verticalHeader().setDefaultSectionSize(ROW_PX * 3 // 2 if presenting else ROW_PX)
+        table.setFixedHeight(_table_height(table))
 
 
 def _scaled_font(point_size: float):
