@@ -145,3 +145,27 @@ def test_stacked_layout_is_a_remembered_choice(qtbot, window):
     window.set_compare_layout(ONE_AT_A_TIME)
     assert window.run_switch_action.isVisible()
     assert window.twin.isVisibleTo(window) and not window.lab.isVisibleTo(window)
+
+
+def test_run_app_opens_in_presentation_mode_with_the_flag(qtbot, monkeypatch, tmp_path):
+    from PySide6.QtCore import QSettings
+    from PySide6.QtWidgets import QApplication
+
+    import vizlab.app as app_module
+
+    shown = []
+    monkeypatch.setattr(app_module, "QSettings",
+                        lambda *a: QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
+    monkeypatch.setattr(app_module.MainWindow, "show", lambda self: shown.append(self))
+    monkeypatch.setattr(QApplication, "exec", lambda self: 0)
+    try:
+        assert app_module.run_app(["vizlab", "--presentation"]) == 0
+        window = shown[0]
+        qtbot.addWidget(window)
+        assert window.presentation and window.lab.views_only
+    finally:
+        for window in shown:
+            window.close()
+        theme = app_module._theme()
+        if theme is not None:
+            theme.set_presentation(False)
