@@ -191,3 +191,23 @@ def test_a_label_with_curves_all_along_its_line_moves_right_of_the_plot(qtbot):
     assert legend_overlaps(plot) == []
     plot.clear_markers()
     assert not axis.isVisible()
+
+
+def test_place_clear_moves_a_note_off_the_curve(qtbot):
+    from vizlab.widgets.layout_check import place_clear
+
+    plot = CurvePlot("rising", legend=False)
+    x = np.linspace(0.0, 1.0, 100)
+    plot.set_curve("up", x, x)
+    plot.plot_item.setRange(xRange=(0, 1), yRange=(0, 1), padding=0)
+    note = pg.TextItem("note", anchor=(0.5, 0.5))
+    plot.plot_item.addItem(note)
+    _shown(qtbot, plot)
+    # On the diagonal first (taken), then top left (free), then bottom right.
+    assert place_clear(plot.plot_item, note, [(0.5, 0.5), (0.15, 0.85), (0.85, 0.15)])
+    assert (note.pos().x(), note.pos().y()) == (0.15, 0.85)
+    assert legend_overlaps(plot) == []
+    # Nowhere free: back at the first place, and the check says so.
+    assert not place_clear(plot.plot_item, note, [(0.5, 0.5), (0.3, 0.3)])
+    assert (note.pos().x(), note.pos().y()) == (0.5, 0.5)
+    assert len(legend_overlaps(plot)) == 1

@@ -166,3 +166,21 @@ def legend_overlaps(widget: QWidget) -> list[str]:
         if plot.isVisible() and plot.scene() is not None:
             found += plot_overlaps(plot)
     return found
+
+
+def place_clear(plot: pg.PlotItem, item: pg.TextItem,
+                places: list[tuple[float, float]]) -> bool:
+    """Move an annotation to the first of ``places`` (data coordinates) where it lies
+    inside the plot area and covers no plotted data; True if one was free, else it is
+    left at the first place."""
+    area = plot.vb.sceneBoundingRect()
+    for x, y in places:
+        item.setPos(x, y)
+        item.updateTransform(force=True)
+        box = item.sceneBoundingRect()
+        inner = box.adjusted(_TOLERANCE_PX, _TOLERANCE_PX, -_TOLERANCE_PX, -_TOLERANCE_PX)
+        if area.contains(box) and not data_hits(plot, inner):
+            return True
+    if places:
+        item.setPos(*places[0])
+    return False
