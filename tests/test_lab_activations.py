@@ -378,3 +378,19 @@ def test_curves_default_to_four_and_all_eleven_get_distinct_colours(qtbot, shown
     assert view.config.functions == lab.DEFAULT_FUNCTIONS
     assert set(view.f_plot.curve_names()) == {"relu", "sigmoid", "tanh", "gelu"}
     view.shutdown()
+
+
+def test_presentation_mode_enlarges_the_notes_and_buttons(qtbot, shown_lab):
+    from vizlab.widgets import theme
+
+    view = shown_lab("activations")
+    normal = view.curves_note.font().pointSize()
+    try:
+        theme.set_presentation(True)
+        assert view.curves_note.font().pointSize() == 14
+        assert view.function_buttons["all 11"].font().pointSize() == 14
+        assert view.softmax_table.font().pointSize() == 14
+    finally:
+        theme.set_presentation(False)
+    assert view.curves_note.font().pointSize() == normal < 14
+    view.shutdown()

@@ -9,6 +9,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
+    QApplication,
     QGridLayout,
     QHBoxLayout,
     QLabel,
@@ -111,7 +112,17 @@ class View(LabView):
         self.tabs.addTab(self._build_dying(), "Dying ReLU")
         self.tabs.addTab(self._build_softmax(), "Softmax")
         self.bind_tabs(self.tabs, experiment.TABS)
+        theme.on_theme_changed(self._restyle)
+        self._restyle()
         return self.tabs
+
+    def _restyle(self) -> None:
+        """Presentation mode on or off: the notes, the softmax table and the buttons at
+        the theme's text size (14 pt when presenting, the application's font else)."""
+        font = (theme.font(theme.tick_pt() - 2) if theme.presentation()
+                else QApplication.font())
+        for widget in (*self.tabs.findChildren(QLabel), *self.tabs.findChildren(QPushButton)):
+            widget.setFont(font)
 
     def _build_curves(self) -> QWidget:
         page = QWidget()
