@@ -368,9 +368,9 @@ class View(LabView):
         page = QWidget()
         grid = QGridLayout(page)
         # Short titles: a pyqtgraph title never shrinks below its text, and would clip the plot.
-        self.softmax_bars = BarPlot("Multi-class: softmax", y_label="probability (sum 1)",
+        self.softmax_bars = BarPlot("Multi-class: softmax", y_label="probability",
                                     show_values=False)
-        self.sigmoid_bars = BarPlot("Multi-label: sigmoids", y_label="probability (each 0..1)",
+        self.sigmoid_bars = BarPlot("Multi-label: sigmoids", y_label="probability",
                                     show_values=False)
         self.softmax_grad_bars = BarPlot("Gradient of softmax CE", y_label="p − onehot",
                                          show_values=False)
