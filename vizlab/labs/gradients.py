@@ -38,8 +38,14 @@ point to look at (<i>x=3, y=5</i>). The engine records every operation it comput
 the value the forward pass computed. Press <b>Step</b> to run the backward pass one node
 at a time: the output starts with adjoint 1 (df/df), and each node's adjoint
 d f / d node is the sum of what its consumers send back (orange), each consumer
-applying its registered gradient rule (the gradient of Sin is grad × cos x). When every
-node is done, the adjoints of the variables are the gradient.</li>
+applying its registered gradient rule (the gradient of Sin is grad × cos x). Each edge
+the pass has reached keeps a label (green once done): the consumer's local derivative
+(cos x = -0.99, 3y^2 = 75) over what it sends, that derivative times the consumer's
+adjoint. When every node is done, the adjoints of the variables are the gradient.</li>
+<li><b>Kinks</b>: at a point where abs, relu, maximum or minimum switch branches, f has
+no derivative. Central differences then average the slopes on the two sides while the
+engine takes one side's (a subgradient); the lab flags the disagreement in red and
+says so, and the error against h stays flat instead of forming a V.</li>
 <li><b>Three derivatives</b>: numerical (central differences with step h), symbolic (sympy
 rewrites the expression) and automatic (the engine's reverse mode).</li>
 <li><b>Error of central differences</b> against h: too large an h and the formula's

@@ -42,7 +42,11 @@ of the loss with respect to the logits is p − onehot: the true class is pulled
 <li><b>Naive vs stable</b>: the logits are <i>s</i> × <i>sweep logits</i>. The naive loss
 computes e<sup>z</sup> / Σ e<sup>z</sup> and then its log; e<sup>z</sup> overflows once z
 passes log(largest float), about 88.7 in float32 and 709.8 in float64, and the loss
-becomes inf or nan (a gap in the curve, and a dashed line where it starts). The stable
+becomes inf or nan (its markers stop, and a dashed line marks where). The stable loss
+is drawn as two lines, float64 wide and pale beneath float32 narrow; the naive loss as
+markers on every few scales, the two types at alternate scales, so all four show where
+they agree and the markers end where naive parts from stable. A naive loss rounded to
+exactly 0 sits on the plot's floor (a log axis has no 0). The stable
 loss works from the logits with log-sum-exp and stays finite. Where both are finite the
 lower plots show how far apart they are, next to each type's machine epsilon. With
 <i>sweep label</i> 0 the true class has the largest logit: the loss shrinks towards 0,
