@@ -200,4 +200,24 @@ def test_widgets_never_shown_restyle_too(qtbot):
     theme.set_presentation(True)
     assert curve.plot_item.titleLabel.opts["size"] == f"{theme.title_pt()}pt"
     assert curve.plot_item.getAxis("left").labelStyle["font-size"] == f"{theme.label_pt()}pt"
-    assert heat.color_bar.getAxis("left").labelStyle["font-size"] == f"{theme.tick_pt()}pt"
+    assert heat.color_bar.axis.labelStyle["font-size"] == f"{theme.tick_pt()}pt"
+
+
+def test_a_long_title_shrinks_to_the_widget_instead_of_pushing_the_plot_out(qtbot):
+    theme.set_presentation(True)
+    plot = CurvePlot("Accuracy vs learning rate (training, running mean)", y_label="accuracy")
+    plot.set_curve("a", [0, 1], [0, 1])
+    qtbot.addWidget(plot)
+    plot.resize(360, 240)
+    plot.show()
+    qtbot.waitExposed(plot)
+    qtbot.waitUntil(lambda: plot.plot_item.width() <= plot.width(), timeout=2000)
+    assert plot.title_point_size() < theme.title_pt()
+    assert plot.plot_item.titleLabel.itemRect().width() <= plot.width()
+    # Room again: the title goes back to its full size.
+    plot.resize(1400, 240)
+    qtbot.waitUntil(lambda: plot.width() == 1400, timeout=2000)
+    assert plot.title_point_size() == theme.title_pt(), (plot.width(), plot.title_point_size())
+    # A lab's own title size is kept when it fits.
+    plot.plot_item.setTitle("short", size="11pt")
+    assert plot.title_point_size() == 11

@@ -8,6 +8,7 @@ remembered on first sight (``_vizlab_base``) and scaled from that, never compoun
 
 from __future__ import annotations
 
+import math
 import weakref
 
 import numpy as np
@@ -95,8 +96,73 @@ class PlotWidgetBase(QWidget):
         self._layout.setSpacing(2)
         self._layout.addWidget(self._view)
         self._restyled_shown = False
+        self._fitting_title = False
+        self._title_pt: float | None = None  # the size the title was asked for
+        self._let_title_shrink()
         WIDGETS.add(self)
         theme.on_theme_changed(self.restyle)
+
+    # -- a title never wider than the widget ------------------------------------------
+
+    def _let_title_shrink(self) -> None:
+        """pyqtgraph makes a title's text width the plot's minimum width, so a long title
+        (or a big one, in presentation mode) pushes the plot past the widget's right edge,
+        where its axis and data are cut off. Here the title asks for no width; it is set
+        in a smaller size when it does not fit (``_fit_title``)."""
+        label = self._plot.titleLabel
+        owner = weakref.ref(self)
+
+        def update_min() -> None:  # replaces LabelItem.updateMin: no minimum width
+            bounds = label.itemRect()
+            label.setMinimumWidth(0)
+            label.setMinimumHeight(bounds.height())
+            label._sizeHint = {
+                Qt.SizeHint.MinimumSize: (0, bounds.height()),
+                Qt.SizeHint.PreferredSize: (bounds.width(), bounds.height()),
+                Qt.SizeHint.MaximumSize: (-1, -1),
+                Qt.SizeHint.MinimumDescent: (0, 0),
+            }
+            label.updateGeometry()
+
+        set_text = label.setText
+
+        def set_text_and_fit(text: str, **style) -> None:  # replaces LabelItem.setText
+            set_text(text, **style)
+            widget = owner()
+            if widget is not None and not widget._fitting_title:
+                size = str(label.opts.get("size", ""))
+                widget._title_pt = float(size[:-2]) if size.endswith("pt") else None
+                widget._fit_title()
+
+        label.updateMin = update_min
+        label.setText = set_text_and_fit
+
+    def _fit_title(self) -> None:
+        label = self._plot.titleLabel
+        wanted = self._title_pt
+        if self._fitting_title or wanted is None or not label.text:
+            return
+        self._fitting_title = True
+        try:
+            available = max(self.width() - 8, 40)
+            if label.opts.get("size") != f"{wanted:g}pt":
+                label.setText(label.text, size=f"{wanted:g}pt")
+            width = label.itemRect().width()
+            if width > available:
+                smaller = max(7.0, math.floor(10 * wanted * available / width) / 10)
+                label.setText(label.text, size=f"{smaller:g}pt")
+        finally:
+            self._fitting_title = False
+
+    def title_point_size(self) -> float | None:
+        """The point size the title is drawn at now (smaller than asked when it would
+        not fit the widget's width)."""
+        size = str(self._plot.titleLabel.opts.get("size", ""))
+        return float(size[:-2]) if size.endswith("pt") else None
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt override)
+        super().resizeEvent(event)
+        self._fit_title()
 
     def restyle(self) -> None:
         """Apply the current theme (presentation mode or not) to this widget."""
