@@ -169,3 +169,17 @@ def test_run_app_opens_in_presentation_mode_with_the_flag(qtbot, monkeypatch, tm
         theme = app_module._theme()
         if theme is not None:
             theme.set_presentation(False)
+
+
+def test_a_screenshot_while_comparing_side_by_side_shows_both_runs(qtbot, window, tmp_path):
+    from PySide6.QtGui import QImage
+
+    window.caption_action.setChecked(True)
+    window.compare_action.trigger()
+    settle(qtbot, window)
+    path = tmp_path / "both.png"
+    assert window.save_screenshot(str(path))
+    image = QImage(str(path))
+    page = window.pages["training"]
+    assert image.width() == page.width() > window.lab.width() + window.twin.width() - 10
+    assert image.height() > page.height()  # the caption strip under the picture

@@ -525,7 +525,8 @@ class MainWindow(QMainWindow):
         fps = (lab.frames_drawn - frames) / (now - then) if now > then else 0.0
         self._frames_at = (now, lab.frames_drawn)
         self.rate_label.setText(f"{lab.training_steps_per_second():.0f} steps/s")
-        recording = self.exporter.recording_status(lab)
+        recording = next(filter(None, map(self.exporter.recording_status,
+                                          self.active_labs())), None)
         if recording is not None:
             self.statusBar().showMessage(recording)
         self.fps_label.setText(f"{max(fps, 0):.0f} frames/s")

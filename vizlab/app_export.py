@@ -29,8 +29,27 @@ class Exporter:
     def scale(self) -> int:
         return 2 if self.window.hires_action.isChecked() else 1
 
+    def _shown_runs(self) -> list[LabView]:
+        """The runs on screen: the lab, run B beside it when comparing, or the one shown
+        when comparing one at a time."""
+        return [view for view in self.window.active_labs() if view.isVisibleTo(self.window)]
+
+    def _picture_source(self):
+        """What a picture shows: the lab, or both runs when both are on screen."""
+        runs = self._shown_runs()
+        if len(runs) == 2:
+            return self.window.pages[runs[0].lab_name]
+        return runs[0] if runs else self.window.lab
+
     def _caption(self) -> str | None:
-        return self.window.lab.caption() if self.window.caption_action.isChecked() else None
+        if not self.window.caption_action.isChecked():
+            return None
+        runs = self._shown_runs() or [self.window.lab]
+        caption = runs[0].caption()
+        twin = self.window.twin
+        if twin is not None and twin.pending_label.text():
+            caption += ". " + twin.pending_label.text()
+        return caption
 
     def _ask_path(self, title: str, name: str, filters: str) -> str:
         settings = self.window.settings
@@ -53,7 +72,8 @@ class Exporter:
         if not path:
             return False
         try:
-            export.save_screenshot(lab, path, scale=self.scale, caption=self._caption())
+            export.save_screenshot(self._picture_source(), path, scale=self.scale,
+                                   caption=self._caption())
         except export.ExportError as exc:
             QMessageBox.warning(self.window, "Could not save the screenshot", str(exc))
             return False
@@ -63,13 +83,14 @@ class Exporter:
     def copy_picture(self) -> None:
         from vizlab import export
 
-        export.copy_to_clipboard(self.window.lab, scale=self.scale, caption=self._caption())
+        export.copy_to_clipboard(self._picture_source(), scale=self.scale,
+                                 caption=self._caption())
         self._say("Copied the lab as a picture", 3000)
 
     def fill_plot_menu(self, menu: QMenu) -> None:
         """One entry per visible plot of the lab and file kind (File > Export Plot)."""
         menu.clear()
-        for plot in self.window.lab.plots():
+        for plot in (self._shown_runs() or [self.window.lab])[0].plots():
             title = plot.plot_item.titleLabel.text or type(plot).__name__
             for kind in ("png", "svg", "csv"):
                 action = menu.addAction(f"{title} as {kind.upper()}…")
@@ -93,8 +114,14 @@ class Exporter:
         return True
 
     # -- recordings -------------------------------------------------------------------------
+    def _recording_run(self) -> LabView:
+        """The run being recorded, else the one a recording would be of."""
+        runs = self.window.active_labs()
+        recording = [view for view in runs if view.recorder is not None]
+        return (recording or self._shown_runs() or [self.window.lab])[0]
+
     def toggle_recording(self) -> None:
-        if self.window.lab.recorder is None:
+        if self._recording_run().recorder is None:
             self.start_recording()
         else:
             self.stop_recording()
@@ -102,7 +129,7 @@ class Exporter:
     def start_recording(self) -> None:
         from vizlab import export
 
-        lab = self.window.lab
+        lab = self._recording_run()
         lab.recorder = export.Recorder()
         lab.record_scale = self.scale
         self.window.record_action.setText("Stop Recording…")
@@ -113,7 +140,7 @@ class Exporter:
         ask where and at what frame rate."""
         from vizlab import export
 
-        window, lab = self.window, self.window.lab
+        window, lab = self.window, self._recording_run()
         recorder, lab.recorder = lab.recorder, None
         window.record_action.setText("Start Recording")
         if recorder is None:
