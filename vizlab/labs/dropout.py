@@ -135,6 +135,9 @@ class View(LabView):
         self.mask_map.setFixedHeight(title + key + key // 3 + 28 + 10 + ticks.height() + 10)
         for note in self._notes():
             note.setFont(theme.font(theme.tick_pt()))
+        # The table a little smaller than the notes: in large type it would take half
+        # the worked example's height from its plots.
+        self.example_table.setFont(theme.font(theme.scaled_pt(8)))
         # In large type the weights need the page's height; the same line stays under the
         # curves, and the panels' titles say this step's shares.
         self.weights_note.setVisible(not theme.presentation())
@@ -230,6 +233,10 @@ class View(LabView):
         grid.addWidget(self.inverted_bars, 0, 0)
         grid.addWidget(self.original_bars, 0, 1)
         grid.addWidget(self.sum_plot, 0, 2)
+        # The running means a little wider: their legend's four entries then fit in two
+        # columns instead of four rows over the plot's height.
+        for col, stretch in enumerate((2, 2, 3)):
+            grid.setColumnStretch(col, stretch)
         layout.addLayout(grid, 1)
         return page
 
