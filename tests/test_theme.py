@@ -221,3 +221,37 @@ def test_a_long_title_shrinks_to_the_widget_instead_of_pushing_the_plot_out(qtbo
     # A lab's own title size is kept when it fits.
     plot.plot_item.setTitle("short", size="11pt")
     assert plot.title_point_size() == 11
+
+
+def test_tick_labels_on_a_short_axis_do_not_overlap_in_presentation_mode(qtbot):
+    from PySide6.QtGui import QFontMetricsF
+
+    plot = CurvePlot("share")
+    qtbot.addWidget(plot)
+    axis = plot.plot_item.getAxis("left")
+    assert axis.tickSpacing(0.0, 1.0, 200)[0][0] == pytest.approx(0.2)  # room: as before
+    theme.set_presentation(True)
+    height = QFontMetricsF(axis.style["tickFont"]).height()
+    for size in (60, 90, 150):
+        major = axis.tickSpacing(0.0, 1.0, size)[0][0]
+        labels = int(1.0 / major + 1e-9) + 1
+        assert labels <= max(2, size // (1.5 * height)), (size, major)
+        assert major in (0.2, 0.5, 1.0)
+    assert axis.tickSpacing(0.0, 1.0, 400)[0][0] == pytest.approx(0.2)  # tall: unchanged
+
+
+def test_heatmap_read_out_shrinks_to_fit_a_narrow_heatmap(qtbot):
+    from PySide6.QtGui import QFontMetricsF
+
+    theme.set_presentation(True)
+    heat = Heatmap("weights")
+    qtbot.addWidget(heat)
+    heat.resize(230, 200)
+    heat.show()
+    qtbot.waitExposed(heat)
+    heat.set_data(np.array([[-0.80312, 0.80312]]))
+    font = heat._info.font()
+    assert font.pointSize() < 16
+    assert QFontMetricsF(font).horizontalAdvance(heat._info.text()) <= heat.width() - 12
+    heat.resize(800, 200)
+    qtbot.waitUntil(lambda: heat._info.font().pointSize() == 16, timeout=2000)

@@ -296,7 +296,7 @@ class Heatmap(PlotWidgetBase):
         if self._bar is not None:
             self._style_bar()
             self._fit_bar_axis()
-        self._info.setFont(theme.font(theme.tick_pt()))
+        self._fit_info()
 
     def levels(self) -> Levels:
         return self._levels
@@ -359,7 +359,22 @@ class Heatmap(PlotWidgetBase):
             else:
                 text = f"{rows} × {cols}, colours {lo:.3g} … {hi:.3g}"
         self._info.setText(text)
+        self._fit_info()
         self._view.setToolTip(text if cell is not None else "")
+
+    def _fit_info(self) -> None:
+        """The read-out line in the tick size, or smaller when that does not fit."""
+        pt = theme.tick_pt()
+        room = self.width() - 14  # the label's margins
+        text = self._info.text()
+        while pt > 7 and QFontMetricsF(theme.font(pt)).horizontalAdvance(text) > room:
+            pt -= 1
+        if self._info.font().pointSize() != pt:
+            self._info.setFont(theme.font(pt))
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt override)
+        super().resizeEvent(event)
+        self._fit_info()
 
 
 def _check_levels(levels: Levels) -> Levels:

@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtGui import QFont
+from PySide6.QtGui import QFont, QFontMetricsF
 
 # Sizes on a desktop screen; presentation mode uses the second set.
 TICK_PT = 10
@@ -222,6 +222,23 @@ class Axis(pg.AxisItem):
 
     _label_html: str | None = None
 
+    def tickSpacing(self, minVal, maxVal, size):  # noqa: N802,N803 (pyqtgraph API)
+        # pyqtgraph picks about log(pixels) ticks whatever the font: on a short axis with
+        # presentation-size text, "0.2 0.4 0.6 0.8" then overlap. Labels a line and a
+        # half apart at least: the major spacing grows (1, 2, 5 steps) until they are.
+        levels = super().tickSpacing(minVal, maxVal, size)
+        if not levels or self.logMode or self.orientation not in ("left", "right"):
+            return levels
+        height = QFontMetricsF(self.style["tickFont"] or QFont()).height()
+        most = max(2, int(size // (1.5 * height)))
+        span = abs(maxVal - minVal)
+        major = levels[0][0]
+        while major > 0 and span / major + 1 > most:
+            major = _next_round(major)
+        if major == levels[0][0]:
+            return levels
+        return [(major, 0), (major / 2, 0)]
+
     def _updateLabel(self) -> None:  # noqa: N802 (pyqtgraph override)
         html = self.labelString()
         if html != self._label_html:
@@ -230,6 +247,16 @@ class Axis(pg.AxisItem):
         self._adjustSize()
         self.picture = None
         self.update()
+
+
+def _next_round(step: float) -> float:
+    """The next of 1, 2, 5 times a power of ten above ``step``."""
+    power = 10.0 ** math.floor(math.log10(step) + 1e-9)
+    mantissa = step / power
+    for m in (2.0, 5.0, 10.0):
+        if m > mantissa * (1 + 1e-9):
+            return m * power
+    return 20.0 * power
 
 
 def plot_axes(**given: pg.AxisItem) -> dict[str, pg.AxisItem]:
