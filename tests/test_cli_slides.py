@@ -3,6 +3,11 @@ the changed settings, pictures of the views alone, and presentation mode."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from types import SimpleNamespace
+
 import pytest
 from PIL import Image
 
@@ -13,10 +18,12 @@ from vizlab.labs import LAB_NAMES
 
 @pytest.fixture
 def built_views(qapp, monkeypatch):
-    """The lab views the CLI builds, in order (closed after the test); each with
-    `presentation_at_build`, whether presentation mode was on when it was built."""
-    views = []
-    build = gallery.build_lab_view
+    """What each lab view the CLI builds was like just before the CLI deleted it: a
+    namespace with draw_error, step, frames_drawn, views_only, settings_hidden,
+    timeline_hidden, views_width, and presentation_at_build (presentation mode was on
+    when it was built)."""
+    seen = []
+    build, dispose = gallery.build_lab_view, gallery.dispose
 
     def keep(*args, **kwargs):
         try:
@@ -24,16 +31,26 @@ def built_views(qapp, monkeypatch):
         except ImportError:
             theme = None
         view = build(*args, **kwargs)
-        view.presentation_at_build = theme is not None and theme.presentation()
-        views.append(view)
+        view.facts = SimpleNamespace(
+            presentation_at_build=theme is not None and theme.presentation())
+        seen.append(view.facts)
         return view
 
+    def note_and_dispose(widget):
+        facts = getattr(widget, "facts", None)
+        if facts is not None:
+            facts.__dict__.update(
+                draw_error=widget.draw_error, frames_drawn=widget.frames_drawn,
+                step=getattr(widget.last_snapshot, "step", None),
+                views_only=widget.views_only,
+                settings_hidden=widget.settings_scroll.isHidden(),
+                timeline_hidden=widget.timeline_bar.isHidden(),
+                views_width=widget.views.width())
+        dispose(widget)
+
     monkeypatch.setattr(gallery, "build_lab_view", keep)
-    yield views
-    for view in views:
-        view.close()
-        view.deleteLater()
-    qapp.processEvents()
+    monkeypatch.setattr(gallery, "dispose", note_and_dispose)
+    return seen
 
 
 def screenshot(tmp_path, lab: str, *options: str) -> tuple[int, Image.Image]:
@@ -53,7 +70,7 @@ def test_steps_0_renders_each_lab_untrained(tmp_path, built_views, lab, capsys):
     assert image.size == (1024, 640)
     [view] = built_views
     assert view.draw_error is None
-    assert view.last_snapshot.step == 0
+    assert view.step == 0
     assert view.frames_drawn == 1  # the first snapshot only, no preview besides
 
 
@@ -92,10 +109,10 @@ def test_caption_of_a_screenshot_is_under_the_picture(tmp_path, built_views, cap
     code, plain = screenshot(tmp_path, "loss", "--steps", "0", "--size", "800x500")
     assert code == 0, capsys.readouterr().err
     code, captioned = screenshot(tmp_path, "loss", "--steps", "0", "--size", "800x500",
-                                 "--caption", "--set", "view=naive vs stable")
+                                 "--caption", "--set", "true_class=1")
     assert code == 0, capsys.readouterr().err
-    assert plain.size == (800, 500)
-    assert captioned.width == 800 and 500 < captioned.height < 600
+    assert captioned.width == plain.width
+    assert 10 < captioned.height - plain.height < 80  # one line of caption
 
 
 def test_views_only_leaves_the_settings_panel_out(tmp_path, built_views, capsys):
@@ -105,9 +122,9 @@ def test_views_only_leaves_the_settings_panel_out(tmp_path, built_views, capsys)
     assert image.size == (1024, 640)
     [view] = built_views
     assert view.views_only and not view.presentation_at_build
-    assert view.settings_scroll.isHidden() and view.timeline_bar.isHidden()
+    assert view.settings_hidden and view.timeline_hidden
     # The views fill the picture: the view area spans (nearly) the whole width.
-    assert view.views.width() >= 1024 - 2 * 8
+    assert view.views_width >= 1024 - 2 * 8
 
 
 def test_presentation_is_large_and_views_only(tmp_path, built_views, capsys):
@@ -122,3 +139,20 @@ def test_presentation_is_large_and_views_only(tmp_path, built_views, capsys):
     assert view.views_only and view.draw_error is None
     assert view.presentation_at_build
     assert not theme.presentation()  # switched back off once the picture is made
+
+
+def test_presentation_of_the_whole_window_ends_cleanly(tmp_path):
+    """A separate process: its exit is part of the test (restyling the app's closed
+    window when presentation mode went back off crashed it there)."""
+    pytest.importorskip("vizlab.widgets.theme",
+                        reason="presentation mode needs vizlab.widgets.theme")
+    out = tmp_path / "window.png"
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONWARNINGS"}
+    env.update(QT_QPA_PLATFORM="offscreen", OPENBLAS_NUM_THREADS="1")
+    result = subprocess.run(
+        [sys.executable, "-m", "vizlab.cli", "screenshot", "dropout", "--window",
+         "--presentation", "--steps", "0", "--size", "1024x640", "--out", str(out)],
+        capture_output=True, text=True, env=env, timeout=120, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == f"wrote {out}\n"
+    assert Image.open(out).size == (1024, 640)

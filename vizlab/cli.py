@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
+import gc
 import os
 import re
 import signal
@@ -361,13 +363,20 @@ def render(args: argparse.Namespace) -> int:
     app = headless_app()
     from vizlab import export
 
+    # The last cleanup collects the Python side of the deleted widgets while Qt is whole:
+    # left to the interpreter's exit, a presentation-mode window crashed it there.
     with contextlib.ExitStack() as cleanup:
+        cleanup.callback(gc.collect)
+        restore_theme = None
         if theme is not None:
-            # Before any widget is built, so every one is built large.
-            cleanup.callback(theme.set_presentation, theme.presentation())
+            # On before any widget is built, so every one is built large; back off at the
+            # end while the widgets are still alive (_render registers that), and at the
+            # latest here if building them failed.
+            restore_theme = functools.partial(theme.set_presentation, theme.presentation())
+            cleanup.callback(restore_theme)
             theme.set_presentation(True)
         interrupts = cleanup.enter_context(Interrupts().installed())
-        return _render(args, config, out, app, export, cleanup, interrupts)
+        return _render(args, config, out, app, export, cleanup, interrupts, restore_theme)
 
 
 def headless_app():
@@ -408,12 +417,13 @@ def settings_caption(lab: str, config, step: int | None) -> str:
 
 
 def _render(args, config, out: Path, app, export, cleanup,
-            interrupts: Interrupts) -> int:
+            interrupts: Interrupts, restore_theme=None) -> int:
     """render's work; `cleanup` closes the window or view, the recorder and the scratch
     folder however this ends (an error, Ctrl+C)."""
     from engine import experiments
     from engine.experiments.contract import has_length, is_paced
     from engine.experiments.session import Session
+    from vizlab.gallery import build_lab_view, dispose
 
     views_only = args.views_only or args.presentation
     window = None
@@ -428,6 +438,9 @@ def _render(args, config, out: Path, app, export, cleanup,
         settings = QSettings(os.path.join(scratch, "settings.ini"), QSettings.Format.IniFormat)
         with interrupts.held():
             window = MainWindow(settings)
+            # Deleted last: a closed window left to the end of the process would be
+            # restyled when presentation mode is switched back off.
+            cleanup.callback(dispose, window)
             cleanup.callback(settings.sync)
             cleanup.callback(window.close)
             if args.presentation and hasattr(window, "set_presentation"):
@@ -439,16 +452,18 @@ def _render(args, config, out: Path, app, export, cleanup,
             window.resize(*args.size)
             window.show()
     else:
-        from vizlab.gallery import build_lab_view
-
         with interrupts.held():
             view = build_lab_view(args.lab, args.size, views_only)
+            cleanup.callback(dispose, view)
             cleanup.callback(view.shutdown)
     with interrupts.held():
         view.apply_settings({info.name: getattr(config, info.name)
                              for info in experiments.settings_of(config)})
         app.processEvents()
     shown = window or view
+    if restore_theme is not None:
+        # Restyling widgets that were closed and deleted crashes Qt at exit.
+        cleanup.callback(restore_theme)
     if (shown.width(), shown.height()) != tuple(args.size):
         say(f"note: the {args.lab} lab needs at least its minimum size; "
             f"rendering at {shown.width()}x{shown.height()}")

@@ -133,7 +133,6 @@ def render_gallery(
     is built). `held` wraps the calls that run our code inside Qt (the CLI holds Ctrl+C
     back there). Raises GalleryError naming the lab and view that failed; pictures
     written before stay."""
-    from PySide6.QtCore import QEvent
     from PySide6.QtWidgets import QApplication
 
     app = QApplication.instance()
@@ -173,15 +172,9 @@ def render_gallery(
                     report(f"[{len(done)}/{len(plan)}] wrote {out / image.file}")
             finally:
                 view.shutdown()
-                view.close()
-                view.deleteLater()
-                # Deleted now (processEvents leaves deferred deletes for the event loop),
-                # and its Python side too, with the theme callbacks it registered (held
-                # weakly): left alive, a closed view would be restyled when the caller
-                # turns presentation mode off.
-                app.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+                dispose(view)
                 del view
-                gc.collect()
+                gc.collect()  # its Python side, with the theme callbacks it registered
     write_index(out, done, presentation)
     return done
 
@@ -212,6 +205,17 @@ def build_lab_view(lab: str, size: tuple[int, int], views_only: bool = False):
     view.resize(*size)
     view.show()
     return view
+
+
+def dispose(widget) -> None:
+    """Close a widget and delete it now (processEvents leaves deferred deletes to the
+    event loop): a closed lab view left alive would still be restyled when presentation
+    mode is switched back off, and that crashed the process at exit."""
+    from PySide6.QtCore import QCoreApplication, QEvent
+
+    widget.close()
+    widget.deleteLater()
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
 
 
 def write_index(out: Path, images: Sequence[GalleryImage], presentation: bool = False) -> Path:
