@@ -48,7 +48,8 @@ SPEED_STEPS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, None)
 # Compare layouts: run B to the right of run A, below it, or in its place.
 SIDE_BY_SIDE, STACKED, ONE_AT_A_TIME = "side by side", "stacked", "one at a time"
 # Side by side, each run's views get at least this many pixels across (three plots of
-# about 170 px, titles and legends whole), or the runs are shown one at a time.
+# about 170 px, titles and legends whole; more with presentation mode's larger type),
+# or the runs are shown one at a time.
 SIDE_BY_SIDE_MIN_VIEWS_WIDTH = 520
 RUN_A_BANNER = "Run A"
 COMPARE_NOTES = {
@@ -379,7 +380,7 @@ class MainWindow(QMainWindow):
                 settings = self.settings_action.isChecked() and not self.presentation
             panel = max(max(view.settings_scroll.minimumWidth(),
                             view.settings_scroll.minimumSizeHint().width()) for view in (lab, twin))
-            run = max(*(size.width() for size in views), SIDE_BY_SIDE_MIN_VIEWS_WIDTH)
+            run = max(*(size.width() for size in views), self._readable_views_width())
             need = 2 * (run + (panel if settings else 0) + 12) + 6
             return layout if need <= room.width() else ONE_AT_A_TIME
         if layout == STACKED:
@@ -387,6 +388,14 @@ class MainWindow(QMainWindow):
             need = 2 * (max(size.height() for size in views) + 70) + 6
             return layout if need <= room.height() else ONE_AT_A_TIME
         return layout
+
+    @staticmethod
+    def _readable_views_width() -> int:
+        """SIDE_BY_SIDE_MIN_VIEWS_WIDTH, grown with the type in presentation mode."""
+        theme = _theme()
+        if theme is None or not theme.presentation():
+            return SIDE_BY_SIDE_MIN_VIEWS_WIDTH
+        return round(SIDE_BY_SIDE_MIN_VIEWS_WIDTH * theme.tick_pt() / theme.TICK_PT)
 
     def _arrange_compare(self, share_room: bool = True) -> None:
         """Lay the current lab's page out for comparing or not; `share_room` gives both
