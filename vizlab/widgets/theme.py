@@ -224,19 +224,31 @@ class Axis(pg.AxisItem):
 
     def tickSpacing(self, minVal, maxVal, size):  # noqa: N802,N803 (pyqtgraph API)
         # pyqtgraph picks about log(pixels) ticks whatever the font: on a short axis with
-        # presentation-size text, "0.2 0.4 0.6 0.8" then overlap. Labels a line and a
-        # half apart at least: the major spacing grows (1, 2, 5 steps) until they are.
+        # presentation-size text, "0.2 0.4 0.6 0.8" then overlap. Labels are kept a line
+        # and a half apart (the major spacing grows in 1, 2, 5 steps), or 0.8 lines apart if
+        # that is what leaves a label away from the axis's ends (pyqtgraph hides those).
         levels = super().tickSpacing(minVal, maxVal, size)
         if not levels or self.logMode or self.orientation not in ("left", "right"):
             return levels
-        height = QFontMetricsF(self.style["tickFont"] or QFont()).height()
-        most = max(2, int(size // (1.5 * height)))
         span = abs(maxVal - minVal)
-        major = levels[0][0]
-        while major > 0 and span / major + 1 > most:
-            major = _next_round(major)
+        if span <= 0 or size <= 0:
+            return levels
+        height = QFontMetricsF(self.style["tickFont"] or QFont()).height()
+        pixels = size / span  # per unit
+        major = previous = levels[0][0]
+        while major > 0 and major * pixels < 1.5 * height:
+            previous, major = major, _next_round(major)
         if major == levels[0][0]:
             return levels
+        low, high = min(minVal, maxVal), max(minVal, maxVal)
+        margin = height / 2 / pixels
+
+        def labelled(step: float) -> bool:
+            first = math.ceil((low + margin) / step)
+            return first * step <= high - margin
+
+        if not labelled(major) and previous * pixels >= 0.8 * height and labelled(previous):
+            major = previous
         return [(major, 0), (major / 2, 0)]
 
     def _updateLabel(self) -> None:  # noqa: N802 (pyqtgraph override)
