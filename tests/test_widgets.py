@@ -337,3 +337,19 @@ def test_plots_show_only_their_left_and_bottom_axes(qtbot):
         visible = {side for side in ("left", "bottom", "right", "top")
                    if widget.plot_item.getAxis(side).isVisible()}
         assert visible == {"left", "bottom"}, type(widget).__name__
+
+
+def test_bar_values_and_names_show_only_where_they_fit(qtbot):
+    bars = BarPlot("softmax", value_format="{:.3f}")
+    names = [f"class {i}" for i in range(10)]
+    bars.set_bars(names, np.linspace(0.05, 0.15, 10))
+    shown(qtbot, bars, 1200, 300)
+    qtbot.waitUntil(lambda: bars.plot_item.vb.width() > 1000, timeout=2000)
+    assert bars.values_shown() and all(t.isVisible() for t in bars._texts)
+    ticks = bars.plot_item.getAxis("bottom")._tickLevels[0]
+    assert [n for _, n in ticks] == names
+    bars.resize(300, 300)
+    qtbot.waitUntil(lambda: bars.plot_item.vb.width() < 300, timeout=2000)
+    assert not bars.values_shown()  # "0.050" in a 26-pixel slot would run together
+    ticks = bars.plot_item.getAxis("bottom")._tickLevels[0]
+    assert 1 < len(ticks) < 10 and ticks[0] == (0, "class 0")

@@ -612,6 +612,8 @@ class BarPlot(PlotWidgetBase):
         )
         self._plot.addItem(self._bars)
         self._texts: list[pg.TextItem] = []
+        self._name_step = 0  # every how many bars a name is written under them
+        self._plot.vb.sigResized.connect(self._fit_texts)
 
     def set_bars(
         self,
@@ -629,11 +631,12 @@ class BarPlot(PlotWidgetBase):
             raise ValueError("need one colour per bar")
         self._bars.setOpts(x=x, height=v, brushes=brushes, brush=None if brushes else self._color)
         if labels != self._labels:
-            self._plot.getAxis("bottom").setTicks([list(enumerate(labels))])
+            self._name_step = 0
             self._plot.setXRange(-0.6, len(labels) - 0.4, padding=0)
         self._labels, self._values = labels, v
         if self._show_values:
             self._update_texts(x, v)
+        self._fit_texts()
         lo, hi = (
             min(0.0, float(np.nanmin(v, initial=0.0))),
             max(0.0, float(np.nanmax(v, initial=0.0))),
@@ -656,6 +659,37 @@ class BarPlot(PlotWidgetBase):
             t.setText(self._value_format.format(vi) if np.isfinite(vi) else "")
             t.setAnchor((0.5, 1.0) if vi >= 0 else (0.5, 0.0))
             t.setPos(xi, vi if np.isfinite(vi) else 0.0)
+
+    def _fit_texts(self, *_args) -> None:
+        """Value labels only when each fits over its bar (else none, rather than a run of
+        digits); names under every bar, or every 2nd, 5th, ... when they would collide."""
+        if not self._labels:
+            return
+        metrics = QFontMetricsF(theme.font(theme.tick_pt()))
+        vb = self._plot.vb
+        slot = vb.width() / (len(self._labels) + 0.2)  # pixels per bar (see set_bars)
+        if slot <= 0:
+            return
+        widest = max(metrics.horizontalAdvance(t.toPlainText()) for t in self._texts) \
+            if self._texts else 0.0
+        show = widest + 4 <= slot
+        for t in self._texts:
+            t.setVisible(show and bool(t.toPlainText()))
+        name = max(metrics.horizontalAdvance(n) for n in self._labels) + 8
+        step = next(k for k in (1, 2, 5, 10, 20, 50, 100, 10**9) if k * slot >= name)
+        if step != self._name_step:
+            self._name_step = step
+            ticks = [(i, n) for i, n in enumerate(self._labels) if i % step == 0]
+            self._plot.getAxis("bottom").setTicks([ticks])
+
+    def values_shown(self) -> bool:
+        """Whether the value labels are drawn (they fit over their bars)."""
+        return bool(self._texts) and any(t.isVisible() for t in self._texts)
+
+    def restyle(self) -> None:
+        super().restyle()
+        self._name_step = 0
+        self._fit_texts()
 
     def export_data(self) -> dict[str, np.ndarray]:
         return {"labels": np.array(self._labels, dtype=str), "values": self._values.copy()}
