@@ -154,3 +154,23 @@ def test_gallery_out_must_be_a_folder(tmp_path, capsys):
     assert "must be a folder" in capsys.readouterr().err
     assert cli.main(["gallery", "--out", str(tmp_path / "no" / "slides")]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_a_view_that_needs_more_room_is_drawn_larger_and_says_so(
+        tmp_path, qapp, monkeypatch, capsys):
+    import vizlab.labs
+
+    build = gallery.build_lab_view
+
+    def roomy(lab, size, views_only=False):
+        view = build(lab, size, views_only)
+        view.setMinimumSize(1100, 700)
+        return view
+
+    monkeypatch.setattr(gallery, "build_lab_view", roomy)
+    monkeypatch.setattr(vizlab.labs, "LAB_NAMES", ("training",))
+    out = tmp_path / "slides"
+    assert cli.main(["gallery", "--out", str(out), "--steps", "0", "--size", "1024x640"]) == 0
+    assert ("note: the training lab needs more room than 1024x640; drawn at 1100x700"
+            in capsys.readouterr().out)
+    assert Image.open(out / "training-1024x640.png").size == (1100, 700)

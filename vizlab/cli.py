@@ -464,7 +464,8 @@ def _render(args, config, out: Path, app, export, cleanup,
     if restore_theme is not None:
         # Restyling widgets that were closed and deleted crashes Qt at exit.
         cleanup.callback(restore_theme)
-    if (shown.width(), shown.height()) != tuple(args.size):
+    drawn_size = (shown.width(), shown.height())
+    if drawn_size != tuple(args.size):
         say(f"note: the {args.lab} lab needs at least its minimum size; "
             f"rendering at {shown.width()}x{shown.height()}")
 
@@ -516,6 +517,9 @@ def _render(args, config, out: Path, app, export, cleanup,
             with interrupts.held():
                 caption = (settings_caption(args.lab, config, snapshot.step)
                            if args.caption else None)
+                if (shown.width(), shown.height()) not in (tuple(args.size), drawn_size):
+                    say(f"note: the {args.lab} lab grew to show everything it drew; "
+                        f"rendering at {shown.width()}x{shown.height()}")
                 if window is not None:
                     window.status_timer.stop()
                     window._update_status()

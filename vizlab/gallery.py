@@ -168,6 +168,9 @@ def render_gallery(
                             view.go_live()  # drawn again with its tab in front, laid out
                             app.processEvents()
                         save(view, image, out)
+                    if (view.width(), view.height()) != image.size:
+                        report(f"note: {describe(image)} needs more room than "
+                               f"{size[0]}x{size[1]}; drawn at {view.width()}x{view.height()}")
                     done.append(image)
                     report(f"[{len(done)}/{len(plan)}] wrote {out / image.file}")
             finally:
@@ -179,14 +182,18 @@ def render_gallery(
     return done
 
 
+def describe(image: GalleryImage) -> str:
+    """"the dropout lab's 'worked example' view", or "the training lab"."""
+    return f"the {image.lab} lab" + (f"'s {image.tab!r} view" if image.tab else "")
+
+
 def save(view, image: GalleryImage, out: Path) -> None:
     """Save the view as `image`, unless it could not draw (GalleryError says which)."""
     from vizlab import export
 
     if view.draw_error is not None:
-        where = f"the {image.lab} lab" + (f"'s {image.tab!r} view" if image.tab else "")
-        raise GalleryError(f"{where} at {image.size[0]}x{image.size[1]} cannot draw: "
-                           f"{view.draw_error}")
+        raise GalleryError(f"{describe(image)} at {image.size[0]}x{image.size[1]} cannot "
+                           f"draw: {view.draw_error}")
     try:
         export.save_screenshot(view, out / image.file)
     except export.ExportError as exc:
