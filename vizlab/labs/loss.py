@@ -16,8 +16,10 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QFontMetrics, QTextDocument
 from PySide6.QtWidgets import (
     QBoxLayout,
+    QFrame,
     QGridLayout,
     QLabel,
+    QScrollArea,
     QSizePolicy,
     QTabWidget,
     QVBoxLayout,
@@ -360,8 +362,14 @@ class View(LabView):
             panel.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
             column_layout.addWidget(panel)
         column_layout.addStretch(1)
+        # In a scroll area: text never makes the window grow past the size asked for.
+        self.text_column = QScrollArea()
+        self.text_column.setWidget(column)
+        self.text_column.setWidgetResizable(True)
+        self.text_column.setFrameShape(QFrame.Shape.NoFrame)
+        self.text_column.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         grid.addWidget(self.sweep_plot, 0, 0, 1, 2)
-        grid.addWidget(column, 0, 2, 2, 1)
+        grid.addWidget(self.text_column, 0, 2, 2, 1)
         grid.addWidget(self.diff_plot, 1, 0)
         grid.addWidget(self.rel_plot, 1, 1)
         for column in range(3):
@@ -561,8 +569,16 @@ class View(LabView):
         self.numbers_text.setText(self._numbers_html(
             snap, as_table=self.numbers_text.width() >= NUMBERS_TABLE_WIDTH))
         self.small_text.setText(self._small_html(snap))
-        for panel in (self.numbers_text, self.small_text):
-            panel.setMinimumHeight(_text_height(panel.text(), panel.width()))
+        # Each panel as tall as its text; the small-scale example gives way (hidden) when
+        # both do not fit the column (large type in a small window): the sweep's numbers
+        # are this tab's lesson, and a cut-off paragraph would read as a fault.
+        available = self.text_column.viewport().height()
+        needed = [_text_height(p.text(), p.width()) for p in (self.numbers_text,
+                                                               self.small_text)]
+        self.numbers_text.setMinimumHeight(min(needed[0], available))
+        fits = sum(needed) <= available
+        self.small_text.setVisible(fits)
+        self.small_text.setMinimumHeight(needed[1] if fits else 0)
 
     def _curve_x(self, name: str) -> np.ndarray:
         if name not in self.sweep_plot.curve_names():
@@ -723,7 +739,15 @@ class View(LabView):
         prose.setDefaultFont(theme.font(text_pt()))
         prose.setHtml(self.multi_text.text())
         prose.setTextWidth(max(available - width if beside else available, 100) - padding)
-        self.multi_text.setMinimumHeight(int(np.ceil(prose.size().height())) + padding)
+        height = int(np.ceil(prose.size().height())) + padding
+        # The text may take at most half the tab's height: the bars are the picture. If
+        # the prose under the table would pass that (large type in a small window), it
+        # gives way; the table holds the same sums.
+        room = self.softmax_bars.parentWidget().height() // 2
+        below = 0 if beside else self.multi_table.height()
+        shown = max(height, self.multi_table.height() if beside else 0) + below <= room
+        self.multi_text.setVisible(shown)
+        self.multi_text.setMinimumHeight(height if shown else 0)
 
     def clear_views(self) -> None:
         # Reset: back to the complete static picture of the current settings.
