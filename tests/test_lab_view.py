@@ -77,3 +77,27 @@ def test_ensure_built_finishes_at_once(qtbot):
     view.ensure_built()
     assert view.is_built and len(view.plots()) >= 2
     view.runner.stop()
+
+
+@pytest.mark.parametrize("lab", ["dropout", "activations", "loss", "training"])
+def test_the_big_labs_build_in_pieces_into_the_same_views(qtbot, previewed, lab):
+    """The labs with the most plots hand their views over a piece per event-loop turn in
+    the app; what they build is what a build at once gives, and the preview is drawn."""
+    from vizlab.widgets._base import PlotWidgetBase
+
+    whole = view_class(lab)()
+    qtbot.addWidget(whole)
+    stepwise = view_class(lab)(build_in_steps=True)
+    qtbot.addWidget(stepwise)
+    assert not stepwise.is_built
+    stepwise.resize(1280, 800)
+    stepwise.show()
+    qtbot.waitUntil(lambda: stepwise.is_built, timeout=10_000)
+    previewed(stepwise)
+    qtbot.waitUntil(lambda: stepwise.frames_drawn >= 1, timeout=10_000)
+    assert stepwise.draw_error is None
+    count = len(stepwise.views.findChildren(PlotWidgetBase))
+    assert count >= 4 and count == len(whole.views.findChildren(PlotWidgetBase))
+    for view in (whole, stepwise):
+        view.runner.stop()
+        view.previewer.shutdown()

@@ -4,6 +4,7 @@ dying ReLUs and a softmax calculator, one tab each."""
 from __future__ import annotations
 
 import math
+from collections.abc import Generator
 
 import numpy as np
 import pyqtgraph as pg
@@ -104,13 +105,17 @@ class View(LabView):
     preview_on_change = True
 
     # -- building ------------------------------------------------------------------------
-    def build_views(self) -> QWidget:
+    def build_views(self) -> Generator[None, None, QWidget]:  # a tab per turn in the app
         self._drawn_keys: dict[str, tuple] = {}
         self.tabs = QTabWidget()
         self.tabs.addTab(self._build_curves(), "Curves")
+        yield
         self.tabs.addTab(self._build_vanishing(), "Vanishing gradients")
+        yield
         self.tabs.addTab(self._build_dying(), "Dying ReLU")
+        yield
         self.tabs.addTab(self._build_softmax(), "Softmax")
+        yield
         self.bind_tabs(self.tabs, experiment.TABS)
         theme.on_theme_changed(self._restyle)
         self._restyle()

@@ -70,8 +70,10 @@ class LabView(QWidget):
 
     state_changed = Signal(str)
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, parent: QWidget | None = None, *, build_in_steps: bool | None = None) -> None:
         super().__init__(parent)
+        if build_in_steps is not None:
+            self.build_in_steps = build_in_steps
         self.experiment = experiments.get(self.lab_name)
         self.title = self.experiment.TITLE
         self.config = self.experiment.Config()
@@ -230,9 +232,12 @@ class LabView(QWidget):
         self._right_layout.replaceWidget(placeholder, views)
         placeholder.deleteLater()
         self._show_configured_tab()
-        if self.timeline.items:  # snapshots that came while building: draw the current one
+        # What came while building (run snapshots, or a preview): draw the current one.
+        if self.timeline.items:
             index = self.slider.value() if not self.following_live else -1
             self._draw(self.timeline.items[index])
+        elif self.last_snapshot is not None:
+            self._draw(self.last_snapshot)
 
     # -- to implement ------------------------------------------------------------------
     def build_views(self) -> QWidget:
@@ -336,7 +341,8 @@ class LabView(QWidget):
         self.slider.setRange(0, 0)
         self.timeline_label.setText("step 0")
         self.pending_label.hide()
-        self.clear_views()
+        if self._building is None:  # views still being built have drawn nothing yet
+            self.clear_views()
 
     def begin_shutdown(self) -> None:
         """Ask the run and any preview to end, without waiting (see ``shutdown``)."""

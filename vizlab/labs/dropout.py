@@ -3,6 +3,8 @@ side by side, same masks), and a worked example of inverted versus original drop
 
 from __future__ import annotations
 
+from collections.abc import Generator
+
 import numpy as np
 from PySide6.QtGui import QFontMetrics
 from PySide6.QtWidgets import (
@@ -97,14 +99,17 @@ class View(LabView):
     preview_on_change = True
 
     # -- building ------------------------------------------------------------------------
-    def build_views(self) -> QWidget:
+    def build_views(self) -> Generator[None, None, QWidget]:  # a tab per turn in the app
         self._heatmaps: list[Heatmap] = []
         self._drawn_example: tuple | None = None
         self._drawn_snapshot: experiment.Snapshot | None = None
         self.tabs = QTabWidget()
         self.tabs.addTab(self._build_weights(), "Weights")
+        yield
         self.tabs.addTab(self._build_curves(), "Share changed and loss")
+        yield
         self.tabs.addTab(self._build_example(), "Worked example")
+        yield
         self.bind_tabs(self.tabs, experiment.TABS)
         self._fit_to_theme()
         theme.on_theme_changed(self._fit_to_theme)

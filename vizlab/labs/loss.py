@@ -9,6 +9,7 @@ the logit-scale sweep of the "Naive vs stable" tab, one scale per step.
 from __future__ import annotations
 
 import html
+from collections.abc import Generator
 
 import numpy as np
 import pyqtgraph as pg
@@ -262,13 +263,16 @@ class View(LabView):
     help_html = HELP
     preview_on_change = True
 
-    def build_views(self) -> QWidget:
+    def build_views(self) -> Generator[None, None, QWidget]:  # a tab per turn in the app
         self._grad_key: tuple = ()
         self._floor = 1.0  # the sweep plot's lowest visible loss (naive zeros go there)
         self.tabs = QTabWidget()
         self.tabs.addTab(self._build_cross_entropy_tab(), "Cross-entropy")
+        yield
         self.tabs.addTab(self._build_sweep_tab(), "Naive vs stable")
+        yield
         self.tabs.addTab(self._build_multi_tab(), "Multi-class vs multi-label")
+        yield
         self.bind_tabs(self.tabs, TABS)
         theme.on_theme_changed(self._restyle)
         return self.tabs
@@ -284,7 +288,8 @@ class View(LabView):
 
     def run(self) -> None:
         # Run animates the sweep: show it (the user may still switch tabs while it runs).
-        self.tabs.setCurrentIndex(TABS.index("naive vs stable"))
+        if self.is_built:
+            self.tabs.setCurrentIndex(TABS.index("naive vs stable"))
         super().run()
 
     # -- building ---------------------------------------------------------------------

@@ -9,6 +9,7 @@ image tile per hidden unit. Everything drawn comes computed in the snapshot.
 from __future__ import annotations
 
 import math
+from collections.abc import Generator
 from typing import Any
 
 import numpy as np
@@ -364,7 +365,7 @@ class View(LabView):
     # one forward pass over the probe batches, computed off the GUI thread.
     preview_on_change = True
 
-    def build_views(self) -> QWidget:
+    def build_views(self) -> Generator[None, None, QWidget]:  # in pieces in the app
         self.shown = None  # the snapshot on screen (display settings redraw it)
         self.image_mode: bool | None = None
         self.boundary_extent = None
@@ -391,6 +392,7 @@ class View(LabView):
         dead_box.sigResized.connect(self._place_dead_note)
         self.hist_plot = HistogramPlot("Activations", x_label="output")
         self.hist_count = 0
+        yield
 
         self.boundary_plot = TrainingBoundary()  # at equal aspect: circles stay circles
         self.test_scatter = pg.ScatterPlotItem(size=7)
