@@ -108,7 +108,7 @@ def test_colour_bar_grows_with_presentation_mode(qtbot):
     narrow = heat.color_bar.axis.width()
     theme.set_presentation(True)
     qtbot.waitUntil(lambda: heat.color_bar.axis.width() > narrow, timeout=2000)
-    assert heat.color_bar.getAxis("left").labelStyle["font-size"] == f"{theme.tick_pt()}pt" == "16pt"
+    assert heat.color_bar.axis.labelStyle["font-size"] == f"{theme.tick_pt()}pt" == "16pt"
     _fits(heat)
 
 
