@@ -257,3 +257,21 @@ def test_heatmap_read_out_shrinks_to_fit_a_narrow_heatmap(qtbot):
     assert QFontMetricsF(font).horizontalAdvance(heat._info.text()) <= heat.width() - 12
     heat.resize(800, 200)
     qtbot.waitUntil(lambda: heat._info.font().pointSize() == 16, timeout=2000)
+
+
+def test_a_deleted_widget_is_not_restyled(qtbot):
+    import weakref
+
+    import shiboken6
+
+    curve = CurvePlot("closed")
+
+    def registered() -> bool:
+        return any(isinstance(c, weakref.WeakMethod) and c() is not None
+                   and c().__self__ is curve for c in theme._callbacks)
+
+    assert registered()
+    shiboken6.delete(curve)  # the C++ side gone, the Python wrapper still here
+    theme.set_presentation(True)  # no crash: the deleted plot is skipped and forgotten
+    assert not shiboken6.isValid(curve)
+    assert not registered()

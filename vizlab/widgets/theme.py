@@ -16,6 +16,7 @@ from collections.abc import Callable
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtGui import QFont, QFontMetricsF
+from shiboken6 import Shiboken, isValid
 
 # Sizes on a desktop screen; presentation mode uses the second set.
 TICK_PT = 10
@@ -78,7 +79,9 @@ def set_presentation(on: bool) -> None:
     _presentation = on
     for entry in list(_callbacks):
         callback = entry() if isinstance(entry, weakref.WeakMethod) else entry
-        if callback is None:
+        owner = getattr(callback, "__self__", None)
+        if callback is None or (isinstance(owner, Shiboken.Object) and not isValid(owner)):
+            # Gone, or a Qt object whose C++ side was deleted (its window closed).
             _callbacks.remove(entry)
             continue
         try:
