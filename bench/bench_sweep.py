@@ -5,7 +5,10 @@ estimate of the seed's full conv-net sweep. Not a test; prints its figures.
 
 Throughput is member-steps per second: members x training steps of a whole sweep (all
 four optimizers, with and without dropout) over its wall time, chunk start-up, test-set
-evaluation and, on Dask, the cluster's start included.
+evaluation and, on Dask, the cluster's start included. Two references of the same run:
+2 processes of plain matrix products against 1 (the machine's own ceiling right now),
+and the sweep's chunks split over 2 plain processes without Dask (that ceiling for this
+work, which shares the memory bus).
 """
 
 from __future__ import annotations
@@ -46,6 +49,31 @@ def machine_speedup() -> float:
     return 2 * one / two
 
 
+def _train_chunks(args: tuple[str, list]) -> None:
+    settings_json, chunks = args
+    for optimizer, dropout, indices in chunks:
+        sweep.train_chunk(settings_json, optimizer, dropout, indices)
+
+
+def same_work_in_two_processes(config: sweep.SweepConfig) -> tuple[float, float]:
+    """The sweep's chunks in 2 plain processes (no Dask; their start not counted): what
+    2 workers could reach on this machine, the cost of sharing its memory included."""
+    import multiprocessing
+
+    import numpy as np
+
+    settings_json = sweep.identity_json(config)
+    chunks = [(c.optimizer, c.dropout, np.array(c.indices)) for c in sweep.plan(
+        config, sweep.SweepResults.empty(config).done, sweep.chunk_size(config))]
+    with multiprocessing.get_context("spawn").Pool(2) as pool:
+        pool.map(_train_chunks, [(settings_json, chunks[:1])] * 2, chunksize=1)  # started
+        start = time.perf_counter()
+        pool.map(_train_chunks, [(settings_json, chunks[0::2]), (settings_json, chunks[1::2])],
+                 chunksize=1)
+        seconds = time.perf_counter() - start
+    return config.rates * 8 * sweep.total_steps(config) / seconds, seconds
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rates", type=int, default=1000)
@@ -64,6 +92,9 @@ def main() -> None:
     there, t_there = throughput(config, 2)
     print(f"  LocalCluster, 2 workers:  {there:10.0f} member-steps/s ({t_there:.1f} s), "
           f"{there / here:.2f}x")
+    plain, t_plain = same_work_in_two_processes(config)
+    print(f"  2 plain processes, same chunks, no Dask: {plain:.0f} member-steps/s "
+          f"({t_plain:.1f} s), {plain / here:.2f}x")
 
     print("Largest chunk in the default budget "
           f"({sweep.SweepConfig.memory_mb} MB, batch 8):")
