@@ -183,3 +183,21 @@ def test_a_screenshot_while_comparing_side_by_side_shows_both_runs(qtbot, window
     page = window.pages["training"]
     assert image.width() == page.width() > window.lab.width() + window.twin.width() - 10
     assert image.height() > page.height()  # the caption strip under the picture
+
+
+def test_a_window_made_wider_puts_the_runs_side_by_side(qtbot, window):
+    window.resize(1024, 640)
+    settle(qtbot, window)
+    window.compare_action.trigger()
+    lab, twin = window.lab, window.twin
+    assert window.run_switch_action.isVisible() and not lab.isVisibleTo(window)
+    window.resize(1400, 800)
+    qtbot.waitUntil(lambda: not window.run_switch_action.isVisible(), timeout=3000)
+    assert lab.isVisibleTo(window) and twin.isVisibleTo(window)
+    assert window.pages["training"].orientation() == Qt.Orientation.Horizontal
+    settle(qtbot, window)
+    assert window.size().toTuple() == (1400, 800)
+    assert lab.views_only and twin.views_only
+    window.resize(1024, 640)  # and back: one at a time, with the settings again
+    qtbot.waitUntil(window.run_switch_action.isVisible, timeout=3000)
+    assert not twin.views_only and window.settings_action.isChecked()

@@ -72,6 +72,10 @@ class MainWindow(QMainWindow):
         self.pages: dict[str, QSplitter] = {}
         self._frames_at: tuple[float, int] = (time.monotonic(), 0)
         self.files = ExperimentFiles(self)
+        self._relayout_timer = QTimer(self)
+        self._relayout_timer.setSingleShot(True)
+        self._relayout_timer.setInterval(200)
+        self._relayout_timer.timeout.connect(self._fit_compare)
         self.exporter = Exporter(self)
 
         self.lab_list = QListWidget()
@@ -164,6 +168,7 @@ class MainWindow(QMainWindow):
         self.settings_action.setCheckable(True)
         self.settings_action.setChecked(True)
         self._settings_hidden_for_compare = False  # by Compare, not by the user
+        self._settings_chosen = False  # by the user (Ctrl+E) since Compare was turned on
         # F5 is Run, so presentation mode takes F11 (a full-screen key elsewhere).
         self.presentation_action = self._action(
             "Presentation Mode", self.set_presentation, "F11",
@@ -325,6 +330,7 @@ class MainWindow(QMainWindow):
             lab.settings_panel.changed.connect(lambda *_: self._show_differences(lab, twin))
             lab.slider.valueChanged.connect(lambda _: self._sync_timeline(lab, twin))
         if on:
+            self._settings_chosen = False
             self._hide_settings_for_side_by_side()
             # One at a time, run B comes first: it is the one to change a setting in.
             self.run_switch.blockSignals(True)
@@ -444,6 +450,21 @@ class MainWindow(QMainWindow):
                        else f"{self.compare_layout} needs a bigger window")
                 note = f"One run at a time: {why}. {note}"
             self.statusBar().showMessage(note, 8000)
+
+    def _fit_compare(self) -> None:
+        """After a resize: side by side if it fits now, with the settings hidden unless
+        the user chose to show them; one at a time, with them, if it no longer does."""
+        lab, twin = self.lab, self.twin
+        if twin is None:
+            return
+        if not self._settings_chosen:
+            if (self.compare_layout == SIDE_BY_SIDE and
+                    self._layout_that_fits(lab, twin, settings=False) == SIDE_BY_SIDE):
+                self._hide_settings_for_side_by_side()
+            elif self._settings_hidden_for_compare:
+                self._settings_hidden_for_compare = False
+                self.settings_action.setChecked(True)
+        self._arrange_compare(share_room=False)
 
     def _show_run(self, index: int) -> None:
         """One at a time: show run A (0) or run B (1); both keep training."""
@@ -567,6 +588,7 @@ class MainWindow(QMainWindow):
 
     def _on_settings_shown(self, shown: bool) -> None:
         self._settings_hidden_for_compare = False  # the user's choice from now on
+        self._settings_chosen = True
         self._arrange_compare(share_room=False)  # side by side may fit now, or not
 
     def _apply_views_only(self, *_) -> None:
@@ -633,6 +655,13 @@ class MainWindow(QMainWindow):
             "<b>vizlab</b><br>A desktop lab for seeing how neural networks learn, "
             "on its own small numpy autodiff engine.",
         )
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        super().resizeEvent(event)
+        # A window made bigger may now fit the runs side by side (or smaller, no longer):
+        # looked at once the resizing pauses.
+        if self.twin is not None:
+            self._relayout_timer.start()
 
     # -- closing ---------------------------------------------------------------------------
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt's name
