@@ -122,7 +122,7 @@ def test_opening_an_activations_file_previews_it_off_the_gui_thread(qtbot, windo
         gui_thread_runs):
     path = tmp_path / "activations.vizlab"
     config = experiments.get("activations").Config()
-    experiments.apply_settings(config, {"elu_alpha": 1.5})
+    experiments.apply_settings(config, {"elu_alpha": 1.5, "functions": "relu,elu"})
     files.save_experiment(path, "activations", config)
     # The lab's widgets exist already (building and first drawing them is view work,
     # see test_compare_on...): what is measured is what opening a file costs.
@@ -173,6 +173,7 @@ def test_opening_a_big_style_file_keeps_the_gui_thread_free(qtbot, window, tmp_p
 def test_a_burst_of_setting_changes_costs_one_preview_of_the_newest(qtbot, window,
                                                                      gui_thread_runs):
     lab = window.select_lab("activations")
+    lab.apply_settings({"functions": "relu,elu"})  # elu's curve shows its alpha
     qtbot.waitUntil(lambda: drawn(lab), timeout=20_000)
     delivered = []
     lab.previewer.ready.connect(delivered.append)
