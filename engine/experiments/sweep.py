@@ -14,11 +14,12 @@ a probe measures the bytes one more member costs (tracemalloc sees numpy's buffe
 Executors: `run_sweep(..., workers=0)` trains the chunks here, one after another;
 otherwise they go to Dask (`dask.distributed`, the optional extra `sweep`): a
 LocalCluster of `workers` processes with one BLAS thread each (-1: one per core), or a
-running cluster given by its scheduler address. Dask schedules, retries a chunk whose
-worker died (`retries=`) and serves its dashboard; nothing here is cluster code.
+running cluster given by its scheduler address. One Dask task trains a few chunks in
+turn (about TASK_SECONDS). Dask schedules, retries a task whose worker died (`retries=`)
+and serves its dashboard; nothing here is cluster code.
 
-Results: one .npz per sweep (plain arrays, no pickles), rewritten atomically after
-every finished chunk, so nothing finished is lost; running the same sweep again
+Results: one .npz per sweep (plain arrays, no pickles), rewritten atomically as chunks
+finish, so nothing finished is lost; running the same sweep again
 resumes, training only the members not in the file.
 """
 
