@@ -26,6 +26,17 @@ def no_leftover_threads():
     assert not extra, f"test left threads running: {[t.name for t in extra]}"
 
 
+@pytest.fixture(autouse=True)
+def normal_type_size():
+    """A test that turns presentation mode on must not leave it on for the next one."""
+    yield
+    import sys
+
+    theme = sys.modules.get("vizlab.widgets.theme")
+    if theme is not None and theme.presentation():
+        theme.set_presentation(False)
+
+
 @pytest.fixture
 def window(qtbot, tmp_path):
     """The app's main window, shown offscreen, with its settings in a scratch file."""

@@ -54,7 +54,7 @@ def test_views_built_in_steps_appear_after_that_many_event_loop_turns(qtbot):
     assert view.views.text() == "Building the views…"
     view.show()
     qtbot.waitUntil(lambda: view.is_built, timeout=5000)
-    assert len(view.plots()) >= 2 and view.views.isVisibleTo(view)
+    assert len(view.plots()) >= 2 and view.views.isVisible()
     view.runner.stop()
 
 

@@ -13,9 +13,9 @@ import pytest
 
 from engine import experiments
 from engine.experiments import dropout, training
-from engine.experiments.settings import SettingError
 from engine.experiments.history import History, HistoryDecoder, HistoryEncoder, HistoryView
 from engine.experiments.session import Session
+from engine.experiments.settings import SettingError
 from vizlab.child import ChildSession
 
 # Live changes at fixed steps: a learning rate, the keep probability, the pace.

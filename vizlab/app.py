@@ -317,7 +317,7 @@ class MainWindow(QMainWindow):
         (self._comparing.add if on else self._comparing.discard)(lab.lab_name)
         twin = self.twins.get(lab.lab_name)
         if on and twin is None:
-            twin = view_class(lab.lab_name)()
+            twin = view_class(lab.lab_name)(build_in_steps=True)
             twin.set_speed(SPEED_STEPS[self.speed_slider.value()])
             twin.apply_settings({info.name: getattr(lab.config, info.name)
                                  for info in settings_of(lab.config)})
@@ -499,9 +499,12 @@ class MainWindow(QMainWindow):
         twin.slider.setValue(int(min(range(len(steps)), key=lambda i: abs(steps[i] - step))))
 
     def select_lab(self, name: str) -> LabView:
+        """Show a lab and return its view, built (a click on the list builds it over
+        several event-loop turns instead, so the window keeps answering)."""
         row = LAB_NAMES.index(name)
         if self.lab_list.currentRow() != row:
             self.lab_list.setCurrentRow(row)  # -> _on_lab_selected
+        self.labs[name].ensure_built()
         return self.labs[name]
 
     def _on_lab_selected(self, row: int) -> None:
@@ -513,7 +516,9 @@ class MainWindow(QMainWindow):
             for lab in self.active_labs():
                 lab.pause()
         if name not in self.labs:
-            view = view_class(name)()
+            # Built a piece per event-loop turn: the labs with many plots take a few
+            # hundred ms of widget building, which must not hold the GUI thread at once.
+            view = view_class(name)(build_in_steps=True)
             view.set_speed(SPEED_STEPS[self.speed_slider.value()])
             view.state_changed.connect(self._on_state)
             self.labs[name] = view

@@ -108,6 +108,7 @@ class View(LabView):
     def build_views(self) -> Generator[None, None, QWidget]:  # a tab per turn in the app
         self._drawn_keys: dict[str, tuple] = {}
         self.tabs = QTabWidget()
+        yield  # the attributes above exist once the view does
         self.tabs.addTab(self._build_curves(), "Curves")
         yield
         self.tabs.addTab(self._build_vanishing(), "Vanishing gradients")

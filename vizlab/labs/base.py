@@ -163,7 +163,11 @@ class LabView(QWidget):
         elif self.build_in_steps:
             self.views = QLabel("Building the views…")
             self.views.setAlignment(Qt.AlignmentFlag.AlignCenter)
-            self._build_timer.start()
+            # The first piece now: what build_views() sets up before its first yield (the
+            # attributes its slots read) exists as soon as the view does.
+            self._build_a_piece()
+            if self._building is not None:
+                self._build_timer.start()
         else:
             self.views = self._finish_building()
         if self.preview_on_change:
@@ -229,7 +233,10 @@ class LabView(QWidget):
     def _install_views(self, views: QWidget) -> None:
         self._build_timer.stop()
         placeholder, self.views = self.views, views
+        if not hasattr(self, "_right_layout"):  # finished within __init__
+            return
         self._right_layout.replaceWidget(placeholder, views)
+        views.show()  # a widget put into a window already shown starts hidden
         placeholder.deleteLater()
         self._show_configured_tab()
         # What came while building (run snapshots, or a preview): draw the current one.

@@ -104,6 +104,7 @@ class View(LabView):
         self._drawn_example: tuple | None = None
         self._drawn_snapshot: experiment.Snapshot | None = None
         self.tabs = QTabWidget()
+        yield  # the attributes above exist once the view does
         self.tabs.addTab(self._build_weights(), "Weights")
         yield
         self.tabs.addTab(self._build_curves(), "Share changed and loss")

@@ -267,6 +267,7 @@ class View(LabView):
         self._grad_key: tuple = ()
         self._floor = 1.0  # the sweep plot's lowest visible loss (naive zeros go there)
         self.tabs = QTabWidget()
+        yield  # the attributes above exist once the view does
         self.tabs.addTab(self._build_cross_entropy_tab(), "Cross-entropy")
         yield
         self.tabs.addTab(self._build_sweep_tab(), "Naive vs stable")

@@ -372,6 +372,7 @@ class View(LabView):
         area = QWidget()
         self.grid = grid = QGridLayout(area)
         grid.setContentsMargins(0, 0, 0, 0)
+        yield  # the attributes above exist once the view does
         self.loss_plot = CurvePlot("Loss", x_label="step", y_label="cross-entropy", log_y=True,
                                    grow_x=True)
         self.acc_plot = CurvePlot("Accuracy", x_label="step", y_label="share correct",
