@@ -204,3 +204,17 @@ def test_a_window_made_wider_puts_the_runs_side_by_side(qtbot, window):
     window.resize(1024, 640)  # and back: one at a time, with the settings again
     qtbot.waitUntil(window.run_switch_action.isVisible, timeout=3000)
     assert not twin.views_only and window.settings_action.isChecked()
+
+
+def test_vizlab_app_presentation_opens_the_window_in_presentation_mode(monkeypatch):
+    import vizlab.app as app_module
+    from vizlab import cli
+
+    opened = []
+    monkeypatch.setattr(cli, "has_display", lambda: True)
+    monkeypatch.setattr(cli, "missing_xcb_packages", lambda: [])
+    monkeypatch.setattr(app_module, "run_app",
+                        lambda argv=None, presentation=False: opened.append(presentation) or 0)
+    assert cli.main(["app", "--presentation"]) == 0
+    assert cli.main(["app"]) == 0
+    assert opened == [True, False]

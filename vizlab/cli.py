@@ -219,7 +219,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="vizlab", description="A desktop lab for seeing how neural networks learn."
     )
     sub = parser.add_subparsers(dest="command")
-    sub.add_parser("app", help="open the app (the default)")
+    app_command = sub.add_parser("app", help="open the app (the default)")
+    app_command.add_argument("--presentation", action="store_true",
+                             help="open in presentation mode (F11 toggles it, Esc leaves)")
     sub.add_parser("list", help="list the labs and their settings")
     weights = sub.add_parser("weights", help="the Style lab's pretrained VGG16 weights: "
                              "say what is present (list), or download them")
@@ -303,7 +305,7 @@ def _command(args: argparse.Namespace) -> int:
         from vizlab.app import run_app
 
         quiet_qt_messages()
-        return run_app()
+        return run_app(presentation=getattr(args, "presentation", False))
     if args.command == "list":
         return list_labs()
     if args.command == "weights":
