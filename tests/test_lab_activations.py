@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from engine.experiments import activations as lab
-from engine.experiments.base import SettingError, apply_settings
+from engine.experiments.settings import SettingError, apply_settings
 from engine.nn.activations import SELU_ALPHA, SELU_SCALE
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from engine.experiments import dropout as lab
-from engine.experiments.base import SettingError, apply_settings
+from engine.experiments.settings import SettingError, apply_settings
 
 X = np.arange(1.0, 9.0)  # docs/labs.md, "Dropout": units [1..8]
 KEPT = np.array([1, 0, 0, 1, 1, 0, 1, 0], dtype=bool)  # units 1, 4, 5, 7
@@ -330,7 +330,7 @@ def test_heatmap_scale_sets_the_weights_colour_levels(qtbot, shown_lab):
 
 
 def test_every_tab_is_a_view_choice(qtbot, shown_lab):
-    from engine.experiments.base import settings_of
+    from engine.experiments.settings import settings_of
 
     choices = next(i.choices for i in settings_of(lab.Config) if i.name == "view")
     assert choices == ("weights", "curves", "worked example")

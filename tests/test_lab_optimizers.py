@@ -8,7 +8,7 @@ import pytest
 
 import engine as en
 from engine.experiments import optimizers as lab
-from engine.experiments.base import SettingError
+from engine.experiments.settings import SettingError
 
 
 def tiny(**changes) -> lab.Config:
@@ -148,7 +148,7 @@ def test_a_diverging_member_is_frozen_and_reported():
 
 
 def test_config_check():
-    from engine.experiments.base import apply_settings
+    from engine.experiments.settings import apply_settings
 
     config = lab.Config()
     with pytest.raises(SettingError, match="emnist"):
@@ -265,7 +265,7 @@ def test_emnist_idx_files_are_read_upright_and_split(tmp_path):
 
 @pytest.mark.parametrize("low, high", [(1e-6, 1e-1), (1e-4, 10.0), (3e-5, 0.7)])
 def test_the_rate_range_settings_are_the_rates_used(low, high):
-    from engine.experiments.base import apply_settings
+    from engine.experiments.settings import apply_settings
 
     config = tiny(rates=5, train_samples=16, test_samples=10, snapshot_every=100)
     apply_settings(config, {"lr_min": low, "lr_max": high})
@@ -305,7 +305,7 @@ def test_sgd_and_adadelta_do_best_at_the_default_ranges_edge_adadelta_past_it():
     ({"lr_max": 0.0}, "'lr_max': .*must be at least"),
 ])
 def test_bad_rate_ranges_are_refused(assignments, message):
-    from engine.experiments.base import apply_settings
+    from engine.experiments.settings import apply_settings
 
     config = lab.Config()
     with pytest.raises(SettingError, match=message):

@@ -11,8 +11,8 @@ import pytest
 
 from engine import optimizers
 from engine.experiments import regularization as lab
-from engine.experiments.base import SettingError, apply_settings
 from engine.experiments.kit import MiniBatches
+from engine.experiments.settings import SettingError, apply_settings
 from engine.regularizers import Regularizer
 
 # A short schedule that still separates the methods: 25 epochs at a larger step.

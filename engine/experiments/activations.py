@@ -32,9 +32,9 @@ import numpy as np
 import engine as en
 from engine import data as datasets
 from engine import layers, losses, nn, optimizers, probes
-from engine.experiments.base import CachedPart, SettingError, setting
 from engine.experiments.history import History
 from engine.experiments.kit import MiniBatches, parse_numbers
+from engine.experiments.settings import CachedPart, SettingError, setting
 
 TITLE = "Activations"
 SUMMARY = ("Activation functions and their derivatives, vanishing gradients, dying ReLUs "
@@ -537,7 +537,7 @@ def run(config: Config) -> Iterator[Snapshot]:
     classes = int(y.max()) + 1
     model = relu_network(config, classes)
     variables = model.trainable_variables
-    optimizer = optimizers.SGD(config.learning_rate)
+    optimizer = optimizers.SGD(lambda: config.learning_rate)  # a live setting
     names = tuple(layer.name for layer in model.layers[:-1])
     units = np.array(config.hidden, dtype=np.float64)
     history = History({"step": 1, "loss": 1, "accuracy": 1, "dead": len(names),
@@ -566,7 +566,6 @@ def run(config: Config) -> Iterator[Snapshot]:
     yield snapshot()
     while step < config.steps:
         idx = next(order)
-        optimizer.lr = config.learning_rate  # live: the app may have changed it
         with np.errstate(over="ignore", invalid="ignore"):
             loss = losses.softmax_cross_entropy(model(x[idx], training=True), y[idx])
         if not np.isfinite(loss.value):

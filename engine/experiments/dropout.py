@@ -30,16 +30,16 @@ the snapshot says at which step; the other network trains on.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import numpy as np
 
 import engine as en
 from engine import data as datasets
 from engine import layers, losses, nn, optimizers
-from engine.experiments.base import CachedPart, SettingError, setting
 from engine.experiments.history import History
 from engine.experiments.kit import MiniBatches, parse_numbers
+from engine.experiments.settings import CachedPart, SettingError, setting
 from engine.probes import ChangeTracker
 
 TITLE = "Dropout"
@@ -228,7 +228,7 @@ EXAMPLE_FIELDS = ("keep_prob", "example_units", "example_kept", "example_masks",
 # the two networks
 
 
-def make_optimizer(name: str, lr: float) -> optimizers.Optimizer:
+def make_optimizer(name: str, lr: float | Callable[[], float]) -> optimizers.Optimizer:
     if name not in OPTIMIZERS:
         raise SettingError(f"unknown optimizer {name!r}; one of {', '.join(OPTIMIZERS)}")
     return optimizers.get(name, lr=lr)
@@ -259,7 +259,8 @@ class Trainee:
         self.side = side
         self.name = getattr(config, f"{side}_optimizer")
         self.model = make_network(config, inputs, classes)
-        self.optimizer = make_optimizer(self.name, getattr(config, f"{side}_lr"))
+        # the live rate setting of this side, read at every step
+        self.optimizer = make_optimizer(self.name, lambda: getattr(config, f"{side}_lr"))
         layer = self.model.layers[0 if config.watch == "hidden" else 1]
         self.kernel = layer.kernel
         # Units along the columns: the output kernel (units, classes) is shown transposed.
@@ -276,7 +277,6 @@ class Trainee:
              number: int) -> float:
         """Training step `number`; a diverged network stays as it is (nothing changes)."""
         if self.diverged_at is None:
-            self.optimizer.lr = getattr(config, f"{self.side}_lr")  # live
             # A diverging network overflows on its way to a non-finite loss: expected.
             with np.errstate(over="ignore", invalid="ignore"):
                 loss = losses.softmax_cross_entropy(
@@ -302,7 +302,7 @@ class Trainee:
 
     def side_snapshot(self) -> Side:
         return Side(
-            optimizer=self.name, learning_rate=float(self.optimizer.lr),
+            optimizer=self.name, learning_rate=float(self.optimizer.current_lr()),
             weights=self.displayed(self.kernel.value).copy(),
             changed=self.displayed(self.tracker.last_changed[0]).copy(),
             counts=self.displayed(self.tracker.cumulative[0]).copy(),

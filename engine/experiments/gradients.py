@@ -28,7 +28,7 @@ import numpy as np
 
 import engine as en
 from engine import expressions, optimizers
-from engine.experiments.base import SettingError, setting
+from engine.experiments.settings import SettingError, setting
 from engine.expressions import Expression, ExpressionError
 
 TITLE = "Gradients"

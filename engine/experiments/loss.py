@@ -26,7 +26,7 @@ import numpy as np
 
 import engine as en
 from engine import losses, nn
-from engine.experiments.base import SettingError, setting
+from engine.experiments.settings import SettingError, setting
 
 TITLE = "Softmax & Loss"
 SUMMARY = ("Cross-entropy from probabilities and from logits, where the naive form overflows, "

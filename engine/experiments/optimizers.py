@@ -46,8 +46,8 @@ import numpy as np
 
 import engine as en
 from engine import layers, losses, optimizers
-from engine.experiments.base import SettingError, setting
 from engine.experiments.history import History
+from engine.experiments.settings import SettingError, setting
 
 TITLE = "Optimizers"
 SUMMARY = ("Adam, Adadelta, Adagrad and SGD over a range of learning rates (1e-6 to 1e-1 by "

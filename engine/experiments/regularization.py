@@ -57,9 +57,9 @@ import numpy as np
 
 import engine as en
 from engine import layers, losses, optimizers
-from engine.experiments.base import SettingError, setting
 from engine.experiments.history import History
 from engine.experiments.kit import MiniBatches
+from engine.experiments.settings import SettingError, setting
 from engine.regularizers import Regularizer
 
 TITLE = "Regularization"
@@ -461,7 +461,7 @@ def run(config: Config) -> Iterator[Snapshot]:
     k = len(methods)
     reg = Regularizer(*coefficients(config, methods))
     model = network(config, config.hidden, reg, population=k, seeds=seeds * len(METHODS))
-    optimizer = optimizers.SGD(lr=config.learning_rate, population=k)
+    optimizer = optimizers.SGD(lr=lambda: config.learning_rate, population=k)  # live
     divergence = Divergence(optimizer)
     train_steps = config.epochs * n
     history = History({"step": 1, "near_zero": k, "error": k})
@@ -517,7 +517,6 @@ def run(config: Config) -> Iterator[Snapshot]:
     train_step_count = 0
     while train_step_count < train_steps:
         batch = next(order)
-        optimizer.lr = config.learning_rate  # live settings
         set_coefficients(reg, config, methods)
         with np.errstate(over="ignore", invalid="ignore"):  # diverging members get frozen
             train_step(model, optimizer, x[batch], y[batch], config.data_loss)
@@ -548,7 +547,7 @@ def run(config: Config) -> Iterator[Snapshot]:
     retrain_reg = Regularizer(*coefficients(config, retrain_methods))
     retrain_seeds = [s + 500 for s in seeds]  # fresh initial weights
     retrained = network(config, units, retrain_reg, population=config.runs, seeds=retrain_seeds)
-    retrain_opt = optimizers.SGD(lr=config.learning_rate, population=config.runs)
+    retrain_opt = optimizers.SGD(lr=lambda: config.learning_rate, population=config.runs)
     retrain_divergence = Divergence(retrain_opt)
     retrain_order = MiniBatches(n, np.random.default_rng([config.seed, 2]), 1)
     original = tuple((int(kk.shape[1]), int(kk.shape[2])) for kk in kernels)
@@ -579,7 +578,6 @@ def run(config: Config) -> Iterator[Snapshot]:
     yield snapshot()
     for r in range(1, train_steps + 1):
         batch = next(retrain_order)
-        retrain_opt.lr = config.learning_rate
         set_coefficients(retrain_reg, config, retrain_methods)
         with np.errstate(over="ignore", invalid="ignore"):  # diverging runs get frozen
             train_step(retrained, retrain_opt, x[batch], y[batch], config.data_loss)

@@ -19,16 +19,16 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import numpy as np
 
 import engine as en
 from engine import data as datasets
 from engine import layers, losses, optimizers, probes, regularizers
-from engine.experiments.base import SettingError, setting
 from engine.experiments.history import History
 from engine.experiments.kit import MiniBatches
+from engine.experiments.settings import SettingError, setting
 
 TITLE = "Training"
 SUMMARY = "Train a network on a data set and watch its weights, units and boundary change."
@@ -242,7 +242,7 @@ def build_model(config: Config, inputs: int, classes: int) -> layers.Sequential:
     return layers.Sequential(stack, input_shape=(inputs,), seed=config.seed)
 
 
-def make_optimizer(name: str, lr: float) -> optimizers.Optimizer:
+def make_optimizer(name: str, lr: float | Callable[[], float]) -> optimizers.Optimizer:
     return optimizers.get(name, lr=lr)
 
 
@@ -276,7 +276,7 @@ def run(config: Config, state: dict[str, np.ndarray] | None = None) -> Iterator[
             var.assign(state[var.name])
         step = int(state.get("__step__", np.array(0)))
     dense_layers = [layer for layer in model.layers if isinstance(layer, layers.Dense)]
-    optimizer = make_optimizer(config.optimizer, config.learning_rate)
+    optimizer = make_optimizer(config.optimizer, lambda: config.learning_rate)  # live
     rng = np.random.default_rng(config.seed + 1)
     probe_rng = np.random.default_rng(config.seed + 2)
     probe_idx = probe_rng.choice(len(data.x_train), min(PROBE_SIZE, len(data.x_train)),
@@ -298,7 +298,6 @@ def run(config: Config, state: dict[str, np.ndarray] | None = None) -> Iterator[
     yield snapshot()
     while step < config.steps:
         idx = next(batches)
-        optimizer.lr = config.learning_rate  # live: the app may have changed it
         # A diverging network overflows on its way to a non-finite loss: expected here.
         with np.errstate(over="ignore", invalid="ignore"):
             logits = model(data.x_train[idx], training=True)
