@@ -78,7 +78,7 @@ def test_gallery_renders_every_view_at_every_size(tmp_path, drawn, presentation,
     assert code == 0, printed.err
     # Every lab view it built is gone, Qt and Python side: none is left for the theme to
     # restyle when presentation mode goes off (a closed view restyled crashed at exit).
-    assert lab_views_alive() == views_before
+    assert lab_views_alive() <= views_before  # (an earlier test's view may be collected too)
 
     expected = expected_files(presentation)
     count = sum(len(gallery.lab_tabs(lab) or (None,)) for lab in LAB_NAMES) * len(SIZES)

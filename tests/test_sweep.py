@@ -75,6 +75,18 @@ def test_a_member_is_bit_identical_in_chunks_of_1_7_or_all(optimizer, dropout):
     assert whole["curve"].shape == (9, 6) and whole["curve"].dtype == np.float32
 
 
+def test_the_rates_run_from_lr_min_to_lr_max_and_a_bad_range_is_refused():
+    config = tiny(rates=5, lr_min=1e-3, lr_max=10.0)
+    results = list(sweep.run_sweep(config, None, workers=0))[-1].results
+    np.testing.assert_allclose(results.rates, [1e-3, 1e-2, 1e-1, 1.0, 10.0], rtol=1e-12)
+    assert results.rates[0] == 1e-3 and results.rates[-1] == 10.0
+    assert results.config.lr_max == 10.0 and results.done.all()
+    # The lab's Sweep box hands its range on; a range upside down is one message.
+    assert sweep.SweepConfig().lr_min == lab.Config().lr_min
+    with pytest.raises(SettingError, match="lr_min"):
+        list(sweep.run_sweep(tiny(lr_min=1.0, lr_max=0.1), None, workers=0))
+
+
 def test_dropout_masks_come_from_the_seed_and_the_step_alone():
     config = lab.Config(train_samples=64, test_samples=10)
     x, _, _, _ = lab.load_data(config)

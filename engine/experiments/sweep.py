@@ -41,7 +41,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.experiments import optimizers as lab
-from engine.experiments.base import SettingError, setting, settings_of
+from engine.experiments.settings import SettingError, setting, settings_of
 
 FORMAT = "vizlab optimizer sweep 1"
 # Test images per forward pass at the end: a constant per model (never per chunk), so
@@ -84,8 +84,12 @@ class SweepConfig:
     test_samples: int = setting(500, "held-out images for the final loss and accuracy",
                                 low=10, high=20_000)
     # -- the sweep
-    rates: int = setting(100, "learning rates, log-spaced from 1e-6 to 1e-1 (the original experiment: 1000)",
-                         low=2, high=100_000)
+    rates: int = setting(100, "learning rates, log-spaced from lr_min to lr_max (the "
+                         "original experiment: 1000)", low=2, high=100_000)
+    lr_min: float = setting(lab.LR_LOW, "smallest learning rate (the original experiment: "
+                            "1e-6)", low=lab.LR_SMALLEST, high=lab.LR_LARGEST, log_scale=True)
+    lr_max: float = setting(lab.LR_HIGH, "largest learning rate (the original experiment: "
+                            "1e-1)", low=lab.LR_SMALLEST, high=lab.LR_LARGEST, log_scale=True)
     model: str = setting("mlp", "mlp: flatten 784, dense 128, dense 47; conv: the "
                          "original conv 32, conv 64, max-pool, dense 128, dense 47",
                          choices=lab.MODEL_CHOICES)
@@ -104,6 +108,9 @@ class SweepConfig:
     def check(self) -> None:
         if self.dataset == "emnist" and not (self.emnist_images and self.emnist_labels):
             raise SettingError("dataset 'emnist' needs emnist_images and emnist_labels")
+        if not self.lr_min < self.lr_max:
+            raise SettingError(f"setting 'lr_min' ({self.lr_min:g}) must be below 'lr_max' "
+                               f"({self.lr_max:g})")
         if self.batch_size > self.train_samples:
             raise SettingError(f"batch_size ({self.batch_size}) is more than train_samples "
                                f"({self.train_samples})")
@@ -126,6 +133,11 @@ def lab_config(config: SweepConfig) -> lab.Config:
                  "model", "keep_prob", "batch_size", "epochs", "seed"):
         setattr(out, name, getattr(config, name))
     return out
+
+
+def sweep_rates(config: SweepConfig) -> np.ndarray:
+    """The sweep's learning rates: `rates` of them, log-spaced from lr_min to lr_max."""
+    return lab.learning_rates(config.rates, config.lr_min, config.lr_max)
 
 
 def from_identity(settings: dict) -> SweepConfig:
@@ -166,7 +178,7 @@ def chunk_steps(settings_json: str, optimizer: str, dropout: bool,
     cfg = lab_config(config)
     x_train, y_train, x_test, y_test = _data(settings_json)
     indices = np.asarray(indices, dtype=np.int64)
-    rates = lab.learning_rates(config.rates)[indices]
+    rates = sweep_rates(config)[indices]
     k = len(indices)
     model = lab.network(cfg, bool(dropout), population=k)
     opt = lab.make_optimizer(optimizer, rates.astype(np.float32), population=k)
@@ -395,7 +407,7 @@ class SweepResults:
     def empty(cls, config: SweepConfig) -> SweepResults:
         o, d, r = len(lab.OPTIMIZERS), len(lab.DROPOUT), int(config.rates)
         steps = curve_steps(config)
-        return cls(settings=identity(config), rates=lab.learning_rates(r),
+        return cls(settings=identity(config), rates=sweep_rates(config),
                    done=np.zeros((o, d, r), bool), test_loss=np.full((o, d, r), np.nan),
                    test_accuracy=np.full((o, d, r), np.nan),
                    diverged=np.zeros((o, d, r), bool),

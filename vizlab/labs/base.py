@@ -196,6 +196,9 @@ class LabView(QWidget):
         mode, and `--views-only` pictures for slides)."""
         self.settings_scroll.setVisible(not views_only)
         self.timeline_bar.setVisible(not views_only)
+        # The minimum size changes with the panel: let the window's layout know now.
+        self.layout().invalidate()
+        self.updateGeometry()
 
     @property
     def views_only(self) -> bool:

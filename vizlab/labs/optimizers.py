@@ -3,7 +3,6 @@ Adagrad and SGD, with and without dropout, and the loss over steps of each one's
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import os
 from pathlib import Path
@@ -285,12 +284,9 @@ class View(LabView):
         """The sweep of the lab's data and model settings, with the box's rates and budget."""
         config = sweep.SweepConfig()
         for name in ("dataset", "emnist_images", "emnist_labels", "train_samples",
-                     "test_samples", "model", "keep_prob", "batch_size", "epochs", "seed"):
+                     "test_samples", "model", "keep_prob", "batch_size", "epochs", "seed",
+                     "lr_min", "lr_max"):
             setattr(config, name, getattr(self.config, name))
-        # The lab's rate range, once the sweep takes one under the same names.
-        for name in ("lr_min", "lr_max"):
-            if name in {f.name for f in dataclasses.fields(config)}:
-                setattr(config, name, getattr(self.config, name))
         config.rates = self.sweep_rates.value()
         config.curve_points = self.sweep_curve_points
         config.memory_mb = self.sweep_memory.value()
