@@ -101,3 +101,50 @@ def test_every_data_set_draws_with_one_layer_and_deep(qtbot, tmp_path, dataset, 
     if dataset == "idx":
         assert last.class_names[36:] == tuple("abdefghnqrt")
         assert last.image_shape == (12, 12)
+
+
+# Every other lab with a depth or width setting, at its smallest and its deep/wide end:
+# a few snapshots each, drawn by the lab's view (the Training and Regularization labs
+# have their own tests above and in test_lab_regularization.py).
+OTHER_LABS = [
+    ("activations", {"hidden": (4,), "depth": 1, "width": 2, "steps": 6}),
+    ("activations", {"hidden": (6,) * 8, "depth": 30, "width": 64, "steps": 6}),
+    ("dropout", {"hidden_units": 2, "steps": 6}),
+    ("dropout", {"hidden_units": 128, "steps": 6}),
+    ("optimizers", {"model": "conv", "rates": 2, "train_samples": 16, "test_samples": 10,
+                    "window": 2}),
+    ("style", {"features": "random", "blocks": 1, "size": 32, "width_scale": 1 / 16,
+               "steps": 3}),
+    ("style", {"features": "random", "blocks": 5, "size": 32, "width_scale": 1 / 64,
+               "steps": 3}),
+]
+
+
+@pytest.mark.parametrize("lab, settings", OTHER_LABS,
+                         ids=[f"{lab}-{i}" for i, (lab, _) in enumerate(OTHER_LABS)])
+def test_every_lab_draws_at_its_shallowest_and_deepest(qtbot, lab, settings):
+    from engine import experiments
+    from engine.experiments.session import Session
+    from vizlab.labs import view_class
+
+    experiment = experiments.get(lab)
+    config = experiment.Config()
+    experiments.apply_settings(config, settings)
+    runs = []
+    for snap in Session(experiment, config):
+        runs.append(snap)
+        if len(runs) == 4:
+            break
+    view = view_class(lab)()
+    qtbot.addWidget(view)
+    view.resize(1024, 640)
+    view.show()
+    view.previewer.cancel()
+    view.apply_settings(settings)
+    view.previewer.cancel()
+    for snap in runs:
+        view.show_snapshot(snap)
+        assert view.draw_error is None, view.draw_error
+    assert view.frames_drawn >= len(runs) and view.error_banner.isHidden()
+    view.runner.stop()
+    view.previewer.shutdown()
