@@ -52,10 +52,9 @@ _qt_message_handler = None  # kept referenced while Qt may call it
 
 
 def quiet_qt_messages() -> None:
-    """Drop Qt's known harmless messages; print every other one as Qt would."""
+    """Drop Qt's known harmless messages; print every other one as Qt would. Installed
+    again on every call: whatever installed a handler since (a test harness) is replaced."""
     global _qt_message_handler
-    if _qt_message_handler is not None:
-        return
     from PySide6.QtCore import qInstallMessageHandler
 
     def handler(mode, context, message: str) -> None:
@@ -65,8 +64,9 @@ def quiet_qt_messages() -> None:
         sys.stderr.write(f"{message}\n")
         sys.stderr.flush()
 
-    _qt_message_handler = handler
-    qInstallMessageHandler(handler)
+    if _qt_message_handler is None:
+        _qt_message_handler = handler
+    qInstallMessageHandler(_qt_message_handler)
 
 
 class Progress:
