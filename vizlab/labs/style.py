@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
 from engine import pretrained
 from engine.experiments import style as experiment
 from vizlab.labs.base import LabView
-from vizlab.widgets import BarPlot, CurvePlot, ImageView, _style
+from vizlab.widgets import BarPlot, CurvePlot, ImageView, theme
 
 HELP = """
 <p><b>Style lab.</b> Gatys, Ecker and Bethge (2016): start from a picture (or noise)
@@ -57,10 +57,10 @@ optimiser apply on <b>Reset</b>. <b>Save image...</b> writes the optimised image
 its full size as a PNG; File &gt; Start Recording makes a GIF of it forming.</p>
 """
 
-CURVES = (("total", "total", _style.palette_color(0)),
-          ("content", "content", _style.palette_color(1)),
-          ("style", "style", _style.palette_color(2)),
-          ("tv", "TV", _style.palette_color(7)))
+CURVES = (("total", "total", theme.palette_color(0)),
+          ("content", "content", theme.palette_color(1)),
+          ("style", "style", theme.palette_color(2)),
+          ("tv", "TV", theme.palette_color(7)))
 
 
 class WeightsDownload(QObject):
@@ -249,14 +249,14 @@ class View(LabView):
         names = list(snap.style_layers)
         for i, layer in enumerate(names):
             self.layer_plot.set_curve(layer, steps, layers[:, i],
-                                      color=_style.palette_color(i + 3))
+                                      color=theme.palette_color(i + 3))
         for name in self.layer_plot.curve_names():
             if name not in names:
                 self.layer_plot.remove_curve(name)
         weight = snap.style_weight
         weighted = snap.style_per_layer * weight / len(names)
         self.layer_bars.set_bars(names, weighted,
-                                 [_style.palette_color(i + 3) for i in range(len(names))])
+                                 [theme.palette_color(i + 3) for i in range(len(names))])
         self.note.setText(
             f"{self._progress_text(snap)} ({snap.optimizer}): total <b>{snap.total:.4g}</b> = content "
             f"{snap.content:.4g} + {weight:g} · style {snap.style:.4g} + "
