@@ -214,17 +214,9 @@ def test_results_load_back_and_export_as_csv(tmp_path, reference):
 def client():
     distributed = pytest.importorskip("distributed")
     # This process says otherwise: the workers must still start with WORKER_ENV.
-    saved = {name: os.environ.get(name) for name in PARENT_ENV}
-    os.environ.update(PARENT_ENV)
-    try:
+    with sweep.environment(PARENT_ENV):
         cluster = sweep.local_cluster(2)
         after = {name: os.environ.get(name) for name in PARENT_ENV}
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
     assert after == PARENT_ENV  # and this process's environment is as it was
     with cluster, distributed.Client(cluster) as client:
         yield client

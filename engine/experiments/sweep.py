@@ -600,6 +600,21 @@ def dask_client(scheduler: str = "", workers: int = -1):
         yield client
 
 
+@contextlib.contextmanager
+def environment(values: dict[str, str]) -> Iterator[None]:
+    """This process's environment with `values` set, as it was again afterwards."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
 def local_cluster(workers: int):
     """A LocalCluster of `workers` processes on 127.0.0.1, one thread each, whose worker
     processes start with WORKER_ENV (one BLAS thread, malloc keeping its buffers), also
@@ -611,18 +626,10 @@ def local_cluster(workers: int):
 
     pre_spawn = dict(dask.config.get("distributed.nanny.pre-spawn-environ") or {},
                      **WORKER_ENV)
-    saved = {name: os.environ.get(name) for name in WORKER_ENV}
-    os.environ.update(WORKER_ENV)
-    try:
-        with dask.config.set({"distributed.nanny.pre-spawn-environ": pre_spawn}):
-            return LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                host="127.0.0.1", dashboard_address=":0")
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+    with environment(WORKER_ENV), \
+            dask.config.set({"distributed.nanny.pre-spawn-environ": pre_spawn}):
+        return LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                            host="127.0.0.1", dashboard_address=":0")
 
 
 def run_sweep(config: SweepConfig, path: str | os.PathLike | None = None, *, workers: int = 0,
