@@ -498,14 +498,19 @@ class MainWindow(QMainWindow):
         steps = [snap.step for snap in twin.timeline.items]
         twin.slider.setValue(int(min(range(len(steps)), key=lambda i: abs(steps[i] - step))))
 
-    def select_lab(self, name: str) -> LabView:
-        """Show a lab and return its view, built (a click on the list builds it over
-        several event-loop turns instead, so the window keeps answering)."""
+    def show_lab(self, name: str) -> LabView:
+        """Show a lab as a click on the list does: a new view is built over several
+        event-loop turns (its settings exist at once), so the window keeps answering."""
         row = LAB_NAMES.index(name)
         if self.lab_list.currentRow() != row:
             self.lab_list.setCurrentRow(row)  # -> _on_lab_selected
-        self.labs[name].ensure_built()
         return self.labs[name]
+
+    def select_lab(self, name: str) -> LabView:
+        """Show a lab and return its view with its widgets built (for scripts)."""
+        view = self.show_lab(name)
+        view.ensure_built()
+        return view
 
     def _on_lab_selected(self, row: int) -> None:
         if row < 0:

@@ -95,7 +95,7 @@ class ExperimentFiles:
         except (OSError, ValueError) as exc:
             QMessageBox.warning(window, "Could not open experiment", str(exc))
             return False
-        lab = window.select_lab(saved.lab)
+        lab = window.show_lab(saved.lab)  # built in steps: opening costs no long freeze
         lab.reset()
         lab.apply_settings(saved.settings)
         lab.restore_state = saved.state
