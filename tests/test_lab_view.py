@@ -101,3 +101,14 @@ def test_the_big_labs_build_in_pieces_into_the_same_views(qtbot, previewed, lab)
     for view in (whole, stepwise):
         view.runner.stop()
         view.previewer.shutdown()
+
+
+def test_shutting_down_while_building_closes_the_build(qtbot):
+    """An unfinished build and its view refer to each other; shutdown breaks that cycle
+    on the GUI thread, so no collector on another thread deletes the view's widgets."""
+    view = stepwise("gradients", 50)()
+    qtbot.addWidget(view)
+    building = view._building
+    view.begin_shutdown()
+    assert view._building is None and building.gi_frame is None  # closed
+    assert view.shutdown()

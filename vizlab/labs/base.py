@@ -356,8 +356,19 @@ class LabView(QWidget):
 
     def begin_shutdown(self) -> None:
         """Ask the run and any preview to end, without waiting (see ``shutdown``)."""
+        self._stop_building()
         self._cancel_preview()
         self.runner.begin_shutdown()
+
+    def _stop_building(self) -> None:
+        # An unfinished build_views() generator and this view refer to each other: left
+        # to Python's cycle collector, the view's widgets could be deleted on whatever
+        # thread that happens to run on, and Qt deadlocks deleting widgets off the GUI
+        # thread. Closing it here, on the GUI thread, breaks the cycle.
+        self._build_timer.stop()
+        if self._building is not None:
+            self._building.close()
+            self._building = None
 
     def shutdown(self, timeout: float = 5.0) -> bool:
         """End the run and any preview and join their threads; False if one outlived
