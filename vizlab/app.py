@@ -10,7 +10,6 @@ CLOSE_TIMEOUT_S.
 
 from __future__ import annotations
 
-import gc
 import logging
 import sys
 import time
@@ -38,6 +37,7 @@ from engine.experiments import settings_of
 from vizlab import child
 from vizlab.app_export import Exporter
 from vizlab.app_files import ExperimentFiles
+from vizlab.collector import GuiThreadCollector
 from vizlab.labs import LAB_NAMES, view_class
 from vizlab.labs.base import LabView
 
@@ -78,6 +78,8 @@ class MainWindow(QMainWindow):
         self._relayout_timer.setInterval(200)
         self._relayout_timer.timeout.connect(self._fit_compare)
         self.exporter = Exporter(self)
+        self.collector = GuiThreadCollector(self)
+        self.collector.start()
 
         self.lab_list = QListWidget()
         self.lab_list.setMaximumWidth(170)
@@ -319,6 +321,7 @@ class MainWindow(QMainWindow):
         twin = self.twins.get(lab.lab_name)
         if on and twin is None:
             twin = view_class(lab.lab_name)(build_in_steps=True)
+            self._keep_out_of_full_collections(twin)
             twin.set_speed(SPEED_STEPS[self.speed_slider.value()])
             twin.apply_settings({info.name: getattr(lab.config, info.name)
                                  for info in settings_of(lab.config)})
@@ -499,6 +502,14 @@ class MainWindow(QMainWindow):
         steps = [snap.step for snap in twin.timeline.items]
         twin.slider.setValue(int(min(range(len(steps)), key=lambda i: abs(steps[i] - step))))
 
+    def _keep_out_of_full_collections(self, view: LabView) -> None:
+        """A view lives as long as the window: once built, freeze its objects out of
+        the garbage collector's full passes (see vizlab/collector.py)."""
+        if view.is_built:
+            self.collector.freeze_long_lived()
+        else:
+            view.views_built.connect(self.collector.freeze_long_lived)
+
     def show_lab(self, name: str) -> LabView:
         """Show a lab as a click on the list does: a new view is built over several
         event-loop turns (its settings exist at once), so the window keeps answering."""
@@ -525,6 +536,7 @@ class MainWindow(QMainWindow):
             # Built a piece per event-loop turn: the labs with many plots take a few
             # hundred ms of widget building, which must not hold the GUI thread at once.
             view = view_class(name)(build_in_steps=True)
+            self._keep_out_of_full_collections(view)
             view.set_speed(SPEED_STEPS[self.speed_slider.value()])
             view.state_changed.connect(self._on_state)
             self.labs[name] = view
@@ -694,7 +706,7 @@ class MainWindow(QMainWindow):
         child.shutdown(max(0.05, deadline - time.monotonic()))
         # Collect what the closed views leave in reference cycles now, on the GUI thread:
         # a collection that runs later on a worker thread would delete Qt widgets there.
-        gc.collect()
+        self.collector.stop()
 
 
 def _theme():
