@@ -47,13 +47,13 @@ def gui_run(config_changes: dict) -> tuple[float, np.ndarray, int]:
     lab = window.lab
     lab.apply_settings(config_changes)
     draws: list[float] = []
-    original_draw = lab.draw
+    drawn = lab._drawn  # called when a snapshot is drawn whole (it may take a few turns)
 
-    def timed_draw(snapshot):
-        original_draw(snapshot)
+    def timed_drawn(snapshot):
+        drawn(snapshot)
         draws.append(time.perf_counter())
 
-    lab.draw = timed_draw
+    lab._drawn = timed_drawn
     start = time.perf_counter()
     lab.run()
     while time.perf_counter() - start < SECONDS:

@@ -42,6 +42,7 @@ def test_run_updates_curves_and_heatmaps_with_engine_numbers(qtbot, window):
     qtbot.waitUntil(lambda: lab.runner.state == "paused", timeout=2000)
     snap = lab.last_snapshot  # what is drawn; nothing is drawn between here and the checks
     lab.go_live()
+    lab.finish_drawing()  # the app draws a big snapshot over several turns of the loop
     x, y = lab.loss_plot.curve_data("train")
     np.testing.assert_array_equal(x, snap.curves["step"])
     np.testing.assert_array_equal(y, snap.curves["train_loss"])

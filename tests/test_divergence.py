@@ -31,7 +31,7 @@ def draw_quietly(view, snap) -> str:
     """Draw `snap` in `view` and paint it; no warning may arise. Returns the view's text."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        view.draw(snap)
+        view.draw_now(snap)
         grab_image(view)  # painting computes the plots' bounds: All-NaN would warn here
     assert [str(w.message) for w in caught] == []
     from PySide6.QtWidgets import QLabel

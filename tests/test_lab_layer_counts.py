@@ -31,7 +31,7 @@ def test_training_view_draws_every_layer_count(qtbot, settings):
     view.resize(1280, 800)
     view.show()
     for snap in runs:
-        view.draw(snap)  # raises where a view indexes layers wrongly
+        view.draw_now(snap)  # raises where a view indexes layers wrongly
     last = runs[-1]
     relu_count = sum(1 for a in np.broadcast_to(
         settings.get("activations", ("relu",)), len(settings["hidden"])) if a == "relu")

@@ -436,14 +436,14 @@ def test_view_says_when_all_weights_are_small(shown_lab):
     small = dataclasses.replace(snap, kernels=tuple(k * 0.01 for k in snap.kernels),
                                 largest_weight=snap.largest_weight * 0.01)
     assert np.all((small.largest_weight > 1e-3) & (small.largest_weight < 1e-2))
-    view.draw(small)
+    view.draw_now(small)
     caveat = "all |w| &lt; 1e-2: the count depends on the threshold"
     assert caveat in view.weights_title.text()
     assert view.note.text().count(caveat) == 4  # each kind
     titles = [h.plot_item.titleLabel.text for h in view.heatmaps]
     assert all(t.endswith(": all &lt; 1e-2") for t in titles), titles
     # The initial weights themselves are far above the threshold: no caveat.
-    view.draw(snap)
+    view.draw_now(snap)
     assert "depends on the threshold" not in view.note.text() + view.weights_title.text()
     view.shutdown()
 

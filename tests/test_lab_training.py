@@ -61,7 +61,7 @@ def drawn(qtbot):
         view.resize(1280, 800)
         view.show()
         for snap in snaps:
-            view.draw(snap)
+            view.draw_now(snap)
         return view
 
     return make
@@ -182,7 +182,7 @@ def test_dead_relu_panel_says_it_does_not_apply_with_tanh(drawn):
     assert legend is None or not legend.isVisible()
     # back to ReLU: the curves return and the note goes
     relu = run_snapshots()
-    view.draw(relu[-1])
+    view.draw_now(relu[-1])
     assert view.dead_plot.curve_names() == ["dense_1", "dense_2"]
     assert view.dead_note.toPlainText() == ""
 

@@ -37,6 +37,8 @@ class Exporter:
     def _picture_source(self):
         """What a picture shows: the lab, or both runs when both are on screen."""
         runs = self._shown_runs()
+        for run in runs or [self.window.lab]:
+            run.finish_drawing()  # a picture shows the whole snapshot
         if len(runs) == 2:
             return self.window.pages[runs[0].lab_name]
         return runs[0] if runs else self.window.lab

@@ -4,7 +4,7 @@ dying ReLUs and a softmax calculator, one tab each."""
 from __future__ import annotations
 
 import math
-from collections.abc import Generator
+from collections.abc import Generator, Iterator
 
 import numpy as np
 import pyqtgraph as pg
@@ -269,7 +269,7 @@ class View(LabView):
         return page
 
     # -- drawing ---------------------------------------------------------------------------
-    def draw(self, snap: experiment.Snapshot) -> None:
+    def draw(self, snap: experiment.Snapshot) -> Iterator[None]:
         # The static parts are the same in every snapshot of a run until one of their
         # settings changes: redraw them only then (drawing them all costs ~10 ms a frame).
         for part, draw_part in (("curves", self._draw_curves),
@@ -279,6 +279,7 @@ class View(LabView):
             if self._drawn_keys.get(part) != key:
                 draw_part(snap)
                 self._drawn_keys[part] = key
+                yield
         self._draw_dying(snap)
 
     def _draw_curves(self, snap) -> None:

@@ -65,10 +65,16 @@ class LabView(QWidget):
     SNAPSHOTS_PER_SECOND = 45
     # A lab whose build_views() is a generator (it yields between plots) is built a piece
     # per turn of the event loop when this is on, so no turn holds the GUI thread for
-    # long: the app turns it on; tests and the CLI build at once.
+    # long: the app turns it on; tests and the CLI build at once. A lab whose draw() is
+    # a generator (it yields between panels) is then drawn a panel per turn too.
     build_in_steps = False
+    # Drawn a panel at a time, a turn of the event loop draws panels for about this long
+    # (a snapshot that draws quickly is drawn in one turn, and painted once).
+    DRAW_BUDGET_S = 0.025
 
     state_changed = Signal(str)
+    # Emitted when the views built a piece at a time are in place.
+    views_built = Signal()
 
     def __init__(self, parent: QWidget | None = None, *, build_in_steps: bool | None = None) -> None:
         super().__init__(parent)
@@ -156,6 +162,13 @@ class LabView(QWidget):
         self._build_timer = QTimer(self)
         self._build_timer.setInterval(0)
         self._build_timer.timeout.connect(self._build_a_piece)
+        # A snapshot being drawn a panel per event-loop turn, and the newest one to draw
+        # after it (see _draw).
+        self._drawing: tuple[Any, Any] | None = None
+        self._draw_next: Any = None
+        self._draw_timer = QTimer(self)
+        self._draw_timer.setInterval(0)
+        self._draw_timer.timeout.connect(self._draw_a_piece)
         built = self.build_views()
         self._building = built if inspect.isgenerator(built) else None
         if self._building is None:
@@ -242,6 +255,7 @@ class LabView(QWidget):
         views.show()  # a widget put into a window already shown starts hidden
         placeholder.deleteLater()
         self._show_configured_tab()
+        self.views_built.emit()
         # What came while building (run snapshots, or a preview): draw the current one.
         if self.timeline.items:
             index = self.slider.value() if not self.following_live else -1
@@ -256,7 +270,17 @@ class LabView(QWidget):
         raise NotImplementedError
 
     def draw(self, snapshot: Any) -> None:
+        """Show a snapshot in the views; or a generator that yields between panels, so
+        that the app can draw a big snapshot over several event-loop turns (each turn
+        then also paints only the panels drawn in it)."""
         raise NotImplementedError
+
+    def draw_now(self, snapshot: Any) -> None:
+        """Draw a snapshot whole, now (for code that looks at the views at once)."""
+        drawn = self.draw(snapshot)
+        if inspect.isgenerator(drawn):
+            for _ in drawn:
+                pass
 
     def clear_views(self) -> None:
         """Called on Reset before the first new snapshot; override to blank plots."""
@@ -351,12 +375,16 @@ class LabView(QWidget):
         self.slider.setRange(0, 0)
         self.timeline_label.setText("step 0")
         self.pending_label.hide()
+        self._stop_drawing()  # what was being drawn belongs to the run just forgotten
+        self._draw_next = None
         if self._building is None:  # views still being built have drawn nothing yet
             self.clear_views()
 
     def begin_shutdown(self) -> None:
         """Ask the run and any preview to end, without waiting (see ``shutdown``)."""
         self._stop_building()
+        self._stop_drawing()
+        self._draw_next = None
         self._cancel_preview()
         self.runner.begin_shutdown()
 
@@ -501,13 +529,64 @@ class LabView(QWidget):
     def _draw(self, snapshot: Any) -> None:
         if self._building is not None:  # drawn once the views are built
             return
-        try:
-            self.draw(snapshot)
-        except Exception as exc:  # a drawing bug must not take the app down
-            log.exception("drawing %s failed", self.lab_name)
-            self.draw_error = f"{type(exc).__name__}: {exc}"
-            self._show_error(f"Drawing failed: {exc}")
+        if self._drawing is not None:  # drawn when the one in progress is done
+            self._draw_next = snapshot
             return
+        try:
+            drawn = self.draw(snapshot)
+            if inspect.isgenerator(drawn):
+                if self.build_in_steps:
+                    self._drawing = (drawn, snapshot)
+                    self._draw_a_piece()
+                    return
+                for _ in drawn:
+                    pass
+        except Exception as exc:  # a drawing bug must not take the app down
+            self._draw_failed(exc)
+            return
+        self._drawn(snapshot)
+
+    def _draw_a_piece(self) -> None:
+        """The panels of the snapshot being drawn that fit in DRAW_BUDGET_S (at least
+        one), the rest on the next turns; then the newest snapshot waiting."""
+        if self._drawing is None:
+            self._draw_timer.stop()
+            return
+        drawn, snapshot = self._drawing
+        start = time.perf_counter()
+        try:
+            while time.perf_counter() - start < self.DRAW_BUDGET_S:
+                next(drawn)
+            self._draw_timer.start()
+            return
+        except StopIteration:
+            self._stop_drawing()
+            self._drawn(snapshot)
+        except Exception as exc:
+            self._stop_drawing()
+            self._draw_failed(exc)
+        waiting, self._draw_next = self._draw_next, None
+        if waiting is not None:
+            self._draw(waiting)
+
+    def finish_drawing(self) -> None:
+        """Draw whatever is being drawn a panel at a time to the end, now."""
+        while self._drawing is not None:
+            self._draw_a_piece()
+
+    def _stop_drawing(self) -> None:
+        # Closed here, on the GUI thread, for the reason given in _stop_building.
+        self._draw_timer.stop()
+        drawing, self._drawing = self._drawing, None
+        if drawing is not None:
+            drawing[0].close()
+
+    def _draw_failed(self, exc: Exception) -> None:
+        log.exception("drawing %s failed", self.lab_name, exc_info=exc)
+        self.draw_error = f"{type(exc).__name__}: {exc}"
+        self._show_error(f"Drawing failed: {exc}")
+
+    def _drawn(self, snapshot: Any) -> None:
         self.draw_error = None
         self.frames_drawn += 1
         self.timeline_label.setText(f"step {snapshot.step}")

@@ -3,7 +3,7 @@ side by side, same masks), and a worked example of inverted versus original drop
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Generator, Iterator
 
 import numpy as np
 from PySide6.QtGui import QFontMetrics
@@ -263,10 +263,11 @@ class View(LabView):
             self._on_view_setting("heatmap_scale")
 
     # -- drawing ---------------------------------------------------------------------------
-    def draw(self, snap: experiment.Snapshot) -> None:
+    def draw(self, snap: experiment.Snapshot) -> Iterator[None]:
         if snap.example_key != self._drawn_example:
             self._draw_example(snap.example)
             self._drawn_example = snap.example_key
+            yield
         self._draw_weights(snap)
         self._drawn_snapshot = snap
 

@@ -3,6 +3,7 @@ derivative three ways (numerical, symbolic, automatic), plus compute / edit / ap
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -244,7 +245,7 @@ class View(LabView):
         # Large type needs a wider right column (its code lines do not wrap).
         self.layout_grid.setColumnStretch(2, 5 if theme.presentation() else 4)
         if self.last_snapshot is not None:
-            self.draw(self.last_snapshot)
+            self.draw_now(self.last_snapshot)
 
     def _lay_out(self, big_graph: bool) -> None:
         """A small graph shares the top row with the derivatives; a big one (many nodes)
@@ -288,12 +289,11 @@ class View(LabView):
         super()._on_setting_changed(name, value)
 
     # -- drawing -------------------------------------------------------------------------
-    def draw(self, snap) -> None:
-        self._draw_graph(snap)
-        self._draw_derivatives(snap)
-        self._draw_curves(snap)
-        self._draw_errors(snap)
-        self._draw_apply(snap)
+    def draw(self, snap) -> Iterator[None]:
+        for draw_panel in (self._draw_graph, self._draw_derivatives, self._draw_curves,
+                           self._draw_errors, self._draw_apply):
+            draw_panel(snap)
+            yield
 
     def _draw_graph(self, snap) -> None:
         nodes = snap.nodes

@@ -9,7 +9,7 @@ the logit-scale sweep of the "Naive vs stable" tab, one scale per step.
 from __future__ import annotations
 
 import html
-from collections.abc import Generator
+from collections.abc import Generator, Iterator
 
 import numpy as np
 import pyqtgraph as pg
@@ -285,7 +285,7 @@ class View(LabView):
                       self.multi_text):
             panel.setStyleSheet(TEXT_STYLE.format(pt=text_pt()))
         if self.last_snapshot is not None:
-            self.draw(self.last_snapshot)  # bar labels and table widths, at the new size
+            self.draw_now(self.last_snapshot)  # bar labels and table widths, at the new size
 
     def run(self) -> None:
         # Run animates the sweep: show it (the user may still switch tabs while it runs).
@@ -433,10 +433,10 @@ class View(LabView):
         item.setLogMode(x=True)
 
     # -- drawing ----------------------------------------------------------------------
-    def draw(self, snap: Snapshot) -> None:
-        self._draw_cross_entropy(snap)
-        self._draw_sweep(snap)
-        self._draw_multi(snap)
+    def draw(self, snap: Snapshot) -> Iterator[None]:
+        for draw_tab in (self._draw_cross_entropy, self._draw_sweep, self._draw_multi):
+            draw_tab(snap)
+            yield
 
     def _draw_cross_entropy(self, snap: Snapshot) -> None:
         b = snap.binary

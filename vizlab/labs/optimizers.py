@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -537,14 +538,17 @@ class View(LabView):
                         ok = np.isfinite(values[o, d])
                         dots.setData(snap.rates[ok], values[o, d][ok])
 
-    def draw(self, snap: experiment.Snapshot) -> None:
+    def draw(self, snap: experiment.Snapshot) -> Iterator[None]:
         # Lines: the running training means, from the first snapshot to the last.
         self._draw_rate_curves(snap.optimizers, snap.dropout, snap.rates, snap.loss,
                                snap.accuracy)
+        yield
         self._show_test_dots(snap if snap.test_loss is not None else None)
         self._show_key(sweep_results=False)
         self._draw_crosses(snap)
+        yield
         self._draw_steps(snap)
+        yield
         shown = [snap.accuracy] if snap.test_accuracy is None else [snap.accuracy,
                                                                     snap.test_accuracy]
         losses = snap.loss if snap.test_loss is None else np.stack([snap.loss,

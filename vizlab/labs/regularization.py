@@ -3,6 +3,7 @@ the weight matrices, the near-zero weights, the errors, and pruning what L1 cut 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -254,15 +255,15 @@ class View(LabView):
         run = min(int(self.config.shown_run), snap.runs - 1)
         return snap.methods.index(method) * snap.runs + run
 
-    def draw(self, snap: experiment.Snapshot) -> None:
+    def draw(self, snap: experiment.Snapshot) -> Iterator[None]:
+        # A panel at a time: the first snapshot with new layers makes heatmaps and a line
+        # per run, too much for one turn of the event loop.
         self.shown = snap
-        self._draw_fits(snap)
-        self._draw_lesson(snap)
-        self._draw_weights(snap)
-        self._draw_zeros(snap)
-        self._draw_errors(snap)
-        self._draw_prune(snap)
-        self._draw_note(snap)
+        for draw_panel in (self._draw_fits, self._draw_lesson, self._draw_weights,
+                           self._draw_zeros, self._draw_errors, self._draw_prune,
+                           self._draw_note):
+            draw_panel(snap)
+            yield
 
     def _faint_fit(self, name: str, color: str) -> pg.PlotDataItem:
         """The thin line of one other run: no name, so it stays out of the key."""

@@ -9,7 +9,7 @@ image tile per hidden unit. Everything drawn comes computed in the snapshot.
 from __future__ import annotations
 
 import math
-from collections.abc import Generator
+from collections.abc import Generator, Iterator
 from typing import Any
 
 import numpy as np
@@ -490,7 +490,7 @@ class View(LabView):
         self.dead_note.setPos(rect.center())
 
     # -- drawing ---------------------------------------------------------------------------
-    def draw(self, snap) -> None:
+    def draw(self, snap) -> Iterator[None]:
         self.shown = snap
         images = getattr(snap, "image_shape", None) is not None
         self._arrange(images)
@@ -507,12 +507,15 @@ class View(LabView):
                                        extends=True)
                 self._mark_lone_point(curve, len(steps) == 1)
         self._draw_dead(snap)
+        yield
         for i, (counts, edges) in enumerate(snap.histograms):
             self.hist_plot.set_histogram(counts, edges, name=f"hidden {i + 1}")
         for i in range(len(snap.histograms), self.hist_count):
             self.hist_plot.remove_series(f"hidden {i + 1}")
         self.hist_count = len(snap.histograms)
+        yield
         self._draw_weights(snap, images)
+        yield
         if images:
             self._draw_images(snap)
         else:
