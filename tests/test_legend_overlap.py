@@ -211,3 +211,50 @@ def test_place_clear_moves_a_note_off_the_curve(qtbot):
     assert not place_clear(plot.plot_item, note, [(0.5, 0.5), (0.3, 0.3)])
     assert (note.pos().x(), note.pos().y()) == (0.5, 0.5)
     assert len(legend_overlaps(plot)) == 1
+
+
+def test_a_text_over_a_histogram_bin_is_reported_and_one_above_it_not(qtbot):
+    from vizlab.widgets import HistogramPlot
+
+    plot = HistogramPlot("counts", legend=False)
+    plot.set_histogram([1.0, 8.0, 2.0, 1.0], [0.0, 1.0, 2.0, 3.0, 4.0], name="layer")
+    plot.plot_item.setRange(xRange=(0, 4), yRange=(0, 10), padding=0)
+    note = pg.TextItem("note", anchor=(0.5, 0.5))
+    note.setPos(1.5, 4.0)  # inside the tall bin's fill, far from its outline
+    plot.plot_item.addItem(note)
+    _shown(qtbot, plot)
+    found = legend_overlaps(plot)
+    assert len(found) == 1 and "filled bin" in found[0] and "'layer'" in found[0]
+    note.setPos(3.5, 8.0)  # above the short last bin
+    _shown(qtbot, plot)
+    assert legend_overlaps(plot) == []
+    note.setPos(2.0, 5.0)  # on the step down between bins 1 and 2 (no fill there)
+    plot.plot_item.listDataItems()[0].setFillLevel(None)
+    _shown(qtbot, plot)
+    found = legend_overlaps(plot)
+    assert len(found) == 1 and "outline" in found[0]
+
+
+@pytest.mark.parametrize("presentation", [False, True])
+def test_a_legend_wraps_into_columns_as_wide_as_their_own_entries(qtbot, presentation):
+    # One long name and three short ones: two columns fit where two of the longest do not.
+    theme.set_presentation(presentation)
+    plot = CurvePlot("near zero", x_label="step", y_label="count")
+    x = np.linspace(0.0, 1.0, 20)
+    for name in ("none", "L1", "L2", "elastic net"):
+        plot.set_curve(name, x, x)
+    legend = plot.plot_item.legend
+    _shown(qtbot, plot, (260 if presentation else 190, 360))
+    room = legend.available_width()
+    assert room > plot.plot_item.vb.width()  # the tick labels' column is the legend's too
+    # The old rule (columns as wide as the widest entry, over the view box): one column.
+    assert 2 * legend.entry_width() > plot.plot_item.vb.width()
+    assert legend._columns >= 2
+    assert legend.width_for(legend._columns) <= room
+    box = legend.sceneBoundingRect()
+    assert box.width() <= room + 0.5
+    assert plot.plot_item.sceneBoundingRect().contains(box)
+    assert box.bottom() <= plot.plot_item.vb.sceneBoundingRect().top() + 0.5
+    # Every label whole, inside the legend's box.
+    for _, label in legend.items:
+        assert box.contains(label.sceneBoundingRect().adjusted(1, 1, -1, -1))

@@ -79,7 +79,13 @@ def data_hits(plot: pg.PlotItem, box: QRectF) -> list[str]:
             x, y = item.getData()
             if x is None or len(x) == 0:
                 continue
-            xy = _scene_xy(item, np.asarray(x, float), np.asarray(y, float))
+            x, y = np.asarray(x, float), np.asarray(y, float)
+            if len(x) == len(y) + 1:  # a histogram: n + 1 bin edges, n counts
+                hit = _steps_hit(item, x, y, box)
+                if hit is not None:
+                    hits.append(f"{hit} of {_item_name(item)}")
+                continue
+            xy = _scene_xy(item, x, y)
             pen = item.opts.get("pen")
             drawn_line = pen is not None and pg.mkPen(pen).style() != Qt.PenStyle.NoPen
             if drawn_line and len(xy) > 1:
@@ -108,16 +114,42 @@ def data_hits(plot: pg.PlotItem, box: QRectF) -> list[str]:
     return hits
 
 
+def _steps_hit(item: pg.PlotDataItem, edges: np.ndarray, counts: np.ndarray,
+               box: QRectF) -> str | None:
+    """What of a step plot (``stepMode="center"``: bin ``edges``, ``counts``) lies in
+    ``box``: a filled bin (from its count down to the fill level) or its outline."""
+    fill = item.opts.get("fillLevel")
+    brush = item.opts.get("fillBrush") or item.opts.get("brush")
+    if fill is not None and brush is not None:
+        a = _scene_xy(item, edges[:-1], counts)
+        b = _scene_xy(item, edges[1:], np.full(len(counts), float(fill)))
+        ok = np.isfinite(a).all(axis=1) & np.isfinite(b).all(axis=1)
+        if _rects_hit(a[ok], b[ok], box):
+            return "a filled bin"
+    # The outline: along each bin's top, and up or down between neighbouring bins.
+    xs = np.repeat(edges, 2)[1:-1]
+    ys = np.repeat(counts, 2)
+    xy = _scene_xy(item, xs, ys)
+    if len(xy) > 1 and segments_hit_box(xy[:-1], xy[1:], box).any():
+        return "outline"
+    return None
+
+
+def _rects_hit(a: np.ndarray, b: np.ndarray, box: QRectF) -> bool:
+    """Whether any rectangle with opposite corners a[i], b[i] (scene) meets ``box``."""
+    left, right = np.minimum(a[:, 0], b[:, 0]), np.maximum(a[:, 0], b[:, 0])
+    top, bottom = np.minimum(a[:, 1], b[:, 1]), np.maximum(a[:, 1], b[:, 1])
+    return bool(np.any((left < box.right()) & (right > box.left())
+                       & (top < box.bottom()) & (bottom > box.top())))
+
+
 def _bars_hit(item: pg.BarGraphItem, box: QRectF) -> bool:
     x0, y0, x1, y1 = (np.broadcast_to(np.asarray(v, float), np.shape(v) or (1,))
                       for v in item._getNormalizedCoords())
     x0, y0, x1, y1 = np.broadcast_arrays(x0, y0, x1, y1)
     a = _scene_xy(item, x0.ravel(), y0.ravel())
     b = _scene_xy(item, x1.ravel(), y1.ravel())
-    left, right = np.minimum(a[:, 0], b[:, 0]), np.maximum(a[:, 0], b[:, 0])
-    top, bottom = np.minimum(a[:, 1], b[:, 1]), np.maximum(a[:, 1], b[:, 1])
-    return bool(np.any((left < box.right()) & (right > box.left())
-                       & (top < box.bottom()) & (bottom > box.top())))
+    return _rects_hit(a, b, box)
 
 
 def annotation_boxes(plot: pg.PlotItem) -> list[tuple[str, QRectF]]:

@@ -14,8 +14,10 @@ from PySide6.QtCore import QSizeF, Qt
 from vizlab.widgets import theme
 
 # The plot item's layout has the title in row 0, the top axis in row 1 and the view box
-# in row 2, all in column 1: the legend takes row 1 from the (never shown) top axis.
-_ROW, _COLUMN = 1, 1
+# in row 2, all in column 1, between the left (0) and right (2) axes: the legend takes
+# row 1 from the (never shown) top axis, across the axes' columns too, so a narrow plot
+# has the width of its tick labels as well for the legend's columns.
+_ROW, _COLUMN, _SPAN = 1, 0, 3
 _ENTRY_GAP = 14  # pixels between one entry and the next in a row
 
 
@@ -44,7 +46,7 @@ class OutsideLegend(pg.LegendItem):
         top = plot.getAxis("top")
         top.hide()
         plot.layout.removeItem(top)
-        plot.layout.addItem(self, _ROW, _COLUMN)
+        plot.layout.addItem(self, _ROW, _COLUMN, 1, _SPAN)
         plot.layout.setAlignment(self, Qt.AlignmentFlag.AlignHCenter)
         plot.vb.sigResized.connect(self._fit_columns)
         self._size_to_contents()
@@ -83,17 +85,50 @@ class OutsideLegend(pg.LegendItem):
 
     def entry_width(self) -> float:
         """Width of the widest entry (sample and label), in pixels."""
-        return max((sample.boundingRect().width() + label.boundingRect().width()
-                    + self.layout.horizontalSpacing() + _ENTRY_GAP
-                    for sample, label in self.items), default=0.0)
+        return max(self._entry_widths(), default=0.0)
+
+    def _entry_widths(self) -> list[float]:
+        """Each entry's width (sample, spacing, label and the gap to the next entry)."""
+        # The label's text, not its box: a laid-out label is as wide as its column.
+        return [sample.boundingRect().width() + label.item.boundingRect().width()
+                + self.layout.horizontalSpacing() + _ENTRY_GAP
+                for sample, label in self.items]
+
+    def width_for(self, columns: int) -> float:
+        """Pixels the entries need in ``columns`` columns: entries fill the rows left to
+        right, so column c holds entries c, c + columns, ...; each column is as wide as
+        its widest entry (not as the widest of all), the last needs no gap after it."""
+        widths = self._entry_widths()
+        if not widths:
+            return 0.0
+        columns = max(1, min(columns, len(widths)))
+        total = sum(max(widths[c::columns]) for c in range(columns))
+        left, _, right, _ = self.layout.getContentsMargins()
+        return total - _ENTRY_GAP + left + right
+
+    def columns_that_fit(self, available: float) -> int:
+        """The most columns (up to one per entry) whose rows fit in ``available`` pixels."""
+        count = len(self.items)
+        for columns in range(count, 1, -1):
+            if self.width_for(columns) <= available:
+                return columns
+        return 1
+
+    def available_width(self) -> float:
+        """Pixels of the legend's row: the view box and the shown axes beside it."""
+        plot = self._plot
+        width = plot.vb.width()
+        if width <= 0:
+            return plot.width()
+        for side in ("left", "right"):
+            axis = plot.getAxis(side)
+            if axis.isVisible():
+                width += axis.width()
+        return width
 
     def _fit_columns(self, *_args) -> None:
-        count = len(self.items)
-        available = self._plot.vb.width() or self._plot.width()
-        width = self.entry_width()
-        # The last column needs no gap after it; the margins are the layout's.
-        fits = int((available - 8 + _ENTRY_GAP) // width) if width > 0 else 1
-        columns = max(1, min(count, fits))
+        available = self.available_width()
+        columns = self.columns_that_fit(available)
         if columns != self._columns:
             self._reflow(columns)
         self._size_to_contents()
