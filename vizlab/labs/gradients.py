@@ -141,9 +141,6 @@ class View(LabView):
     lab_name = "gradients"
     help_html = HELP
     preview_on_change = True
-    # A snapshot takes milliseconds: a thread of this process answers Step at once,
-    # where a child process would first start up and import sympy.
-    run_in_process = False
 
     def build_views(self) -> QWidget:
         area = QWidget()
@@ -155,6 +152,9 @@ class View(LabView):
         self.graph = GraphView()
         # Labels on the edges the backward pass went through: local derivative and message.
         self.edge_labels: list[pg.TextItem] = []
+        self._edge_snap = None  # what the edge labels were last drawn for
+        self._box_lines: list[list[str]] = []
+        self.graph.fitted.connect(self._on_graph_fitted)
         self.step_label = note_label()
         self.step_label.setMinimumHeight(52)
         self.step_label.setAlignment(Qt.AlignmentFlag.AlignTop)
@@ -297,6 +297,7 @@ class View(LabView):
 
     def _draw_graph(self, snap) -> None:
         nodes = snap.nodes
+        self._edge_snap = None  # the old labels' edges may not exist in this graph
         self._lay_out(big_graph=len(nodes) > BIG_GRAPH_NODES)
         self.graph.set_graph([n.inputs for n in nodes], [n.kind == "constant" for n in nodes])
         output = len(nodes) - 1
@@ -305,23 +306,20 @@ class View(LabView):
         compact = len(nodes) > 10
         value_key, adjoint_key = ("val ", "adj ") if compact else ("value = ", "adjoint = ")
         digits = 3 if compact else 4
-        self._box_lines: list[list[str]] = []
+        boxes: list[tuple[list[str], list[str], str]] = []  # 3 lines, 2 lines, state
         for i, node in enumerate(nodes):
             if node.kind == "constant":
                 lines = [node.label] if node.label == fmt(node.value) else \
                     [node.label, f"= {fmt(node.value, 4)}"]
-                self.graph.set_node(i, lines, "constant")
-                self._box_lines.append(lines)
+                boxes.append((lines, lines, "constant"))
                 continue
             title = node.label + (" = f" if i == output else "")
             shown = snap.shown(i)
             adjoint = fmt(node.adjoint, digits) if shown else "?"
             state = "current" if i == current else ("shown" if shown else "pending")
             lines = [title, value_key + fmt(node.value, digits), adjoint_key + adjoint]
-            if len(nodes) > BIG_GRAPH_NODES:  # two lines a box: the layers stack less tall
-                lines = [title, f"{lines[1]}  {lines[2]}"]
-            self.graph.set_node(i, lines, state)
-            self._box_lines.append(lines)
+            boxes.append((lines, [title, f"{lines[1]}  {lines[2]}"], state))
+        self._set_boxes(boxes, two_lines=len(nodes) > BIG_GRAPH_NODES)
 
         if current is None or current == output:
             self.graph.highlight_edges([])
@@ -331,43 +329,61 @@ class View(LabView):
         self._draw_edge_labels(snap, compact)
         self.step_label.setText(self._step_text(snap))
 
-    def _edge_room(self, source: int, consumer: int) -> float:
-        """Pixels of the edge between the two boxes, measured along x."""
-        vb = self.graph.plot_item.vb
-        (x0, x1), _ = vb.viewRange()
-        per_unit = vb.width() / max(x1 - x0, 1e-9)
-        size = 9 if len(self._box_lines) <= 12 else 8  # GraphView's box font
-        metrics = QFontMetrics(_scaled_font(size))
+    def _set_boxes(self, boxes: list[tuple[list[str], list[str], str]],
+                   two_lines: bool) -> None:
+        """Give the graph's boxes their texts and fit them into the view. A big graph
+        tries boxes of two lines (value and adjoint side by side: layers stack less
+        tall) and of three (narrower: more layers side by side), and keeps the one whose
+        text needs less shrinking to keep the boxes apart."""
+        graph = self.graph
+        choices = (1, 0) if two_lines else (0,)
+        best = None
+        for choice in choices:
+            for i, box in enumerate(boxes):
+                graph.set_node(i, box[choice], box[2])
+            fits = graph.fit()
+            if best is None or graph.box_pt() > best[1] + 1e-9:
+                best = (choice, graph.box_pt())
+            if fits:
+                break
+        if best is not None and best[0] != choice:
+            for i, box in enumerate(boxes):
+                graph.set_node(i, box[best[0]], box[2])
+            graph.fit()
+        self._box_lines = [box[best[0] if best else 0] for box in boxes]
 
-        def half_width(i: int) -> float:
-            return (max(metrics.horizontalAdvance(line) for line in self._box_lines[i])
-                    + 12) / 2
-
-        gap = abs(self.graph.positions[consumer][0] - self.graph.positions[source][0])
-        return gap * per_unit - half_width(source) - half_width(consumer)
+    def _on_graph_fitted(self) -> None:
+        """The graph was resized: its edge labels go where the boxes left room now."""
+        if self._edge_snap is not None:
+            self._draw_edge_labels(*self._edge_snap)
 
     def _draw_edge_labels(self, snap, compact: bool) -> None:
         """A label on each edge the backward pass has reached: the consumer's local
         derivative (cos x = −0.99) over what it sends back (→ −0.99). On a big graph only
-        the current step's, so they do not pile up."""
+        the current step's, so they do not pile up. A label goes where along its edge it
+        covers no box and no other label; else only what the edge sends; else none (the
+        step text says it all)."""
+        self._edge_snap = (snap, compact)
         current = snap.current
-        metrics = QFontMetrics(_scaled_font(EDGE_LABEL_PT))
-        wanted = []
+        font = _scaled_font(EDGE_LABEL_PT)
+        metrics = QFontMetrics(font)
+        wanted, taken = [], []
         for k, (consumer, _position, source, message) in enumerate(snap.messages):
             if not snap.shown(source) or (compact and source != current):
                 continue
-            # The whole label where the gap between the two boxes holds it, else only
-            # what the edge sends, else nothing (the step text says it all).
-            room = self._edge_room(source, consumer)
             full = edge_label_text(snap.local_texts[k], snap.local_values[k], message)
             for text in (full, f"→ {fmt(message, 4)}"):
-                if max(metrics.horizontalAdvance(line) for line in text.split("\n")) + 10 <= room:
+                lines = text.split("\n")
+                width = max(metrics.horizontalAdvance(line) for line in lines) + 8
+                height = metrics.lineSpacing() * len(lines) + 8
+                spot = self.graph.label_spot(source, consumer, width, height, taken)
+                if spot is not None:
                     break
             else:
                 continue
+            taken.append(self.graph.pixel_rect(*spot, width, height))
             color = HIGHLIGHT_COLOR if source == current else DONE_EDGE_COLOR
-            middle = (self.graph.positions[source] + self.graph.positions[consumer]) / 2
-            wanted.append((text, color, middle))
+            wanted.append((text, color, spot))
         while len(self.edge_labels) < len(wanted):
             label = pg.TextItem("", anchor=(0.5, 0.5), fill=pg.mkBrush(255, 255, 255, 230))
             label.setZValue(3)
@@ -375,10 +391,10 @@ class View(LabView):
             self.edge_labels.append(label)
         for k, label in enumerate(self.edge_labels):
             if k < len(wanted):
-                text, color, middle = wanted[k]
-                label.setFont(_scaled_font(EDGE_LABEL_PT))
+                text, color, spot = wanted[k]
+                label.setFont(font)
                 label.setText(text, color=color)
-                label.setPos(float(middle[0]), float(middle[1]))
+                label.setPos(float(spot[0]), float(spot[1]))
                 label.show()
             else:
                 label.hide()

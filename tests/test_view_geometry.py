@@ -1,0 +1,94 @@
+"""Geometry of lab views at the smallest supported size and in presentation mode: no
+text cut at a widget's edge, no two labels on top of each other, no box over another.
+
+Each test measures item rectangles in scene (pixel) coordinates after the view is laid
+out and drawn, so a change that brings a collision back fails here."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+from PySide6.QtWidgets import QApplication
+
+from vizlab.widgets import theme
+
+BIG_EXPRESSION = ("sin(x*y) + cos(x - y)**2 + exp(-x*x) * log(1 + y*y) + tanh(x + y) * x"
+                  " + sqrt(1 + x*x)")
+
+
+@pytest.fixture(autouse=True)
+def desktop_mode():
+    theme.set_presentation(False)
+    yield
+    theme.set_presentation(False)
+
+
+def _settle(view):
+    view.grab()
+    QApplication.processEvents()
+    view.grab()
+
+
+def _lab(qtbot, name, size, presentation, settings=None, step=None):
+    """A lab view at ``size``, drawn synchronously: its untrained state, or the
+    experiment's snapshot at ``step``."""
+    from vizlab.labs import view_class
+
+    theme.set_presentation(presentation)
+    view = view_class(name)()
+    view.disable_previews()
+    qtbot.addWidget(view)
+    if presentation:
+        view.set_views_only(True)
+    if settings:
+        view.apply_settings(settings)
+    view.resize(*size)
+    view.show()
+    qtbot.waitExposed(view)
+    for snap in view.experiment.run(view.config):
+        if step is None or snap.step >= step:
+            break
+    view.draw_now(snap)
+    _settle(view)
+    view.draw_now(snap)  # again, at the size the layout settled on
+    _settle(view)
+    return view
+
+
+def _overlapping(rects):
+    return [(i, j) for (i, a), (j, b) in itertools.combinations(enumerate(rects), 2)
+            if a.intersects(b)]
+
+
+@pytest.mark.parametrize("presentation", [False, True])
+def test_a_25_node_graph_keeps_its_boxes_apart_and_inside_the_view(qtbot, presentation):
+    # Into the backward pass: edge labels on the current node's edges.
+    view = _lab(qtbot, "gradients", (1024, 640), presentation,
+                {"expression": BIG_EXPRESSION, "values": "x=1, y=2"}, step=12)
+    graph = view.graph
+    assert len(graph.positions) >= 25
+    area = graph.plot_item.vb.sceneBoundingRect()
+    boxes = [box.sceneBoundingRect() for box in graph._boxes]
+    assert _overlapping(boxes) == []
+    assert all(area.contains(b) for b in boxes), "a box crosses the plot's edge"
+    assert graph.box_pt() >= 6
+    # The model fit() lays out with is what Qt draws (to a pixel or two).
+    for model, real in zip(graph.box_rects(), boxes):
+        assert abs(model.center().x() + area.left() - real.center().x()) < 2
+        assert abs(model.center().y() + area.top() - real.center().y()) < 2
+    labels = [label.sceneBoundingRect() for label in view.edge_labels if label.isVisible()]
+    assert all(not label.intersects(box) for label in labels for box in boxes)
+    assert _overlapping(labels) == []
+    view.shutdown()
+
+
+def test_a_small_graph_keeps_its_full_size_text_and_edge_labels(qtbot):
+    view = _lab(qtbot, "gradients", (1024, 640), False, step=3)
+    assert view.graph.box_pt() == 9
+    boxes = [box.sceneBoundingRect() for box in view.graph._boxes]
+    labels = [label.sceneBoundingRect() for label in view.edge_labels if label.isVisible()]
+    assert labels, "the reverse pass's edges keep their labels"
+    assert _overlapping(boxes) == []
+    assert all(not label.intersects(box) for label in labels for box in boxes)
+    view.shutdown()
