@@ -163,11 +163,13 @@ def test_timeline_scrubs_back_and_live_returns(qtbot, window):
     qtbot.waitUntil(lambda: lab.runner.state == "finished", timeout=10_000)
     assert len(lab.timeline) >= 5  # the last snapshot was shown before "finished"
     lab.slider.setValue(0)
+    lab.finish_drawing()  # the app draws a panel per event-loop turn
     first = lab.timeline.items[0]
     assert lab.timeline_label.text() == f"step {first.step}"
     x, _ = lab.loss_plot.curve_data("train")
     assert len(x) == len(first.curves["step"])
     lab.go_live()
+    lab.finish_drawing()
     assert lab.timeline_label.text() == "step 200"
 
 
@@ -194,6 +196,8 @@ def test_compare_mode_runs_two_settings_side_by_side(qtbot, window):
     assert not np.array_equal(lab.last_snapshot.weights[0], start.weights[0])
     np.testing.assert_array_equal(twin.timeline.items[0].weights[0], start.weights[0])
     lab.slider.setValue(2)  # scrubbing A shows B at the same step
+    lab.finish_drawing()
+    twin.finish_drawing()
     assert lab.timeline_label.text() == twin.timeline_label.text() == "step 2"
     assert not twin.following_live
     window.compare_action.trigger()

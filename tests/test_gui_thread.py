@@ -198,7 +198,8 @@ def test_a_burst_of_setting_changes_costs_one_preview_of_the_newest(qtbot, windo
 
 def test_preview_of_an_in_process_lab_is_computed_on_a_worker_thread(qtbot, window,
                                                                      gui_thread_runs):
-    lab = window.select_lab("gradients")  # trains on a thread of this process
+    lab = window.select_lab("gradients")
+    lab.run_in_process = False  # trains on a thread of this process, as VIZLAB_IN_PROCESS=1
     qtbot.waitUntil(lambda: drawn(lab), timeout=20_000)
     edit = lab.settings_panel.controls["expression"]
     with Heartbeat() as heartbeat:

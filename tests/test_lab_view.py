@@ -112,3 +112,92 @@ def test_shutting_down_while_building_closes_the_build(qtbot):
     view.begin_shutdown()
     assert view._building is None and building.gi_frame is None  # closed
     assert view.shutdown()
+
+
+# -- drawing a panel per turn, repainting a few plots per turn ------------------------------
+def regularization_snapshots(view, seeds):
+    from engine.experiments.session import first_snapshot
+
+    snapshots = []
+    for seed in seeds:
+        view.apply_settings({"seed": seed})
+        snapshots.append(first_snapshot(view.experiment, view.config))
+    return snapshots
+
+
+@pytest.fixture
+def paced_view(qtbot):
+    """The Regularization lab as the app makes it (built, drawn and repainted in steps),
+    with no previews of its own and a zero budget: one panel per turn."""
+    view = view_class("regularization")(build_in_steps=True)
+    qtbot.addWidget(view)
+    view.disable_previews()
+    view.ensure_built()
+    view.DRAW_BUDGET_S = 0.0
+    view.resize(1280, 800)
+    view.show()
+    yield view
+    view.runner.stop()
+
+
+def test_a_snapshot_is_drawn_a_panel_per_turn_and_the_newest_waiting_after_it(qtbot,
+                                                                             paced_view):
+    view = paced_view
+    first, middle, newest = regularization_snapshots(view, [1, 2, 3])
+    panels = len(list(view.draw(first))) + 1  # pieces: the yields and the end
+    turns = []
+    original = view._draw_a_piece
+    view._draw_a_piece = lambda: (turns.append(id(view._drawing[1]) if view._drawing
+                                               else None), original())
+    view._draw(first)
+    assert view.frames_drawn == 0  # nothing drawn in the turn that asked
+    view._draw(middle)  # both wait for the one being drawn; only the newest is drawn
+    view._draw(newest)
+    qtbot.waitUntil(lambda: view.frames_drawn == 2, timeout=5000)
+    assert turns[:panels] == [id(first)] * panels
+    assert id(middle) not in turns and turns[panels:] == [id(newest)] * panels
+    assert view.shown is newest and view.draw_error is None
+
+
+def test_finish_drawing_draws_the_rest_now_and_reset_forgets_a_half_drawn_snapshot(
+        qtbot, paced_view):
+    view = paced_view
+    (snapshot,) = regularization_snapshots(view, [4])
+    view._draw(snapshot)
+    view.finish_drawing()
+    assert view.frames_drawn == 1 and view._drawing is None
+    view._draw(snapshot)
+    view._draw_a_piece()  # a panel drawn, the rest waiting
+    drawing = view._drawing[0]
+    view.reset()
+    assert view._drawing is None and drawing.gi_frame is None  # closed, not drawn on
+    qtbot.wait(50)
+    assert view.frames_drawn == 1
+
+
+def test_shown_or_resized_the_plots_repaint_a_few_per_turn(qtbot, paced_view):
+    view = paced_view
+    view.PLOTS_PAINTED_PER_TURN = 1
+    qtbot.waitUntil(lambda: not view._unpainted, timeout=5000)
+    plots = view.plots()
+    assert len(plots) > view.PLOTS_PAINTED_PER_TURN
+    view.resize(1024, 640)
+    held = [plot for plot in plots if not plot.updatesEnabled()]
+    assert len(held) == len(plots) - view.PLOTS_PAINTED_PER_TURN
+    qtbot.waitUntil(lambda: all(plot.updatesEnabled() for plot in plots), timeout=5000)
+    view.resize(1280, 800)
+    view.finish_repaints()  # before a picture is taken
+    assert all(plot.updatesEnabled() for plot in plots) and not view._unpainted
+
+
+def test_views_made_at_once_draw_and_repaint_at_once(qtbot):
+    view = view_class("regularization")()  # as tests and the CLI make them
+    qtbot.addWidget(view)
+    view.disable_previews()
+    view.resize(1024, 640)
+    view.show()
+    (snapshot,) = regularization_snapshots(view, [5])
+    view._draw(snapshot)
+    assert view.frames_drawn == 1 and view.shown is snapshot
+    assert all(plot.updatesEnabled() for plot in view.plots())
+    view.runner.stop()

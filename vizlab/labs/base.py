@@ -37,6 +37,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+from shiboken6 import isValid
 
 from engine import experiments
 from engine.experiments.contract import is_paced
@@ -71,6 +72,9 @@ class LabView(QWidget):
     # Drawn a panel at a time, a turn of the event loop draws panels for about this long
     # (a snapshot that draws quickly is drawn in one turn, and painted once).
     DRAW_BUDGET_S = 0.025
+    # Shown or resized, a lab built in steps repaints this many plots per turn of the
+    # event loop: all of a big lab at once took 75-95 ms of CPU on a quiet machine.
+    PLOTS_PAINTED_PER_TURN = 3
 
     state_changed = Signal(str)
     # Emitted when the views built a piece at a time are in place.
@@ -169,6 +173,11 @@ class LabView(QWidget):
         self._draw_timer = QTimer(self)
         self._draw_timer.setInterval(0)
         self._draw_timer.timeout.connect(self._draw_a_piece)
+        # Plots whose repaint waits for a later turn (see _stagger_repaints).
+        self._unpainted: list[QWidget] = []
+        self._paint_timer = QTimer(self)
+        self._paint_timer.setInterval(0)
+        self._paint_timer.timeout.connect(self._repaint_some)
         built = self.build_views()
         self._building = built if inspect.isgenerator(built) else None
         if self._building is None:
@@ -535,9 +544,9 @@ class LabView(QWidget):
         try:
             drawn = self.draw(snapshot)
             if inspect.isgenerator(drawn):
-                if self.build_in_steps:
+                if self.build_in_steps:  # from the next turn on, a budget per turn
                     self._drawing = (drawn, snapshot)
-                    self._draw_a_piece()
+                    self._draw_timer.start()
                     return
                 for _ in drawn:
                     pass
@@ -555,6 +564,7 @@ class LabView(QWidget):
         drawn, snapshot = self._drawing
         start = time.perf_counter()
         try:
+            next(drawn)
             while time.perf_counter() - start < self.DRAW_BUDGET_S:
                 next(drawn)
             self._draw_timer.start()
@@ -570,9 +580,47 @@ class LabView(QWidget):
             self._draw(waiting)
 
     def finish_drawing(self) -> None:
-        """Draw whatever is being drawn a panel at a time to the end, now."""
+        """Draw whatever is being drawn a panel at a time to the end, now, and let every
+        plot waiting for its repaint have it."""
         while self._drawing is not None:
             self._draw_a_piece()
+        self.finish_repaints()
+
+    # -- repainting a few plots per turn ---------------------------------------------------
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        super().showEvent(event)
+        self._stagger_repaints()
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        super().resizeEvent(event)
+        self._stagger_repaints()
+
+    def _stagger_repaints(self) -> None:
+        """Shown or resized, every plot repaints: let the first few do it in this turn
+        and the rest a few per later turn, so no turn holds the GUI thread for long.
+        Held plots keep their old pixels for the few milliseconds they wait."""
+        if not self.build_in_steps or self._building is not None:
+            return
+        held = self.plots()[self.PLOTS_PAINTED_PER_TURN:]
+        for plot in held:
+            plot.setUpdatesEnabled(False)
+        self._unpainted = held + [p for p in self._unpainted if p not in held]
+        if self._unpainted:
+            self._paint_timer.start()
+
+    def _repaint_some(self) -> None:
+        batch = self._unpainted[:self.PLOTS_PAINTED_PER_TURN]
+        del self._unpainted[:self.PLOTS_PAINTED_PER_TURN]
+        for plot in batch:
+            if isValid(plot):  # a plot may have been deleted meanwhile
+                plot.setUpdatesEnabled(True)  # and Qt repaints it
+        if not self._unpainted:
+            self._paint_timer.stop()
+
+    def finish_repaints(self) -> None:
+        """Let every held plot repaint now (before a picture is taken)."""
+        while self._unpainted:
+            self._repaint_some()
 
     def _stop_drawing(self) -> None:
         # Closed here, on the GUI thread, for the reason given in _stop_building.
@@ -597,6 +645,7 @@ class LabView(QWidget):
         """Add the lab as it is on screen to a recording (the app's and the CLI's)."""
         from vizlab import export
 
+        self.finish_repaints()
         recorder.add_frame(export.grab_image(self, scale))
 
     def _on_scrub(self, index: int) -> None:
