@@ -92,3 +92,39 @@ def test_a_small_graph_keeps_its_full_size_text_and_edge_labels(qtbot):
     assert _overlapping(boxes) == []
     assert all(not label.intersects(box) for label in labels for box in boxes)
     view.shutdown()
+
+
+@pytest.mark.parametrize("presentation", [False, True])
+def test_bar_value_labels_are_whole_inside_their_plots(qtbot, presentation):
+    from vizlab.widgets.layout_check import texts_inside
+
+    view = _lab(qtbot, "activations", (1024, 640), presentation, step=20)
+    bars = [view.shrink_bars, view.dead_bars, view.logit_bars, view.prob_bars,
+            view.onehot_bars]
+    for tab in ("vanishing gradients", "dying relu", "softmax"):
+        view.apply_settings({"view": tab})
+        _settle(view)
+    for plot in bars:
+        plot.window().show()
+        assert plot.values_shown(), plot.plot_item.titleLabel.text
+        # Each tab in front in turn: a hidden tab's plots are not laid out.
+        view.tabs.setCurrentWidget(next(view.tabs.widget(i) for i in range(view.tabs.count())
+                                        if view.tabs.widget(i).isAncestorOf(plot)))
+        _settle(view)
+        assert texts_inside(plot.plot_item) == [], plot.plot_item.titleLabel.text
+    view.shutdown()
+
+
+@pytest.mark.parametrize("presentation", [False, True])
+def test_regularization_error_labels_sit_above_the_run_dots(qtbot, presentation):
+    from vizlab.widgets.layout_check import legend_overlaps, texts_inside
+
+    view = _lab(qtbot, "regularization", (1024, 640), presentation, step=200)
+    plot = view.error_bars.plot_item
+    shown = [label for label in view.error_values if label.isVisible()]
+    assert len(shown) == 4
+    assert [label.toPlainText() for label in shown] == [
+        f"{m:.1f}" for m in view.error_bars.export_data()["values"]]
+    assert texts_inside(plot) == []
+    assert legend_overlaps(view.error_bars) == []  # no label on a dot or a bar
+    view.shutdown()

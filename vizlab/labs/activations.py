@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 from engine.experiments import activations as experiment
 from vizlab.labs.base import LabView
 from vizlab.widgets import BarPlot, CurvePlot, theme
+from vizlab.widgets.layout_check import TextHeadroom
 from vizlab.widgets.text import note_label
 from vizlab.widgets.theme import GUIDE_COLOR, palette_color
 
@@ -107,6 +108,7 @@ class View(LabView):
     # -- building ------------------------------------------------------------------------
     def build_views(self) -> Generator[None, None, QWidget]:  # a tab per turn in the app
         self._drawn_keys: dict[str, tuple] = {}
+        self._headroom: list[TextHeadroom] = []  # bar plots' value labels kept whole
         self.tabs = QTabWidget()
         yield  # the attributes above exist once the view does
         self.tabs.addTab(self._build_curves(), "Curves")
@@ -177,6 +179,7 @@ class View(LabView):
         legend.setColumnCount(2)
         self.shrink_bars = BarPlot("Share of the gradient passed down, per layer",
                                    y_label="norm ratio l / l+1", value_format="{:.3f}")
+        self._headroom.append(TextHeadroom(self.shrink_bars.plot_item))
         # Unlabelled (a label would sit on a bar): the note below names it.
         self.quarter_line = pg.InfiniteLine(
             pos=0.25, angle=0, movable=False,
@@ -214,6 +217,7 @@ class View(LabView):
         _no_legend_for(self.sweep_plot, self.sweep_crosses)
         self.dead_bars = BarPlot("Dead now, per layer", y_label="share of units",
                                  value_format="{:.0%}")
+        self._headroom.append(TextHeadroom(self.dead_bars.plot_item))
         grid.addWidget(self.dead_plot, 0, 0)
         grid.addWidget(self.sweep_plot, 0, 1)
         grid.addWidget(self.loss_plot, 1, 0)
@@ -246,6 +250,8 @@ class View(LabView):
                                  value_format="{:.3f}")
         self.onehot_bars = BarPlot("One-hot of argmax", x_label="class",
                                    y_label="target", value_format="{:.0f}")
+        self._headroom += [TextHeadroom(bars.plot_item) for bars in
+                           (self.logit_bars, self.prob_bars, self.onehot_bars)]
         self.temperature_plot = CurvePlot("Probabilities against temperature",
                                           x_label="temperature T (log scale)",
                                           y_label="probability")

@@ -20,6 +20,7 @@ from engine.experiments import dropout as experiment
 from vizlab.labs.base import LabView
 from vizlab.widgets import BarPlot, CurvePlot, Heatmap, theme
 from vizlab.widgets.heatmap import MASK_COLORS, percentile_levels, shared_levels
+from vizlab.widgets.layout_check import TextHeadroom
 from vizlab.widgets.text import note_label
 
 HELP = """
@@ -231,6 +232,9 @@ class View(LabView):
                                      y_label="x · mask / p", value_format="{:.4g}")
         self.original_bars = BarPlot("Original, train", x_label="unit",
                                      y_label="x · mask", value_format="{:.4g}")
+        # Value labels whole over the tallest bar.
+        self._headroom = [TextHeadroom(bars.plot_item)
+                          for bars in (self.inverted_bars, self.original_bars)]
         # Short titles and labels: a plot's title sets its minimum width, and the three
         # plots share 730 pixels at 1024x640.
         self.sum_plot = CurvePlot("Mean sum, train", x_label="masks (log scale)",

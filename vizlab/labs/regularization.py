@@ -9,12 +9,14 @@ from typing import Any
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QBrush, QColor
+from PySide6.QtGui import QBrush, QColor, QFontMetricsF
 from PySide6.QtWidgets import QGridLayout, QSizePolicy, QTabWidget, QVBoxLayout, QWidget
 
 from engine.experiments import regularization as experiment
 from vizlab.labs.base import LabView
-from vizlab.widgets import BarPlot, CurvePlot, Heatmap
+from vizlab.widgets import BarPlot, CurvePlot, Heatmap, theme
+from vizlab.widgets._base import remember_base
+from vizlab.widgets.layout_check import TextHeadroom
 from vizlab.widgets.text import note_label
 
 HELP = """
@@ -164,8 +166,12 @@ class View(LabView):
         self.zero_plot = CurvePlot("Near-zero weights", x_label="step", y_label="count")
         self.marked_count = -1  # the weight count the "all N" line marks (none yet)
 
+        # The value labels are this lab's own, over each kind's highest run dot (the
+        # BarPlot's would sit at the mean, on the dots).
         self.error_bars = BarPlot("Total error", y_label="data loss summed, no penalty",
-                                  value_format="{:.1f}")
+                                  show_values=False)
+        self.error_values: list[pg.TextItem] = []
+        self._headroom = TextHeadroom(self.error_bars.plot_item)  # the labels whole
         self.error_dots = pg.ScatterPlotItem(size=6, brush=pg.mkBrush("k"),
                                              pen=pg.mkPen("w", width=0.5))
         self.error_bars.plot_item.addItem(self.error_dots)
@@ -388,8 +394,9 @@ class View(LabView):
             cross_x.append(i + offsets[bad])
         dots = np.concatenate(ys)
         self.error_dots.setData(np.concatenate(xs), dots)
+        self._place_error_values(means, ys)
         top = float(dots.max()) if dots.size else 0.0
-        top = top * 1.25 if top > 0 else 1.0  # room for the value labels over the dots
+        top = top * 1.12 if top > 0 else 1.0  # the labels' own room: TextHeadroom
         crosses = np.concatenate(cross_x)
         self.error_crosses.setData(crosses, np.full(len(crosses), 0.93 * top))
         whole = [i for i, bad in enumerate(gone) if bad.all()]
@@ -406,6 +413,34 @@ class View(LabView):
             if i < len(whole):
                 label.setPos(whole[i], 0.45 * top)
         self.error_bars.plot_item.setYRange(0, top, padding=0)
+
+    def _place_error_values(self, means: list[float], ys: list[np.ndarray]) -> None:
+        """Each bar's mean, written above the highest of its runs' dots (a dot's radius
+        and a little more clear of it), or none when the labels would run together."""
+        plot = self.error_bars.plot_item
+        while len(self.error_values) < len(means):
+            label = pg.TextItem("", color="k", anchor=(0.5, 1.0))
+            label.setFont(theme.font(theme.tick_pt()))
+            remember_base(label, pt=float(theme.TICK_PT))
+            plot.addItem(label)
+            self.error_values.append(label)
+        texts = [f"{m:.1f}" if np.isfinite(m) else "" for m in means]
+        metrics = QFontMetricsF(theme.font(theme.tick_pt()))
+        vb = plot.vb
+        (x0, x1), _ = vb.viewRange()
+        slot = vb.width() / max(x1 - x0, 1e-9)
+        fits = max((metrics.horizontalAdvance(t) for t in texts), default=0.0) + 4 <= slot
+        for i, label in enumerate(self.error_values):
+            shown = fits and i < len(texts) and bool(texts[i])
+            label.setVisible(shown)
+            if not shown:
+                continue
+            label.setText(texts[i])
+            top = float(ys[i].max()) if ys[i].size else means[i]
+            # Above the dot's top: the anchor lifts the text by its own height times this.
+            dot = theme.marker_size(6) / 2 + 2
+            label.setAnchor((0.5, 1.0 + dot / max(metrics.height(), 1.0)))
+            label.setPos(float(i), top)
 
     def _draw_prune(self, snap) -> None:
         p = snap.prune

@@ -25,6 +25,7 @@ from engine import pretrained
 from engine.experiments import style as experiment
 from vizlab.labs.base import LabView
 from vizlab.widgets import BarPlot, CurvePlot, ImageView, theme
+from vizlab.widgets.layout_check import TextHeadroom
 
 HELP = """
 <p><b>Style lab.</b> Gatys, Ecker and Bethge (2016): start from a picture (or noise)
@@ -189,6 +190,7 @@ class View(LabView):
         self.layer_bars = BarPlot("Weighted style loss", x_label="layer",
                                   y_label="weight · style_l / layers",
                                   value_format="{:.3g}")
+        self._headroom = TextHeadroom(self.layer_bars.plot_item)  # value labels whole
         # Two-column legends in the top right corner, which the falling curves leave free.
         for plot in (self.loss_plot, self.layer_plot):
             plot.plot_item.legend.setColumnCount(2)

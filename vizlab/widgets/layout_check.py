@@ -216,3 +216,74 @@ def place_clear(plot: pg.PlotItem, item: pg.TextItem,
     if places:
         item.setPos(*places[0])
     return False
+
+
+# ----------------------------------------------------------------------------------
+# room for texts at the top and bottom of a plot (bar value labels)
+
+_TEXT_PAD_PX = 3.0  # between a text and the edge of the plot area
+
+
+def texts_inside(plot: pg.PlotItem) -> list[str]:
+    """The visible text items of ``plot`` whose boxes leave the plot area (cut off)."""
+    area = plot.vb.sceneBoundingRect().adjusted(-0.5, -0.5, 0.5, 0.5)
+    return [f"text {item.toPlainText()!r} at {item.sceneBoundingRect()}"
+            for item in plot.vb.childGroup.childItems()
+            if isinstance(item, pg.TextItem) and item.isVisible()
+            and item.toPlainText().strip() and not area.contains(item.sceneBoundingRect())]
+
+
+def needed_y_range(plot: pg.PlotItem) -> tuple[float, float]:
+    """The y range (linear axis) that holds every visible text item of ``plot`` whole,
+    above and below its position as its anchor puts it: the current range, grown at the
+    top or bottom by as much as the texts need in pixels."""
+    (low, high) = plot.vb.viewRange()[1]
+    pixels = plot.vb.height()
+    texts = [item for item in plot.vb.childGroup.childItems()
+             if isinstance(item, pg.TextItem) and item.isVisible()
+             and item.toPlainText().strip()]
+    if pixels <= 1 or not texts or not high > low:
+        return low, high
+    for _ in range(4):  # growing one end changes the pixels per unit: settle
+        top, bottom = high, low
+        for item in texts:
+            y = float(item.pos().y())
+            if not np.isfinite(y):
+                continue
+            h = item.textItem.boundingRect().height()
+            ay = float(item.anchor.y())
+            above = (ay * h + _TEXT_PAD_PX) / pixels  # share of the height above y
+            below = ((1.0 - ay) * h + _TEXT_PAD_PX) / pixels
+            if above < 1.0:
+                top = max(top, (y - above * low) / (1.0 - above))
+            if below < 1.0:
+                bottom = min(bottom, (y - below * high) / (1.0 - below))
+        if top == high and bottom == low:
+            break
+        high, low = top, bottom
+    return low, high
+
+
+class TextHeadroom:
+    """Keeps a plot's y range tall enough for its texts (value labels over bars): each
+    time the range is set (a redraw) or the plot resized, the range grows as needed.
+    The texts, not their number, decide: no fixed share of headroom."""
+
+    def __init__(self, plot: pg.PlotItem) -> None:
+        self._plot = plot
+        self._busy = False
+        plot.vb.sigYRangeChanged.connect(self.fit)
+        plot.vb.sigResized.connect(self.fit)
+
+    def fit(self, *_args) -> None:
+        if self._busy or self._plot.getAxis("left").logMode:
+            return
+        low, high = self._plot.vb.viewRange()[1]
+        new_low, new_high = needed_y_range(self._plot)
+        if (new_low, new_high) == (low, high):
+            return
+        self._busy = True
+        try:
+            self._plot.setYRange(new_low, new_high, padding=0)
+        finally:
+            self._busy = False
