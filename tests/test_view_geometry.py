@@ -128,3 +128,25 @@ def test_regularization_error_labels_sit_above_the_run_dots(qtbot, presentation)
     assert texts_inside(plot) == []
     assert legend_overlaps(view.error_bars) == []  # no label on a dot or a bar
     view.shutdown()
+
+
+@pytest.mark.parametrize("presentation", [False, True])
+def test_loss_sweep_line_labels_keep_apart_and_the_small_scale_example_shows(
+        qtbot, presentation):
+    view = _lab(qtbot, "loss", (1024, 640), presentation,
+                {"view": "naive vs stable", "sweep_label": 0})
+    QApplication.processEvents()  # the line labels are placed on a turn of the loop
+    _settle(view)
+    labels = [line.label for line in (*view.bad_markers.values(), view.cursors[0])
+              if line.isVisible() and line.label.isVisible()]
+    assert labels, "the naive loss's first non-finite scale is marked"
+    boxes = [label.sceneBoundingRect() for label in labels]
+    if view.floor_note.isVisible():
+        boxes.append(view.floor_note.sceneBoundingRect())
+    assert _overlapping(boxes) == []
+    area = view.sweep_plot.plot_item.vb.sceneBoundingRect()
+    assert all(area.contains(b) for b in boxes)
+    # The floor note at the tick size (scaled once in presentation mode).
+    assert view.floor_note.textItem.font().pointSize() == theme.tick_pt()
+    assert view.small_text.isVisible()
+    view.shutdown()

@@ -9,11 +9,12 @@ the logit-scale sweep of the "Naive vs stable" tab, one scale per step.
 from __future__ import annotations
 
 import html
+import itertools
 from collections.abc import Generator, Iterator
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QFontMetrics, QTextDocument
 from PySide6.QtWidgets import (
     QBoxLayout,
@@ -30,6 +31,8 @@ from PySide6.QtWidgets import (
 from engine.experiments.loss import TABS, Snapshot, Sweep
 from vizlab.labs.base import LabView
 from vizlab.widgets import BarPlot, CurvePlot, theme
+from vizlab.widgets._base import remember_base
+from vizlab.widgets.layout_check import data_hits
 from vizlab.widgets.theme import palette_color
 
 HELP = """
@@ -280,6 +283,7 @@ class View(LabView):
 
     def _restyle(self) -> None:
         """Presentation mode on or off: this lab's own texts follow the theme's sizes."""
+        self._stretch_sweep_columns()
         self.floor_note.setFont(theme.font(theme.tick_pt()))
         for panel in (self.ce_text, self.numbers_text, self.small_text, self.multi_table,
                       self.multi_text):
@@ -348,6 +352,8 @@ class View(LabView):
         self.floor_note = pg.TextItem("× naive = 0: log axis has no 0", color="#333333",
                                       anchor=(0, 1.15), fill=pg.mkBrush(255, 255, 255, 200))
         self.floor_note.setFont(theme.font(theme.tick_pt()))
+        # Its desktop size, so presentation mode scales it once (from 10 pt, not from 16).
+        remember_base(self.floor_note, pt=float(theme.TICK_PT))
         self.floor_note.setZValue(4)
         self.floor_note.hide()
         self.sweep_plot.plot_item.addItem(self.floor_note, ignoreBounds=True)
@@ -355,6 +361,18 @@ class View(LabView):
                         for plot in (self.sweep_plot, self.diff_plot, self.rel_plot)]
         for line in self.cursors[1:]:
             line.label.hide()  # the loss plot names the scale; the small plots need the room
+        # The line labels of the loss plot are placed one by one, each off the curves;
+        # then none may sit on another ("float32: nan" beside "s = 307.3").
+        # Run after the plot's own placing, and after any change of the view (which moves
+        # the labels along their lines without placing them again).
+        self._separate_timer = QTimer(self.sweep_plot)
+        self._separate_timer.setSingleShot(True)
+        self._separate_timer.setInterval(0)
+        self._separate_timer.timeout.connect(self._separate_marker_labels)
+        self.sweep_plot._place_timer.timeout.connect(self._separate_timer.start)
+        vb = self.sweep_plot.plot_item.vb
+        vb.sigTransformChanged.connect(self._separate_timer.start)
+        vb.sigResized.connect(self._separate_timer.start)
         # The two text panels share the right column, each as tall as its text (the
         # table needs more height than half the column once the type is large).
         self.numbers_text = _text_panel()
@@ -378,9 +396,44 @@ class View(LabView):
         grid.addWidget(self.text_column, 0, 2, 2, 1)
         grid.addWidget(self.diff_plot, 1, 0)
         grid.addWidget(self.rel_plot, 1, 1)
-        for column in range(3):
-            grid.setColumnStretch(column, 1)
+        self.sweep_grid = grid
+        self._stretch_sweep_columns()
         return page
+
+    def _stretch_sweep_columns(self) -> None:
+        """Thirds on a desktop; in presentation mode the text column gets 3/7, so that
+        its table's rows wrap less and the small-scale example fits under it."""
+        for column, (desktop, presenting) in enumerate(((1, 2), (1, 2), (1, 3))):
+            self.sweep_grid.setColumnStretch(
+                column, presenting if theme.presentation() else desktop)
+
+    def _separate_marker_labels(self) -> None:
+        """Move a reference-line label of the loss plot that overlaps an earlier one (or
+        the floor note, or a curve, or crosses the plot's edge) to the first place along
+        its line that is free; hide it where none is (the numbers panel has it too)."""
+        plot = self.sweep_plot.plot_item
+        area = plot.vb.sceneBoundingRect()
+        placed = [self.floor_note.sceneBoundingRect()] if self.floor_note.isVisible() else []
+        for line in (*self.bad_markers.values(), self.cursors[0]):
+            label = line.label
+            if not (line.isVisible() and label.toPlainText()):
+                continue
+            label.show()  # hidden by an earlier call, maybe: room again?
+            box = label.sceneBoundingRect()
+            if (any(box.intersects(b) for b in placed) or not area.contains(box)
+                    or data_hits(plot, box.adjusted(1, 1, -1, -1))):
+                for place, side in itertools.product(
+                        (0.92, 0.75, 0.62, 0.5, 0.38, 0.25, 0.08), ((1.0, 0.5), (0.0, 0.5))):
+                    label.anchors = [side, side]
+                    label.setPosition(place)
+                    box = label.sceneBoundingRect()
+                    if (area.contains(box) and not any(box.intersects(b) for b in placed)
+                            and not data_hits(plot, box.adjusted(1, 1, -1, -1))):
+                        break
+                else:  # nowhere free: the numbers panel says it too
+                    label.hide()
+                    continue
+            placed.append(label.sceneBoundingRect())
 
     def _build_multi_tab(self) -> QWidget:
         page = QWidget()
