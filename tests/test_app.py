@@ -177,6 +177,7 @@ def test_compare_mode_runs_two_settings_side_by_side(qtbot, window):
     lab = window.lab
     lab.apply_settings({"steps": 60, "optimizer": "sgd", "learning_rate": 0.05})
     window.compare_action.trigger()
+    window.finish_compare()  # run B is laid out the turn after it is made
     twin = window.twin
     assert twin is not None and twin is not lab and twin.config == lab.config
     assert "same settings" in twin.pending_label.text()
@@ -201,6 +202,7 @@ def test_compare_mode_runs_two_settings_side_by_side(qtbot, window):
     assert lab.timeline_label.text() == twin.timeline_label.text() == "step 2"
     assert not twin.following_live
     window.compare_action.trigger()
+    window.finish_compare()  # run B is laid out the turn after it is made
     assert window.twin is None and not twin.isVisibleTo(window)
 
 

@@ -28,6 +28,7 @@ def test_presentation_mode_hides_every_settings_panel_and_restores_them(qtbot, w
     window.select_lab("training")
     window.set_compare_layout(STACKED)  # keeps the settings shown while comparing
     window.compare_action.trigger()
+    window.finish_compare()  # run B is laid out the turn after it is made
     built = [*window.labs.values(), window.twin]
     assert len(built) == 3 and not any(view.views_only for view in built)
 
@@ -75,6 +76,7 @@ def test_comparing_side_by_side_keeps_every_plot_readable_at_1280x800(qtbot, win
     assert window.compare_layout == SIDE_BY_SIDE  # the default
     lab = window.lab
     window.compare_action.trigger()
+    window.finish_compare()  # run B is laid out the turn after it is made
     twin = window.twin
     settle(qtbot, window)
     assert window.size().toTuple() == (1280, 800)  # the window did not grow to fit
@@ -91,6 +93,7 @@ def test_comparing_side_by_side_keeps_every_plot_readable_at_1280x800(qtbot, win
     assert abs(lab.width() - twin.width()) <= 10
     # Leaving compare gives the settings back.
     window.compare_action.trigger()
+    window.finish_compare()  # run B is laid out the turn after it is made
     assert window.twin is None and not lab.views_only and not twin.isVisibleTo(window)
     assert lab.pending_label.isHidden()
 
@@ -98,6 +101,7 @@ def test_comparing_side_by_side_keeps_every_plot_readable_at_1280x800(qtbot, win
 def test_showing_settings_while_comparing_shows_one_run_at_a_time(qtbot, window):
     lab = window.lab
     window.compare_action.trigger()
+    window.finish_compare()  # run B is laid out the turn after it is made
     twin = window.twin
     window.settings_action.trigger()  # Ctrl+E: two settings panels would not fit beside
     settle(qtbot, window)
@@ -118,6 +122,7 @@ def test_a_lab_too_wide_for_side_by_side_is_compared_one_run_at_a_time(qtbot, wi
                                                                       previewed):
     lab = window.select_lab("activations")  # its views need more than half the window
     window.compare_action.trigger()
+    window.finish_compare()  # run B is laid out the turn after it is made
     twin = window.twin
     settle(qtbot, window)
     assert window.size().toTuple() == (1280, 800)
@@ -140,6 +145,7 @@ def test_a_lab_too_wide_for_side_by_side_is_compared_one_run_at_a_time(qtbot, wi
 def test_stacked_layout_is_a_remembered_choice(qtbot, window):
     window.set_compare_layout(STACKED)
     window.compare_action.trigger()
+    window.finish_compare()  # run B is laid out the turn after it is made
     settle(qtbot, window)
     assert window.pages["training"].orientation() == Qt.Orientation.Vertical
     assert window.lab.isVisibleTo(window) and window.twin.isVisibleTo(window)
@@ -179,6 +185,7 @@ def test_a_screenshot_while_comparing_side_by_side_shows_both_runs(qtbot, window
 
     window.caption_action.setChecked(True)
     window.compare_action.trigger()
+    window.finish_compare()  # run B is laid out the turn after it is made
     settle(qtbot, window)
     path = tmp_path / "both.png"
     assert window.save_screenshot(str(path))
@@ -192,6 +199,7 @@ def test_a_window_made_wider_puts_the_runs_side_by_side(qtbot, window):
     window.resize(1024, 640)
     settle(qtbot, window)
     window.compare_action.trigger()
+    window.finish_compare()  # run B is laid out the turn after it is made
     lab, twin = window.lab, window.twin
     assert window.run_switch_action.isVisible() and not lab.isVisibleTo(window)
     window.resize(1400, 800)

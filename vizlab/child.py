@@ -429,6 +429,8 @@ def child_first_snapshot(module_name: str, config: Any,
         process, connection = _start_child(_preview_child, (module_name, config),
                                            _child_name(module_name) + "-preview")
     except Exception:
+        if cancelled.is_set():  # superseded or closing (the fork server may be gone)
+            return None
         log.warning("could not start a preview process; computing it in this one",
                     exc_info=True)
         return first_snapshot(module_name, config)

@@ -264,6 +264,10 @@ class LabView(QWidget):
         views.show()  # a widget put into a window already shown starts hidden
         placeholder.deleteLater()
         self._show_configured_tab()
+        # Their first paint too, a few plots per turn, and after a tab is picked.
+        for tabs in views.findChildren(QTabWidget):
+            tabs.currentChanged.connect(self._stagger_repaints)
+        self._stagger_repaints()
         self.views_built.emit()
         # What came while building (run snapshots, or a preview): draw the current one.
         if self.timeline.items:
@@ -595,7 +599,7 @@ class LabView(QWidget):
         super().resizeEvent(event)
         self._stagger_repaints()
 
-    def _stagger_repaints(self) -> None:
+    def _stagger_repaints(self, *_: Any) -> None:
         """Shown or resized, every plot repaints: let the first few do it in this turn
         and the rest a few per later turn, so no turn holds the GUI thread for long.
         Held plots keep their old pixels for the few milliseconds they wait."""
