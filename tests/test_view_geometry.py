@@ -150,3 +150,39 @@ def test_loss_sweep_line_labels_keep_apart_and_the_small_scale_example_shows(
     assert view.floor_note.textItem.font().pointSize() == theme.tick_pt()
     assert view.small_text.isVisible()
     view.shutdown()
+
+
+def _tick_gaps(axis) -> list[float]:
+    """Pixels between neighbouring tick labels of a heatmap's axis (as set by it)."""
+    ticks = [v for v, _ in axis._tickLevels[0]] if axis._tickLevels else []
+    vb = axis.linkedView()
+    (x0, x1), (y0, y1) = vb.viewRange()
+    pixels = vb.height() / abs(y1 - y0) if axis.orientation in ("left", "right") \
+        else vb.width() / abs(x1 - x0)
+    return [abs(b - a) * pixels for a, b in zip(ticks, ticks[1:])]
+
+
+def test_dropout_weights_in_presentation_mode_keep_their_panels_and_ticks_apart(qtbot):
+    from PySide6.QtGui import QFontMetricsF
+
+    view = _lab(qtbot, "dropout", (1024, 640), True, {"view": "weights"}, step=5)
+    line = QFontMetricsF(theme.font(theme.tick_pt())).height()
+    for side in ("left", "right"):
+        maps = view.maps[side]
+        changed = maps["changed"].plot_item.vb.sceneBoundingRect()
+        weights = maps["weights"].plot_item.vb.sceneBoundingRect()
+        # The key beside the cells: the panel's cells as tall as its neighbours'.
+        assert changed.height() >= 0.9 * weights.height()  # above: 2/3 of it
+        key = maps["changed"].key.sceneBoundingRect()
+        assert key.left() >= changed.right()
+        assert maps["changed"].plot_item.sceneBoundingRect().contains(key)
+        for heatmap in maps.values():
+            gaps = _tick_gaps(heatmap.plot_item.getAxis("left"))
+            assert gaps and min(gaps) >= line, heatmap.plot_item.titleLabel.text
+    # Cells of the mask strip under those of the "changed now" panels.
+    top = view.maps["left"]["changed"].plot_item.vb.sceneBoundingRect()
+    mask = view.mask_map.plot_item.vb.sceneBoundingRect()
+    top_x = view.maps["left"]["changed"]._view.mapTo(view, top.topLeft().toPoint()).x()
+    mask_x = view.mask_map._view.mapTo(view, mask.topLeft().toPoint()).x()
+    assert abs(top_x - mask_x) <= 1 and abs(top.width() - mask.width()) <= 1
+    view.shutdown()

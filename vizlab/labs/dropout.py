@@ -136,10 +136,28 @@ class View(LabView):
         for heatmap in self._heatmaps:
             heatmap.plot_item.getAxis("left").setWidth(width)
         title = QFontMetrics(theme.font(theme.title_pt())).height()
-        # Title, key (and half a row more, should it wrap), 28 pixels of mask, the axis
-        # line without tick labels (the panels above and below have them), read-out line.
-        key = ticks.height() + 8
-        self.mask_map.setFixedHeight(title + key + key // 3 + 28 + 10 + ticks.height() + 10)
+        # Title, the key (above: a row, and half a row more should it wrap; beside: two
+        # rows) and 28 pixels of mask, the axis line without tick labels (the panels
+        # above and below have them), read-out line.
+        row = ticks.height() + 8
+        if theme.presentation():
+            cells = max(2 * (ticks.height() + 4) + 4, 28)
+        else:
+            cells = row + row // 3 + 28
+        self.mask_map.setFixedHeight(title + cells + 10 + ticks.height() + 10)
+        # In large type the keys of the middle column go beside the cells, where the
+        # other panels have a colour bar: above them they would take a row of the
+        # cells' height. Then they are one width: the view boxes, and so the cells of the
+        # mask and of the "changed now" panels, line up.
+        masks = [self.maps[side]["changed"] for side in ("left", "right")] + [self.mask_map]
+        for heatmap in masks:
+            heatmap.set_key_beside(theme.presentation())
+        keys = [heatmap.key for heatmap in masks]
+        for key_item in keys:
+            key_item.restyle()
+        widest = max(key_item.content_width() for key_item in keys)
+        for key_item in keys:
+            key_item.set_min_width(widest)
         for note in self._notes():
             note.setFont(theme.font(theme.tick_pt()))
         # The table a little smaller than the notes: in large type it would take half

@@ -149,6 +149,7 @@ class Heatmap(PlotWidgetBase):
         sequential: bool = False,
         lock_aspect: bool = False,
         mask_key: tuple[str, str] | None = None,
+        key_beside: bool = False,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent, menu=False)
@@ -157,6 +158,7 @@ class Heatmap(PlotWidgetBase):
                 raise ValueError(f"mask_key needs two labels (set, not set), got {mask_key!r}")
             levels = (0.0, 1.0)
         self._mask_key = tuple(mask_key) if mask_key is not None else None
+        self._key_beside = key_beside  # the mask's key right of the cells, not above
         self._fixed_levels = _check_levels(levels) if levels is not None else None
         self._sequential = sequential
         self._data = np.zeros((1, 1), dtype=np.float32)
@@ -185,6 +187,7 @@ class Heatmap(PlotWidgetBase):
             self._set_bar_ticks(self._levels)
         self._image.setImage(self._data, levels=self._levels, autoLevels=False)
         self._place_cells()
+        plot.vb.sigResized.connect(self._fit_cell_ticks)
 
         self._info = QLabel(" ")
         self._info.setFont(theme.font(theme.tick_pt()))
@@ -257,7 +260,7 @@ class Heatmap(PlotWidgetBase):
         set_color, unset_color = (pg.mkColor(c) for c in MASK_COLORS)
         lut = np.array([unset_color.getRgb()[:3], set_color.getRgb()[:3]], dtype=np.uint8)
         self._image.setLookupTable(lut)
-        self._key = OutsideLegend(self._plot)
+        self._key = OutsideLegend(self._plot, beside=self._key_beside)
         for color, label in zip((set_color, unset_color), self._mask_key, strict=True):
             swatch = pg.PlotDataItem([0], [0], pen=None, symbol="s", symbolSize=12,
                                      symbolBrush=pg.mkBrush(color),
@@ -267,6 +270,12 @@ class Heatmap(PlotWidgetBase):
     @property
     def mask_key(self) -> tuple[str, str] | None:
         return self._mask_key
+
+    def set_key_beside(self, beside: bool) -> None:
+        """A mask's key right of the cells (a colour bar's place) or above them."""
+        self._key_beside = beside
+        if self._key is not None:
+            self._key.set_beside(beside)
 
     @property
     def key(self) -> OutsideLegend | None:
@@ -279,20 +288,35 @@ class Heatmap(PlotWidgetBase):
         rows, cols = self._data.shape
         self._image.setRect(QRectF(-0.5, -0.5, cols, rows))
         self._plot.getViewBox().autoRange(padding=0.02)
-        # Cells are whole numbers: never label half a row or column.
-        for side, count in (("bottom", cols), ("left", rows)):
+        self._fit_cell_ticks()
+
+    def _fit_cell_ticks(self, *_args) -> None:
+        """Cells are whole numbers: label every 1st, 2nd, 5th, 10th ... row and column,
+        at most 6 of them, and no closer than their text allows at the plot's size (a
+        row label a line and a quarter apart, a column label its width and a gap)."""
+        rows, cols = self._data.shape
+        metrics = QFontMetricsF(theme.font(theme.tick_pt()))
+        vb = self._plot.vb
+        for side, count, pixels, room in (
+                ("bottom", cols, vb.width(), metrics.horizontalAdvance(str(cols - 1)) + 10),
+                ("left", rows, vb.height(), 1.25 * metrics.height())):
             step = max(1, int(np.ceil(count / 6)))
-            if step in (3, 4):
-                step = 5
-            elif step > 5:
-                step = int(np.ceil(step / 5) * 5)
-            self._plot.getAxis(side).setTicks([[(i, str(i)) for i in range(0, count, step)], []])
+            if pixels > 0:  # laid out: as far apart as the text needs
+                step = max(step, int(np.ceil(room / (pixels / max(count, 1)))))
+            step = next(k for k in (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 10**9)
+                        if k >= step)
+            ticks = [(i, str(i)) for i in range(0, count, step)]
+            axis = self._plot.getAxis(side)
+            if getattr(axis, "_vizlab_ticks", None) != ticks:
+                axis._vizlab_ticks = ticks
+                axis.setTicks([ticks, []])
 
     def set_title(self, title: str) -> None:
         theme.set_title(self._plot, title)
 
     def restyle(self) -> None:
         super().restyle()
+        self._fit_cell_ticks()
         if self._bar is not None:
             self._style_bar()
             self._fit_bar_axis()

@@ -29,7 +29,9 @@ class OutsideLegend(pg.LegendItem):
     ``setColumnCount`` do nothing: the place is fixed and the columns follow the width.
     """
 
-    def __init__(self, plot: pg.PlotItem) -> None:
+    def __init__(self, plot: pg.PlotItem, *, beside: bool = False) -> None:
+        """``beside``: one column right of the view box (where a colour bar goes), for a
+        key of a few entries on a plot short of height, rather than a row above it."""
         super().__init__(
             offset=None,
             labelTextSize=f"{theme.tick_pt()}pt",
@@ -41,15 +43,35 @@ class OutsideLegend(pg.LegendItem):
         self.layout.setContentsMargins(4, 2, 4, 2)
         self._plot = plot
         self._columns = 1
+        self._min_width = 0.0
+        self.beside = None
         plot.legend = self
         # The top axis is never shown in the labs; its cell is the legend's.
         top = plot.getAxis("top")
         top.hide()
         plot.layout.removeItem(top)
-        plot.layout.addItem(self, _ROW, _COLUMN, 1, _SPAN)
-        plot.layout.setAlignment(self, Qt.AlignmentFlag.AlignHCenter)
+        self.set_beside(beside)
         plot.vb.sigResized.connect(self._fit_columns)
-        self._size_to_contents()
+
+    def set_beside(self, beside: bool) -> None:
+        """Place the legend in a wrapped row above the view box, or (``beside``) in one
+        column right of it, where a colour bar goes."""
+        if beside == self.beside:
+            return
+        layout = self._plot.layout
+        if self.beside is not None:
+            layout.removeItem(self)
+        self.beside = beside
+        if beside:
+            # Row 2 (the view box's), after the right axis and a gap: a colour bar's place.
+            layout.addItem(self, 2, 5)
+            layout.setColumnFixedWidth(4, 5)
+            layout.setAlignment(self, Qt.AlignmentFlag.AlignVCenter)
+        else:
+            self.setMinimumWidth(0)
+            layout.addItem(self, _ROW, _COLUMN, 1, _SPAN)
+            layout.setAlignment(self, Qt.AlignmentFlag.AlignHCenter)
+        self._fit_columns()
 
     # -- placing: fixed ---------------------------------------------------------------
 
@@ -127,8 +149,7 @@ class OutsideLegend(pg.LegendItem):
         return width
 
     def _fit_columns(self, *_args) -> None:
-        available = self.available_width()
-        columns = self.columns_that_fit(available)
+        columns = 1 if self.beside else self.columns_that_fit(self.available_width())
         if columns != self._columns:
             self._reflow(columns)
         self._size_to_contents()
@@ -157,10 +178,24 @@ class OutsideLegend(pg.LegendItem):
         self.setMaximumSize(QSizeF(16777215, 16777215))
         self.layout.invalidate()
         hint = self.layout.effectiveSizeHint(Qt.SizeHint.PreferredSize)
+        if self.beside:
+            # Its whole width, taken from the view box (which stretches) if need be.
+            hint.setWidth(max(hint.width(), self._min_width))
+            self.setMinimumWidth(hint.width())
         self.setMinimumHeight(hint.height())
         self.setPreferredSize(hint)
         self.setMaximumSize(hint)  # centred in the row by the plot's layout
         self.updateGeometry()
+
+    def content_width(self) -> float:
+        """Pixels the entries need in the current columns."""
+        return self.width_for(self._columns)
+
+    def set_min_width(self, width: float) -> None:
+        """A key beside the plot at least ``width`` wide: keys of different texts in one
+        column of plots then leave their view boxes the same width (cells line up)."""
+        self._min_width = float(width)
+        self._size_to_contents()
 
     def paint(self, p, *args) -> None:
         pass  # no frame: it is outside the data
