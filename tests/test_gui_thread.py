@@ -130,6 +130,7 @@ def test_opening_an_activations_file_previews_it_off_the_gui_thread(qtbot, windo
     qtbot.waitUntil(lambda: drawn(built), timeout=20_000)
     with Heartbeat() as heartbeat:
         assert window.open_experiment(str(path))
+        qtbot.waitUntil(lambda: not window.files.busy, timeout=10_000)  # read off this thread
         lab = window.lab
         assert lab.lab_name == "activations" and lab.config.elu_alpha == 1.5
         qtbot.waitUntil(lambda: drawn(lab), timeout=20_000)
@@ -150,6 +151,7 @@ def test_opening_a_big_style_file_keeps_the_gui_thread_free(qtbot, window, tmp_p
     qtbot.waitUntil(lambda: drawn(built), timeout=20_000)
     with Heartbeat() as heartbeat:
         assert window.open_experiment(str(path))
+        qtbot.waitUntil(lambda: not window.files.busy, timeout=10_000)  # read off this thread
         lab = window.lab
         assert (lab.lab_name, lab.config.size, lab.config.blocks) == ("style", 256, 5)
         # Its preview takes many seconds: it is being computed while the window answers.
@@ -292,4 +294,34 @@ def test_a_save_after_an_edit_waiting_for_reset_opens_again(qtbot, window, tmp_p
     assert saved.settings["hidden"] == (6,) and saved.settings["dataset"] == "moons"
     assert saved.state is not None
     assert window.open_experiment(str(path))
+    qtbot.waitUntil(lambda: not window.files.busy, timeout=10_000)  # read off this thread
     assert lab.config.hidden == (6,) and lab.restore_state is not None
+
+
+def test_file_open_reads_the_file_off_the_gui_thread_and_refuses_a_bad_one_there_too(
+        qtbot, window, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QMessageBox
+
+    warnings = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda *args: warnings.append(args[2]))
+    readers = []
+    load = files.load_experiment
+    monkeypatch.setattr(files, "load_experiment",
+                        lambda path: (readers.append(threading.current_thread()), load(path))[1])
+    good = tmp_path / "good.vizlab"
+    config = experiments.get("loss").Config()
+    experiments.apply_settings(config, {"true_class": 2})
+    files.save_experiment(good, "loss", config)
+    bad = tmp_path / "bad.vizlab"
+    bad.write_bytes(b"PK\x03\x04 not a zip at all")
+    lab = window.lab
+    assert window.open_experiment(str(bad))
+    qtbot.waitUntil(lambda: not window.files.busy, timeout=10_000)
+    assert len(warnings) == 1 and "bad.vizlab" in warnings[0]
+    assert window.lab is lab  # nothing changed
+    assert window.open_experiment(str(good))
+    assert window.lab is lab  # shown once read, not before
+    qtbot.waitUntil(lambda: not window.files.busy, timeout=10_000)
+    assert window.lab.lab_name == "loss" and window.lab.config.true_class == 2
+    assert len(readers) == 2 and threading.main_thread() not in readers
+    assert len(warnings) == 1

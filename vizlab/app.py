@@ -656,6 +656,7 @@ class MainWindow(QMainWindow):
         return self.files.save(path)
 
     def open_experiment(self, path: str | None = None) -> bool:
+        """File > Open: the file is read off the GUI thread, then shown (see files.busy)."""
         return self.files.open(path)
 
     def load_experiment_file(self, path: str) -> bool:
@@ -721,10 +722,13 @@ class MainWindow(QMainWindow):
         views = [*self.labs.values(), *self.twins.values()]
         for view in views:
             view.begin_shutdown()
+        self.files.reader.cancel()
         child.stop_children(timeout / 2)
         for view in views:
             if not view.shutdown(max(0.0, deadline - time.monotonic())):
                 log.warning("the %s lab's thread did not end in time", view.lab_name)
+        if not self.files.reader.shutdown(max(0.0, deadline - time.monotonic())):
+            log.warning("the file being opened was still being read at close")
         child.shutdown(max(0.05, deadline - time.monotonic()))
         # Collect what the closed views leave in reference cycles now, on the GUI thread:
         # a collection that runs later on a worker thread would delete Qt widgets there.

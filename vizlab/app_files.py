@@ -1,5 +1,9 @@
 """The main window's experiment files: File > Save / Open Experiment, and the folders
-last used for files, remembered in the window's QSettings."""
+last used for files, remembered in the window's QSettings.
+
+File > Open reads and checks the file on a worker thread (a big file's weights are
+checked against a network built for them): the window keeps answering meanwhile.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from engine.experiments import settings_of
 from vizlab.labs.base import LabView
+from vizlab.runner import Previewer
 
 if TYPE_CHECKING:
     from vizlab.app import MainWindow
@@ -48,6 +53,15 @@ class ExperimentFiles:
 
     def __init__(self, window: MainWindow) -> None:
         self.window = window
+        # Reads one file at a time off the GUI thread; opening another drops the first.
+        self.reader = Previewer(window, name="open-experiment")
+        self.reader.ready.connect(self._show_opened)
+        self.reader.failed.connect(lambda message, _details: self._refuse(message))
+
+    @property
+    def busy(self) -> bool:
+        """True while a file being opened is read."""
+        return self.reader.busy
 
     def save(self, path: str | None = None) -> bool:
         """Save the lab's settings and weights (no path: ask where)."""
@@ -73,7 +87,10 @@ class ExperimentFiles:
         return True
 
     def open(self, path: str | None = None) -> bool:
-        """Open a saved experiment (no path: ask which)."""
+        """Open a saved experiment (no path: ask which). It is read off the GUI thread
+        and shown when read: returns whether reading began."""
+        from engine.experiments import files
+
         window = self.window
         if not path:
             path, _ = QFileDialog.getOpenFileName(
@@ -83,22 +100,33 @@ class ExperimentFiles:
             if not path:
                 return False
         remember_folder(window.settings, "experiments", path)
-        return self.load(path)
+        window.statusBar().showMessage(f"Opening {path}…")
+        self.reader.request(lambda _cancelled: (path, files.load_experiment(path)))
+        return True
 
     def load(self, path: str) -> bool:
-        """Load a saved experiment into its lab; a bad file changes nothing and says why."""
+        """Load a saved experiment into its lab now; a bad file changes nothing and says
+        why (for scripts and tests; the menu's Open reads on a worker thread)."""
         from engine.experiments import files
 
-        window = self.window
         try:
             saved = files.load_experiment(path)
         except (OSError, ValueError) as exc:
-            QMessageBox.warning(window, "Could not open experiment", str(exc))
+            self._refuse(str(exc))
             return False
+        self._show_opened((path, saved))
+        return True
+
+    def _refuse(self, message: str) -> None:
+        self.window.statusBar().clearMessage()
+        QMessageBox.warning(self.window, "Could not open experiment", message)
+
+    def _show_opened(self, read: tuple[str, Any]) -> None:
+        path, saved = read
+        window = self.window
         lab = window.show_lab(saved.lab)  # built in steps: opening costs no long freeze
         lab.reset()
         lab.apply_settings(saved.settings)
         lab.restore_state = saved.state
         window.statusBar().showMessage(
             f"Opened {path}: press Run to continue from step {saved.step}", 8000)
-        return True
