@@ -186,3 +186,31 @@ def test_dropout_weights_in_presentation_mode_keep_their_panels_and_ticks_apart(
     mask_x = view.mask_map._view.mapTo(view, mask.topLeft().toPoint()).x()
     assert abs(top_x - mask_x) <= 1 and abs(top.width() - mask.width()) <= 1
     view.shutdown()
+
+
+def test_training_loss_and_histogram_axes_keep_their_numbers_in_presentation_mode(qtbot):
+    from vizlab.widgets.layout_check import drawn_tick_labels
+
+    view = _lab(qtbot, "training", (1024, 640), True, step=100)
+    for plot in (view.loss_plot, view.hist_plot):
+        labels = drawn_tick_labels(plot.plot_item.getAxis("left"))
+        assert len(labels) >= 2, (plot.plot_item.titleLabel.text, labels)
+    view.shutdown()
+
+
+def test_tick_keeper_labels_a_log_axis_within_one_decade(qtbot):
+    from vizlab.widgets import CurvePlot
+    from vizlab.widgets.layout_check import TickKeeper, drawn_tick_labels
+
+    theme.set_presentation(True)
+    plot = CurvePlot("loss", y_label="loss", log_y=True)
+    x = [0.0, 1.0, 2.0, 3.0]
+    plot.set_curve("loss", x, [0.72, 0.6, 0.5, 0.41])
+    keeper = TickKeeper(plot.plot_item)
+    qtbot.addWidget(plot)
+    plot.resize(300, 200)
+    plot.show()
+    _settle(plot)
+    keeper.fit()
+    labels = drawn_tick_labels(plot.plot_item.getAxis("left"))
+    assert len(labels) >= 2 and set(labels) <= {"0.4", "0.5", "0.6", "0.7"}

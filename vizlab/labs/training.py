@@ -23,6 +23,7 @@ from vizlab.widgets import CurvePlot, Heatmap, HistogramPlot, theme
 from vizlab.widgets._base import PlotWidgetBase, remember_base
 from vizlab.widgets.boundary import BoundaryPlot, class_colors
 from vizlab.widgets.heatmap import percentile_levels, shared_levels, symmetric_levels
+from vizlab.widgets.layout_check import TickKeeper
 
 HELP = """
 <p><b>Training lab.</b> A multilayer perceptron learns the chosen data set. Before
@@ -393,6 +394,10 @@ class View(LabView):
         dead_box.sigResized.connect(self._place_dead_note)
         self.hist_plot = HistogramPlot("Activations", x_label="output")
         self.hist_count = 0
+        # Short plots in large type: at least two numbers on each y axis (a log loss
+        # axis within one decade had none).
+        self._tick_keepers = [TickKeeper(plot.plot_item) for plot in (
+            self.loss_plot, self.acc_plot, self.dead_plot, self.hist_plot)]
         yield
 
         self.boundary_plot = TrainingBoundary()  # at equal aspect: circles stay circles

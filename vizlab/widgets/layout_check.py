@@ -9,9 +9,12 @@ not count (a bar's value label sits on the bar's top).
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Qt
+from PySide6.QtGui import QFont, QFontMetricsF, QImage, QPainter
 from PySide6.QtWidgets import QWidget
 
 # Boxes are shrunk by this many pixels on each side before testing, so text that sits
@@ -287,3 +290,104 @@ class TextHeadroom:
             self._plot.setYRange(new_low, new_high, padding=0)
         finally:
             self._busy = False
+
+
+# ----------------------------------------------------------------------------------
+# at least two labelled ticks on a short axis
+
+
+def drawn_tick_labels(axis: pg.AxisItem) -> list[str]:
+    """The tick labels pyqtgraph would draw on ``axis`` at its current size and range
+    (it leaves out labels that would overlap or cross the axis's ends)."""
+    image = QImage(1, 1, QImage.Format.Format_ARGB32)
+    painter = QPainter(image)
+    try:
+        specs = axis.generateDrawSpecs(painter)
+    finally:
+        painter.end()
+    return [text for _, _, text in specs[2]] if specs else []
+
+
+def _log_candidates(low: float, high: float) -> list[float]:
+    """Round values (1, 2, 3, 5 times a power of ten; then every digit) within
+    ``10**low .. 10**high``, in log10 units."""
+    found = []
+    for mantissas in ((1, 2, 3, 5), (1, 1.5, 2, 2.5, 3, 4, 5, 6, 7, 8, 9)):
+        for decade in range(math.floor(low) - 1, math.ceil(high) + 1):
+            for m in mantissas:
+                v = math.log10(m) + decade
+                if low <= v <= high:
+                    found.append(v)
+        if len(found) >= 2:
+            break
+        found = []
+    return sorted(found)
+
+
+def _linear_ticks(low: float, high: float, gap: float) -> list[float]:
+    """Multiples of the smallest round step (1, 2, 2.5 or 5 times a power of ten) at
+    least ``gap`` apart that put two or more values within ``low .. high``."""
+    if not (high > low and gap > 0):
+        return []
+    for exponent in range(math.floor(math.log10(gap)), math.ceil(math.log10(high - low)) + 1):
+        for mantissa in (1.0, 2.0, 2.5, 5.0):
+            step = mantissa * 10.0 ** exponent
+            if step < gap:
+                continue
+            first, last = math.ceil(low / step - 1e-9), math.floor(high / step + 1e-9)
+            if last - first >= 1:
+                digits = max(0, 2 - exponent)
+                return [round(k * step, digits) + 0.0 for k in range(first, last + 1)]
+    return []
+
+
+class TickKeeper:
+    """Keeps at least two labelled ticks on a plot's y axis: when pyqtgraph's own ticks
+    leave fewer labels (a short axis in large type; a log axis spanning less than a
+    decade), round values a line and a bit apart are labelled instead."""
+
+    def __init__(self, plot: pg.PlotItem, side: str = "left") -> None:
+        self._plot = plot
+        self._axis = plot.getAxis(side)
+        self._custom = False
+        self._fitted: tuple | None = None  # (range, height, font) of the last fit
+        # At once, not on a later turn of the event loop: a picture may be taken first.
+        plot.vb.sigYRangeChanged.connect(self.fit)
+        plot.vb.sigResized.connect(self.fit)
+
+    def fit(self, *_args) -> None:
+        axis, vb = self._axis, self._plot.vb
+        pixels = vb.height()
+        if pixels < 10 or not axis.isVisible():
+            return
+        key = (tuple(vb.viewRange()[1]), pixels, axis.height(),
+               axis.style["tickFont"].pointSize() if axis.style["tickFont"] else 0)
+        if key == self._fitted:
+            return
+        self._fitted = key
+        if self._custom:
+            axis.setTicks(None)
+            self._custom = False
+        if len(drawn_tick_labels(axis)) >= 2:
+            return
+        low, high = sorted(vb.viewRange()[1])
+        line = QFontMetricsF(axis.style["tickFont"] or QFont()).height()
+        per_unit = pixels / max(high - low, 1e-300)
+        margin = (0.5 * line + 1.0) / per_unit  # a label centred there stays on the axis
+        inner = (low + margin, high - margin)
+        if axis.logMode:
+            kept: list[float] = []
+            for v in _log_candidates(*inner):
+                if not kept or (v - kept[-1]) * per_unit >= 1.2 * line:
+                    kept.append(v)
+            values = [10.0 ** v for v in kept]
+            positions = kept
+        else:
+            values = _linear_ticks(*inner, 1.2 * line / per_unit)
+            positions = values
+        if len(values) < 2:
+            return
+        from vizlab.widgets.heatmap import tick_strings
+
+        axis.setTicks([list(zip(positions, tick_strings(values), strict=True)), []])
+        self._custom = True
