@@ -193,7 +193,7 @@ def test_a_burst_of_setting_changes_costs_one_preview_of_the_newest(qtbot, windo
     assert lab.config.elu_alpha == alphas[-1]
     # only a few previews were computed to the end, and the one drawn is the newest
     assert 1 <= len(delivered) < len(alphas)
-    assert delivered[-1] is lab.last_snapshot
+    assert delivered[-1][1] is lab.last_snapshot  # (its settings, the snapshot)
     x, y = lab.f_plot.curve_data("elu")
     assert y[0] == pytest.approx(alphas[-1] * math.expm1(x[0]))
 
@@ -325,3 +325,21 @@ def test_file_open_reads_the_file_off_the_gui_thread_and_refuses_a_bad_one_there
     assert window.lab.lab_name == "loss" and window.lab.config.true_class == 2
     assert len(readers) == 2 and threading.main_thread() not in readers
     assert len(warnings) == 1
+
+
+def test_a_preview_for_other_settings_is_not_saved_as_their_weights(qtbot, window, tmp_path,
+                                                                     previewed):
+    lab = window.lab  # Training
+    lab.apply_settings({"hidden": (6,)})
+    previewed(lab)
+    assert lab.preview_config.hidden == (6,) and lab.last_snapshot is not None
+    path = tmp_path / "previewed.vizlab"
+    assert window.save_experiment(str(path))
+    assert files.load_experiment(path).state is not None  # the preview's weights fit
+    lab.apply_settings({"hidden": (4, 4)})
+    lab._cancel_preview()  # as when Run starts before the new preview came
+    assert not lab.preview_pending and lab.last_snapshot is not None
+    path = tmp_path / "changed.vizlab"
+    assert window.save_experiment(str(path))
+    saved = files.load_experiment(path)  # opens: it was saved without the old weights
+    assert saved.settings["hidden"] == (4, 4) and saved.state is None

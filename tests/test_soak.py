@@ -37,11 +37,7 @@ KNOWN_FREEZES = (
     "the Regularization lab after a setting change): view code in vizlab/labs/*.py and "
     "vizlab/widgets/"
 )
-KNOWN_MESSAGES = {
-    # A lab saved before it has weights (after Reset) writes an empty state.npz, and
-    # opening it checks those no-weights against the network: engine/experiments/files.py.
-    "the saved weights have no": "a file saved without weights does not open again",
-}
+KNOWN_MESSAGES: dict[str, str] = {}
 
 
 class Recorder(logging.Handler):

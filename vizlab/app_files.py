@@ -35,8 +35,9 @@ def what_to_save(lab: LabView) -> tuple[Any, Any]:
     """Settings and the snapshot whose weights go with them.
 
     A run's weights fit the settings it was started with: edits that wait for Reset
-    are left out (saved with them, the file could not be opened). A preview not yet
-    drawn for the current settings gives no weights.
+    are left out (saved with them, the file could not be opened). A preview gives its
+    weights only when it was computed for the current settings (one still coming, or
+    made before a setting that shapes the network changed, gives none).
     """
     config = copy.deepcopy(lab.config)
     if lab.timeline.items and lab.run_config is not None:
@@ -44,7 +45,12 @@ def what_to_save(lab: LabView) -> tuple[Any, Any]:
             if not info.live:
                 setattr(config, info.name, getattr(lab.run_config, info.name))
         return config, lab.last_snapshot
-    return config, None if lab.preview_pending else lab.last_snapshot
+    shown = lab.preview_config
+    if lab.preview_pending or shown is None or any(
+            getattr(shown, info.name) != getattr(config, info.name)
+            for info in settings_of(config) if not info.live):
+        return config, None
+    return config, lab.last_snapshot
 
 
 class ExperimentFiles:

@@ -166,6 +166,8 @@ class LabView(QWidget):
         self._build_timer = QTimer(self)
         self._build_timer.setInterval(0)
         self._build_timer.timeout.connect(self._build_a_piece)
+        # The settings the last preview drawn was computed for (its weights fit them).
+        self.preview_config: Any = None
         # A snapshot being drawn a panel per event-loop turn, and the newest one to draw
         # after it (see _draw).
         self._drawing: tuple[Any, Any] | None = None
@@ -449,12 +451,13 @@ class LabView(QWidget):
         if not self.previews_enabled or self.runner.is_active:
             return
         config, module = copy.deepcopy(self.config), self.experiment
+        # Each preview comes back with the settings it was computed for.
         if self.run_in_process:
             def job(cancelled):
-                return child_first_snapshot(module.__name__, config, cancelled)
+                return config, child_first_snapshot(module.__name__, config, cancelled)
         else:
             def job(cancelled):
-                return first_snapshot(module, config)
+                return config, first_snapshot(module, config)
         self.timeline_label.setText("computing the preview…")
         self.previewer.request(job)
 
@@ -462,11 +465,13 @@ class LabView(QWidget):
         self._preview_timer.stop()
         self.previewer.cancel()
 
-    def _on_preview(self, snapshot: Any) -> None:
+    def _on_preview(self, preview: tuple[Any, Any]) -> None:
+        config, snapshot = preview
         if snapshot is None or self.runner.is_active:
             return  # a run owns the views now
         self.error_banner.hide()
         self.last_snapshot = snapshot
+        self.preview_config = config
         self._draw(snapshot)
 
     def _on_preview_failed(self, message: str, details: str) -> None:
