@@ -106,7 +106,7 @@ class View(LabView):
         self._drawn_snapshot: experiment.Snapshot | None = None
         self.tabs = QTabWidget()
         yield  # the attributes above exist once the view does
-        self.tabs.addTab(self._build_weights(), "Weights")
+        self.tabs.addTab((yield from self._build_weights()), "Weights")
         yield
         self.tabs.addTab(self._build_curves(), "Share changed and loss")
         yield
@@ -172,7 +172,7 @@ class View(LabView):
     def _notes(self) -> list[QLabel]:
         return [self.weights_note, self.curves_note, self.mask_note, self.example_table]
 
-    def _build_weights(self) -> QWidget:
+    def _build_weights(self) -> Generator[None, None, QWidget]:  # a row of maps per turn
         page = QWidget()
         grid = QGridLayout(page)
         grid.setContentsMargins(0, 0, 0, 0)
@@ -200,6 +200,7 @@ class View(LabView):
             self.maps[side] = {"weights": weights, "changed": changed, "counts": counts}
             for col, widget in enumerate((weights, changed, counts)):
                 grid.addWidget(widget, row + 1, col)
+            yield
         # The mask strip sits between the two networks, under and over their "changed"
         # panels, which have the same axes and, like it, a key instead of a colour bar:
         # its cells line up with their columns (one per hidden unit).
