@@ -139,3 +139,37 @@ def test_mask_is_two_colours_with_a_two_entry_key(qtbot):
     assert "kept 3 of 4" in heat._info.text()
     with pytest.raises(ValueError, match="two labels"):
         Heatmap("bad", mask_key=("only one",))
+
+
+def test_a_narrow_range_gets_round_ticks_inside_it_not_its_ends():
+    assert tick_strings(nice_ticks(-0.491, 0.491)) == ["-0.4", "-0.2", "0", "0.2", "0.4"]
+    assert tick_strings(nice_ticks(-0.977, 0.977)) == ["-0.5", "0", "0.5"]
+
+
+@pytest.mark.parametrize("presentation", [False, True])
+def test_a_narrow_heatmap_keeps_its_read_out_and_colour_bar_whole(qtbot, presentation):
+    from PySide6.QtGui import QFontMetricsF
+
+    theme.set_presentation(presentation)
+    try:
+        heat = Heatmap("dense_2", x_label="input", y_label="unit", value_label="weight")
+        heat.set_data(np.linspace(-0.522, 0.522, 32 * 32).reshape(32, 32))
+        heat.setFixedWidth(130 if not presentation else 200)  # as in a row of five
+        _shown(qtbot, heat, (130 if not presentation else 200, 220))
+        heat.grab()
+        # The read-out: every line within the widget (two lines rather than cut).
+        metrics = QFontMetricsF(heat._info.font())
+        lines = heat._info.text().split("\n")
+        assert max(metrics.horizontalAdvance(line) for line in lines) <= heat.width() - 12
+        assert "colours -0.522 … 0.522" in heat._info.text().replace("\n", " ")
+        # The colour bar inside the widget; no room for its label beside these cells.
+        bar = heat.color_bar
+        widget = heat.plot_item.scene().views()[0].sceneRect()
+        assert bar.sceneBoundingRect().right() <= widget.right() + 0.5
+        assert not bar.axis.label.isVisible()
+        # Wide again: the label comes back.
+        heat.setFixedWidth(500)
+        heat.grab()
+        assert bar.axis.label.isVisible()
+    finally:
+        theme.set_presentation(False)

@@ -80,9 +80,23 @@ def nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
     magnitude = 10.0 ** math.floor(math.log10(raw))
     step = next(m * magnitude for m in (1.0, 2.0, 5.0, 10.0)
                 if span / (m * magnitude) <= count - 1 + 1e-9)
-    first = math.ceil(low / step - 1e-9)
-    last = math.floor(high / step + 1e-9)
-    ticks = [k * step for k in range(first, last + 1)]
+
+    def multiples(step: float) -> list[float]:
+        first = math.ceil(low / step - 1e-9)
+        last = math.floor(high / step + 1e-9)
+        return [k * step for k in range(first, last + 1)]
+
+    ticks = multiples(step)
+    # Few of them inside (±0.49 has only 0 at a step of 0.5): the next smaller round
+    # steps, while they stay at most `count` (±0.49: -0.4, -0.2, 0, 0.2, 0.4).
+    smaller = step
+    while len(ticks) < 3:
+        smaller = smaller / 2.5 if str(round(smaller / magnitude, 6)).startswith("5") \
+            else smaller / 2
+        finer = multiples(smaller)
+        if len(finer) > count:
+            break
+        ticks, step = finer, smaller
     if len(ticks) < 2:  # a narrow range between two round numbers: its ends
         ticks = [low, high]
     # k * step, rounded to the step's digits: 0.30000000000000004 is 0.3.
@@ -247,8 +261,16 @@ class Heatmap(PlotWidgetBase):
         ticks = axis._tickLevels[0] if axis._tickLevels else self._bar_ticks
         text = max((metrics.horizontalAdvance(t) for _, t in ticks), default=0.0)
         width = text + axis.style["tickTextOffset"][0] + max(0, axis.style["tickLength"])
-        if axis.labelText:
-            width += axis.label.boundingRect().height() * 0.8  # as pyqtgraph measures it
+        label = axis.label.boundingRect().height() * 0.8  # as pyqtgraph measures it
+        # The bar's label ("weight") only where the cells keep room: on a narrow heatmap
+        # (five in a row at 1024x640) it would push the plot past the widget's edge.
+        cells = (self.width() - width - label - _BAR_TEXT_MARGIN - self._bar.strip.width()
+                 - self._plot.getAxis("left").width() - 12)
+        show = bool(axis.labelText) and cells >= max(60.0, 3 * label)
+        if show != axis.label.isVisibleTo(axis):  # restyling shows it again: check
+            axis.showLabel(show)
+        if show:
+            width += label
         axis.setWidth(math.ceil(width + _BAR_TEXT_MARGIN))
 
     def bar_ticks(self) -> list[tuple[float, str]]:
@@ -298,7 +320,7 @@ class Heatmap(PlotWidgetBase):
         metrics = QFontMetricsF(theme.font(theme.tick_pt()))
         vb = self._plot.vb
         for side, count, pixels, room in (
-                ("bottom", cols, vb.width(), metrics.horizontalAdvance(str(cols - 1)) + 10),
+                ("bottom", cols, vb.width(), metrics.horizontalAdvance(str(cols - 1)) + 6),
                 ("left", rows, vb.height(), 1.25 * metrics.height())):
             step = max(1, int(np.ceil(count / 6)))
             if pixels > 0:  # laid out: as far apart as the text needs
@@ -382,22 +404,33 @@ class Heatmap(PlotWidgetBase):
                 text = f"{rows} × {cols}, {self._mask_key[0]} {count} of {self._data.size}"
             else:
                 text = f"{rows} × {cols}, colours {lo:.3g} … {hi:.3g}"
-        self._info.setText(text)
+        self._info_text = text
         self._fit_info()
         self._view.setToolTip(text if cell is not None else "")
 
     def _fit_info(self) -> None:
-        """The read-out line in the tick size, or smaller when that does not fit."""
-        pt = theme.tick_pt()
+        """The read-out line in the tick size; where it does not fit, up to six points
+        smaller, then broken after its comma into two lines, then smaller still: never
+        cut at the widget's edge."""
         room = self.width() - 14  # the label's margins
-        text = self._info.text()
-        while pt > 7 and QFontMetricsF(theme.font(pt)).horizontalAdvance(text) > room:
-            pt -= 1
+        full = getattr(self, "_info_text", self._info.text())
+        tick = theme.tick_pt()
+        shapes = [(pt, full) for pt in range(tick, max(tick - 7, 6), -1)]
+        lines = full.replace(", ", ",\n", 1)
+        shapes += [(pt, lines) for pt in range(tick - 2, 6, -1)]
+        for pt, text in shapes:
+            metrics = QFontMetricsF(theme.font(pt))
+            if max(metrics.horizontalAdvance(line) for line in text.split("\n")) <= room:
+                break
         if self._info.font().pointSize() != pt:
             self._info.setFont(theme.font(pt))
+        if self._info.text() != text:
+            self._info.setText(text)
 
     def resizeEvent(self, event) -> None:  # noqa: N802 (Qt override)
         super().resizeEvent(event)
+        if self._bar is not None:
+            self._fit_bar_axis()
         self._fit_info()
 
 
