@@ -214,3 +214,15 @@ def test_tick_keeper_labels_a_log_axis_within_one_decade(qtbot):
     keeper.fit()
     labels = drawn_tick_labels(plot.plot_item.getAxis("left"))
     assert len(labels) >= 2 and set(labels) <= {"0.4", "0.5", "0.6", "0.7"}
+
+
+@pytest.mark.parametrize("presentation", [False, True])
+def test_gradients_right_column_does_not_scroll_at_1024x640(qtbot, presentation):
+    view = _lab(qtbot, "gradients", (1024, 640), presentation, step=5)
+    bar = view.side_scroll.verticalScrollBar()
+    assert bar.maximum() == 0, f"the column scrolls by {bar.maximum()} px"
+    # Both tables whole, every row.
+    for table in (view.derivative_table, view.apply_table):
+        assert table.height() >= sum(table.rowHeight(r) for r in range(table.rowCount()))
+        assert table.isVisible()
+    view.shutdown()

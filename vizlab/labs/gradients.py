@@ -131,6 +131,7 @@ def _panel(title: str) -> tuple[QWidget, QVBoxLayout]:
     box = QWidget()
     layout = QVBoxLayout(box)
     layout.setContentsMargins(2, 2, 2, 2)
+    layout.setSpacing(3)  # the right column holds two of these in 1024x640
     heading = QLabel(f"<b>{title}</b>")
     heading.setWordWrap(True)  # large type: wrap rather than widen the column
     layout.addWidget(heading)
@@ -218,6 +219,7 @@ class View(LabView):
         side = QWidget()
         side_layout = QVBoxLayout(side)
         side_layout.setContentsMargins(0, 0, 0, 0)
+        side_layout.setSpacing(2)
         side_layout.addWidget(deriv_box, 11)
         side_layout.addWidget(apply_box, 10)
         self.side_scroll = QScrollArea()
@@ -242,6 +244,13 @@ class View(LabView):
         """Presentation mode on or off: the texts and tables take the theme's size, and a
         redraw puts the edge labels at the new size only where they still fit."""
         restyle_texts(self.area)
+        if theme.presentation():
+            # The right column a point smaller than the rest: at 1024x640 it holds two
+            # tables, the formulas and the code without scrolling.
+            restyle_texts(self.side_scroll, theme.tick_pt() - 3)
+        # In large type the f values after apply / minimize give way to the table above
+        # them (its rows have the variables after both).
+        self.apply_result.setVisible(not theme.presentation())
         # Large type needs a wider right column (its code lines do not wrap).
         self.layout_grid.setColumnStretch(2, 5 if theme.presentation() else 4)
         if self.last_snapshot is not None:
@@ -470,11 +479,15 @@ class View(LabView):
         formulas = "".join(
             f"<tr><td valign='top' style='padding-left: 12px;'>{unbreakable(name)}</td>"
             f"<td>{terms_html(text)}</td></tr>" for name, text in rows)
-        self.symbolic_label.setText(
-            _escape("numerical: central differences (f(v + h) − f(v − h)) / 2h, "
-                    f"h = {snap.h:.0e}") + "<br>symbolic: sympy"
-            + f"<table cellspacing='0' cellpadding='1'>{formulas}</table>"
-            "automatic: en.gradients, reverse mode over the recorded graph")
+        table = f"<table cellspacing='0' cellpadding='1'>{formulas}</table>"
+        if theme.presentation():  # the column's height is short for large type
+            self.symbolic_label.setText(
+                f"numerical: h = {snap.h:.0e}; symbolic (sympy):{table}")
+        else:
+            self.symbolic_label.setText(
+                _escape("numerical: central differences (f(v + h) − f(v − h)) / 2h, "
+                        f"h = {snap.h:.0e}") + "<br>symbolic: sympy" + table
+                + "automatic: en.gradients, reverse mode over the recorded graph")
         self.symbolic_label.setToolTip("\n".join(
             [f"f = {snap.sympy_text}"]
             + [f"df/d{v} = {t}" for v, t in zip(snap.variables, snap.symbolic_text)]))
@@ -542,18 +555,21 @@ class View(LabView):
         self.preview()
 
 
-def restyle_texts(root: QWidget) -> None:
+def restyle_texts(root: QWidget, point_size: int | None = None) -> None:
     """The labels and tables under `root` at the theme's text size: the application's
-    own font on a desktop, 14 pt in presentation mode (tables' rows grow with it)."""
+    own font on a desktop, 14 pt (or `point_size`) in presentation mode (tables' rows
+    grow with it)."""
     presenting = theme.presentation()
-    font = theme.font(theme.tick_pt() - 2) if presenting else QApplication.font()
+    font = theme.font(point_size or theme.tick_pt() - 2) if presenting \
+        else QApplication.font()
     for label in root.findChildren(QLabel):
         label.setFont(font)
     for table in root.findChildren(QTableWidget):
         table.setFont(font)
         table.horizontalHeader().setFont(font)
         table.verticalHeader().setFont(font)
-        table.verticalHeader().setDefaultSectionSize(ROW_PX * 3 // 2 if presenting else ROW_PX)
+        row = QFontMetrics(font).height() + 8 if presenting else ROW_PX
+        table.verticalHeader().setDefaultSectionSize(max(row, ROW_PX))
         table.setFixedHeight(_table_height(table))
 
 
