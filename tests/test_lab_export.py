@@ -57,6 +57,7 @@ def test_failing_export_leaves_no_file_and_says_why(qtbot, window, tmp_path, mon
     lab.apply_settings({"steps": 20})
     lab.run()
     qtbot.waitUntil(lambda: lab.runner.state == "finished", timeout=5000)
+    lab.finish_drawing()  # the heatmaps come with the first snapshot drawn whole
     # loss, accuracy, dead ReLUs, activations, boundary and a heatmap per layer
     assert len(lab.plots()) == 5 + 3
     assert window.export_plot(lab.loss_plot, "csv", path=str(csv))
