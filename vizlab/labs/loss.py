@@ -369,7 +369,8 @@ class View(LabView):
         self._separate_timer.setSingleShot(True)
         self._separate_timer.setInterval(0)
         self._separate_timer.timeout.connect(self._separate_marker_labels)
-        self.sweep_plot._place_timer.timeout.connect(self._separate_timer.start)
+        # Straight after the plot's placing (in the same turn: a picture may be next).
+        self.sweep_plot._place_timer.timeout.connect(self._separate_marker_labels)
         vb = self.sweep_plot.plot_item.vb
         vb.sigTransformChanged.connect(self._separate_timer.start)
         vb.sigResized.connect(self._separate_timer.start)
@@ -413,12 +414,16 @@ class View(LabView):
         its line that is free; hide it where none is (the numbers panel has it too)."""
         plot = self.sweep_plot.plot_item
         area = plot.vb.sceneBoundingRect()
-        placed = [self.floor_note.sceneBoundingRect()] if self.floor_note.isVisible() else []
+        placed = ([self.floor_note.sceneBoundingRect().adjusted(-8, -2, 8, 2)]
+                  if self.floor_note.isVisible() else [])
         for line in (*self.bad_markers.values(), self.cursors[0]):
             label = line.label
             if not (line.isVisible() and label.toPlainText()):
                 continue
-            label.show()  # hidden by an earlier call, maybe: room again?
+            if not label.isVisible():  # hidden by an earlier call: room again?
+                label.show()
+                label.valueChanged()  # a hidden label's text and place do not follow
+            label.updateTransform(force=True)  # its box now, not at the next paint
             box = label.sceneBoundingRect()
             if (any(box.intersects(b) for b in placed) or not area.contains(box)
                     or data_hits(plot, box.adjusted(1, 1, -1, -1))):
@@ -426,6 +431,7 @@ class View(LabView):
                         (0.92, 0.75, 0.62, 0.5, 0.38, 0.25, 0.08), ((1.0, 0.5), (0.0, 0.5))):
                     label.anchors = [side, side]
                     label.setPosition(place)
+                    label.updateTransform(force=True)
                     box = label.sceneBoundingRect()
                     if (area.contains(box) and not any(box.intersects(b) for b in placed)
                             and not data_hits(plot, box.adjusted(1, 1, -1, -1))):
@@ -433,7 +439,8 @@ class View(LabView):
                 else:  # nowhere free: the numbers panel says it too
                     label.hide()
                     continue
-            placed.append(label.sceneBoundingRect())
+            # A little air around it: two labels that only touch read as one.
+            placed.append(box.adjusted(-8, -2, 8, 2))
 
     def _build_multi_tab(self) -> QWidget:
         page = QWidget()
