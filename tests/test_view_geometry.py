@@ -228,3 +228,20 @@ def test_gradients_right_column_does_not_scroll_at_1024x640(qtbot, presentation)
         assert table.height() >= sum(table.rowHeight(r) for r in range(table.rowCount()))
         assert table.isVisible()
     view.shutdown()
+
+
+def test_long_y_labels_have_a_short_form_in_presentation_mode(qtbot):
+    from vizlab.widgets import CurvePlot
+    from vizlab.widgets.layout_check import AxisLabels
+
+    plot = CurvePlot("dead", y_label="share of the layer's units")
+    qtbot.addWidget(plot)
+    labels = AxisLabels((plot.plot_item, "share of the layer's units", "share dead"))
+    axis = plot.plot_item.getAxis("left")
+    assert axis.labelText == "share of the layer's units"
+    theme.set_presentation(True)
+    assert axis.labelText == "share dead"
+    assert axis.labelStyle["font-size"] == f"{theme.label_pt()}pt"
+    theme.set_presentation(False)
+    assert axis.labelText == "share of the layer's units"
+    del labels

@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
 from engine.experiments import activations as experiment
 from vizlab.labs.base import LabView
 from vizlab.widgets import BarPlot, CurvePlot, theme
-from vizlab.widgets.layout_check import TextHeadroom
+from vizlab.widgets.layout_check import AxisLabels, TextHeadroom
 from vizlab.widgets.text import note_label
 from vizlab.widgets.theme import GUIDE_COLOR, palette_color
 
@@ -205,6 +205,10 @@ class View(LabView):
                                     x_label="learning rate (log scale)",
                                     y_label="share of units dead")
         self.sweep_plot.plot_item.setLogMode(x=True)
+        # Short y labels in large type (these plots are about 200 pixels tall).
+        self._axis_labels = AxisLabels(
+            (self.dead_plot.plot_item, "share of the layer's units", "share dead"),
+            (self.sweep_plot.plot_item, "share of units dead", "share dead"))
         self.sweep_plot.plot_item.setYRange(0, 1)
         self.sweep_plot.plot_item.enableAutoRange(y=False)
         self.sweep_plot.plot_item.legend.anchor(itemPos=(0, 0), parentPos=(0, 0),

@@ -29,6 +29,7 @@ from engine.experiments.gradients import PRESETS, split_terms
 from vizlab.labs.base import LabView
 from vizlab.widgets import CurvePlot, theme
 from vizlab.widgets.graph import HIGHLIGHT_COLOR, STATES, GraphView
+from vizlab.widgets.layout_check import AxisLabels
 from vizlab.widgets.text import note_label
 
 HELP = """
@@ -196,6 +197,10 @@ class View(LabView):
             label="your h", labelOpts={"position": 0.6, "color": "#555555",
                                        "fill": pg.mkBrush(255, 255, 255, 200)})
         self.error_plot.plot_item.addItem(self.h_marker, ignoreBounds=True)
+        # In large type the plots under the graph are short: short y labels.
+        self._axis_labels = AxisLabels(
+            (self.df_plot.plot_item, "derivative", "df"),
+            (self.error_plot.plot_item, "|num − auto|", "error"))
         self.error_note = note_label()
         self.error_note.hide()
         errors = QWidget()

@@ -32,7 +32,7 @@ from engine.experiments.loss import TABS, Snapshot, Sweep
 from vizlab.labs.base import LabView
 from vizlab.widgets import BarPlot, CurvePlot, theme
 from vizlab.widgets._base import remember_base
-from vizlab.widgets.layout_check import data_hits
+from vizlab.widgets.layout_check import AxisLabels, data_hits
 from vizlab.widgets.theme import palette_color
 
 HELP = """
@@ -335,6 +335,10 @@ class View(LabView):
                                   legend=False)  # the eps lines, in the same colours, name them
         for plot in (self.sweep_plot, self.diff_plot, self.rel_plot):
             self._log_x(plot)
+        # In large type the two small plots are short: short y labels.
+        self._sweep_labels = AxisLabels(
+            (self.diff_plot.plot_item, "absolute difference", "|difference|"),
+            (self.rel_plot.plot_item, "|naive − stable| / stable", "relative"))
         _legend_top_left(self.sweep_plot)
         # Bottom right: the naive loss is either equal to the stable one there or not finite.
         self.diff_plot.plot_item.legend.anchor((1, 1), (1, 1), offset=(-10, -10))
@@ -454,6 +458,9 @@ class View(LabView):
                                          show_values=False)
         self.bce_grad_bars = BarPlot("Gradient of Σ BCE", y_label="sigmoid − target",
                                      show_values=False)
+        self._multi_labels = AxisLabels(
+            (self.softmax_grad_bars.plot_item, "p − onehot", "p − onehot"),
+            (self.bce_grad_bars.plot_item, "sigmoid − target", "σ − target"))
         # Two decimals: short enough to stand over a bar; the table has four.
         self.bar_labels = {
             self.softmax_bars: BarValueLabels(self.softmax_bars, ".2f", span=(0.0, 1.0)),

@@ -25,7 +25,7 @@ from engine import pretrained
 from engine.experiments import style as experiment
 from vizlab.labs.base import LabView
 from vizlab.widgets import BarPlot, CurvePlot, ImageView, theme
-from vizlab.widgets.layout_check import TextHeadroom
+from vizlab.widgets.layout_check import AxisLabels, TextHeadroom
 
 HELP = """
 <p><b>Style lab.</b> Gatys, Ecker and Bethge (2016): start from a picture (or noise)
@@ -191,6 +191,11 @@ class View(LabView):
                                   y_label="weight · style_l / layers",
                                   value_format="{:.3g}")
         self._headroom = TextHeadroom(self.layer_bars.plot_item)  # value labels whole
+        # In large type the y labels are short: these plots are about 200 pixels tall.
+        self._axis_labels = AxisLabels(
+            (self.loss_plot.plot_item, "loss (log scale)", "loss"),
+            (self.layer_plot.plot_item, "style_l (log scale)", "style_l"),
+            (self.layer_bars.plot_item, "weight · style_l / layers", "weighted"))
         # Two-column legends in the top right corner, which the falling curves leave free.
         for plot in (self.loss_plot, self.layer_plot):
             plot.plot_item.legend.setColumnCount(2)

@@ -23,7 +23,7 @@ from vizlab.widgets import CurvePlot, Heatmap, HistogramPlot, theme
 from vizlab.widgets._base import PlotWidgetBase, remember_base
 from vizlab.widgets.boundary import BoundaryPlot, class_colors
 from vizlab.widgets.heatmap import percentile_levels, shared_levels, symmetric_levels
-from vizlab.widgets.layout_check import TickKeeper
+from vizlab.widgets.layout_check import AxisLabels, TickKeeper
 
 HELP = """
 <p><b>Training lab.</b> A multilayer perceptron learns the chosen data set. Before
@@ -398,6 +398,10 @@ class View(LabView):
         # axis within one decade had none).
         self._tick_keepers = [TickKeeper(plot.plot_item) for plot in (
             self.loss_plot, self.acc_plot, self.dead_plot, self.hist_plot)]
+        self._axis_labels = AxisLabels(
+            (self.loss_plot.plot_item, "cross-entropy", "loss"),
+            (self.acc_plot.plot_item, "share correct", "correct"),
+            (self.dead_plot.plot_item, "share of units", "dead"))
         yield
 
         self.boundary_plot = TrainingBoundary()  # at equal aspect: circles stay circles

@@ -391,3 +391,25 @@ class TickKeeper:
 
         axis.setTicks([list(zip(positions, tick_strings(values), strict=True)), []])
         self._custom = True
+
+
+# ----------------------------------------------------------------------------------
+# axis labels short enough for a short plot in large type
+
+
+class AxisLabels:
+    """Y-axis labels with a short form for presentation mode, where a plot a few hundred
+    pixels tall cuts a long label at both ends ("re of the layer's units")."""
+
+    def __init__(self, *labels: tuple[pg.PlotItem, str, str]) -> None:
+        from vizlab.widgets import theme
+
+        self._labels = labels
+        self._theme = theme
+        self.apply()
+        theme.on_theme_changed(self.apply)
+
+    def apply(self) -> None:
+        short = self._theme.presentation()
+        for plot, full, brief in self._labels:
+            self._theme.set_axis_label(plot, "left", brief if short else full)
