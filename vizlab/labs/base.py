@@ -47,6 +47,7 @@ from vizlab.child import ChildSession, child_first_snapshot
 from vizlab.labs.settings_panel import SettingsPanel, as_text
 from vizlab.labs.timeline import Timeline
 from vizlab.runner import Previewer, Runner
+from vizlab.widgets.text import WrappedLabel
 
 log = logging.getLogger(__name__)
 
@@ -132,15 +133,13 @@ class LabView(QWidget):
         settings_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         settings_scroll.setMinimumWidth(self.settings_panel.sizeHint().width() + 20)
 
-        self.pending_label = QLabel()
-        self.pending_label.setWordWrap(True)
+        self.pending_label = WrappedLabel()
         self.pending_label.setStyleSheet(
             "background: #fff4ce; border: 1px solid #e0c060; padding: 4px;"
         )
         self.pending_label.hide()
 
-        self.error_banner = QLabel()
-        self.error_banner.setWordWrap(True)
+        self.error_banner = WrappedLabel()
         self.error_banner.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.error_banner.setStyleSheet(
             "background: #fde7e9; color: #8a0010; border: 1px solid #d08090; padding: 6px;"

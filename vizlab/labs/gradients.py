@@ -30,7 +30,7 @@ from vizlab.labs.base import LabView
 from vizlab.widgets import CurvePlot, theme
 from vizlab.widgets.graph import HIGHLIGHT_COLOR, STATES, GraphView
 from vizlab.widgets.layout_check import AxisLabels
-from vizlab.widgets.text import note_label
+from vizlab.widgets.text import WrappedLabel, note_label
 
 HELP = """
 <p><b>Gradient lab.</b> Type an expression in some variables (<i>sin(x) - y**3</i>) and the
@@ -133,8 +133,7 @@ def _panel(title: str) -> tuple[QWidget, QVBoxLayout]:
     layout = QVBoxLayout(box)
     layout.setContentsMargins(2, 2, 2, 2)
     layout.setSpacing(3)  # the right column holds two of these in 1024x640
-    heading = QLabel(f"<b>{title}</b>")
-    heading.setWordWrap(True)  # large type: wrap rather than widen the column
+    heading = WrappedLabel(f"<b>{title}</b>")  # large type: wrap, not widen the column
     layout.addWidget(heading)
     return box, layout
 

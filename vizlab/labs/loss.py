@@ -33,6 +33,7 @@ from vizlab.labs.base import LabView
 from vizlab.widgets import BarPlot, CurvePlot, theme
 from vizlab.widgets._base import remember_base
 from vizlab.widgets.layout_check import AxisLabels, data_hits
+from vizlab.widgets.text import WrappedLabel
 from vizlab.widgets.theme import palette_color
 
 HELP = """
@@ -134,9 +135,8 @@ def naive_marker_indices(count: int, dtype: str) -> np.ndarray:
 
 
 def _text_panel() -> QLabel:
-    label = QLabel()
+    label = WrappedLabel()
     label.setTextFormat(Qt.TextFormat.RichText)
-    label.setWordWrap(True)
     label.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
     label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
     label.setStyleSheet(TEXT_STYLE.format(pt=text_pt()))

@@ -31,7 +31,7 @@ from engine.experiments import optimizers as experiment
 from vizlab.labs.base import LabView
 from vizlab.runner import Runner
 from vizlab.widgets import CurvePlot, theme
-from vizlab.widgets.text import note_label
+from vizlab.widgets.text import WrappedLabel, note_label
 
 HELP = """
 <p><b>Optimizer lab.</b> The same small classifier (47 classes of 28x28 glyphs, or
@@ -215,8 +215,7 @@ class View(LabView):
         self.sweep_progress.setRange(0, 1)
         self.sweep_progress.setValue(0)
         self.sweep_progress.setMaximumWidth(160)
-        self.sweep_status = QLabel("No sweep yet.")
-        self.sweep_status.setWordWrap(True)
+        self.sweep_status = WrappedLabel("No sweep yet.")
         self.sweep_status.setOpenExternalLinks(True)
         head.addWidget(self.sweep_progress)
         head.addWidget(self.sweep_status, 1)

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from engine.experiments.settings import SettingError, SettingInfo, apply_settings, settings_of
+from vizlab.widgets.text import WrappedLabel
 
 
 class SettingsPanel(QWidget):
@@ -51,8 +52,7 @@ class SettingsPanel(QWidget):
             label.setToolTip(tip)
             form.addRow(label, control)
             self.controls[info.name] = control
-        self.message = QLabel()
-        self.message.setWordWrap(True)
+        self.message = WrappedLabel()
         self.message.setStyleSheet("color: #b00020;")
         self.message.hide()
         layout = QVBoxLayout(self)

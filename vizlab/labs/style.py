@@ -15,7 +15,6 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QGridLayout,
     QHBoxLayout,
-    QLabel,
     QProgressBar,
     QPushButton,
     QWidget,
@@ -26,6 +25,7 @@ from engine.experiments import style as experiment
 from vizlab.labs.base import LabView
 from vizlab.widgets import BarPlot, CurvePlot, ImageView, theme
 from vizlab.widgets.layout_check import AxisLabels, TextHeadroom
+from vizlab.widgets.text import WrappedLabel
 
 HELP = """
 <p><b>Style lab.</b> Gatys, Ecker and Bethge (2016): start from a picture (or noise)
@@ -145,8 +145,7 @@ class View(LabView):
         grid = QGridLayout(page)
         grid.setContentsMargins(0, 0, 0, 0)
         grid.setSpacing(4)
-        self.features_label = QLabel()
-        self.features_label.setWordWrap(True)
+        self.features_label = WrappedLabel()
         self.features_label.setTextFormat(Qt.TextFormat.RichText)
         self.features_label.setStyleSheet(
             "background: #eef3fb; border: 1px solid #9db4d8; padding: 4px 6px;")
@@ -206,8 +205,7 @@ class View(LabView):
         grid.addWidget(self.loss_plot, 2, 0)
         grid.addWidget(self.layer_plot, 2, 1)
         grid.addWidget(self.layer_bars, 2, 2)
-        self.note = QLabel()
-        self.note.setWordWrap(True)
+        self.note = WrappedLabel()
         self.note.setTextFormat(Qt.TextFormat.RichText)
         self.note.setStyleSheet("padding: 2px 6px;")
         grid.addWidget(self.note, 3, 0, 1, 3)
