@@ -245,3 +245,14 @@ def test_long_y_labels_have_a_short_form_in_presentation_mode(qtbot):
     theme.set_presentation(False)
     assert axis.labelText == "share of the layer's units"
     del labels
+
+
+def test_loss_sweep_text_column_is_fitted_again_when_its_tab_comes_to_the_front(qtbot):
+    # Drawn while another tab is in front (as the gallery does), then shown: the
+    # column is measured at its real size, so the small-scale example is there.
+    view = _lab(qtbot, "loss", (1280, 800), False, {"view": "cross-entropy"}, step=200)
+    view.apply_settings({"view": "naive vs stable"})
+    _settle(view)
+    assert view.small_text.isVisible()
+    assert "<table" in view.numbers_text.text()  # wide enough for the table
+    view.shutdown()

@@ -14,7 +14,7 @@ from collections.abc import Generator, Iterator
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer
 from PySide6.QtGui import QFontMetrics, QTextDocument
 from PySide6.QtWidgets import (
     QBoxLayout,
@@ -170,6 +170,20 @@ def multi_table_html(m) -> str:
         + row("target", m.targets, ".0f", f"{int(m.targets.sum())}")
         + row("BCE term", m.bce_terms, ".3f", f"{m.bce_sum:.3f}")
         + "</table>")
+
+
+class _OnResize(QObject):
+    """Calls ``callback()`` after each resize of ``widget``."""
+
+    def __init__(self, widget: QWidget, callback) -> None:
+        super().__init__(widget)
+        self._callback = callback
+        widget.installEventFilter(self)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt)
+        if event.type() == QEvent.Type.Resize:
+            self._callback()
+        return False
 
 
 def _text_height(text: str, width: int) -> int:
@@ -397,6 +411,7 @@ class View(LabView):
         self.text_column.setWidgetResizable(True)
         self.text_column.setFrameShape(QFrame.Shape.NoFrame)
         self.text_column.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self._column_watch = _OnResize(self.text_column.viewport(), self._fit_text_column)
         grid.addWidget(self.sweep_plot, 0, 0, 1, 2)
         grid.addWidget(self.text_column, 0, 2, 2, 1)
         grid.addWidget(self.diff_plot, 1, 0)
@@ -639,15 +654,26 @@ class View(LabView):
             # Just above the floor's markers, from the left edge (the loss is high there).
             self.floor_note.setPos(float(np.log10(snap.scales[0])),
                                    float(np.log10(self._floor)))
+        self._text_snap = snap
+        self._fit_text_column()
+
+    def _fit_text_column(self) -> None:
+        """The sweep's numbers (a table where the column is wide enough) and the
+        small-scale example, each panel as tall as its text; the example gives way
+        (hidden) when both do not fit the column (large type in a small window): the
+        sweep's numbers are this tab's lesson, and a cut-off paragraph would read as a
+        fault. Again whenever the column's size changes (it is measured only once laid
+        out: a tab drawn while another is in front has no size yet)."""
+        snap = getattr(self, "_text_snap", None)
+        if snap is None:
+            return
+        width = self.text_column.viewport().width()
         self.numbers_text.setText(self._numbers_html(
-            snap, as_table=self.numbers_text.width() >= NUMBERS_TABLE_WIDTH))
+            snap, as_table=width >= NUMBERS_TABLE_WIDTH))
         self.small_text.setText(self._small_html(snap))
-        # Each panel as tall as its text; the small-scale example gives way (hidden) when
-        # both do not fit the column (large type in a small window): the sweep's numbers
-        # are this tab's lesson, and a cut-off paragraph would read as a fault.
         available = self.text_column.viewport().height()
-        needed = [_text_height(p.text(), p.width()) for p in (self.numbers_text,
-                                                               self.small_text)]
+        needed = [_text_height(p.text(), width) for p in (self.numbers_text,
+                                                           self.small_text)]
         self.numbers_text.setMinimumHeight(min(needed[0], available))
         fits = sum(needed) <= available
         self.small_text.setVisible(fits)
