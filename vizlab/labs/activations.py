@@ -180,6 +180,8 @@ class View(LabView):
         self.shrink_bars = BarPlot("Share of the gradient passed down, per layer",
                                    y_label="norm ratio l / l+1", value_format="{:.3f}")
         self._headroom.append(TextHeadroom(self.shrink_bars.plot_item))
+        self._shrink_label = AxisLabels(
+            (self.shrink_bars.plot_item, "norm ratio l / l+1", "ratio"))
         # Unlabelled (a label would sit on a bar): the note below names it.
         self.quarter_line = pg.InfiniteLine(
             pos=0.25, angle=0, movable=False,
