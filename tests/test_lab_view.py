@@ -1,6 +1,8 @@
 """What every lab view shares (vizlab/labs/base.py): captions for slides, the views-only
 mode, and views built a piece per event-loop turn."""
 
+import inspect
+
 import pytest
 
 from vizlab.labs import view_class
@@ -42,7 +44,10 @@ def stepwise(lab: str, pieces: int):
         def build_views(self):
             for _ in range(pieces):
                 yield
-            return base.build_views(self)
+            built = base.build_views(self)
+            if inspect.isgenerator(built):
+                built = yield from built
+            return built
 
     return Stepwise
 
@@ -144,6 +149,7 @@ def test_a_snapshot_is_drawn_a_panel_per_turn_and_the_newest_waiting_after_it(qt
                                                                              paced_view):
     view = paced_view
     first, middle, newest = regularization_snapshots(view, [1, 2, 3])
+    view.draw_now(first)  # its heatmaps made: a draw of the same layers is as long
     panels = len(list(view.draw(first))) + 1  # pieces: the yields and the end
     turns = []
     original = view._draw_a_piece

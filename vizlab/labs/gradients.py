@@ -3,7 +3,7 @@ derivative three ways (numerical, symbolic, automatic), plus compute / edit / ap
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from typing import Any
 
 import numpy as np
@@ -143,7 +143,7 @@ class View(LabView):
     help_html = HELP
     preview_on_change = True
 
-    def build_views(self) -> QWidget:
+    def build_views(self) -> Generator[None, None, QWidget]:  # a panel per turn in the app
         area = QWidget()
         grid = QGridLayout(area)
         grid.setContentsMargins(0, 0, 0, 0)
@@ -161,6 +161,7 @@ class View(LabView):
         self.step_label.setAlignment(Qt.AlignmentFlag.AlignTop)
         graph_layout.addWidget(self.graph, 1)
         graph_layout.addWidget(self.step_label)
+        yield
 
         deriv_box, deriv_layout = _panel("Three ways to the derivative")
         self.point_label = note_label()
@@ -173,6 +174,7 @@ class View(LabView):
         deriv_layout.addWidget(self.mismatch_label)
         deriv_layout.addWidget(self.symbolic_label)
         deriv_layout.addStretch(1)
+        yield
 
         self.f_plot = CurvePlot("f", x_label="", y_label="f", legend=False)
         self.df_plot = CurvePlot("df", x_label="x", y_label="derivative", legend=False)
@@ -185,6 +187,7 @@ class View(LabView):
         curves_layout.setSpacing(2)
         curves_layout.addWidget(self.f_plot)
         curves_layout.addWidget(self.df_plot)
+        yield
 
         self.error_plot = CurvePlot("Error vs h", x_label="step h",
                                     y_label="|num − auto|", log_y=True)
@@ -208,6 +211,7 @@ class View(LabView):
         errors_layout.setSpacing(2)
         errors_layout.addWidget(self.error_plot, 1)
         errors_layout.addWidget(self.error_note)
+        yield
 
         apply_box, apply_layout = _panel("minimize = compute_gradients + apply_gradients")
         self.apply_code = note_label()
@@ -217,6 +221,7 @@ class View(LabView):
         apply_layout.addWidget(self.apply_table)
         apply_layout.addWidget(self.apply_result)
         apply_layout.addStretch(1)
+        yield
 
         # The right column: the derivatives over compute / apply. Its notes can outgrow
         # a small window: it scrolls rather than overlap.

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -128,7 +128,15 @@ class View(LabView):
     lab_name = "optimizers"
     help_html = HELP
 
-    def build_views(self) -> QWidget:
+    def build_views(self) -> Generator[None, None, QWidget]:  # a plot per turn in the app
+        # What the slots and shutdown use exists before the first yield.
+        self.sweep_runner = Runner(self)
+        self.sweep_results: sweep.SweepResults | None = None
+        self._confirmed: str | None = None  # the sweep whose long estimate was shown
+        self._gate_pending = False  # a started sweep's estimate not seen yet
+        self.sweep_curve_points = sweep.SweepConfig.curve_points  # a loaded file's
+        self._sweep_path: Path | None = None
+        yield
         page = QWidget()
         grid = QGridLayout(page)
         grid.setContentsMargins(0, 0, 0, 0)
@@ -139,8 +147,10 @@ class View(LabView):
         # training numbers throughout, the test set's come as dots at the end.
         self.loss_plot = CurvePlot("Loss vs learning rate", x_label="learning rate",
                                    y_label="cross-entropy loss", legend=False)
+        yield
         self.acc_plot = CurvePlot("Accuracy vs learning rate", x_label="learning rate",
                                   y_label="accuracy", legend=False)
+        yield
         self.steps_plot = CurvePlot("Training loss over steps, best rate of each optimizer",
                                     x_label="step", y_label="training loss", legend=False)
         for plot in (self.loss_plot, self.acc_plot):
@@ -164,6 +174,7 @@ class View(LabView):
                         [], [], pen=None, symbol="o", symbolSize=7, symbolBrush=fill,
                         symbolPen=pg.mkPen(COLORS[name], width=1.5))
         self.note = note_label()
+        yield
         grid.addWidget(self.key, 0, 0, 1, 2)
         grid.addWidget(self.loss_plot, 1, 0)
         grid.addWidget(self.acc_plot, 1, 1)
@@ -178,15 +189,9 @@ class View(LabView):
                              for plot in (self.loss_plot, self.acc_plot)]
         self._fit_to_theme()
         theme.on_theme_changed(self._fit_to_theme)
-        self.sweep_runner = Runner(self)
         self.sweep_runner.snapshot.connect(self.show_sweep)
         self.sweep_runner.error.connect(self._on_sweep_error)
         self.sweep_runner.state_changed.connect(self._on_sweep_state)
-        self.sweep_results: sweep.SweepResults | None = None
-        self._confirmed: str | None = None  # the sweep whose long estimate was shown
-        self._gate_pending = False  # a started sweep's estimate not seen yet
-        self.sweep_curve_points = sweep.SweepConfig.curve_points  # a loaded file's
-        self._sweep_path: Path | None = None
         return page
 
     def _fit_to_theme(self) -> None:

@@ -3,7 +3,7 @@ the weight matrices, the near-zero weights, the errors, and pruning what L1 cut 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from typing import Any
 
 import numpy as np
@@ -139,7 +139,7 @@ class View(LabView):
     preview_on_change = True  # step 0 is a forward pass of 20 small networks
 
     # -- building ------------------------------------------------------------------------
-    def build_views(self) -> QWidget:
+    def build_views(self) -> Generator[None, None, QWidget]:  # a plot per turn in the app
         self.shown: experiment.Snapshot | None = None  # the snapshot on screen
         # The fits are the lesson: the largest panel, with a key of the kinds, the data
         # and the outliers. The faint lines (the other runs) stay out of the key.
@@ -153,6 +153,7 @@ class View(LabView):
         self.fit_plot.plot_item.addItem(self.outlier_item)
         self.faint_fits: dict[str, pg.PlotDataItem] = {}  # "l2 run 3": the other runs' fits
         self.lesson = note_label()
+        yield
 
         # The title is a row of the grid of its own: a word-wrapped label in the same
         # widget as the heatmaps would make their height follow its height-for-width.
@@ -165,6 +166,7 @@ class View(LabView):
 
         self.zero_plot = CurvePlot("Near-zero weights", x_label="step", y_label="count")
         self.marked_count = -1  # the weight count the "all N" line marks (none yet)
+        yield
 
         # The value labels are this lab's own, over each kind's highest run dot (the
         # BarPlot's would sit at the mean, on the dots).
@@ -186,6 +188,7 @@ class View(LabView):
                                              pen=pg.mkPen("#555555", width=1))
         self.error_bars.plot_item.addItem(self.diverged_bars)
         self.diverged_labels: list[pg.TextItem] = []
+        yield
 
         self.prune_note = note_label()
         self.note = note_label()
@@ -228,8 +231,9 @@ class View(LabView):
         column.addWidget(self.prune_note)
         return page
 
-    def _ensure_heatmaps(self, count: int) -> None:
-        """One heatmap per layer, created again only when the number of layers changes."""
+    def _ensure_heatmaps(self, count: int) -> Iterator[None]:
+        """One heatmap per layer, created again only when the number of layers changes
+        (a heatmap per turn of the event loop in the app)."""
         if len(self.heatmaps) == count:
             return
         for h in self.heatmaps:
@@ -241,6 +245,7 @@ class View(LabView):
             h = Heatmap(f"layer {i + 1}", x_label="unit", y_label="input")
             self.weights_grid.addWidget(h, i // columns, i % columns)
             self.heatmaps.append(h)
+            yield
 
     def _on_setting_changed(self, name: str, value: Any) -> None:
         # Display choices only pick what to show of the snapshot on screen: redraw it,
@@ -265,6 +270,7 @@ class View(LabView):
         # A panel at a time: the first snapshot with new layers makes heatmaps and a line
         # per run, too much for one turn of the event loop.
         self.shown = snap
+        yield from self._ensure_heatmaps(len(snap.kernels))
         for draw_panel in (self._draw_fits, self._draw_lesson, self._draw_weights,
                            self._draw_zeros, self._draw_errors, self._draw_prune,
                            self._draw_note):
@@ -330,7 +336,6 @@ class View(LabView):
             f"large they are.")
 
     def _draw_weights(self, snap) -> None:
-        self._ensure_heatmaps(len(snap.kernels))
         method = self.config.weights_of
         k = self.shown_member(snap, method)
         threshold = snap.threshold

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import tempfile
 import threading
+from collections.abc import Generator
 from pathlib import Path
 
 import numpy as np
@@ -140,7 +141,12 @@ class View(LabView):
     help_html = HELP
     preview_on_change = True
 
-    def build_views(self) -> QWidget:
+    def build_views(self) -> Generator[None, None, QWidget]:  # a row per turn in the app
+        # What the slots and begin_shutdown() use exists before the first yield.
+        self.download = WeightsDownload(self)
+        self.shown_snapshot: experiment.Snapshot | None = None
+        self._targets_key: tuple | None = None
+        yield
         page = QWidget()
         grid = QGridLayout(page)
         grid.setContentsMargins(0, 0, 0, 0)
@@ -171,17 +177,16 @@ class View(LabView):
         self.download_bar.hide()
         self.cancel_button.hide()
         grid.addLayout(tools, 0, 0, 1, 3)
-        self.download = WeightsDownload(self)
         self.download.progress.connect(self._on_download_progress)
         self.download.finished.connect(self._on_download_finished)
         self.download.failed.connect(self._on_download_failed)
-        self.shown_snapshot: experiment.Snapshot | None = None
         self.content_view = ImageView("content")
         self.style_view = ImageView("style")
         self.image_view = ImageView("optimised image")
         grid.addWidget(self.content_view, 1, 0)
         grid.addWidget(self.style_view, 1, 1)
         grid.addWidget(self.image_view, 1, 2)
+        yield
         self.loss_plot = CurvePlot("Losses", x_label="step", y_label="loss (log scale)",
                                    log_y=True)
         self.layer_plot = CurvePlot("Style loss per layer", x_label="step",
@@ -213,7 +218,6 @@ class View(LabView):
         grid.setRowStretch(2, 4)
         for col in range(3):
             grid.setColumnStretch(col, 1)
-        self._targets_key: tuple | None = None
         return page
 
     def clear_views(self) -> None:
