@@ -21,16 +21,22 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 SECONDS = 6.0
 
 
+def steady_rate(marks: list[tuple[float, int]]) -> float:
+    """Steps per second from the first snapshot to the last: set-up (data, the network,
+    the child process starting) is left out on both sides, as it is not training."""
+    (t0, s0), (t1, s1) = marks[0], marks[-1]
+    return (s1 - s0) / (t1 - t0)
+
+
 def headless_steps_per_second(config) -> float:
     from engine.experiments import training
 
-    start = time.perf_counter()
-    steps = 0
+    marks: list[tuple[float, int]] = []
     for snapshot in training.run(config):
-        steps = snapshot.step
-        if time.perf_counter() - start > SECONDS:
+        marks.append((time.perf_counter(), snapshot.step))
+        if marks[-1][0] - marks[0][0] > SECONDS:
             break
-    return steps / (time.perf_counter() - start)
+    return steady_rate(marks)
 
 
 def gui_run(config_changes: dict) -> tuple[float, np.ndarray, int]:
@@ -46,24 +52,23 @@ def gui_run(config_changes: dict) -> tuple[float, np.ndarray, int]:
     window.show()
     lab = window.lab
     lab.apply_settings(config_changes)
-    draws: list[float] = []
+    marks: list[tuple[float, int]] = []  # (when drawn, step) of every frame
     drawn = lab._drawn  # called when a snapshot is drawn whole (it may take a few turns)
 
     def timed_drawn(snapshot):
         drawn(snapshot)
-        draws.append(time.perf_counter())
+        if lab.timeline.items:  # a run's snapshot, not the preview drawn before it
+            marks.append((time.perf_counter(), snapshot.step))
 
     lab._drawn = timed_drawn
-    start = time.perf_counter()
     lab.run()
-    while time.perf_counter() - start < SECONDS:
+    while not marks or time.perf_counter() - marks[0][0] < SECONDS:
         app.processEvents()
         time.sleep(0.001)
-    steps = lab.last_snapshot.step
-    elapsed = time.perf_counter() - start
     pace = lab.run_config.snapshot_every
     window.close()
-    return steps / elapsed, np.diff(np.array(draws)), pace
+    draws = np.array([when for when, _ in marks])
+    return steady_rate(marks), np.diff(draws), pace
 
 
 def launch_seconds() -> float:
