@@ -256,3 +256,25 @@ def test_loss_sweep_text_column_is_fitted_again_when_its_tab_comes_to_the_front(
     assert view.small_text.isVisible()
     assert "<table" in view.numbers_text.text()  # wide enough for the table
     view.shutdown()
+
+
+@pytest.mark.parametrize("size", [(1024, 640), (1280, 800)])
+def test_dying_relu_rate_axis_numbers_do_not_run_together(qtbot, size):
+    from PySide6.QtGui import QFontMetricsF
+
+    from vizlab.widgets.layout_check import drawn_tick_labels
+
+    view = _lab(qtbot, "activations", size, True, {"view": "dying relu"}, step=20)
+    axis = view.sweep_plot.plot_item.getAxis("bottom")
+    vb = view.sweep_plot.plot_item.vb
+    (x0, x1), _ = vb.viewRange()
+    per_unit = vb.width() / (x1 - x0)
+    metrics = QFontMetricsF(axis.style["tickFont"])
+    shown = [(v, t) for v, t in axis._tickLevels[0] if x0 <= v <= x1]
+    assert len(shown) >= 3
+    for (a, ta), (b, tb) in zip(shown, shown[1:]):
+        room = (b - a) * per_unit
+        assert room >= (metrics.horizontalAdvance(ta) + metrics.horizontalAdvance(tb)) / 2, \
+            (ta, tb)
+    assert set(drawn_tick_labels(axis)) <= {t for _, t in shown}
+    view.shutdown()

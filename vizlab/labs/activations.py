@@ -207,6 +207,9 @@ class View(LabView):
                                     x_label="learning rate (log scale)",
                                     y_label="share of units dead")
         self.sweep_plot.plot_item.setLogMode(x=True)
+        # Fixed ticks: 1, 2 and 5 times a power of ten written, the other digits marked
+        # only (in large type pyqtgraph wrote 0.02 … 0.09 all, run together).
+        self.sweep_plot.plot_item.getAxis("bottom").setTicks(_log_rate_ticks())
         # Short y labels in large type (these plots are about 200 pixels tall).
         self._axis_labels = AxisLabels(
             (self.dead_plot.plot_item, "share of the layer's units", "share dead"),
@@ -503,3 +506,18 @@ class View(LabView):
         # A new run starts from step 0: show its first snapshot (every static part) now.
         if not self.runner.is_active:
             self.preview()
+
+
+def _log_rate_ticks() -> list[list[tuple[float, str]]]:
+    """Ticks of a log10 learning-rate axis (1e-6 to 100): 1, 2 and 5 times each power of
+    ten with their numbers, the other digits as unlabelled minor ticks."""
+    major, minor = [], []
+    for exponent in range(-6, 3):
+        for digit in range(1, 10):
+            value = digit * 10.0 ** exponent
+            place = math.log10(value)
+            if digit in (1, 2, 5):
+                major.append((place, f"{value:g}"))
+            else:
+                minor.append((place, ""))
+    return [major, minor]
