@@ -144,6 +144,28 @@ def test_save_then_open_round_trips_settings_and_weights(qtbot, window, tmp_path
         np.testing.assert_array_equal(lab.last_snapshot.variables[name], value)
 
 
+def test_a_new_network_after_opening_a_file_starts_fresh_instead_of_failing(qtbot, window,
+                                                                            tmp_path):
+    lab = window.lab
+    lab.apply_settings({"dataset": "digits", "hidden": (16,), "steps": 5})
+    lab.run()
+    qtbot.waitUntil(lambda: lab.runner.state == "finished", timeout=10_000)
+    path = tmp_path / "digits.vizlab"
+    files.save_experiment(path, "training", lab.config, lab.last_snapshot)
+    lab.reset()
+    assert window.load_experiment_file(str(path))
+    assert lab.restore_state is not None
+    lab.apply_settings({"learning_rate": 0.05})  # live: the loaded weights still fit
+    assert lab.restore_state is not None
+    lab.apply_settings({"dataset": "spiral"})  # 2 inputs, not 64: they no longer do
+    assert lab.restore_state is None
+    assert "weights opened from the file" in lab.pending_label.text()
+    lab.step()
+    qtbot.waitUntil(lambda: lab.last_snapshot is not None and lab.last_snapshot.step == 0
+                    and lab.last_snapshot.weights[0].shape == (2, 16), timeout=10_000)
+    assert lab.runner.state != "error" and lab.error_banner.isHidden()
+
+
 def test_damaged_file_is_refused_with_a_message_and_changes_nothing(window, tmp_path,
                                                                     warnings_shown):
     lab = window.lab

@@ -41,14 +41,15 @@ KNOWN_MESSAGES: dict[str, str] = {}
 
 
 class Recorder(logging.Handler):
-    """Keeps every log record that carries a traceback."""
+    """Keeps every log record that carries a traceback, and every error (an experiment
+    that stopped with an error, for one)."""
 
     def __init__(self) -> None:
         super().__init__(logging.WARNING)
         self.tracebacks: list[str] = []
 
     def emit(self, record: logging.LogRecord) -> None:
-        if record.exc_info:
+        if record.exc_info or record.levelno >= logging.ERROR:
             self.tracebacks.append(self.format(record))
 
 

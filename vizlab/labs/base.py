@@ -483,6 +483,14 @@ class LabView(QWidget):
 
     def _on_setting_changed(self, name: str, value: Any) -> None:
         info = self.settings_panel.infos[name]
+        if not info.live and self.restore_state is not None and not self.runner.is_active:
+            # A setting that needs a new network: the weights opened from a file were
+            # for the old one (Run would refuse them), so Run starts a new one.
+            self.restore_state = None
+            self.pending_label.setText(
+                f"Changed {name.replace('_', ' ')}: the weights opened from the file were "
+                "for the old network, so Run starts a new one.")
+            self.pending_label.show()
         if self.preview_on_change and not self.runner.is_active:
             self.preview()
         if not self.runner.is_active or self.run_config is None:
