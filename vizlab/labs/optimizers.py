@@ -151,8 +151,11 @@ class View(LabView):
         self.acc_plot = CurvePlot("Accuracy vs learning rate", x_label="learning rate",
                                   y_label="accuracy", legend=False)
         yield
+        # A history growing to the right: round x ranges, from step 0 (not -0.4 to 0.4 on
+        # the first snapshot).
         self.steps_plot = CurvePlot("Training loss over steps, best rate of each optimizer",
-                                    x_label="step", y_label="training loss", legend=False)
+                                    x_label="step", y_label="training loss", legend=False,
+                                    grow_x=True)
         for plot in (self.loss_plot, self.acc_plot):
             plot.plot_item.setLogMode(x=True, y=False)
         self.loss_plot.add_marker(y=CHANCE_LOSS, label="chance")
