@@ -235,9 +235,14 @@ def test_reset_previews_again_but_loaded_weights_are_not_previewed_over(qtbot, s
     # weights loaded from a file: Run continues from them, so no untrained preview
     shown = view.last_snapshot
     view.restore_state = dict(shown.variables)
-    view.apply_settings({"hidden": (16, 16), "seed": 3})
+    view.apply_settings({"learning_rate": 0.05})  # a live setting: the weights still fit
     qtbot.waitUntil(lambda: not view.preview_pending)
     assert view.last_snapshot is shown and not view.previewer.busy
+    # a new network: the loaded weights no longer fit, so its preview is drawn
+    view.apply_settings({"hidden": (16, 16), "seed": 3})
+    assert view.restore_state is None
+    previewed(view)
+    assert view.last_snapshot is not shown and view.last_snapshot.weights[1].shape == (16, 16)
 
 
 def test_no_misclassified_images_says_so(drawn):
