@@ -72,7 +72,8 @@ def test_a_snapshot_that_comes_while_building_is_drawn_once_built(qtbot):
     view.show_snapshot(snapshot)
     assert view.frames_drawn == 0 and view.draw_error is None
     qtbot.waitUntil(lambda: view.is_built, timeout=5000)
-    assert view.frames_drawn == 1 and view.draw_error is None
+    qtbot.waitUntil(lambda: view.frames_drawn == 1, timeout=5000)  # drawn a panel at a time
+    assert view.draw_error is None
     view.runner.stop()
 
 
@@ -133,12 +134,11 @@ def regularization_snapshots(view, seeds):
 @pytest.fixture
 def paced_view(qtbot):
     """The Regularization lab as the app makes it (built, drawn and repainted in steps),
-    with no previews of its own and a zero budget: one panel per turn."""
+    with no previews of its own."""
     view = view_class("regularization")(build_in_steps=True)
     qtbot.addWidget(view)
     view.disable_previews()
     view.ensure_built()
-    view.DRAW_BUDGET_S = 0.0
     view.resize(1280, 800)
     view.show()
     yield view
@@ -151,17 +151,23 @@ def test_a_snapshot_is_drawn_a_panel_per_turn_and_the_newest_waiting_after_it(qt
     first, middle, newest = regularization_snapshots(view, [1, 2, 3])
     view.draw_now(first)  # its heatmaps made: a draw of the same layers is as long
     panels = len(list(view.draw(first))) + 1  # pieces: the yields and the end
-    turns = []
-    original = view._draw_a_piece
-    view._draw_a_piece = lambda: (turns.append(id(view._drawing[1]) if view._drawing
-                                               else None), original())
+    pieces = []  # the snapshot each piece drawn belonged to
+    draw = view.draw
+
+    def recording(snapshot):
+        for _ in draw(snapshot):
+            pieces.append(id(snapshot))
+            yield
+        pieces.append(id(snapshot))
+
+    view.draw = recording
     view._draw(first)
     assert view.frames_drawn == 0  # nothing drawn in the turn that asked
     view._draw(middle)  # both wait for the one being drawn; only the newest is drawn
     view._draw(newest)
     qtbot.waitUntil(lambda: view.frames_drawn == 2, timeout=5000)
-    assert turns[:panels] == [id(first)] * panels
-    assert id(middle) not in turns and turns[panels:] == [id(newest)] * panels
+    assert pieces[:panels] == [id(first)] * panels
+    assert id(middle) not in pieces and pieces[panels:] == [id(newest)] * panels
     assert view.shown is newest and view.draw_error is None
 
 
@@ -183,13 +189,13 @@ def test_finish_drawing_draws_the_rest_now_and_reset_forgets_a_half_drawn_snapsh
 
 def test_shown_or_resized_the_plots_repaint_a_few_per_turn(qtbot, paced_view):
     view = paced_view
-    view.PLOTS_PAINTED_PER_TURN = 1
+    view.PLOTS_PAINTED_AT_ONCE = 1
     qtbot.waitUntil(lambda: not view._unpainted, timeout=5000)
     plots = view.plots()
-    assert len(plots) > view.PLOTS_PAINTED_PER_TURN
+    assert len(plots) > view.PLOTS_PAINTED_AT_ONCE
     view.resize(1024, 640)
     held = [plot for plot in plots if not plot.updatesEnabled()]
-    assert len(held) == len(plots) - view.PLOTS_PAINTED_PER_TURN
+    assert len(held) == len(plots) - view.PLOTS_PAINTED_AT_ONCE
     qtbot.waitUntil(lambda: all(plot.updatesEnabled() for plot in plots), timeout=5000)
     view.resize(1280, 800)
     view.finish_repaints()  # before a picture is taken

@@ -40,6 +40,7 @@ from vizlab.app_files import ExperimentFiles
 from vizlab.collector import GuiThreadCollector
 from vizlab.labs import LAB_NAMES, view_class
 from vizlab.labs.base import LabView
+from vizlab.pacer import pacer
 
 log = logging.getLogger(__name__)
 
@@ -337,7 +338,7 @@ class MainWindow(QMainWindow):
             # Made in this turn of the event loop, laid out in the next: both at once
             # held the GUI thread for 100-250 ms.
             self._compare_pending = True
-            QTimer.singleShot(0, lambda: self._finish_compare_on(lab))
+            pacer().once(lambda: self._finish_compare_on(lab), owner=self)
             return
         self._arrange_compare_runs(lab, twin, on)
 

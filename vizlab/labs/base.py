@@ -46,6 +46,7 @@ from engine.experiments.settings import apply_settings, settings_of
 from vizlab.child import ChildSession, child_first_snapshot
 from vizlab.labs.settings_panel import SettingsPanel, as_text
 from vizlab.labs.timeline import Timeline
+from vizlab.pacer import pacer
 from vizlab.runner import Previewer, Runner
 from vizlab.widgets.text import WrappedLabel
 
@@ -70,12 +71,9 @@ class LabView(QWidget):
     # long: the app turns it on; tests and the CLI build at once. A lab whose draw() is
     # a generator (it yields between panels) is then drawn a panel per turn too.
     build_in_steps = False
-    # Drawn a panel at a time, a turn of the event loop draws panels for about this long
-    # (a snapshot that draws quickly is drawn in one turn, and painted once).
-    DRAW_BUDGET_S = 0.025
-    # Shown or resized, a lab built in steps repaints this many plots per turn of the
-    # event loop: all of a big lab at once took 75-95 ms of CPU on a quiet machine.
-    PLOTS_PAINTED_PER_TURN = 3
+    # Shown or resized, a lab built in steps repaints this many plots at once and the
+    # rest one per piece: all of a big lab at once took 75-95 ms on a quiet machine.
+    PLOTS_PAINTED_AT_ONCE = 3
 
     state_changed = Signal(str)
     # Emitted when the views built a piece at a time are in place.
@@ -162,23 +160,19 @@ class LabView(QWidget):
         timeline_row.addWidget(self.timeline_label)
         timeline_row.addWidget(self.live_button)
 
-        self._build_timer = QTimer(self)
-        self._build_timer.setInterval(0)
-        self._build_timer.timeout.connect(self._build_a_piece)
+        # Building, drawing and repainting a piece at a time share the GUI thread's
+        # budget per turn with every other view's (see vizlab/pacer.py).
+        self._build_timer = pacer().task(self._build_a_piece, owner=self)
         # The settings the last preview drawn was computed for (its weights fit them).
         self.preview_config: Any = None
         # A snapshot being drawn a panel per event-loop turn, and the newest one to draw
         # after it (see _draw).
         self._drawing: tuple[Any, Any] | None = None
         self._draw_next: Any = None
-        self._draw_timer = QTimer(self)
-        self._draw_timer.setInterval(0)
-        self._draw_timer.timeout.connect(self._draw_a_piece)
+        self._draw_timer = pacer().task(self._draw_a_piece, owner=self)
         # Plots whose repaint waits for a later turn (see _stagger_repaints).
         self._unpainted: list[QWidget] = []
-        self._paint_timer = QTimer(self)
-        self._paint_timer.setInterval(0)
-        self._paint_timer.timeout.connect(self._repaint_some)
+        self._paint_timer = pacer().task(self._repaint_some, owner=self)
         built = self.build_views()
         self._building = built if inspect.isgenerator(built) else None
         if self._building is None:
@@ -398,6 +392,7 @@ class LabView(QWidget):
         """Ask the run and any preview to end, without waiting (see ``shutdown``)."""
         self._stop_building()
         self._stop_drawing()
+        self._paint_timer.stop()
         self._draw_next = None
         self._cancel_preview()
         self.runner.begin_shutdown()
@@ -572,18 +567,13 @@ class LabView(QWidget):
         self._drawn(snapshot)
 
     def _draw_a_piece(self) -> None:
-        """The panels of the snapshot being drawn that fit in DRAW_BUDGET_S (at least
-        one), the rest on the next turns; then the newest snapshot waiting."""
+        """One panel of the snapshot being drawn; at its end, the newest one waiting."""
         if self._drawing is None:
             self._draw_timer.stop()
             return
         drawn, snapshot = self._drawing
-        start = time.perf_counter()
         try:
             next(drawn)
-            while time.perf_counter() - start < self.DRAW_BUDGET_S:
-                next(drawn)
-            self._draw_timer.start()
             return
         except StopIteration:
             self._stop_drawing()
@@ -617,7 +607,7 @@ class LabView(QWidget):
         Held plots keep their old pixels for the few milliseconds they wait."""
         if not self.build_in_steps or self._building is not None:
             return
-        held = self.plots()[self.PLOTS_PAINTED_PER_TURN:]
+        held = self.plots()[self.PLOTS_PAINTED_AT_ONCE:]
         for plot in held:
             plot.setUpdatesEnabled(False)
         self._unpainted = held + [p for p in self._unpainted if p not in held]
@@ -625,11 +615,13 @@ class LabView(QWidget):
             self._paint_timer.start()
 
     def _repaint_some(self) -> None:
-        batch = self._unpainted[:self.PLOTS_PAINTED_PER_TURN]
-        del self._unpainted[:self.PLOTS_PAINTED_PER_TURN]
-        for plot in batch:
+        """One held plot repainted, now: its paint counts in the turn's budget."""
+        if self._unpainted:
+            plot = self._unpainted.pop(0)
             if isValid(plot):  # a plot may have been deleted meanwhile
-                plot.setUpdatesEnabled(True)  # and Qt repaints it
+                plot.setUpdatesEnabled(True)
+                if plot.isVisible():
+                    plot.repaint()
         if not self._unpainted:
             self._paint_timer.stop()
 
