@@ -254,6 +254,15 @@ class Axis(pg.AxisItem):
             major = previous
         return [(major, 0), (major / 2, 0)]
 
+    def _updateMaxTextSize(self, x: int) -> None:  # noqa: N802 (pyqtgraph override)
+        # pyqtgraph measures tick text at 0.8 of its line height but draws it at full
+        # height from the top of that box: the descenders of "g", "p" and "y" hang below a
+        # bottom axis and, in large type, are cut at the plot's edge ("siqmoid"). The
+        # axis is made as tall as the whole line.
+        if self.orientation in ("bottom", "top") and x > 0:
+            x = math.ceil(QFontMetricsF(self.style["tickFont"] or QFont()).height())
+        super()._updateMaxTextSize(x)
+
     def _updateLabel(self) -> None:  # noqa: N802 (pyqtgraph override)
         html = self.labelString()
         if html != self._label_html:
