@@ -14,10 +14,15 @@ import weakref
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QSize, Qt
-from PySide6.QtGui import QPen
+from PySide6.QtGui import QFont, QFontMetricsF, QPen, QTextDocument
 from PySide6.QtWidgets import QGraphicsItem, QVBoxLayout, QWidget
 
 from vizlab.widgets import theme
+
+#: The smallest size a title is shrunk to before it is shortened instead.
+MIN_TITLE_PT = 7.0
+#: Pixels a title keeps from the widget's left and right edges.
+TITLE_MARGIN_PX = 4
 
 #: Every lab widget alive, for tests and tools that look at all of them.
 WIDGETS: weakref.WeakSet[PlotWidgetBase] = weakref.WeakSet()
@@ -67,6 +72,21 @@ def restyle_item(item: QGraphicsItem) -> None:
             item.setFont(font)
 
 
+def _font(point_size: float) -> QFont:
+    font = QFont()
+    font.setPointSizeF(point_size)
+    return font
+
+
+def _plain(html: str) -> str:
+    """The text of a title that may hold HTML (entities, <b>...)."""
+    if "<" not in html and "&" not in html:
+        return html
+    doc = QTextDocument()
+    doc.setHtml(html)
+    return doc.toPlainText()
+
+
 class PlotWidgetBase(QWidget):
     """A QWidget holding one ``pg.PlotWidget``.
 
@@ -98,6 +118,8 @@ class PlotWidgetBase(QWidget):
         self._restyled_shown = False
         self._fitting_title = False
         self._title_pt: float | None = None  # the size the title was asked for
+        self._title_text = ""  # the title as asked for
+        self._title_shown: str | None = None  # its shortened form drawn, if any
         self._let_title_shrink()
         WIDGETS.add(self)
         theme.on_theme_changed(self.restyle)
@@ -107,8 +129,11 @@ class PlotWidgetBase(QWidget):
     def _let_title_shrink(self) -> None:
         """pyqtgraph makes a title's text width the plot's minimum width, so a long title
         (or a big one, in presentation mode) pushes the plot past the widget's right edge,
-        where its axis and data are cut off. Here the title asks for no width; it is set
-        in a smaller size when it does not fit (``_fit_title``)."""
+        where its axis and data are cut off. Here the title asks for no width. It stays
+        centred over the data when it fits there, else it moves left over the y axis (the
+        row beside it is empty); when it does not fit the widget's width either, it is set
+        in a smaller size, and below ``MIN_TITLE_PT`` it is shortened with an ellipsis
+        (``_fit_title``): a title is never cut at the widget's edge."""
         label = self._plot.titleLabel
         owner = weakref.ref(self)
 
@@ -125,34 +150,87 @@ class PlotWidgetBase(QWidget):
             label.updateGeometry()
 
         set_text = label.setText
+        place = label.resizeEvent
 
         def set_text_and_fit(text: str, **style) -> None:  # replaces LabelItem.setText
-            set_text(text, **style)
             widget = owner()
             if widget is not None and not widget._fitting_title:
+                if text != widget._title_shown:  # not the shortened form given back
+                    widget._title_text = text
+            set_text(text, **style)
+            if widget is not None and not widget._fitting_title:
+                label.text = widget._title_text
                 size = str(label.opts.get("size", ""))
                 widget._title_pt = float(size[:-2]) if size.endswith("pt") else None
                 widget._fit_title()
 
+        def place_inside(event) -> None:  # replaces LabelItem.resizeEvent
+            place(event)
+            widget = owner()
+            if widget is not None:
+                widget._keep_title_inside()
+
         label.updateMin = update_min
         label.setText = set_text_and_fit
+        label.resizeEvent = place_inside
+
+    def _keep_title_inside(self) -> None:
+        """Move the title's text left (or right) until it is inside the plot item."""
+        label = self._plot.titleLabel
+        bounds = self._plot.rect()
+        if bounds.width() <= 2 * TITLE_MARGIN_PX:
+            return
+        box = label.mapRectToItem(self._plot, label.itemRect())
+        shift = 0.0
+        if box.right() > bounds.right() - TITLE_MARGIN_PX:
+            shift = bounds.right() - TITLE_MARGIN_PX - box.right()
+        if box.left() + shift < bounds.left() + TITLE_MARGIN_PX:
+            shift = bounds.left() + TITLE_MARGIN_PX - box.left()
+        if shift:
+            label.item.moveBy(shift, 0.0)
 
     def _fit_title(self) -> None:
         label = self._plot.titleLabel
         wanted = self._title_pt
-        if self._fitting_title or wanted is None or not label.text:
+        text = self._title_text
+        if self._fitting_title or wanted is None or not text:
             return
         self._fitting_title = True
         try:
-            available = max(self.width() - 8, 40)
-            if label.opts.get("size") != f"{wanted:g}pt":
-                label.setText(label.text, size=f"{wanted:g}pt")
-            width = label.itemRect().width()
+            available = max(self.width() - 2 * TITLE_MARGIN_PX, 40)
+
+            def draw(shown: str, size: float) -> float:
+                if label.opts.get("size") != f"{size:g}pt" or label.item.toPlainText() != \
+                        _plain(shown):
+                    label.setText(shown, size=f"{size:g}pt")
+                label.text = text
+                return label.itemRect().width()
+
+            size = wanted
+            width = draw(text, size)
             if width > available:
-                smaller = max(7.0, math.floor(10 * wanted * available / width) / 10)
-                label.setText(label.text, size=f"{smaller:g}pt")
+                size = max(MIN_TITLE_PT, math.floor(10 * wanted * available / width) / 10)
+                width = draw(text, size)
+                while width > available and size > MIN_TITLE_PT:  # HTML runs a bit wider
+                    size = max(MIN_TITLE_PT, round(size - 0.5, 1))
+                    width = draw(text, size)
+            shown = text
+            if width > available and "<" not in text:
+                # Not even the smallest size fits: the title's start and an ellipsis.
+                metrics = QFontMetricsF(_font(size))
+                margin = label.itemRect().width() - metrics.horizontalAdvance(text)
+                shown = metrics.elidedText(text, Qt.TextElideMode.ElideRight,
+                                           available - max(margin, 0.0))
+                draw(shown, size)
+            self._title_shown = shown if shown != text else None
+            self._keep_title_inside()
         finally:
             self._fitting_title = False
+
+    def title_text_shown(self) -> str:
+        """The title as drawn: the whole title, or its shortened form when even the
+        smallest size would not fit."""
+        return self._plot.titleLabel.item.toPlainText()
 
     def title_point_size(self) -> float | None:
         """The point size the title is drawn at now (smaller than asked when it would
