@@ -388,7 +388,7 @@ class View(LabView):
         self._separate_timer.setInterval(0)
         self._separate_timer.timeout.connect(self._separate_marker_labels)
         # Straight after the plot's placing (in the same turn: a picture may be next).
-        self.sweep_plot._place_timer.timeout.connect(self._separate_marker_labels)
+        self.sweep_plot.labels_placed.connect(self._separate_marker_labels)
         vb = self.sweep_plot.plot_item.vb
         vb.sigTransformChanged.connect(self._separate_timer.start)
         vb.sigResized.connect(self._separate_timer.start)

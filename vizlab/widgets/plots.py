@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QFontMetricsF
 from PySide6.QtWidgets import QWidget
 
@@ -180,7 +180,13 @@ class CurvePlot(PlotWidgetBase):
     moves only when the data passes it, so the axes are not redrawn with every new point
     (a third of a Training-lab frame). Zooming or panning stops the following; the
     auto-range button ("A") resumes it.
+
+    ``labels_placed`` is emitted each time the reference lines' labels have been placed
+    (once per turn of the event loop after the data or the view changed), for a lab that
+    arranges its own texts around them.
     """
+
+    labels_placed = Signal()
 
     def __init__(
         self,
@@ -454,6 +460,7 @@ class CurvePlot(PlotWidgetBase):
                     self._update_outside_labels()
         finally:
             self._placing = False
+        self.labels_placed.emit()
 
     def _find_free_place(self, line: pg.InfiniteLine, area) -> bool:
         label = line.label
@@ -584,6 +591,12 @@ class HistogramPlot(PlotWidgetBase):
         return out
 
 
+#: Value labels over narrow bars may be set down to this share of the tick size, and
+#: never below MIN_VALUE_PT points, before they are left out.
+MIN_VALUE_SCALE = 0.7
+MIN_VALUE_PT = 7
+
+
 class BarPlot(PlotWidgetBase):
     """Labelled bars, e.g. the fraction of dead ReLUs per layer."""
 
@@ -613,6 +626,7 @@ class BarPlot(PlotWidgetBase):
         self._plot.addItem(self._bars)
         self._texts: list[pg.TextItem] = []
         self._name_step = 0  # every how many bars a name is written under them
+        self._value_pt = theme.tick_pt()  # the value labels' size (see _fit_texts)
         self._plot.vb.sigResized.connect(self._fit_texts)
 
     def set_bars(
@@ -661,20 +675,34 @@ class BarPlot(PlotWidgetBase):
             t.setPos(xi, vi if np.isfinite(vi) else 0.0)
 
     def _fit_texts(self, *_args) -> None:
-        """Value labels only when each fits over its bar (else none, rather than a run of
-        digits); names under every bar, or every 2nd, 5th, ... when they would collide."""
+        """Value labels at the tick size when each fits over its bar, else a smaller size
+        (down to ``MIN_VALUE_SCALE`` of it), else none rather than a run of digits; names
+        under every bar, or every 2nd, 5th, ... when they would collide."""
         if not self._labels:
             return
-        metrics = QFontMetricsF(theme.font(theme.tick_pt()))
         vb = self._plot.vb
         slot = vb.width() / (len(self._labels) + 0.2)  # pixels per bar (see set_bars)
         if slot <= 0:
             return
-        widest = max(metrics.horizontalAdvance(t.toPlainText()) for t in self._texts) \
-            if self._texts else 0.0
-        show = widest + 4 <= slot
-        for t in self._texts:
-            t.setVisible(show and bool(t.toPlainText()))
+        full = theme.tick_pt()
+        point_size, show = full, False
+        values = [t.toPlainText() for t in self._texts]
+        if values:
+            smallest = max(MIN_VALUE_PT, math.floor(full * MIN_VALUE_SCALE))
+            for point_size in range(full, smallest - 1, -1):
+                metrics = QFontMetricsF(theme.font(point_size))
+                if max(metrics.horizontalAdvance(v) for v in values) + 4 <= slot:
+                    show = True
+                    break
+            if not show:
+                point_size = full
+        self._value_pt = point_size
+        font = theme.font(point_size)
+        for t, value in zip(self._texts, values, strict=True):
+            if t.textItem.font().pointSize() != point_size:
+                t.setFont(font)
+            t.setVisible(show and bool(value))
+        metrics = QFontMetricsF(theme.font(full))
         name = max(metrics.horizontalAdvance(n) for n in self._labels) + 8
         step = next(k for k in (1, 2, 5, 10, 20, 50, 100, 10**9) if k * slot >= name)
         if step != self._name_step:
@@ -685,6 +713,15 @@ class BarPlot(PlotWidgetBase):
     def values_shown(self) -> bool:
         """Whether the value labels are drawn (they fit over their bars)."""
         return bool(self._texts) and any(t.isVisible() for t in self._texts)
+
+    def value_point_size(self) -> int:
+        """The point size the value labels are drawn at (below the tick size on narrow
+        bars)."""
+        return self._value_pt
+
+    def showEvent(self, event) -> None:  # noqa: N802 (Qt override)
+        super().showEvent(event)  # may set every text item to the theme's size
+        self._fit_texts()
 
     def restyle(self) -> None:
         super().restyle()
