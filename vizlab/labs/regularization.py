@@ -10,7 +10,15 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QBrush, QColor, QFontMetricsF
-from PySide6.QtWidgets import QGridLayout, QSizePolicy, QTabWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QApplication,
+    QGridLayout,
+    QLabel,
+    QSizePolicy,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
 from engine.experiments import regularization as experiment
 from vizlab.labs.base import LabView
@@ -229,7 +237,20 @@ class View(LabView):
         column.addWidget(self.tabs, 1)
         column.addWidget(self.note)
         column.addWidget(self.prune_note)
+        theme.on_theme_changed(self._restyle_notes)
+        self._restyle_notes()
         return page
+
+    def _notes(self) -> list[QLabel]:
+        return [self.lesson, self.weights_title, self.note, self.prune_note]
+
+    def _restyle_notes(self) -> None:
+        """The notes in the theme's type: large in presentation mode like the plots'
+        text (the application's font else)."""
+        font = (theme.font(theme.tick_pt() - 2) if theme.presentation()
+                else QApplication.font())
+        for label in self._notes():
+            label.setFont(font)
 
     def _ensure_heatmaps(self, count: int) -> Iterator[None]:
         """One heatmap per layer, created again only when the number of layers changes

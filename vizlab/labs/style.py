@@ -13,6 +13,7 @@ import numpy as np
 from PIL import Image
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import (
+    QApplication,
     QFileDialog,
     QGridLayout,
     QHBoxLayout,
@@ -218,7 +219,16 @@ class View(LabView):
         grid.setRowStretch(2, 4)
         for col in range(3):
             grid.setColumnStretch(col, 1)
+        theme.on_theme_changed(self._restyle_notes)
+        self._restyle_notes()
         return page
+
+    def _restyle_notes(self) -> None:
+        """The note under the plots in the theme's type: large in presentation mode like
+        everything else (the application's font else). The line over the images stays
+        small: in large type its four lines would take the loss plots' height."""
+        self.note.setFont(theme.font(theme.tick_pt() - 2) if theme.presentation()
+                          else QApplication.font())
 
     def clear_views(self) -> None:
         for plot in (self.loss_plot, self.layer_plot):
