@@ -278,3 +278,47 @@ def test_dying_relu_rate_axis_numbers_do_not_run_together(qtbot, size):
             (ta, tb)
     assert set(drawn_tick_labels(axis)) <= {t for _, t in shown}
     view.shutdown()
+
+
+def _titles_cut(view) -> list[str]:
+    """Titles of ``view``'s shown plots whose text crosses their plot's left or right
+    edge (a pixel of tolerance)."""
+    from vizlab.widgets._base import PlotWidgetBase
+
+    cut = []
+    for widget in view.findChildren(PlotWidgetBase):
+        label = widget.plot_item.titleLabel
+        if not (widget.isVisible() and label.isVisible() and label.text):
+            continue
+        box = label.mapRectToScene(label.itemRect())
+        edges = widget.plot_item.sceneBoundingRect()
+        if box.left() < edges.left() - 1 or box.right() > edges.right() + 1:
+            cut.append(label.text)
+    return cut
+
+
+@pytest.mark.parametrize(("lab", "tab"), [("loss", "cross-entropy"),
+                                          ("loss", "naive vs stable"), ("style", None)])
+def test_titles_are_whole_in_presentation_mode_at_1024x640(qtbot, lab, tab):
+    view = _lab(qtbot, lab, (1024, 640), True, {"view": tab} if tab else None)
+    assert _titles_cut(view) == []
+    if lab == "loss" and tab == "cross-entropy":
+        # Room for the whole title at the full size once it may use the y axis's width.
+        assert view.softmax_plot.title_point_size() == theme.title_pt()
+        assert view.softmax_plot.title_text_shown() == "Softmax cross-entropy vs one-hot"
+    view.shutdown()
+
+
+@pytest.mark.parametrize("presentation", [False, True])
+def test_regularization_and_style_notes_follow_the_theme(qtbot, presentation):
+    regularization = _lab(qtbot, "regularization", (1024, 640), presentation)
+    style = _lab(qtbot, "style", (1024, 640), presentation)
+    notes = [*regularization._notes(), style.note]
+    wanted = theme.tick_pt() - 2 if presentation else QApplication.font().pointSize()
+    assert [note.font().pointSize() for note in notes] == [wanted] * len(notes)
+    # Mode changed while shown: they follow.
+    theme.set_presentation(not presentation)
+    wanted = theme.tick_pt() - 2 if not presentation else QApplication.font().pointSize()
+    assert [note.font().pointSize() for note in notes] == [wanted] * len(notes)
+    regularization.shutdown()
+    style.shutdown()
