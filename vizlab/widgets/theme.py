@@ -260,8 +260,20 @@ class Axis(pg.AxisItem):
         # bottom axis and, in large type, are cut at the plot's edge ("siqmoid"). The
         # axis is made as tall as the whole line.
         if self.orientation in ("bottom", "top") and x > 0:
-            x = math.ceil(QFontMetricsF(self.style["tickFont"] or QFont()).height())
+            x = self._line_height()
         super()._updateMaxTextSize(x)
+
+    def setTickFont(self, font) -> None:  # noqa: N802 (pyqtgraph API)
+        super().setTickFont(font)
+        # The height for the new font now, not after the first paint: a change of the
+        # axis's height after painting resizes the plot area once more, a turn of the
+        # event loop after the lines' labels were placed for the old one.
+        if self.orientation in ("bottom", "top") and self.style["showValues"]:
+            self.textHeight = self._line_height()
+            self._updateHeight()
+
+    def _line_height(self) -> int:
+        return math.ceil(QFontMetricsF(self.style["tickFont"] or QFont()).height())
 
     def _updateLabel(self) -> None:  # noqa: N802 (pyqtgraph override)
         html = self.labelString()
