@@ -338,7 +338,7 @@ class MainWindow(QMainWindow):
             # Made in this turn of the event loop, laid out in the next: both at once
             # held the GUI thread for 100-250 ms.
             self._compare_pending = True
-            pacer().once(lambda: self._finish_compare_on(lab), owner=self)
+            pacer().once(lambda: self._finish_compare_on(lab))
             return
         self._arrange_compare_runs(lab, twin, on)
 

@@ -8,15 +8,17 @@ a lab drawing its first snapshot while run B was being built held the GUI thread
 spent (at least one piece a turn, so everything moves on), and leaves the rest to the
 next turn; painting, input and the heartbeat of the window come in between.
 
-`pacer().task(callback, owner)` gives a PacedTask, started and stopped like a repeating
-QTimer: while started, its callback runs once per slot it gets. `pacer().once(callback,
-owner)` runs a callback once, in a later turn.
+`pacer().task(callback)` gives a PacedTask, started and stopped like a repeating QTimer:
+while started, its callback runs once per slot it gets. `pacer().once(callback)` runs a
+callback once, in a later turn.
 """
 
 from __future__ import annotations
 
+import inspect
 import logging
 import time
+import weakref
 from collections import deque
 from collections.abc import Callable
 
@@ -30,11 +32,25 @@ TURN_BUDGET_S = 0.025
 
 
 class PacedTask:
-    """A callback the pacer runs a slot at a time while the task is started."""
+    """A callback the pacer runs a slot at a time while the task is started.
+
+    A bound method is held weakly: a task must not keep its view alive (a view kept
+    alive by a connection to its own `destroyed` outlived its tests and crashed a later
+    paint); once the view is gone, the task ends.
+    """
 
     def __init__(self, pacer: Pacer, callback: Callable[[], object], once: bool) -> None:
-        self._pacer, self.callback, self.once = pacer, callback, once
+        self._pacer, self.once = pacer, once
+        self._method = weakref.WeakMethod(callback) if inspect.ismethod(callback) else None
+        self._function = None if self._method is not None else callback
         self.active = False
+
+    def callback(self) -> None:
+        function = self._function if self._method is None else self._method()
+        if function is None:  # its object is gone
+            self.active = False
+            return
+        function()
 
     def start(self) -> None:
         if not self.active:
@@ -58,18 +74,14 @@ class Pacer(QObject):
         self._timer.setInterval(0)
         self._timer.timeout.connect(self._run_a_turn)
 
-    def task(self, callback: Callable[[], object], owner: QObject | None = None) -> PacedTask:
-        """A task that runs `callback` while started; stopped when `owner` is destroyed."""
-        task = PacedTask(self, callback, once=False)
-        if owner is not None:
-            owner.destroyed.connect(task.stop)
-        return task
+    def task(self, callback: Callable[[], object]) -> PacedTask:
+        """A task that runs `callback` while started (a bound method: while its object
+        lives)."""
+        return PacedTask(self, callback, once=False)
 
-    def once(self, callback: Callable[[], object], owner: QObject | None = None) -> PacedTask:
-        """Run `callback` once, in a later turn (unless stopped or `owner` is gone)."""
+    def once(self, callback: Callable[[], object]) -> PacedTask:
+        """Run `callback` once, in a later turn (unless stopped first)."""
         task = PacedTask(self, callback, once=True)
-        if owner is not None:
-            owner.destroyed.connect(task.stop)
         task.start()
         return task
 

@@ -162,17 +162,17 @@ class LabView(QWidget):
 
         # Building, drawing and repainting a piece at a time share the GUI thread's
         # budget per turn with every other view's (see vizlab/pacer.py).
-        self._build_timer = pacer().task(self._build_a_piece, owner=self)
+        self._build_timer = pacer().task(self._build_a_piece)
         # The settings the last preview drawn was computed for (its weights fit them).
         self.preview_config: Any = None
         # A snapshot being drawn a panel per event-loop turn, and the newest one to draw
         # after it (see _draw).
         self._drawing: tuple[Any, Any] | None = None
         self._draw_next: Any = None
-        self._draw_timer = pacer().task(self._draw_a_piece, owner=self)
+        self._draw_timer = pacer().task(self._draw_a_piece)
         # Plots whose repaint waits for a later turn (see _stagger_repaints).
         self._unpainted: list[QWidget] = []
-        self._paint_timer = pacer().task(self._repaint_some, owner=self)
+        self._paint_timer = pacer().task(self._repaint_some)
         built = self.build_views()
         self._building = built if inspect.isgenerator(built) else None
         if self._building is None:

@@ -376,11 +376,13 @@ class View(LabView):
         yield  # the attributes above exist once the view does
         self.loss_plot = CurvePlot("Loss", x_label="step", y_label="cross-entropy", log_y=True,
                                    grow_x=True)
+        yield  # a plot or two per piece: a plot takes 10-15 ms to make
         self.acc_plot = CurvePlot("Accuracy", x_label="step", y_label="share correct",
                                   grow_x=True)
         # Shares live in 0..1: fixed ranges read better and spare a re-layout per frame.
         self.acc_plot.plot_item.setYRange(0, 1.02, padding=0)
         self.acc_plot.plot_item.enableAutoRange(y=False)
+        yield
         self.dead_plot = CurvePlot("Dead ReLUs", x_label="step", y_label="share of units",
                                    grow_x=True)
         # a little below 0, so a flat line of no dead units shows above the axis
@@ -392,6 +394,7 @@ class View(LabView):
         self.dead_note.setParentItem(dead_box)
         self.dead_note_html = ""
         dead_box.sigResized.connect(self._place_dead_note)
+        yield
         self.hist_plot = HistogramPlot("Activations", x_label="output")
         self.hist_count = 0
         # Short plots in large type: at least two numbers on each y axis (a log loss
@@ -408,10 +411,12 @@ class View(LabView):
         self.test_scatter = pg.ScatterPlotItem(size=7)
         self.boundary_plot.plot_item.addItem(self.test_scatter)
         self.boundary_plot.plot_item.getViewBox().sigResized.connect(self._fit_boundary)
+        yield
         self.confusion = ConfusionMap()
         self.misclassified = TileGrid()
         self.samples = TileGrid()
         self.samples.set_titles("Sample inputs", "Samples")
+        yield
         self.first_tiles = TileGrid()
 
         self.weights_row = QHBoxLayout()
