@@ -105,8 +105,8 @@ def test_compare_on_runs_no_experiment_on_the_gui_thread(qtbot, window, gui_thre
     # heartbeat: they cost a redraw at most.
     window.compare_action.trigger()
     with Heartbeat() as heartbeat:
-        window.compare_action.trigger()
-        assert window.twin is twin and twin.isVisible()
+        window.compare_action.trigger()  # laid out a turn later
+        qtbot.waitUntil(lambda: window.twin is twin and twin.isVisible(), timeout=2000)
         twin.settings_panel.controls["seed"].setValue(7)  # as a user does
         qtbot.waitUntil(lambda: drawn(twin), timeout=20_000)
         beats_for(qtbot, heartbeat, 0.3)

@@ -335,15 +335,18 @@ class MainWindow(QMainWindow):
             twin.settings_panel.changed.connect(lambda *_: self._show_differences(lab, twin))
             lab.settings_panel.changed.connect(lambda *_: self._show_differences(lab, twin))
             lab.slider.valueChanged.connect(lambda _: self._sync_timeline(lab, twin))
-            # Made in this turn of the event loop, laid out in the next: both at once
-            # held the GUI thread for 100-250 ms.
+        if on:
+            # Run B is laid out in a later turn of the event loop than the one that made
+            # or asked for it: the layout, then its paint, each in a turn of its own
+            # (together with the click's turn they held the GUI thread for 270-340 ms).
             self._compare_pending = True
             pacer().once(lambda: self._finish_compare_on(lab))
             return
+        self._compare_pending = False
         self._arrange_compare_runs(lab, twin, on)
 
     def _finish_compare_on(self, lab: LabView) -> None:
-        """The second half of turning Compare on for a new run B (see set_compare)."""
+        """The second half of turning Compare on (see set_compare)."""
         if not self._compare_pending:  # done already, by finish_compare
             return
         self._compare_pending = False
@@ -351,7 +354,7 @@ class MainWindow(QMainWindow):
             self._arrange_compare_runs(lab, self.twins[lab.lab_name], True)
 
     def finish_compare(self) -> None:
-        """Lay out a run B just made now (for code that needs it on screen at once)."""
+        """Lay out run B now (for code that needs it on screen at once)."""
         if self._compare_pending:
             self._finish_compare_on(self.lab)
 

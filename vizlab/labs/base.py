@@ -73,7 +73,7 @@ class LabView(QWidget):
     build_in_steps = False
     # Shown or resized, a lab built in steps repaints this many plots at once and the
     # rest one per piece: all of a big lab at once took 75-95 ms on a quiet machine.
-    PLOTS_PAINTED_AT_ONCE = 3
+    PLOTS_PAINTED_AT_ONCE = 1
 
     state_changed = Signal(str)
     # Emitted when the views built a piece at a time are in place.
