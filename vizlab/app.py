@@ -78,7 +78,7 @@ class MainWindow(QMainWindow):
         self._relayout_timer.setSingleShot(True)
         self._relayout_timer.setInterval(200)
         self._relayout_timer.timeout.connect(self._fit_compare)
-        self._compare_pending = False  # a run B made, to be laid out next turn
+        self._compare_pending = False  # Compare turned on, run B laid out in a later turn
         self.exporter = Exporter(self)
         self.collector = GuiThreadCollector(self)
         self.collector.start()

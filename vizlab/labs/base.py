@@ -162,17 +162,17 @@ class LabView(QWidget):
 
         # Building, drawing and repainting a piece at a time share the GUI thread's
         # budget per turn with every other view's (see vizlab/pacer.py).
-        self._build_timer = pacer().task(self._build_a_piece)
+        self._build_task = pacer().task(self._build_a_piece)
         # The settings the last preview drawn was computed for (its weights fit them).
         self.preview_config: Any = None
-        # A snapshot being drawn a panel per event-loop turn, and the newest one to draw
+        # A snapshot being drawn a panel per piece, and the newest one to draw
         # after it (see _draw).
         self._drawing: tuple[Any, Any] | None = None
         self._draw_next: Any = None
-        self._draw_timer = pacer().task(self._draw_a_piece)
+        self._draw_task = pacer().task(self._draw_a_piece)
         # Plots whose repaint waits for a later turn (see _stagger_repaints).
         self._unpainted: list[QWidget] = []
-        self._paint_timer = pacer().task(self._repaint_some)
+        self._paint_task = pacer().task(self._repaint_some)
         built = self.build_views()
         self._building = built if inspect.isgenerator(built) else None
         if self._building is None:
@@ -184,7 +184,7 @@ class LabView(QWidget):
             # attributes its slots read) exists as soon as the view does.
             self._build_a_piece()
             if self._building is not None:
-                self._build_timer.start()
+                self._build_task.start()
         else:
             self.views = self._finish_building()
         if self.preview_on_change:
@@ -240,7 +240,7 @@ class LabView(QWidget):
             return done.value
 
     def _build_a_piece(self) -> None:
-        """One piece of build_views() per timer tick; the finished views replace the
+        """One piece of build_views(), when the pacer says; the finished views replace the
         placeholder. Unfinished widgets are never in the window, so never get events."""
         if self._building is None:
             return
@@ -251,7 +251,7 @@ class LabView(QWidget):
             self._install_views(done.value)
 
     def _install_views(self, views: QWidget) -> None:
-        self._build_timer.stop()
+        self._build_task.stop()
         placeholder, self.views = self.views, views
         if not hasattr(self, "_right_layout"):  # finished within __init__
             return
@@ -392,7 +392,7 @@ class LabView(QWidget):
         """Ask the run and any preview to end, without waiting (see ``shutdown``)."""
         self._stop_building()
         self._stop_drawing()
-        self._paint_timer.stop()
+        self._paint_task.stop()
         self._draw_next = None
         self._cancel_preview()
         self.runner.begin_shutdown()
@@ -402,7 +402,7 @@ class LabView(QWidget):
         # to Python's cycle collector, the view's widgets could be deleted on whatever
         # thread that happens to run on, and Qt deadlocks deleting widgets off the GUI
         # thread. Closing it here, on the GUI thread, breaks the cycle.
-        self._build_timer.stop()
+        self._build_task.stop()
         if self._building is not None:
             self._building.close()
             self._building = None
@@ -557,7 +557,7 @@ class LabView(QWidget):
             if inspect.isgenerator(drawn):
                 if self.build_in_steps:  # from the next turn on, a budget per turn
                     self._drawing = (drawn, snapshot)
-                    self._draw_timer.start()
+                    self._draw_task.start()
                     return
                 for _ in drawn:
                     pass
@@ -569,7 +569,7 @@ class LabView(QWidget):
     def _draw_a_piece(self) -> None:
         """One panel of the snapshot being drawn; at its end, the newest one waiting."""
         if self._drawing is None:
-            self._draw_timer.stop()
+            self._draw_task.stop()
             return
         drawn, snapshot = self._drawing
         try:
@@ -612,7 +612,7 @@ class LabView(QWidget):
             plot.setUpdatesEnabled(False)
         self._unpainted = held + [p for p in self._unpainted if p not in held]
         if self._unpainted:
-            self._paint_timer.start()
+            self._paint_task.start()
 
     def _repaint_some(self) -> None:
         """One held plot repainted, now: its paint counts in the turn's budget."""
@@ -623,7 +623,7 @@ class LabView(QWidget):
                 if plot.isVisible():
                     plot.repaint()
         if not self._unpainted:
-            self._paint_timer.stop()
+            self._paint_task.stop()
 
     def finish_repaints(self) -> None:
         """Let every held plot repaint now (before a picture is taken)."""
@@ -632,7 +632,7 @@ class LabView(QWidget):
 
     def _stop_drawing(self) -> None:
         # Closed here, on the GUI thread, for the reason given in _stop_building.
-        self._draw_timer.stop()
+        self._draw_task.stop()
         drawing, self._drawing = self._drawing, None
         if drawing is not None:
             drawing[0].close()
