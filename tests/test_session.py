@@ -194,3 +194,33 @@ def test_the_rate_meter_counts_steps_over_the_last_second():
         meter.add(5000 + step)  # a run resumed at step 5000: no spike from 0
         now[0] += 0.1
     assert meter.rate() == pytest.approx(1000.0)
+
+
+def test_the_rate_meter_is_read_safely_while_a_run_adds_samples():
+    """The GUI thread asks for the rate while the run's thread adds samples: no
+    "deque mutated during iteration", and every rate is a real rate."""
+    from engine.experiments.session import RateMeter
+
+    meter = RateMeter(window=1e-6)  # rate() walks nearly the whole deque to its newest samples
+    stop = threading.Event()
+
+    def add() -> None:
+        count = 0
+        while not stop.is_set():
+            count += 1
+            meter.add(count)
+
+    adder = threading.Thread(target=add)
+    adder.start()
+    rates, errors = [], []
+    try:
+        for _ in range(20_000):
+            try:
+                rates.append(meter.rate())
+            except RuntimeError as error:
+                errors.append(str(error))
+    finally:
+        stop.set()
+        adder.join()
+    assert errors == []
+    assert len(rates) == 20_000 and all(rate >= 0.0 and np.isfinite(rate) for rate in rates)

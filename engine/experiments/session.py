@@ -37,7 +37,9 @@ _MAX_WAIT_S = 0.05
 
 
 class RateMeter:
-    """Events per second over about the last `window` seconds, from (time, count) samples."""
+    """Events per second over about the last `window` seconds, from (time, count) samples.
+
+    One thread adds samples while another (the GUI's) reads the rate."""
 
     def __init__(self, window: float = 1.0, clock: Callable[[], float] = time.monotonic) -> None:
         self.window = window
@@ -51,11 +53,14 @@ class RateMeter:
         self._samples.clear()
 
     def rate(self) -> float:
-        if len(self._samples) < 2:
+        # A copy taken in one step: iterating the deque itself while the run's thread
+        # appends raises "deque mutated during iteration".
+        samples = tuple(self._samples)
+        if len(samples) < 2:
             return 0.0
-        t_new, c_new = self._samples[-1]
-        t_old, c_old = self._samples[0]
-        for t, c in self._samples:
+        t_new, c_new = samples[-1]
+        t_old, c_old = samples[0]
+        for t, c in samples:
             if t >= t_new - self.window:
                 t_old, c_old = t, c
                 break
