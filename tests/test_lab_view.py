@@ -4,6 +4,7 @@ mode, and views built a piece per event-loop turn."""
 import inspect
 
 import pytest
+from PySide6.QtCore import QEvent, QObject
 
 from vizlab.labs import view_class
 
@@ -213,3 +214,47 @@ def test_views_made_at_once_draw_and_repaint_at_once(qtbot):
     assert view.frames_drawn == 1 and view.shown is snapshot
     assert all(plot.updatesEnabled() for plot in view.plots())
     view.runner.stop()
+
+
+class PaintCounter(QObject):
+    """Counts the paints of each plot's view (an event filter on their viewports)."""
+
+    def __init__(self, plots) -> None:
+        super().__init__()
+        self.counts = {id(plot): 0 for plot in plots}
+        self._owner = {}
+        for plot in plots:
+            viewport = plot._view.viewport()
+            self._owner[id(viewport)] = id(plot)
+            viewport.installEventFilter(self)
+
+    def eventFilter(self, watched, event) -> bool:  # noqa: N802 - Qt's name
+        if event.type() == QEvent.Type.Paint:
+            self.counts[self._owner[id(watched)]] += 1
+        return False
+
+
+def test_a_snapshot_drawn_in_pieces_paints_each_plot_once_after_its_last_panel(
+        qtbot, paced_view):
+    """No plot paints while a snapshot is drawn a panel per turn (Qt painted a plot after
+    every piece that touched it, two or three times a snapshot); each visible plot paints
+    once after the last panel, and the next snapshot waits for those paints."""
+    view = paced_view
+    first, second, third = regularization_snapshots(view, [6, 7, 8])
+    view._draw(first)
+    qtbot.waitUntil(lambda: view.frames_drawn == 1 and not view._unpainted, timeout=5000)
+    qtbot.wait(100)  # nothing left to paint from the first snapshot
+    plots = [plot for plot in view.plots() if plot.isVisible()]
+    assert len(plots) >= 2
+    counter = PaintCounter(plots)
+    at_drawn = []
+    drawn = view._drawn
+    view._drawn = lambda snapshot: (at_drawn.append(dict(counter.counts)), drawn(snapshot))
+    view._draw(second)
+    view._draw(third)  # waits for the second's draw and paints
+    qtbot.waitUntil(lambda: len(at_drawn) == 2 and not view._unpainted, timeout=5000)
+    qtbot.wait(200)  # any paint a paint asked for would come now
+    assert set(at_drawn[0].values()) == {0}  # nothing painted while the second was drawn
+    assert set(at_drawn[1].values()) == {1}  # each painted once between the two
+    assert set(counter.counts.values()) == {2}  # and once after the third
+    assert view.shown is third

@@ -74,3 +74,20 @@ def test_a_failing_piece_stops_its_task_only(qapp, caplog):
     assert ran and set(ran) == {"good"}
     assert "a paced task failed" in caplog.text
     good.stop()
+
+
+def test_a_piece_that_ends_the_turn_is_its_last(qapp):
+    pacer = Pacer()
+    ran: list[str] = []
+    first = pacer.task(lambda: (ran.append("first"), pacer.end_turn()))
+    second = pacer.task(lambda: ran.append("second"))
+    first.start()
+    second.start()
+    pacer._run_a_turn()
+    assert ran == ["first"]  # quick pieces, yet the turn ended after the first
+    pacer._run_a_turn()
+    assert ran == ["first", "second", "first"]  # the next turn goes on round robin
+    first.stop()
+    pacer._run_a_turn()
+    assert ran[3:] and set(ran[3:]) == {"second"}  # no end asked: the budget decides
+    second.stop()

@@ -78,7 +78,7 @@ class MainWindow(QMainWindow):
         self._relayout_timer.setSingleShot(True)
         self._relayout_timer.setInterval(200)
         self._relayout_timer.timeout.connect(self._fit_compare)
-        self._compare_pending = False  # Compare turned on, run B laid out in a later turn
+        self._compare_steps_left = 0  # Compare turned on: its steps in later turns
         self.exporter = Exporter(self)
         self.collector = GuiThreadCollector(self)
         self.collector.start()
@@ -336,42 +336,52 @@ class MainWindow(QMainWindow):
             lab.settings_panel.changed.connect(lambda *_: self._show_differences(lab, twin))
             lab.slider.valueChanged.connect(lambda _: self._sync_timeline(lab, twin))
         if on:
-            # Run B is laid out in a later turn of the event loop than the one that made
-            # or asked for it: the layout, then its paint, each in a turn of its own
-            # (together with the click's turn they held the GUI thread for 270-340 ms).
-            self._compare_pending = True
-            pacer().once(lambda: self._finish_compare_on(lab))
+            # Run B is laid out in later turns of the event loop than the one that made
+            # or asked for it: the settings hidden (run A laid out anew) in one, run B
+            # shown in the next, the plots' paints a few a turn after that (together
+            # with the click's turn they held the GUI thread for 270-340 ms).
+            self._compare_steps_left = 2
+            pacer().once(lambda: self._compare_on_step(lab))
             return
-        self._compare_pending = False
-        self._arrange_compare_runs(lab, twin, on)
+        self._compare_steps_left = 0
+        self._stop_comparing(lab, twin)
 
-    def _finish_compare_on(self, lab: LabView) -> None:
-        """The second half of turning Compare on (see set_compare)."""
-        if not self._compare_pending:  # done already, by finish_compare
+    def _compare_on_step(self, lab: LabView) -> None:
+        """The next step of turning Compare on (see set_compare)."""
+        if not self._compare_steps_left:  # done already, by finish_compare
             return
-        self._compare_pending = False
-        if self.lab is lab and self.compare_action.isChecked():
-            self._arrange_compare_runs(lab, self.twins[lab.lab_name], True)
+        if self.lab is not lab or not self.compare_action.isChecked():
+            self._compare_steps_left = 0
+            return
+        self._compare_steps_left -= 1
+        if self._compare_steps_left:
+            self._begin_comparing()
+            pacer().end_turn()  # run A's new layout is Qt's to do before run B is shown
+            pacer().once(lambda: self._compare_on_step(lab))
+        else:
+            twin = self.twins[lab.lab_name]
+            self._arrange_compare()
+            self._show_differences(lab, twin)
 
     def finish_compare(self) -> None:
         """Lay out run B now (for code that needs it on screen at once)."""
-        if self._compare_pending:
-            self._finish_compare_on(self.lab)
+        while self._compare_steps_left:
+            self._compare_on_step(self.lab)
 
-    def _arrange_compare_runs(self, lab: LabView, twin: LabView | None, on: bool) -> None:
-        if on:
-            self._settings_chosen = False
-            self._hide_settings_for_side_by_side()
-            # One at a time, run B comes first: it is the one to change a setting in.
-            self.run_switch.blockSignals(True)
-            self.run_switch.setCurrentIndex(1)
-            self.run_switch.blockSignals(False)
-        elif self._settings_hidden_for_compare:
+    def _begin_comparing(self) -> None:
+        self._settings_chosen = False
+        self._hide_settings_for_side_by_side()
+        # One at a time, run B comes first: it is the one to change a setting in.
+        self.run_switch.blockSignals(True)
+        self.run_switch.setCurrentIndex(1)
+        self.run_switch.blockSignals(False)
+
+    def _stop_comparing(self, lab: LabView, twin: LabView | None) -> None:
+        if self._settings_hidden_for_compare:
             self._settings_hidden_for_compare = False
             self.settings_action.setChecked(True)
         if twin is not None:
-            if not on:
-                twin.runner.stop(twin.runner.QUICK_STOP_S)
+            twin.runner.stop(twin.runner.QUICK_STOP_S)
             self._arrange_compare()
             self._show_differences(lab, twin)
 

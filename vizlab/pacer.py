@@ -10,7 +10,8 @@ next turn; painting, input and the heartbeat of the window come in between.
 
 `pacer().task(callback)` gives a PacedTask, started and stopped like a repeating QTimer:
 while started, its callback runs once per slot it gets. `pacer().once(callback)` runs a
-callback once, in a later turn.
+callback once, in a later turn. A piece that calls `pacer().end_turn()` is the turn's
+last: Qt handles what it posted (layouts, a plot scene's changes) before the next piece.
 """
 
 from __future__ import annotations
@@ -70,6 +71,7 @@ class Pacer(QObject):
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._queue: deque[PacedTask] = deque()
+        self._turn_ended = False
         self._timer = QTimer(self)
         self._timer.setInterval(0)
         self._timer.timeout.connect(self._run_a_turn)
@@ -85,6 +87,10 @@ class Pacer(QObject):
         task.start()
         return task
 
+    def end_turn(self) -> None:
+        """Let no other piece run in this turn after the one now running."""
+        self._turn_ended = True
+
     def _schedule(self, task: PacedTask) -> None:
         if task not in self._queue:
             self._queue.append(task)
@@ -94,8 +100,9 @@ class Pacer(QObject):
     def _run_a_turn(self) -> None:
         start = time.perf_counter()
         ran = 0
+        self._turn_ended = False
         while self._queue:
-            if ran and time.perf_counter() - start >= TURN_BUDGET_S:
+            if ran and (self._turn_ended or time.perf_counter() - start >= TURN_BUDGET_S):
                 break
             task = self._queue.popleft()
             if not task.active:

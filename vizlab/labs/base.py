@@ -71,9 +71,10 @@ class LabView(QWidget):
     # long: the app turns it on; tests and the CLI build at once. A lab whose draw() is
     # a generator (it yields between panels) is then drawn a panel per turn too.
     build_in_steps = False
-    # Shown or resized, a lab built in steps repaints this many plots at once and the
-    # rest one per piece: all of a big lab at once took 75-95 ms on a quiet machine.
-    PLOTS_PAINTED_AT_ONCE = 1
+    # Shown or resized, a lab built in steps repaints this many plots in that turn and
+    # the rest one per piece: all of a big lab at once took 75-95 ms on a quiet machine,
+    # and the turn that shows or resizes a lab lays it out too.
+    PLOTS_PAINTED_AT_ONCE = 0
 
     state_changed = Signal(str)
     # Emitted when the views built a piece at a time are in place.
@@ -385,6 +386,8 @@ class LabView(QWidget):
         self.pending_label.hide()
         self._stop_drawing()  # what was being drawn belongs to the run just forgotten
         self._draw_next = None
+        for label in self.views.findChildren(WrappedLabel):
+            label.release_height()  # a new run's lines of numbers take the room they need
         if self._building is None:  # views still being built have drawn nothing yet
             self.clear_views()
 
@@ -549,7 +552,8 @@ class LabView(QWidget):
     def _draw(self, snapshot: Any) -> None:
         if self._building is not None:  # drawn once the views are built
             return
-        if self._drawing is not None:  # drawn when the one in progress is done
+        if self._drawing is not None or self._unpainted:
+            # Drawn when the one in progress is done and its plots are painted.
             self._draw_next = snapshot
             return
         try:
@@ -557,6 +561,7 @@ class LabView(QWidget):
             if inspect.isgenerator(drawn):
                 if self.build_in_steps:  # from the next turn on, a budget per turn
                     self._drawing = (drawn, snapshot)
+                    self._hold_repaints()
                     self._draw_task.start()
                     return
                 for _ in drawn:
@@ -577,10 +582,20 @@ class LabView(QWidget):
             return
         except StopIteration:
             self._stop_drawing()
+            for plot in self._unpainted:
+                if isValid(plot):
+                    plot.settle()
+            # The scenes' own updates for what settled are posted: let Qt take them
+            # (their plots held, no paint) before a plot paints, or it paints twice.
+            pacer().end_turn()
             self._drawn(snapshot)
         except Exception as exc:
             self._stop_drawing()
             self._draw_failed(exc)
+        if not self._unpainted:  # else the paint task draws what waits, once it is done
+            self._draw_waiting()
+
+    def _draw_waiting(self) -> None:
         waiting, self._draw_next = self._draw_next, None
         if waiting is not None:
             self._draw(waiting)
@@ -588,9 +603,11 @@ class LabView(QWidget):
     def finish_drawing(self) -> None:
         """Draw whatever is being drawn a panel at a time to the end, now, and let every
         plot waiting for its repaint have it."""
-        while self._drawing is not None:
-            self._draw_a_piece()
-        self.finish_repaints()
+        while self._drawing is not None or self._unpainted:
+            if self._drawing is not None:
+                self._draw_a_piece()
+            else:
+                self._repaint_some()
 
     # -- repainting a few plots per turn ---------------------------------------------------
     def showEvent(self, event) -> None:  # noqa: N802 - Qt's name
@@ -607,28 +624,48 @@ class LabView(QWidget):
         Held plots keep their old pixels for the few milliseconds they wait."""
         if not self.build_in_steps or self._building is not None:
             return
-        held = self.plots()[self.PLOTS_PAINTED_AT_ONCE:]
+        self._hold(self.plots()[self.PLOTS_PAINTED_AT_ONCE:])
+
+    def _hold_repaints(self) -> None:
+        """While a snapshot is drawn a panel per piece, no plot paints: each is painted
+        once, a plot per piece, after the last panel. Left to Qt, every plot a piece
+        touched painted after that piece, some plots two or three times a snapshot, and
+        paints chained within one turn of the event loop (a layout changed by one
+        paint, then the next)."""
+        self._hold(self.plots())
+
+    def _hold(self, plots: list) -> None:
+        held = [plot for plot in plots if plot not in self._unpainted]
         for plot in held:
             plot.setUpdatesEnabled(False)
-        self._unpainted = held + [p for p in self._unpainted if p not in held]
+        self._unpainted += held
         if self._unpainted:
             self._paint_task.start()
 
     def _repaint_some(self) -> None:
-        """One held plot repainted, now: its paint counts in the turn's budget."""
+        """One held plot repainted, now: its paint counts in the turn's budget. Once all
+        are painted, the newest snapshot that waited is drawn."""
+        if self._drawing is not None:  # painted after the draw's last panel
+            self._paint_task.stop()
+            return
+        self._repaint_one()
+        if not self._unpainted:
+            self._paint_task.stop()
+            self._draw_waiting()
+
+    def _repaint_one(self) -> None:
         if self._unpainted:
             plot = self._unpainted.pop(0)
             if isValid(plot):  # a plot may have been deleted meanwhile
                 plot.setUpdatesEnabled(True)
                 if plot.isVisible():
                     plot.repaint()
-        if not self._unpainted:
-            self._paint_task.stop()
 
     def finish_repaints(self) -> None:
         """Let every held plot repaint now (before a picture is taken)."""
         while self._unpainted:
-            self._repaint_some()
+            self._repaint_one()
+        self._paint_task.stop()
 
     def _stop_drawing(self) -> None:
         # Closed here, on the GUI thread, for the reason given in _stop_building.
@@ -636,6 +673,8 @@ class LabView(QWidget):
         drawing, self._drawing = self._drawing, None
         if drawing is not None:
             drawing[0].close()
+        if self._unpainted:  # the plots held for it are painted as they are
+            self._paint_task.start()
 
     def _draw_failed(self, exc: Exception) -> None:
         log.exception("drawing %s failed", self.lab_name, exc_info=exc)

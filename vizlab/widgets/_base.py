@@ -264,6 +264,11 @@ class PlotWidgetBase(QWidget):
             self._plot.setMenuEnabled(True)
         super().enterEvent(event)
 
+    def settle(self) -> None:
+        """Settle now what pyqtgraph leaves to the start of a paint (auto-ranges): a
+        range changed inside a paint asks for a second paint of the plot at once."""
+        self._view.scene().prepareForPaint()
+
     @property
     def plot_item(self) -> pg.PlotItem | None:
         return self._plot

@@ -20,9 +20,16 @@ class WrappedLabel(QLabel):
 
     MAX_REMEMBERED = 64
 
-    def __init__(self, text: str = "", parent: QWidget | None = None) -> None:
+    def __init__(self, text: str = "", parent: QWidget | None = None, *,
+                 steady: bool = False) -> None:
         super().__init__(text, parent)
         self._heights: dict[int, int] = {}
+        # A steady label's height at a width only grows until release_height(): a line
+        # of numbers redrawn every frame is 52 px tall with one text and 53 with the
+        # next (bold, other glyphs), and each flip re-lays and repaints every plot
+        # around it.
+        self._steady = steady
+        self._tallest: dict[int, int] = {}
         self.setWordWrap(True)
 
     def heightForWidth(self, width: int) -> int:  # noqa: N802 - Qt's name
@@ -31,7 +38,17 @@ class WrappedLabel(QLabel):
             if len(self._heights) >= self.MAX_REMEMBERED:
                 self._heights.clear()
             height = self._heights[width] = super().heightForWidth(width)
+        if self._steady:
+            if len(self._tallest) >= self.MAX_REMEMBERED:
+                self._tallest.clear()
+            height = self._tallest[width] = max(height, self._tallest.get(width, 0))
         return height
+
+    def release_height(self) -> None:
+        """Let a steady label take the height of its text again (a new run begins)."""
+        if self._tallest:
+            self._tallest.clear()
+            self.updateGeometry()
 
     def setText(self, text: str) -> None:  # noqa: N802 - Qt's name
         if text != self.text():
@@ -53,12 +70,14 @@ class WrappedLabel(QLabel):
     def changeEvent(self, event: QEvent) -> None:  # noqa: N802 - Qt's name
         if event.type() in _RELAYOUT_EVENTS:
             self._heights.clear()
+            self._tallest.clear()
         super().changeEvent(event)
 
 
 def note_label() -> QLabel:
-    """A label for a lab's explanatory line of numbers (rich text, selectable, wrapped)."""
-    label = WrappedLabel()
+    """A label for a lab's explanatory line of numbers (rich text, selectable, wrapped,
+    steady in height while the numbers change)."""
+    label = WrappedLabel(steady=True)
     label.setTextFormat(Qt.TextFormat.RichText)
     label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
     label.setStyleSheet("padding: 2px 6px;")
