@@ -106,18 +106,20 @@ class View(LabView):
     preview_on_change = True
 
     # -- building ------------------------------------------------------------------------
-    def build_views(self) -> Generator[None, None, QWidget]:  # a tab per turn in the app
+    def build_views(self) -> Generator[None, None, QWidget]:  # a plot per turn in the app
         self._drawn_keys: dict[str, tuple] = {}
         self._headroom: list[TextHeadroom] = []  # bar plots' value labels kept whole
         self.tabs = QTabWidget()
         yield  # the attributes above exist once the view does
-        self.tabs.addTab(self._build_curves(), "Curves")
+        # Each tab is built a plot per turn (a whole tab took up to 150 ms on a busy
+        # machine).
+        self.tabs.addTab((yield from self._build_curves()), "Curves")
         yield
-        self.tabs.addTab(self._build_vanishing(), "Vanishing gradients")
+        self.tabs.addTab((yield from self._build_vanishing()), "Vanishing gradients")
         yield
-        self.tabs.addTab(self._build_dying(), "Dying ReLU")
+        self.tabs.addTab((yield from self._build_dying()), "Dying ReLU")
         yield
-        self.tabs.addTab(self._build_softmax(), "Softmax")
+        self.tabs.addTab((yield from self._build_softmax()), "Softmax")
         yield
         self.bind_tabs(self.tabs, experiment.TABS)
         theme.on_theme_changed(self._restyle)
@@ -132,7 +134,7 @@ class View(LabView):
         for widget in (*self.tabs.findChildren(QLabel), *self.tabs.findChildren(QPushButton)):
             widget.setFont(font)
 
-    def _build_curves(self) -> QWidget:
+    def _build_curves(self) -> Generator[None, None, QWidget]:
         page = QWidget()
         layout = QVBoxLayout(page)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -150,6 +152,7 @@ class View(LabView):
         layout.addLayout(choices)
         row = QHBoxLayout()
         self.f_plot = CurvePlot("Activation f(x)", x_label="x", y_label="f(x)")
+        yield
         legend = self.f_plot.plot_item.legend
         # Top left: above the flat negative halves, where no curve goes.
         legend.anchor(itemPos=(0, 0), parentPos=(0, 0), offset=(10, 10))
@@ -167,7 +170,7 @@ class View(LabView):
         layout.addWidget(self.curves_note)
         return page
 
-    def _build_vanishing(self) -> QWidget:
+    def _build_vanishing(self) -> Generator[None, None, QWidget]:
         page = QWidget()
         layout = QVBoxLayout(page)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -177,6 +180,7 @@ class View(LabView):
         legend = self.vanishing_plot.plot_item.legend
         legend.anchor(itemPos=(1, 1), parentPos=(1, 1), offset=(-10, -10))
         legend.setColumnCount(2)
+        yield
         self.shrink_bars = BarPlot("Share of the gradient passed down, per layer",
                                    y_label="norm ratio l / l+1", value_format="{:.3f}")
         self._headroom.append(TextHeadroom(self.shrink_bars.plot_item))
@@ -193,7 +197,7 @@ class View(LabView):
         layout.addWidget(self.vanishing_note)
         return page
 
-    def _build_dying(self) -> QWidget:
+    def _build_dying(self) -> Generator[None, None, QWidget]:
         page = QWidget()
         grid = QGridLayout(page)
         grid.setContentsMargins(0, 0, 0, 0)
@@ -201,8 +205,10 @@ class View(LabView):
                                    y_label="share of the layer's units")
         self.dead_plot.plot_item.setYRange(0, 1)  # a share: keep 0..1 so 0 reads as none
         self.dead_plot.plot_item.enableAutoRange(y=False)
+        yield
         self.loss_plot = CurvePlot("Loss on the whole set", x_label="step",
                                    y_label="cross-entropy", log_y=True)
+        yield
         self.sweep_plot = CurvePlot("Dead after training, by rate",
                                     x_label="learning rate (log scale)",
                                     y_label="share of units dead")
@@ -224,6 +230,7 @@ class View(LabView):
             [], [], pen=None, symbol="x", symbolSize=11, symbolPen=pg.mkPen("k", width=1.5),
             symbolBrush=None)
         _no_legend_for(self.sweep_plot, self.sweep_crosses)
+        yield
         self.dead_bars = BarPlot("Dead now, per layer", y_label="share of units",
                                  value_format="{:.0%}")
         self._headroom.append(TextHeadroom(self.dead_bars.plot_item))
@@ -237,7 +244,7 @@ class View(LabView):
         grid.setRowStretch(1, 1)
         return page
 
-    def _build_softmax(self) -> QWidget:
+    def _build_softmax(self) -> Generator[None, None, QWidget]:
         page = QWidget()
         layout = QVBoxLayout(page)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -255,12 +262,15 @@ class View(LabView):
         grid = QGridLayout()
         self.logit_bars = BarPlot("Logits z", x_label="class", y_label="score",
                                   value_format="{:.3g}", color=MUTED)
+        yield
         self.prob_bars = BarPlot("softmax(z / T)", x_label="class", y_label="probability",
                                  value_format="{:.3f}")
+        yield
         self.onehot_bars = BarPlot("One-hot of argmax", x_label="class",
                                    y_label="target", value_format="{:.0f}")
         self._headroom += [TextHeadroom(bars.plot_item) for bars in
                            (self.logit_bars, self.prob_bars, self.onehot_bars)]
+        yield
         self.temperature_plot = CurvePlot("Probabilities against temperature",
                                           x_label="temperature T (log scale)",
                                           y_label="probability")

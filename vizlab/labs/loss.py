@@ -280,16 +280,18 @@ class View(LabView):
     help_html = HELP
     preview_on_change = True
 
-    def build_views(self) -> Generator[None, None, QWidget]:  # a tab per turn in the app
+    def build_views(self) -> Generator[None, None, QWidget]:  # a plot per turn in the app
         self._grad_key: tuple = ()
         self._floor = 1.0  # the sweep plot's lowest visible loss (naive zeros go there)
         self.tabs = QTabWidget()
         yield  # the attributes above exist once the view does
-        self.tabs.addTab(self._build_cross_entropy_tab(), "Cross-entropy")
+        # Each tab is built a plot per turn (a whole tab took up to 100 ms on a busy
+        # machine).
+        self.tabs.addTab((yield from self._build_cross_entropy_tab()), "Cross-entropy")
         yield
-        self.tabs.addTab(self._build_sweep_tab(), "Naive vs stable")
+        self.tabs.addTab((yield from self._build_sweep_tab()), "Naive vs stable")
         yield
-        self.tabs.addTab(self._build_multi_tab(), "Multi-class vs multi-label")
+        self.tabs.addTab((yield from self._build_multi_tab()), "Multi-class vs multi-label")
         yield
         self.bind_tabs(self.tabs, TABS)
         theme.on_theme_changed(self._restyle)
@@ -312,14 +314,16 @@ class View(LabView):
         super().run()
 
     # -- building ---------------------------------------------------------------------
-    def _build_cross_entropy_tab(self) -> QWidget:
+    def _build_cross_entropy_tab(self) -> Generator[None, None, QWidget]:
         page = QWidget()
         grid = QGridLayout(page)
         self.bce_plot = CurvePlot("Binary cross-entropy",
                                   x_label="p = sigmoid(z)", y_label="loss")
         self.bce_plot.plot_item.legend.anchor((0.5, 0), (0.5, 0), offset=(0, 10))
+        yield
         self.softmax_plot = CurvePlot("Softmax cross-entropy vs one-hot",
                                       x_label="p of the true class", y_label="loss")
+        yield
         self.grad_plot = CurvePlot("Gradient = p − onehot",
                                    x_label="p of the true class", y_label="d loss / d z")
         _legend_bottom_right(self.grad_plot)
@@ -334,16 +338,18 @@ class View(LabView):
         grid.addWidget(self.ce_text, 1, 1)
         return page
 
-    def _build_sweep_tab(self) -> QWidget:
+    def _build_sweep_tab(self) -> Generator[None, None, QWidget]:
         page = QWidget()
         grid = QGridLayout(page)
         self.sweep_plot = CurvePlot("Loss as logits grow: naive vs stable",
                                     x_label="logit scale s (logits = s × sweep logits)",
                                     y_label="loss", log_y=True)
+        yield
         # Short titles: a pyqtgraph title never shrinks below its text, and would clip the plot.
         self.diff_plot = CurvePlot("|naive − stable|",
                                    x_label="logit scale s", y_label="absolute difference",
                                    log_y=True)
+        yield
         self.rel_plot = CurvePlot("Relative error",
                                   x_label="logit scale s", y_label="|naive − stable| / stable", log_y=True,
                                   legend=False)  # the eps lines, in the same colours, name them
@@ -461,16 +467,19 @@ class View(LabView):
             # A little air around it: two labels that only touch read as one.
             placed.append(box.adjusted(-8, -2, 8, 2))
 
-    def _build_multi_tab(self) -> QWidget:
+    def _build_multi_tab(self) -> Generator[None, None, QWidget]:
         page = QWidget()
         grid = QGridLayout(page)
         # Short titles: a pyqtgraph title never shrinks below its text, and would clip the plot.
         self.softmax_bars = BarPlot("Multi-class: softmax", y_label="probability",
                                     show_values=False)
+        yield
         self.sigmoid_bars = BarPlot("Multi-label: sigmoids", y_label="probability",
                                     show_values=False)
+        yield
         self.softmax_grad_bars = BarPlot("Gradient of softmax CE", y_label="p − onehot",
                                          show_values=False)
+        yield
         self.bce_grad_bars = BarPlot("Gradient of Σ BCE", y_label="sigmoid − target",
                                      show_values=False)
         self._multi_labels = AxisLabels(

@@ -161,6 +161,7 @@ class View(LabView):
         self.loss_plot.add_marker(y=CHANCE_LOSS, label="chance")
         self.acc_plot.add_marker(y=1 / experiment.CLASSES, label="chance")
         self.steps_plot.add_marker(y=CHANCE_LOSS, label="chance")
+        yield
         # Diverged members: crosses (PlotDataItems follow the plot's log x).
         cross = dict(pen=None, symbol="x", symbolSize=11, symbolPen=pg.mkPen("k", width=1.5),
                      symbolBrush=None)
