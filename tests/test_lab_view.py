@@ -67,6 +67,7 @@ def test_views_built_in_steps_appear_after_that_many_event_loop_turns(qtbot):
 def test_a_snapshot_that_comes_while_building_is_drawn_once_built(qtbot):
     view = stepwise("gradients", 3)()
     qtbot.addWidget(view)
+    view.show()
     from engine.experiments.session import first_snapshot
 
     snapshot = first_snapshot(view.experiment, view.config)
@@ -258,3 +259,33 @@ def test_a_snapshot_drawn_in_pieces_paints_each_plot_once_after_its_last_panel(
     assert set(at_drawn[1].values()) == {1}  # each painted once between the two
     assert set(counter.counts.values()) == {2}  # and once after the third
     assert view.shown is third
+
+
+def test_a_lab_out_of_sight_draws_nothing_until_shown_then_the_newest(qtbot, paced_view):
+    """Labs left running behind the one shown must not spend the GUI thread on views no
+    one sees; shown again, the lab draws the newest snapshot that came meanwhile."""
+    view = paced_view
+    first, second = regularization_snapshots(view, [9, 10])
+    qtbot.waitUntil(lambda: not view._unpainted, timeout=5000)
+    drawn_before = view.frames_drawn
+    view.hide()
+    view.show_snapshot(first)
+    view.show_snapshot(second)
+    qtbot.wait(100)
+    assert view.frames_drawn == drawn_before and view._drawing is None
+    assert view.last_snapshot is second and len(view.timeline) == 2  # kept, not drawn
+    view.show()
+    qtbot.waitUntil(lambda: view.frames_drawn == drawn_before + 1 and not view._unpainted,
+                    timeout=5000)
+    assert view.shown is second
+
+
+def test_finish_drawing_draws_a_waiting_snapshot_even_out_of_sight(qtbot, paced_view):
+    view = paced_view  # a picture of a hidden lab (the CLI, a gallery) shows its newest
+    (snapshot,) = regularization_snapshots(view, [11])
+    qtbot.waitUntil(lambda: not view._unpainted, timeout=5000)
+    view.hide()
+    view.show_snapshot(snapshot)
+    assert view.shown is not snapshot
+    view.finish_drawing()
+    assert view.shown is snapshot and view._draw_next is None and view.draw_error is None

@@ -549,11 +549,17 @@ class LabView(QWidget):
         if self.following_live:
             self._draw(snapshot)
 
-    def _draw(self, snapshot: Any) -> None:
+    def _draw(self, snapshot: Any, *, out_of_sight_too: bool = False) -> None:
         if self._building is not None:  # drawn once the views are built
             return
         if self._drawing is not None or self._unpainted:
             # Drawn when the one in progress is done and its plots are painted.
+            self._draw_next = snapshot
+            return
+        if self.build_in_steps and not self.isVisible() and not out_of_sight_too:
+            # A lab out of sight (another lab shown, run B hidden) draws nothing: labs
+            # left running behind the one shown took the GUI thread's time for views
+            # no one saw. The newest snapshot is drawn when the lab is shown.
             self._draw_next = snapshot
             return
         try:
@@ -595,24 +601,30 @@ class LabView(QWidget):
         if not self._unpainted:  # else the paint task draws what waits, once it is done
             self._draw_waiting()
 
-    def _draw_waiting(self) -> None:
+    def _draw_waiting(self, *, out_of_sight_too: bool = False) -> None:
         waiting, self._draw_next = self._draw_next, None
         if waiting is not None:
-            self._draw(waiting)
+            self._draw(waiting, out_of_sight_too=out_of_sight_too)
 
     def finish_drawing(self) -> None:
-        """Draw whatever is being drawn a panel at a time to the end, now, and let every
-        plot waiting for its repaint have it."""
-        while self._drawing is not None or self._unpainted:
+        """Draw whatever is being drawn a panel at a time to the end, now, and the newest
+        snapshot waiting (even out of sight), and let every plot waiting for its repaint
+        have it."""
+        while self._drawing is not None or self._unpainted or self._draw_next is not None:
             if self._drawing is not None:
                 self._draw_a_piece()
-            else:
+            elif self._unpainted:
                 self._repaint_some()
+            else:
+                self._draw_waiting(out_of_sight_too=True)
 
     # -- repainting a few plots per turn ---------------------------------------------------
     def showEvent(self, event) -> None:  # noqa: N802 - Qt's name
         super().showEvent(event)
-        self._stagger_repaints()
+        if self._draw_next is not None and self._drawing is None and not self._unpainted:
+            self._draw_waiting()  # what came out of sight; its plots paint after it
+        else:
+            self._stagger_repaints()
 
     def resizeEvent(self, event) -> None:  # noqa: N802 - Qt's name
         super().resizeEvent(event)
