@@ -289,3 +289,27 @@ def test_finish_drawing_draws_a_waiting_snapshot_even_out_of_sight(qtbot, paced_
     assert view.shown is not snapshot
     view.finish_drawing()
     assert view.shown is snapshot and view._draw_next is None and view.draw_error is None
+
+
+def test_out_of_sight_a_running_lab_spaces_its_snapshots_out(qtbot, monkeypatch):
+    import copy
+
+    from vizlab.runner import Runner
+
+    view = view_class("training")(build_in_steps=True)
+    qtbot.addWidget(view)
+    view.disable_previews()
+    view.ensure_built()
+    view.show()
+    view.run_config = copy.deepcopy(view.config)
+    monkeypatch.setattr(Runner, "is_running", property(lambda runner: True))
+    monkeypatch.setattr(view, "training_steps_per_second", lambda: 4500.0)
+    floor = view.config.snapshot_every
+    view._adapt_snapshot_pace()
+    in_sight = view.run_config.snapshot_every
+    assert in_sight == max(floor, int(4500 / view.SNAPSHOTS_PER_SECOND))
+    view.hide()  # another lab shown: a few snapshots a second are enough
+    assert view.run_config.snapshot_every == max(
+        floor, int(4500 / view.SNAPSHOTS_PER_SECOND_OUT_OF_SIGHT)) > in_sight
+    view.show()
+    assert view.run_config.snapshot_every == in_sight

@@ -64,8 +64,12 @@ class LabView(QWidget):
     preview_on_change = False
     # Train in a child process (the default) or on a thread of this one.
     run_in_process = os.environ.get("VIZLAB_IN_PROCESS", "") != "1"
-    # Flat out, snapshots are spaced to about this many a second (see _adapt_snapshot_pace).
+    # Flat out, snapshots are spaced to about this many a second (see _adapt_snapshot_pace),
+    # and to this many while the lab is out of sight in the app: it draws none of them,
+    # and each one crossing from the experiment's process costs the window's process
+    # time to decode (the timeline of a run trained out of sight is coarser).
     SNAPSHOTS_PER_SECOND = 45
+    SNAPSHOTS_PER_SECOND_OUT_OF_SIGHT = 4
     # A lab whose build_views() is a generator (it yields between plots) is built a piece
     # per turn of the event loop when this is on, so no turn holds the GUI thread for
     # long: the app turns it on; tests and the CLI build at once. A lab whose draw() is
@@ -356,9 +360,10 @@ class LabView(QWidget):
                 or self.max_steps_per_second is not None or not self.runner.is_running):
             return
         rate = self.training_steps_per_second()
+        wanted = (self.SNAPSHOTS_PER_SECOND_OUT_OF_SIGHT
+                  if self.build_in_steps and not self.isVisible() else self.SNAPSHOTS_PER_SECOND)
         if rate > 0:
-            self._set_pace(max(self.config.snapshot_every,
-                               int(rate / self.SNAPSHOTS_PER_SECOND)))
+            self._set_pace(max(self.config.snapshot_every, int(rate / wanted)))
 
     def set_speed(self, steps_per_second: float | None) -> None:
         """Limit training to this many steps per second (None: as fast as it goes)."""
@@ -619,8 +624,13 @@ class LabView(QWidget):
                 self._draw_waiting(out_of_sight_too=True)
 
     # -- repainting a few plots per turn ---------------------------------------------------
+    def hideEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        super().hideEvent(event)
+        self._adapt_snapshot_pace()
+
     def showEvent(self, event) -> None:  # noqa: N802 - Qt's name
         super().showEvent(event)
+        self._adapt_snapshot_pace()
         if self._draw_next is not None and self._drawing is None and not self._unpainted:
             self._draw_waiting()  # what came out of sight; its plots paint after it
         else:
