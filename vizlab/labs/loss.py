@@ -525,9 +525,12 @@ class View(LabView):
 
     # -- drawing ----------------------------------------------------------------------
     def draw(self, snap: Snapshot) -> Iterator[None]:
-        for draw_tab in (self._draw_cross_entropy, self._draw_sweep, self._draw_multi):
-            draw_tab(snap)
-            yield
+        self._draw_cross_entropy(snap)
+        yield
+        yield from self._draw_sweep(snap)  # a plot or two per piece
+        yield
+        self._draw_multi(snap)
+        yield
 
     def _draw_cross_entropy(self, snap: Snapshot) -> None:
         b = snap.binary
@@ -588,7 +591,7 @@ class View(LabView):
             if not line:
                 item.setPen(None)  # a lone point: a dot, without a line in the legend
 
-    def _draw_sweep(self, snap: Snapshot) -> None:
+    def _draw_sweep(self, snap: Snapshot) -> Iterator[None]:
         n = snap.revealed
         scales = snap.scales[:n]
         self._fix_sweep_ranges(snap)
@@ -629,6 +632,7 @@ class View(LabView):
                     item.setSymbolSize(10)
                     item.setSymbolPen(pg.mkPen(DTYPE_COLORS[dtype][1], width=2))
                     item.setZValue(3)
+        yield
         for sw in snap.sweeps:
             _, naive_color = DTYPE_COLORS[sw.dtype]
             for plot, values in ((self.diff_plot, sw.abs_diff), (self.rel_plot, sw.rel_err)):

@@ -520,6 +520,7 @@ class View(LabView):
                 curve = plot.set_curve(part, steps, curves[f"{part}_{kind}"], style=style,
                                        extends=True)
                 self._mark_lone_point(curve, len(steps) == 1)
+        yield
         self._draw_dead(snap)
         yield
         for i, (counts, edges) in enumerate(snap.histograms):
@@ -528,7 +529,7 @@ class View(LabView):
             self.hist_plot.remove_series(f"hidden {i + 1}")
         self.hist_count = len(snap.histograms)
         yield
-        self._draw_weights(snap, images)
+        yield from self._draw_weights(snap, images)
         yield
         if images:
             self._draw_images(snap)
@@ -569,12 +570,15 @@ class View(LabView):
             self.dead_note.setHtml(note)
             self._place_dead_note()
 
-    def _draw_weights(self, snap, images: bool) -> None:
+    def _draw_weights(self, snap, images: bool) -> Iterator[None]:
+        """The weight maps, a map per piece (wide layers' maps took 40-90 ms together on
+        a busy machine)."""
         levels = weight_levels(snap.weights, self._shown_config().heatmap_scale)
         first = 1 if images else 0
         maps = self._weight_maps_for(snap.layer_names[first:])
         for heatmap, kernel, lv in zip(maps, snap.weights[first:], levels[first:]):
             heatmap.set_data(kernel.T, levels=lv)  # a row per unit reads like the diagram
+            yield
         if images:
             units = snap.weights[0].shape[1]
             shown = len(snap.weight_tiles)
