@@ -6,6 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 import pytest
+from PySide6.QtCore import QEvent, QObject
+from PySide6.QtWidgets import QGraphicsItem
 
 from vizlab.widgets import BarPlot, CurvePlot, Heatmap, theme
 
@@ -275,3 +277,44 @@ def test_a_deleted_widget_is_not_restyled(qtbot):
     theme.set_presentation(True)  # no crash: the deleted plot is skipped and forgotten
     assert not shiboken6.isValid(curve)
     assert not registered()
+
+
+def test_an_axis_is_painted_from_its_pixmap_while_only_the_curves_change(qtbot,
+                                                                         monkeypatch):
+    """The grid crosses the plot: without a cache every change to a curve replayed the
+    axes' drawing. Changed curves repaint; the axes redraw only when their range does."""
+    painted: list[str] = []
+    axis_paint = theme.Axis.paint
+    monkeypatch.setattr(theme.Axis, "paint",
+                        lambda self, *a: (painted.append("axis"), axis_paint(self, *a)))
+
+    class PlotPaints(QObject):
+        def eventFilter(self, watched, event) -> bool:  # noqa: N802 - Qt's name
+            if event.type() == QEvent.Type.Paint:
+                painted.append("plot")
+            return False
+
+    plot = CurvePlot("cached axes", x_label="x", y_label="y")
+    qtbot.addWidget(plot)
+    plot.resize(400, 300)
+    plot.show()
+    plot.plot_item.setXRange(0, 10, padding=0)
+    plot.plot_item.setYRange(0, 1, padding=0)
+    plot.plot_item.disableAutoRange()
+    x = np.linspace(0, 10, 50)
+    plot.set_curve("a", x, 0.5 + 0.1 * np.sin(x))
+    plot.repaint()
+    qtbot.wait(50)
+    assert "axis" in painted  # drawn once, into its pixmap
+    counter = PlotPaints()
+    plot._view.viewport().installEventFilter(counter)
+    painted.clear()
+    plot.set_curve("a", x, 0.5 + 0.2 * np.cos(x))
+    plot._view.viewport().repaint()
+    assert "plot" in painted and "axis" not in painted
+    painted.clear()
+    plot.plot_item.setYRange(0, 2, padding=0)  # new ticks: the axes are drawn anew
+    plot._view.viewport().repaint()
+    assert "axis" in painted
+    assert (plot.plot_item.getAxis("left").cacheMode()
+            == QGraphicsItem.CacheMode.DeviceCoordinateCache)

@@ -16,6 +16,7 @@ from collections.abc import Callable
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtGui import QFont, QFontMetricsF
+from PySide6.QtWidgets import QGraphicsItem
 from shiboken6 import Shiboken, isValid
 
 # Sizes on a desktop screen; presentation mode uses the second set.
@@ -217,13 +218,22 @@ def restyle_axis(axis: pg.AxisItem, label_size: float | None = None) -> None:
 
 
 class Axis(pg.AxisItem):
-    """An AxisItem that re-renders its label only when the label's text changes.
+    """An AxisItem that re-renders its label only when the label's text changes, and is
+    painted from a pixmap of itself until it changes.
 
     pyqtgraph re-parses the label's HTML on every range change, even for a hidden label
     (~0.3 ms each): a tenth of building a plot, and again every frame a plot auto-ranges.
     """
 
     _label_html: str | None = None
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # An axis's grid lines cross the whole plot, so any change to a curve repainted
+        # the axis too: its recorded drawing replayed, text laid out again, a quarter of
+        # a plot's paint. On screen it is now drawn once per change of the axis and
+        # copied otherwise (pictures and exports render it afresh, at their own scale).
+        self.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
 
     def tickSpacing(self, minVal, maxVal, size):  # noqa: N802,N803 (pyqtgraph API)
         # pyqtgraph picks about log(pixels) ticks whatever the font: on a short axis with
