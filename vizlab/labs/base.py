@@ -64,11 +64,13 @@ class LabView(QWidget):
     preview_on_change = False
     # Train in a child process (the default) or on a thread of this one.
     run_in_process = os.environ.get("VIZLAB_IN_PROCESS", "") != "1"
-    # Flat out, snapshots are spaced to about this many a second (see _adapt_snapshot_pace),
-    # and to this many while the lab is out of sight in the app: it draws none of them,
-    # and each one crossing from the experiment's process costs the window's process
-    # time to decode (the timeline of a run trained out of sight is coarser).
-    SNAPSHOTS_PER_SECOND = 45
+    # Flat out, snapshots are spaced to about this many a second (see _adapt_snapshot_pace):
+    # as many as the runner shows (a frame each 33 ms). At 45 a second a third of them
+    # were made, sent and decoded to be passed over, and the experiment's process spent
+    # that time not training. Out of sight in the app, fewer: the lab draws none of them,
+    # and each costs the window's process a decode (the timeline of a run trained out of
+    # sight is coarser).
+    SNAPSHOTS_PER_SECOND = 30
     SNAPSHOTS_PER_SECOND_OUT_OF_SIGHT = 4
     # A lab whose build_views() is a generator (it yields between plots) is built a piece
     # per turn of the event loop when this is on, so no turn holds the GUI thread for
