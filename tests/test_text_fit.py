@@ -141,3 +141,23 @@ def test_curve_plot_says_when_its_line_labels_are_placed(qtbot):
     with qtbot.waitSignal(plot.labels_placed, timeout=2000):
         plot.add_marker(x=4.0, label="here")
     assert plot.curve_names() == ["a"]
+
+
+@pytest.mark.parametrize("pixels", [100, 200, 600])
+def test_spaced_ticks_keep_numbers_apart_and_inside_the_axis(pixels):
+    from vizlab.widgets.heatmap import spaced_ticks
+
+    metrics = QFontMetricsF(theme.font(16))
+    low, high = -5.2, 5.2
+    ticks = spaced_ticks(low, high, pixels, metrics)
+    assert len(ticks) >= 2 if pixels >= 100 else ticks
+    per_unit = pixels / (high - low)
+    for (a, ta), (b, tb) in zip(ticks, ticks[1:]):
+        assert (b - a) * per_unit >= (metrics.horizontalAdvance(ta)
+                                      + metrics.horizontalAdvance(tb)) / 2
+    for v, t in ticks:
+        half = metrics.horizontalAdvance(t) / 2
+        assert (v - low) * per_unit >= half and (high - v) * per_unit >= half
+        assert float(t) == v and v == round(v, 3)
+    if pixels == 600:
+        assert len(ticks) >= 5  # room for every other unit at least

@@ -322,3 +322,37 @@ def test_regularization_and_style_notes_follow_the_theme(qtbot, presentation):
     assert [note.font().pointSize() for note in notes] == [wanted] * len(notes)
     regularization.shutdown()
     style.shutdown()
+
+
+@pytest.mark.parametrize("presentation", [False, True])
+def test_gradients_plots_get_room_and_tables_keep_their_digits_at_1024x640(qtbot,
+                                                                            presentation):
+    from PySide6.QtGui import QFontMetrics
+
+    from vizlab.widgets.layout_check import drawn_tick_labels
+
+    view = _lab(qtbot, "gradients", (1024, 640), presentation, step=5)
+    # Data areas a lecturer can read: in large type f and df sit side by side, each as
+    # tall as the error plot beside them (they were 21 and 0 px tall one over the other).
+    least = 130 if presentation else 60
+    for plot in (view.f_plot, view.df_plot, view.error_plot):
+        assert plot.plot_item.vb.height() >= least, plot.plot_item.titleLabel.text
+    if presentation:
+        f, df = (p.plot_item.vb.sceneBoundingRect() for p in (view.f_plot, view.df_plot))
+        f_x = view.f_plot.mapTo(view, f.topLeft().toPoint()).x()
+        df_x = view.df_plot.mapTo(view, df.topLeft().toPoint()).x()
+        assert df_x > f_x + f.width()  # beside, not under
+    for plot in (view.f_plot, view.df_plot):
+        labels = drawn_tick_labels(plot.plot_item.getAxis("bottom"))
+        assert len(labels) >= 2, labels
+    # Every number whole: as many digits as the column has room for, no "…".
+    for table in (view.derivative_table, view.apply_table):
+        metrics = QFontMetrics(table.font())
+        for row in range(table.rowCount()):
+            for col in range(table.columnCount()):
+                text = table.item(row, col).text()
+                assert "…" not in text and "..." not in text
+                assert metrics.horizontalAdvance(text) <= table.columnWidth(col) - 8, text
+    numerical = view.derivative_table.item(0, 0).text()
+    assert len(numerical.strip("-").replace(".", "")) >= 6, numerical  # -0.98999...
+    view.shutdown()

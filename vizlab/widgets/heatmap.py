@@ -122,6 +122,69 @@ def tick_strings(values: list[float]) -> list[str]:
     return [f"{v:.12g}" for v in values]
 
 
+def spaced_ticks(low: float, high: float, pixels: float, metrics: QFontMetricsF,
+                 most: int = 7) -> list[tuple[float, str]]:
+    """(value, text) ticks at round values (multiples of 1, 2, 2.5, 4 or 5 times a power
+    of ten) over ``low .. high`` on an axis ``pixels`` long: the closest that keep each
+    text a space and a bit wider than itself apart from the next, so no two numbers run
+    together ("-4-2 0 2"), with none whose text would cross the axis's ends (pyqtgraph
+    leaves those out). At most ``most``; at least two where two fit, else one."""
+    if not (high > low and pixels > 0 and math.isfinite(high - low)):
+        return []
+    per_unit = pixels / (high - low)
+    gap = metrics.horizontalAdvance(" ") + 4
+
+    def width(text: str) -> float:
+        return metrics.horizontalAdvance(text)
+
+    best: list[tuple[float, str]] = []
+    for exponent in range(math.floor(math.log10((high - low) / most)) - 1,
+                          math.ceil(math.log10(high - low)) + 1):
+        for mantissa in (1.0, 2.0, 2.5, 4.0, 5.0):
+            step = mantissa * 10.0 ** exponent
+            first, last = math.ceil(low / step - 1e-9), math.floor(high / step + 1e-9)
+            if last - first + 1 > most:
+                continue
+            digits = max(0, 2 - exponent)
+            values = [round(k * step, digits) + 0.0 for k in range(first, last + 1)]
+            ticks = [(v, t) for v, t in zip(values, tick_strings(values), strict=True)
+                     if (v - low) * per_unit >= width(t) / 2
+                     and (high - v) * per_unit >= width(t) / 2]
+            if not all((b - a) * per_unit >= (width(ta) + width(tb)) / 2 + gap
+                       for (a, ta), (b, tb) in zip(ticks, ticks[1:])):
+                continue
+            if len(ticks) >= 2:
+                return ticks
+            if len(ticks) > len(best):  # a narrow axis: one label rather than none
+                best = ticks
+    return best
+
+
+class SpacedTicks:
+    """Keeps a plot's horizontal axis labelled at round values spaced for their text
+    (``spaced_ticks``), fitted again when the range or the plot's size changes."""
+
+    def __init__(self, plot: pg.PlotItem, side: str = "bottom") -> None:
+        self._plot = plot
+        self._axis = plot.getAxis(side)
+        self._fitted: tuple | None = None
+        plot.vb.sigXRangeChanged.connect(self.fit)
+        plot.vb.sigResized.connect(self.fit)
+
+    def fit(self, *_args) -> None:
+        vb, axis = self._plot.vb, self._axis
+        low, high = vb.viewRange()[0]
+        font = axis.style["tickFont"] or theme.font(theme.tick_pt())
+        key = (low, high, vb.width(), font.pointSizeF())
+        if key == self._fitted or vb.width() < 10:
+            return
+        self._fitted = key
+        axis.setTicks([spaced_ticks(low, high, vb.width(), QFontMetricsF(font)), []])
+
+    def ticks(self) -> list[tuple[float, str]]:
+        return list(self._axis._tickLevels[0]) if self._axis._tickLevels else []
+
+
 def _plain_text(value: float, decimals: int) -> str:
     text = f"{value:.{decimals}f}"
     if "." in text:
