@@ -3,13 +3,18 @@
 pyqtgraph's ``LegendItem`` floats over the view box at a fixed corner, which is wrong for
 every curve that happens to pass there (a rising accuracy under a top-right legend).
 ``OutsideLegend`` sits in the plot item's own layout, in a row between the title and the
-view box, and wraps its entries into as many columns as fit the plot's width.
+view box, and wraps its entries into as many columns as fit the plot's width. Each row
+of entries is laid out on its own, every entry as wide as its own text: a long name
+("elastic net") widens only its row, not a column under every other row's entries.
 """
 
 from __future__ import annotations
 
+import math
+
 import pyqtgraph as pg
 from PySide6.QtCore import QSizeF, Qt
+from PySide6.QtWidgets import QGraphicsLinearLayout, QGraphicsWidget
 
 from vizlab.widgets import theme
 
@@ -43,6 +48,7 @@ class OutsideLegend(pg.LegendItem):
         self.layout.setContentsMargins(4, 2, 4, 2)
         self._plot = plot
         self._columns = 1
+        self._rows: list[QGraphicsWidget] = []  # a widget per row of entries (a pool)
         self._min_width = 0.0
         self.beside = None
         plot.legend = self
@@ -91,11 +97,31 @@ class OutsideLegend(pg.LegendItem):
 
     def addItem(self, item, name) -> None:  # noqa: N802 (pyqtgraph API)
         super().addItem(item, name)
+        self._reflow(self._columns)
         self._fit_columns()
 
     def removeItem(self, item) -> None:  # noqa: N802 (pyqtgraph API)
         super().removeItem(item)
+        self._reflow(self._columns)
         self._fit_columns()
+
+    def clear(self) -> None:
+        super().clear()
+        self._reflow(self._columns)
+
+    def _addItemToLayout(self, sample, label) -> None:  # noqa: N802 (pyqtgraph API)
+        """Entries go into their rows in ``_reflow``."""
+        sample.setParentItem(self)
+        label.setParentItem(self)
+
+    def _removeItemFromLayout(self, *items) -> None:  # noqa: N802 (pyqtgraph API)
+        for item in items:
+            for row in self._rows:
+                row.layout().removeItem(item)
+            item.close()
+            scene = item.scene()
+            if scene:  # PySide does not take a closed item out of its scene
+                scene.removeItem(item)
 
     def restyle(self) -> None:
         """Text at the current tick size (presentation mode), columns fitted again."""
@@ -117,23 +143,26 @@ class OutsideLegend(pg.LegendItem):
                 for sample, label in self.items]
 
     def width_for(self, columns: int) -> float:
-        """Pixels the entries need in ``columns`` columns: entries fill the rows left to
-        right, so column c holds entries c, c + columns, ...; each column is as wide as
-        its widest entry (not as the widest of all), the last needs no gap after it."""
+        """Pixels the entries need at ``columns`` entries a row: entries fill the rows
+        left to right, each row as wide as its own entries (a long name in one row
+        does not widen the others), the last of a row needs no gap after it."""
         widths = self._entry_widths()
         if not widths:
             return 0.0
         columns = max(1, min(columns, len(widths)))
-        total = sum(max(widths[c::columns]) for c in range(columns))
+        total = max(sum(widths[r:r + columns]) for r in range(0, len(widths), columns))
         left, _, right, _ = self.layout.getContentsMargins()
         return total - _ENTRY_GAP + left + right
 
     def columns_that_fit(self, available: float) -> int:
-        """The most columns (up to one per entry) whose rows fit in ``available`` pixels."""
+        """The most entries a row (up to all) whose rows fit in ``available`` pixels, then
+        evened out over the rows that takes (six entries in two rows: three and three,
+        not five and one) where the even rows fit too."""
         count = len(self.items)
         for columns in range(count, 1, -1):
             if self.width_for(columns) <= available:
-                return columns
+                even = math.ceil(count / math.ceil(count / columns))
+                return even if self.width_for(even) <= available else columns
         return 1
 
     def available_width(self) -> float:
@@ -155,11 +184,40 @@ class OutsideLegend(pg.LegendItem):
         self._size_to_contents()
 
     def _reflow(self, columns: int) -> None:
+        """``columns`` entries a row, each row a layout of its own (centred)."""
         self._columns = columns
-        pg.LegendItem.setColumnCount(self, columns)
-        for column in range(self.layout.columnCount()):
-            # Label columns get the gap to the next entry after them.
-            self.layout.setColumnSpacing(column, _ENTRY_GAP if column % 2 else 0)
+        self.columnCount = columns  # pyqtgraph's own count, for its readers
+        while self.layout.count():
+            self.layout.removeAt(0)
+        for row in self._rows:
+            while row.layout().count():
+                row.layout().removeAt(0)
+        groups = [self.items[i:i + columns] for i in range(0, len(self.items), columns)]
+        while len(self._rows) < len(groups):
+            row = QGraphicsWidget(self)
+            line = QGraphicsLinearLayout(Qt.Orientation.Horizontal, row)
+            line.setContentsMargins(0, 0, 0, 0)
+            self._rows.append(row)
+        for r, row in enumerate(self._rows):
+            row.setVisible(r < len(groups))
+        for r, group in enumerate(groups):
+            row = self._rows[r]
+            line = row.layout()
+            line.setSpacing(0)
+            for sample, label in group:
+                line.addItem(sample)
+                line.setAlignment(sample, Qt.AlignmentFlag.AlignVCenter)
+                line.setItemSpacing(line.count() - 1, self.layout.horizontalSpacing())
+                line.addItem(label)
+                line.setItemSpacing(line.count() - 1, _ENTRY_GAP)
+            line.setItemSpacing(line.count() - 1, 0)
+            # As wide as its entries, centred in the legend: a long name in another row
+            # leaves this row's entries together.
+            line.invalidate()
+            row.setMaximumWidth(line.effectiveSizeHint(Qt.SizeHint.PreferredSize).width())
+            self.layout.addItem(row, r, 0)
+            self.layout.setAlignment(row, Qt.AlignmentFlag.AlignHCenter)
+        self.rowCount = len(groups)
 
     def updateSize(self) -> None:  # noqa: N802 (pyqtgraph API)
         # pyqtgraph's version moves the legend to (0, 0) of its parent; here the plot's
