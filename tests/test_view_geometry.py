@@ -356,3 +356,26 @@ def test_gradients_plots_get_room_and_tables_keep_their_digits_at_1024x640(qtbot
     numerical = view.derivative_table.item(0, 0).text()
     assert len(numerical.strip("-").replace(".", "")) >= 6, numerical  # -0.98999...
     view.shutdown()
+
+
+@pytest.mark.parametrize("presentation", [False, True])
+def test_regularization_fits_plot_keeps_most_of_the_height_at_1024x640(qtbot, presentation):
+    view = _lab(qtbot, "regularization", (1024, 640), presentation, step=40)
+    fits = view.fit_plot.plot_item.vb.height()
+    notes = sum(label.height() for label in (view.lesson, view.note, view.prune_note)
+                if label.isVisible())
+    if presentation:
+        # The plot is the lesson: more than half the view (it had 240 of 640 px, the
+        # notes a third), the run's numbers one hover away.
+        assert fits >= 0.5 * view.height(), fits
+        assert notes <= 0.16 * view.height(), notes
+        assert "near 0" in view.note.toolTip() and "near 0" not in view.note.text()
+        assert not view.prune_note.isVisible()  # nothing pruned yet: nothing to say
+        assert "data loss" in view.lesson.text()
+    else:
+        assert "near 0" in view.note.text() and not view.note.toolTip()
+        assert view.prune_note.isVisible()
+    # Switching the mode brings the other form.
+    theme.set_presentation(not presentation)
+    assert ("near 0" in view.note.text()) == presentation
+    view.shutdown()
