@@ -161,3 +161,16 @@ def test_spaced_ticks_keep_numbers_apart_and_inside_the_axis(pixels):
         assert float(t) == v and v == round(v, 3)
     if pixels == 600:
         assert len(ticks) >= 5  # room for every other unit at least
+
+
+def test_layer_names_shorten_only_as_far_as_the_bars_need():
+    from vizlab.labs.style import bar_names
+
+    metrics = QFontMetricsF(theme.font(12))
+    names = ["conv1_1", "conv2_1", "conv3_1"]
+    wide = metrics.horizontalAdvance("conv1_1") + 8
+    assert bar_names(names, wide, metrics) == (names, "layer")
+    assert bar_names(names, wide - 1, metrics) == (["c1_1", "c2_1", "c3_1"],
+                                                    "layer (c = conv)")
+    assert bar_names(names, 10, metrics) == (["1_1", "2_1", "3_1"], "conv layer")
+    assert bar_names(["relu", "pool"], 10, metrics) == (["relu", "pool"], "layer")

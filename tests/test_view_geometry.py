@@ -379,3 +379,22 @@ def test_regularization_fits_plot_keeps_most_of_the_height_at_1024x640(qtbot, pr
     theme.set_presentation(not presentation)
     assert ("near 0" in view.note.text()) == presentation
     view.shutdown()
+
+
+@pytest.mark.parametrize("presentation", [False, True])
+def test_style_bars_name_every_one_of_five_layers_at_1024x640(qtbot, presentation):
+    from vizlab.widgets.layout_check import drawn_tick_labels
+
+    view = _lab(qtbot, "style", (1024, 640), presentation, {"blocks": 5, "steps": 2},
+                step=1)
+    bars = view.layer_bars.plot_item
+    drawn = drawn_tick_labels(bars.getAxis("bottom"))
+    assert len(drawn) == 5, drawn  # pyqtgraph kept one of five "convN_1" before
+    assert [name[-3:] for name in drawn] == ["1_1", "2_1", "3_1", "4_1", "5_1"]
+    if drawn[0] != "conv1_1":  # a short form: the axis says what was cut
+        assert "conv" in bars.getAxis("bottom").labelText
+    # The per-layer key in as few rows as the short names allow: the curves keep room.
+    legend = view.layer_plot.plot_item.legend
+    assert legend.rows_for(legend.available_width()) <= 2
+    assert view.layer_plot.plot_item.vb.height() >= 60
+    view.shutdown()

@@ -131,6 +131,24 @@ class OutsideLegend(pg.LegendItem):
         self._reflow(self._columns)
         self._fit_columns()
 
+    def entry_names(self) -> list[str]:
+        """The entries' texts as shown."""
+        return [label.text for _, label in self.items]
+
+    def set_entry_names(self, names: list[str]) -> None:
+        """Show the entries under other texts (shorter forms of their curves' names),
+        in order; the curves keep their names. Rows are fitted again."""
+        for (_, label), name in zip(self.items, names, strict=True):
+            if label.text != name:
+                label.setText(name, size=f"{theme.tick_pt()}pt")
+        self._reflow(self._columns)
+        self._fit_columns()
+
+    def rows_for(self, available: float) -> int:
+        """Rows the entries take in ``available`` pixels as they are named now."""
+        return math.ceil(len(self.items) / self.columns_that_fit(available)) \
+            if self.items else 0
+
     def entry_width(self) -> float:
         """Width of the widest entry (sample and label), in pixels."""
         return max(self._entry_widths(), default=0.0)
