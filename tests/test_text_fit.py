@@ -144,7 +144,7 @@ def test_curve_plot_says_when_its_line_labels_are_placed(qtbot):
 
 
 @pytest.mark.parametrize("pixels", [100, 200, 600])
-def test_spaced_ticks_keep_numbers_apart_and_inside_the_axis(pixels):
+def test_spaced_ticks_keep_numbers_apart_and_inside_the_axis(qtbot, pixels):
     from vizlab.widgets.heatmap import spaced_ticks
 
     metrics = QFontMetricsF(theme.font(16))
@@ -163,7 +163,7 @@ def test_spaced_ticks_keep_numbers_apart_and_inside_the_axis(pixels):
         assert len(ticks) >= 5  # room for every other unit at least
 
 
-def test_layer_names_shorten_only_as_far_as_the_bars_need():
+def test_layer_names_shorten_only_as_far_as_the_bars_need(qtbot):
     from vizlab.labs.style import bar_names
 
     metrics = QFontMetricsF(theme.font(12))
@@ -174,3 +174,23 @@ def test_layer_names_shorten_only_as_far_as_the_bars_need():
                                                     "layer (c = conv)")
     assert bar_names(names, 10, metrics) == (["1_1", "2_1", "3_1"], "conv layer")
     assert bar_names(["relu", "pool"], 10, metrics) == (["relu", "pool"], "layer")
+
+
+def test_cell_ticks_ask_only_for_labels_drawn_inside_the_axis(qtbot):
+    from vizlab.widgets.heatmap import cell_ticks
+
+    metrics = QFontMetricsF(theme.font(10))
+    # 32 columns in 83 px (range -1.14 .. 32.14): 0 and 30 would cross the ends.
+    ticks = cell_ticks(32, 83.0, 33.28, -1.14, metrics, vertical=False)
+    assert [t for _, t in ticks] == ["10", "20"]
+    # Narrower: still only labels inside the ends (one where two do not fit apart).
+    for i, text in cell_ticks(32, 60.0, 33.28, -1.14, metrics, vertical=False):
+        at = (i + 1.14) * 60.0 / 33.28
+        assert metrics.horizontalAdvance(text) / 2 - 0.5 <= at <= 60.0 - (
+            metrics.horizontalAdvance(text) / 2 - 0.5)
+    # Wide: every 5th or 10th, from 0.
+    wide = cell_ticks(32, 400.0, 33.28, -1.14, metrics, vertical=False)
+    assert wide[0] == (0, "0") and len(wide) >= 4
+    # A vertical axis may reach past its ends (pyqtgraph's 15 px): 0 stays.
+    rows = cell_ticks(10, 95.0, 10.4, -0.7, metrics, vertical=True, reach=15)
+    assert rows[0] == (0, "0") and len(rows) >= 2

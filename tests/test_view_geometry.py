@@ -398,3 +398,38 @@ def test_style_bars_name_every_one_of_five_layers_at_1024x640(qtbot, presentatio
     assert legend.rows_for(legend.available_width()) <= 2
     assert view.layer_plot.plot_item.vb.height() >= 60
     view.shutdown()
+
+
+def test_dropout_weights_read_in_the_whole_window_at_1024x640(qtbot):
+    # The lab's share of the app window at 1024x640 (lab list, menus and transport
+    # taken), settings shown: panels were 66 px wide with one x tick, the bottom
+    # "changed now" 18 px tall.
+    from vizlab.widgets.layout_check import drawn_tick_labels
+
+    view = _lab(qtbot, "dropout", (870, 560), False, {"view": "weights"}, step=30)
+    for side in ("left", "right"):
+        maps = view.maps[side]
+        boxes = {kind: h.plot_item.vb.sceneBoundingRect() for kind, h in maps.items()}
+        # Cells of the side panels as wide as each other, and not starved by the middle.
+        assert abs(boxes["weights"].width() - boxes["counts"].width()) <= 6
+        assert boxes["weights"].width() >= 0.5 * boxes["changed"].width()
+        for kind, heatmap in maps.items():
+            assert boxes[kind].height() >= 40, (side, kind, boxes[kind].height())
+            for axis_side in ("bottom", "left"):
+                axis = heatmap.plot_item.getAxis(axis_side)
+                asked = [t for _, t in axis._tickLevels[0]]
+                assert len(asked) >= 2 and drawn_tick_labels(axis) == asked, \
+                    (side, kind, axis_side, asked)
+        assert maps["changed"].key.rows_for(maps["changed"].key.available_width()) == 1
+        # "class" once a row, on the left.
+        assert [h.plot_item.getAxis("left").labelText for h in maps.values()] == \
+            ["class", "", ""]
+    # The mask strip's cells under the "changed now" panels' still.
+    top = view.maps["left"]["changed"]
+    a = top.plot_item.vb.sceneBoundingRect()
+    b = view.mask_map.plot_item.vb.sceneBoundingRect()
+    a_x = top._view.mapTo(view, a.topLeft().toPoint()).x()
+    b_x = view.mask_map._view.mapTo(view, b.topLeft().toPoint()).x()
+    assert abs(a_x - b_x) <= 1 and abs(a.width() - b.width()) <= 1
+    assert not view.weights_note.isVisible()  # its line stays under the curves
+    view.shutdown()

@@ -185,6 +185,46 @@ class SpacedTicks:
         return list(self._axis._tickLevels[0]) if self._axis._tickLevels else []
 
 
+def cell_ticks(count: int, pixels: float, span: float, low: float,
+               metrics: QFontMetricsF, vertical: bool, reach: float = 0.0,
+               ) -> list[tuple[int, str]]:
+    """(index, text) labels of ``count`` cells on an axis ``pixels`` long showing ``span``
+    cells from ``low``: every 1st, 2nd, 5th, 10th ... cell, at most 6 of them, no closer
+    than their text allows (rows a line and a quarter apart, columns half their widths
+    and a gap), and none whose text would cross the axis's ends by more than ``reach``
+    pixels (pyqtgraph leaves those out: 32 columns in 70 px kept only "20"). The
+    smallest step that keeps two labels where any does; before the axis is laid out,
+    the step by count alone."""
+    steps = [k for k in (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000) if k >= math.ceil(count / 6)]
+    fallback = [(i, str(i)) for i in range(0, count, steps[0] if steps else 10**9)]
+    if not (pixels > 0 and span > 0):
+        return fallback
+    per_cell = pixels / span
+
+    def size(text: str) -> float:
+        return metrics.height() if vertical else metrics.horizontalAdvance(text)
+
+    def inside(i: int, text: str) -> bool:
+        at = (i - low) * per_cell
+        half = size(text) / 2 - reach - 0.5
+        return at >= half and pixels - at >= half
+
+    def apart(a: str, b: str, step: int) -> bool:
+        need = 1.25 * metrics.height() if vertical else (size(a) + size(b)) / 2 + 4
+        return step * per_cell >= need
+
+    best: list[tuple[int, str]] = []
+    for step in steps:
+        kept = [(i, str(i)) for i in range(0, count, step) if inside(i, str(i))]
+        if not all(apart(a, b, step) for (_, a), (_, b) in zip(kept, kept[1:])):
+            continue
+        if len(kept) >= 2:
+            return kept
+        if kept and not best:
+            best = kept
+    return best or fallback
+
+
 def _plain_text(value: float, decimals: int) -> str:
     text = f"{value:.{decimals}f}"
     if "." in text:
@@ -377,21 +417,19 @@ class Heatmap(PlotWidgetBase):
 
     def _fit_cell_ticks(self, *_args) -> None:
         """Cells are whole numbers: label every 1st, 2nd, 5th, 10th ... row and column,
-        at most 6 of them, and no closer than their text allows at the plot's size (a
-        row label a line and a quarter apart, a column label its width and a gap)."""
+        at most 6 of them, and no closer than their text allows at the plot's size (see
+        ``cell_ticks``)."""
         rows, cols = self._data.shape
         metrics = QFontMetricsF(theme.font(theme.tick_pt()))
         vb = self._plot.vb
-        for side, count, pixels, room in (
-                ("bottom", cols, vb.width(), metrics.horizontalAdvance(str(cols - 1)) + 6),
-                ("left", rows, vb.height(), 1.25 * metrics.height())):
-            step = max(1, int(np.ceil(count / 6)))
-            if pixels > 0:  # laid out: as far apart as the text needs
-                step = max(step, int(np.ceil(room / (pixels / max(count, 1)))))
-            step = next(k for k in (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 10**9)
-                        if k >= step)
-            ticks = [(i, str(i)) for i in range(0, count, step)]
+        (x0, x1), (y0, y1) = vb.viewRange()
+        for side, count, pixels, span, low in (("bottom", cols, vb.width(), x1 - x0, x0),
+                                               ("left", rows, vb.height(), y1 - y0, y0)):
             axis = self._plot.getAxis(side)
+            # How far pyqtgraph lets a label reach past the axis's ends.
+            hide = axis.style["hideOverlappingLabels"]
+            reach = 0 if hide is True else 15 if hide is False else int(hide)
+            ticks = cell_ticks(count, pixels, span, low, metrics, side == "left", reach)
             if getattr(axis, "_vizlab_ticks", None) != ticks:
                 axis._vizlab_ticks = ticks
                 axis.setTicks([ticks, []])
