@@ -170,8 +170,7 @@ def test_layer_names_shorten_only_as_far_as_the_bars_need(qtbot):
     names = ["conv1_1", "conv2_1", "conv3_1"]
     wide = metrics.horizontalAdvance("conv1_1") + 8
     assert bar_names(names, wide, metrics) == (names, "layer")
-    assert bar_names(names, wide - 1, metrics) == (["c1_1", "c2_1", "c3_1"],
-                                                    "layer (c = conv)")
+    assert bar_names(names, wide - 1, metrics) == (["c1_1", "c2_1", "c3_1"], "conv layer")
     assert bar_names(names, 10, metrics) == (["1_1", "2_1", "3_1"], "conv layer")
     assert bar_names(["relu", "pool"], 10, metrics) == (["relu", "pool"], "layer")
 

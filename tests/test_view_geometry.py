@@ -381,18 +381,22 @@ def test_regularization_fits_plot_keeps_most_of_the_height_at_1024x640(qtbot, pr
     view.shutdown()
 
 
-@pytest.mark.parametrize("presentation", [False, True])
-def test_style_bars_name_every_one_of_five_layers_at_1024x640(qtbot, presentation):
+@pytest.mark.parametrize(("presentation", "blocks"), [(False, 3), (False, 5), (True, 5)])
+def test_style_bars_name_every_layer_at_1024x640(qtbot, presentation, blocks):
     from vizlab.widgets.layout_check import drawn_tick_labels
 
-    view = _lab(qtbot, "style", (1024, 640), presentation, {"blocks": 5, "steps": 2},
+    view = _lab(qtbot, "style", (1024, 640), presentation, {"blocks": blocks, "steps": 2},
                 step=1)
     bars = view.layer_bars.plot_item
     drawn = drawn_tick_labels(bars.getAxis("bottom"))
-    assert len(drawn) == 5, drawn  # pyqtgraph kept one of five "convN_1" before
-    assert [name[-3:] for name in drawn] == ["1_1", "2_1", "3_1", "4_1", "5_1"]
+    # pyqtgraph kept one of five "convN_1" before.
+    assert [name[-3:] for name in drawn] == [f"{b + 1}_1" for b in range(blocks)], drawn
+    axis = bars.getAxis("bottom")
     if drawn[0] != "conv1_1":  # a short form: the axis says what was cut
-        assert "conv" in bars.getAxis("bottom").labelText
+        assert "conv" in axis.labelText
+    label = axis.label.mapRectToScene(axis.label.boundingRect())
+    scene = bars.scene().views()[0].sceneRect()
+    assert scene.left() <= label.left() and label.right() <= scene.right() + 0.5
     # The per-layer key in as few rows as the short names allow: the curves keep room.
     legend = view.layer_plot.plot_item.legend
     assert legend.rows_for(legend.available_width()) <= 2

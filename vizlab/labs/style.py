@@ -406,8 +406,8 @@ class View(LabView):
 def bar_names(names: list[str], slot: float, metrics: QFontMetricsF) -> tuple[list[str], str]:
     """Layer names for bars ``slot`` pixels apart, and the x axis's label that goes with
     them: the full names where each fits its bar's width with a margin ("conv2_1",
-    "layer"), else with their common prefix cut to its first letter ("c2_1", "layer (c =
-    conv)"), else without it ("2_1", "conv layer"). The shortest form when none fits;
+    "layer"), else with their common prefix cut to its first letter ("c2_1", "conv
+    layer"), else without it ("2_1", "conv layer"). The shortest form when none fits;
     the full names before the plot is laid out (``slot`` 0)."""
     forms = name_forms(names)
     if slot <= 0:
@@ -420,12 +420,11 @@ def bar_names(names: list[str], slot: float, metrics: QFontMetricsF) -> tuple[li
 
 def name_forms(names: list[str]) -> list[tuple[list[str], str]]:
     """Layer names long to short, each with the x label that goes with it: as they are
-    ("conv2_1", "layer"); with their common prefix cut to its first letter ("c2_1",
-    "layer (c = conv)"); without it ("2_1", "conv layer")."""
+    ("conv2_1", "layer"); with their common prefix cut to its first letter ("c2_1");
+    without it ("2_1"); the label of both short forms names the prefix ("conv layer")."""
     prefix = os.path.commonprefix(names).rstrip("0123456789_")
     forms = [(list(names), "layer")]
     if prefix and all(len(n) > len(prefix) for n in names):
-        forms += [([prefix[0] + n[len(prefix):] for n in names],
-                   f"layer ({prefix[0]} = {prefix})"),
+        forms += [([prefix[0] + n[len(prefix):] for n in names], f"{prefix} layer"),
                   ([n[len(prefix):] for n in names], f"{prefix} layer")]
     return forms
