@@ -355,6 +355,12 @@ def test_gradients_plots_get_room_and_tables_keep_their_digits_at_1024x640(qtbot
                 assert metrics.horizontalAdvance(text) <= table.columnWidth(col) - 8, text
     numerical = view.derivative_table.item(0, 0).text()
     assert len(numerical.strip("-").replace(".", "")) >= 6, numerical  # -0.98999...
+    # The "your h" line's label off the error curves (it sat on the V's arms).
+    from vizlab.widgets.layout_check import legend_overlaps
+
+    QApplication.processEvents()
+    assert view.h_marker.label.isVisible()
+    assert legend_overlaps(view.error_plot) == []
     view.shutdown()
 
 

@@ -247,11 +247,9 @@ class View(LabView):
         self.error_plot.plot_item.setLogMode(x=True)
         # Bottom left: the V leaves it empty (small h errs by round-off, up high).
         self.error_plot.plot_item.legend.anchor((0, 1), (0, 1), offset=(8, -8))
-        self.h_marker = pg.InfiniteLine(
-            angle=90, movable=False, pen=pg.mkPen("#555555", width=1.5, style=Qt.PenStyle.DashLine),
-            label="your h", labelOpts={"position": 0.6, "color": "#555555",
-                                       "fill": pg.mkBrush(255, 255, 255, 200)})
-        self.error_plot.plot_item.addItem(self.h_marker, ignoreBounds=True)
+        # Its label goes where along the line it covers no curve (it sat on the V); in
+        # large type, where the plot is a couple of hundred pixels wide, it is just "h".
+        self.h_marker = self.error_plot.add_marker(x=-5.0, label="your h")
         # In large type the plots under the graph are short: short y labels.
         self._axis_labels = AxisLabels(
             (self.df_plot.plot_item, "derivative", "df"),
@@ -323,6 +321,7 @@ class View(LabView):
         # In large type the f values after apply / minimize give way to the table above
         # them (its rows have the variables after both).
         self.apply_result.setVisible(not theme.presentation())
+        self.h_marker.label.setFormat("h" if theme.presentation() else "your h")
         # Large type needs a wider right column (its code lines do not wrap).
         self.layout_grid.setColumnStretch(2, 5 if theme.presentation() else 4)
         self.curves_layout.setDirection(
