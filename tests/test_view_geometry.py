@@ -324,17 +324,19 @@ def test_regularization_and_style_notes_follow_the_theme(qtbot, presentation):
     style.shutdown()
 
 
-@pytest.mark.parametrize("presentation", [False, True])
-def test_gradients_plots_get_room_and_tables_keep_their_digits_at_1024x640(qtbot,
-                                                                            presentation):
+@pytest.mark.parametrize(("size", "presentation"), [((1024, 640), False),
+                                                   ((1024, 640), True),
+                                                   ((870, 560), False)])
+def test_gradients_plots_get_room_and_tables_keep_their_digits(qtbot, size, presentation):
+    # 870x560: the lab's share of the whole window at 1024x640, settings shown.
     from PySide6.QtGui import QFontMetrics
 
     from vizlab.widgets.layout_check import drawn_tick_labels
 
-    view = _lab(qtbot, "gradients", (1024, 640), presentation, step=5)
+    view = _lab(qtbot, "gradients", size, presentation, step=5)
     # Data areas a lecturer can read: in large type f and df sit side by side, each as
     # tall as the error plot beside them (they were 21 and 0 px tall one over the other).
-    least = 130 if presentation else 60
+    least = 130 if presentation else 60 if size[0] == 1024 else 45
     for plot in (view.f_plot, view.df_plot, view.error_plot):
         assert plot.plot_item.vb.height() >= least, plot.plot_item.titleLabel.text
     if presentation:
@@ -345,8 +347,10 @@ def test_gradients_plots_get_room_and_tables_keep_their_digits_at_1024x640(qtbot
     for plot in (view.f_plot, view.df_plot):
         labels = drawn_tick_labels(plot.plot_item.getAxis("bottom"))
         assert len(labels) >= 2, labels
-    # Every number whole: as many digits as the column has room for, no "…".
+    # Every number whole: as many digits as the column has room for, no "…"; every
+    # table as wide as its column leaves (the right column was narrower than them).
     for table in (view.derivative_table, view.apply_table):
+        assert table.width() <= view.side_scroll.viewport().width()
         metrics = QFontMetrics(table.font())
         for row in range(table.rowCount()):
             for col in range(table.columnCount()):

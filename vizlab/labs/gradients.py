@@ -71,6 +71,7 @@ FLAG_COLOR = "#c92a2a"  # numerical and automatic disagree
 EDGE_LABEL_PT = 9  # at the theme's usual tick size; scaled with it (presentation mode)
 ROW_PX = 24  # a table row on a desktop; half as tall again in presentation mode
 BIG_GRAPH_NODES = 12  # more nodes than this: the graph gets the whole top row
+NARROW_PX = 720  # a view narrower than this gives its right column more of the width
 CELL_PAD_PX = 10  # a table cell's text keeps this much of its column's width free
 
 # Rows of the two tables; their columns are the variables.
@@ -94,12 +95,16 @@ class NumberTable(QTableWidget):
     never a number cut short with "...". Resizing fits them again (a few cells' texts,
     no drawing work)."""
 
-    _NUMBER = Qt.ItemDataRole.UserRole  # (value, most digits, prefix) of a number cell
+    _NUMBER = Qt.ItemDataRole.UserRole  # (value, most digits, prefix, exponent)
 
     def set_number(self, row: int, col: int, value: float, most: int,
-                   color: str | None = None, prefix: str = "") -> None:
+                   color: str | None = None, prefix: str = "",
+                   exponent: bool = False) -> None:
+        """``value`` with up to ``most`` significant digits (``exponent``: always in
+        exponent form, 4.4e-10)."""
         _set_cell(self, row, col, prefix + fmt(value, most), color)
-        self.item(row, col).setData(self._NUMBER, (float(value), int(most), prefix))
+        self.item(row, col).setData(self._NUMBER,
+                                    (float(value), int(most), prefix, bool(exponent)))
         self._fit_cell(row, col)
 
     def refit(self) -> None:
@@ -112,9 +117,10 @@ class NumberTable(QTableWidget):
         number = item.data(self._NUMBER) if item is not None else None
         if not number:
             return
-        value, most, prefix = number
-        item.setText(prefix + fit_digits(value, most, self.columnWidth(col) - CELL_PAD_PX,
-                                         QFontMetrics(self.font())))
+        value, most, prefix, exponent = number
+        metrics = QFontMetrics(self.font())
+        room = self.columnWidth(col) - CELL_PAD_PX - metrics.horizontalAdvance(prefix)
+        item.setText(prefix + fit_digits(value, most, room, metrics, exponent=exponent))
 
     def resizeEvent(self, event) -> None:  # noqa: N802 (Qt override)
         super().resizeEvent(event)
@@ -122,14 +128,15 @@ class NumberTable(QTableWidget):
 
 
 def fit_digits(value: float, most: int, width: float, metrics: QFontMetrics,
-               fewest: int = 3) -> str:
-    """``value`` with the most significant digits (``most`` down to ``fewest``) whose
-    text is at most ``width`` pixels wide in ``metrics``' font."""
-    for digits in range(most, fewest, -1):
-        text = fmt(value, digits)
-        if metrics.horizontalAdvance(text) <= width:
-            return text
-    return fmt(value, fewest)
+               fewest: int = 3, exponent: bool = False) -> str:
+    """``value`` with the most significant digits (``most`` down to ``fewest``; in
+    exponent form down to one) whose text is at most ``width`` pixels wide in
+    ``metrics``' font."""
+    if exponent:
+        texts = [f"{value:.{d - 1}e}" for d in range(most, 0, -1)]
+    else:
+        texts = [fmt(value, d) for d in range(most, fewest - 1, -1)]
+    return next((t for t in texts if metrics.horizontalAdvance(t) <= width), texts[-1])
 
 
 def _table(rows: tuple[str, ...]) -> NumberTable:
@@ -193,7 +200,7 @@ class View(LabView):
     preview_on_change = True
 
     def build_views(self) -> Generator[None, None, QWidget]:  # a panel per turn in the app
-        area = QWidget()
+        area = _ResizeAware(self._fit_columns)
         grid = QGridLayout(area)
         grid.setContentsMargins(0, 0, 0, 0)
         grid.setSpacing(6)
@@ -318,12 +325,8 @@ class View(LabView):
             # The right column a point smaller than the rest: at 1024x640 it holds two
             # tables, the formulas and the code without scrolling.
             restyle_texts(self.side_scroll, theme.tick_pt() - 3)
-        # In large type the f values after apply / minimize give way to the table above
-        # them (its rows have the variables after both).
-        self.apply_result.setVisible(not theme.presentation())
         self.h_marker.label.setFormat("h" if theme.presentation() else "your h")
-        # Large type needs a wider right column (its code lines do not wrap).
-        self.layout_grid.setColumnStretch(2, 5 if theme.presentation() else 4)
+        self._fit_columns()
         self.curves_layout.setDirection(
             QBoxLayout.Direction.LeftToRight if theme.presentation()
             else QBoxLayout.Direction.TopToBottom)
@@ -332,6 +335,20 @@ class View(LabView):
         self._lay_out(self._graph_is_big)
         if self.last_snapshot is not None:
             self.draw_now(self.last_snapshot)
+
+    def _fit_columns(self) -> None:
+        """The right column's share of the width: more in large type (its code lines do
+        not wrap) and in a narrow view (the whole window at 1024x640 with the settings
+        shown left it 177 px, narrower than its tables and code)."""
+        if not hasattr(self, "layout_grid"):
+            return  # still being built
+        narrow = self.area.width() < NARROW_PX
+        share = 6 if narrow else 5 if theme.presentation() else 4
+        if self.layout_grid.columnStretch(2) != share:
+            self.layout_grid.setColumnStretch(2, share)
+        # In large type or a narrow view the f values after apply / minimize give way
+        # to the table above them (its rows have the variables after both).
+        self.apply_result.setVisible(not (theme.presentation() or narrow))
 
     def _lay_out(self, big_graph: bool) -> None:
         """A small graph shares the top row with the derivatives; a big one (many nodes)
@@ -540,8 +557,8 @@ class View(LabView):
             table.set_number(2, col, automatic, digits)
             flagged = bool(snap.mismatch_notes[col])
             gap = abs(numerical - automatic)
-            _set_cell(table, 3, col, ("⚠ " if flagged else "") + f"{gap:.1e}",
-                      FLAG_COLOR if flagged else None)
+            table.set_number(3, col, gap, 2, FLAG_COLOR if flagged else None,
+                             prefix="⚠ " if flagged else "", exponent=True)
         table.setFixedHeight(_table_height(table))
         flags = [note for note in snap.mismatch_notes if note]
         if snap.kinks and not flags:
@@ -713,3 +730,15 @@ def _robust_range(y: np.ndarray) -> tuple[float, float]:
         pad = max(abs(hi), 1.0) * 0.1
         return lo - pad, hi + pad
     return lo - 0.08 * span, hi + 0.08 * span
+
+
+class _ResizeAware(QWidget):
+    """A widget that calls ``on_resize`` after each resize."""
+
+    def __init__(self, on_resize) -> None:
+        super().__init__()
+        self._on_resize = on_resize
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt override)
+        super().resizeEvent(event)
+        self._on_resize()
