@@ -295,3 +295,20 @@ def test_a_long_first_entry_widens_only_its_own_row(qtbot, presentation):
     assert box.bottom() <= plot.plot_item.vb.sceneBoundingRect().top() + 0.5
     for _, label in legend.items:
         assert box.contains(label.sceneBoundingRect().adjusted(1, 1, -1, -1))
+
+
+def test_a_tight_gap_between_entries_saves_a_row_of_key(qtbot):
+    plot = CurvePlot("losses", x_label="step", y_label="loss")
+    x = np.linspace(0.0, 1.0, 20)
+    for name in ("total", "content", "style", "TV"):
+        plot.set_curve(name, x, x)
+    legend = plot.plot_item.legend
+    _shown(qtbot, plot, (400, 300))
+    # Just too narrow for two entries a row with the usual gap, wide enough with less.
+    usual, tight = legend.width_for(2, 14), legend.width_for(2, 6)
+    assert tight < usual
+    room = (usual + tight) / 2
+    assert legend.columns_that_fit(room, 14) == 1
+    assert legend.rows_for(room) == 2
+    legend.set_entry_names(legend.entry_names())  # a reflow at the plot's own width
+    assert legend.rows_for(legend.available_width()) == 1

@@ -447,3 +447,22 @@ def test_dropout_weights_read_in_the_whole_window_at_1024x640(qtbot):
     assert abs(a_x - b_x) <= 1 and abs(a.width() - b.width()) <= 1
     assert not view.weights_note.isVisible()  # its line stays under the curves
     view.shutdown()
+
+
+def test_style_plots_keep_their_data_and_labels_in_the_whole_window_at_1024x640(qtbot):
+    # The lab's share of the window at 1024x640 with the settings shown: the losses'
+    # key took four rows (the plot 0 px tall) and the y labels ran past both ends.
+    view = _lab(qtbot, "style", (870, 560), False, {"steps": 3}, step=2)
+    for plot in (view.loss_plot, view.layer_plot, view.layer_bars):
+        item = plot.plot_item
+        legend = item.legend
+        if legend is not None and legend.items:
+            assert legend.rows_for(legend.available_width()) <= 2
+        assert item.vb.height() >= 30, item.titleLabel.text
+        axis = item.getAxis("left")
+        label = axis.label.mapRectToScene(axis.label.boundingRect())
+        # The rotated label's text within the plot's height (its box is the text's).
+        area = item.sceneBoundingRect()
+        assert area.top() - 1 <= label.top() and label.bottom() <= area.bottom() + 1, \
+            axis.labelText
+    view.shutdown()

@@ -27,7 +27,7 @@ from engine import pretrained
 from engine.experiments import style as experiment
 from vizlab.labs.base import LabView
 from vizlab.widgets import BarPlot, CurvePlot, ImageView, theme
-from vizlab.widgets.layout_check import AxisLabels, TextHeadroom
+from vizlab.widgets.layout_check import TextHeadroom
 from vizlab.widgets.text import WrappedLabel
 
 HELP = """
@@ -205,11 +205,16 @@ class View(LabView):
         # The per-layer curves' key likewise: the short names where they save a row of
         # key (five layers took three rows, leaving the curves 55 px in large type).
         self.layer_plot.plot_item.vb.sigResized.connect(self._fit_key_names)
-        # In large type the y labels are short: these plots are about 200 pixels tall.
-        self._axis_labels = AxisLabels(
+        # Short y labels where the full ones are longer than their plot is tall: in
+        # large type (these plots are about 200 pixels tall) and in a small window.
+        self._y_labels = (
             (self.loss_plot.plot_item, "loss (log scale)", "loss"),
             (self.layer_plot.plot_item, "style_l (log scale)", "style_l"),
             (self.layer_bars.plot_item, "weight · style_l / layers", "weighted"))
+        for plot, _, _ in self._y_labels:
+            plot.vb.sigResized.connect(self._fit_y_labels)
+        theme.on_theme_changed(self._fit_y_labels)
+        self._fit_y_labels()
         # Two-column legends in the top right corner, which the falling curves leave free.
         for plot in (self.loss_plot, self.layer_plot):
             plot.plot_item.legend.setColumnCount(2)
@@ -238,6 +243,17 @@ class View(LabView):
         small: in large type its four lines would take the loss plots' height."""
         self.note.setFont(theme.font(theme.tick_pt() - 2) if theme.presentation()
                           else QApplication.font())
+
+    def _fit_y_labels(self, *_args) -> None:
+        """Each plot's y label in full where it fits the plot's height, else short."""
+        metrics = QFontMetricsF(theme.font(theme.label_pt()))
+        for plot, full, short in self._y_labels:
+            fits = metrics.horizontalAdvance(full) + 8 <= plot.vb.height()
+            text = full if fits and not theme.presentation() else short
+            axis = plot.getAxis("left")
+            if axis.labelText != text or axis.labelStyle.get("font-size") != \
+                    f"{theme.label_pt()}pt":
+                theme.set_axis_label(plot, "left", text)
 
     def _fit_bar_names(self, *_args) -> None:
         """The weighted-loss bars with their layers' names in the longest form that fits

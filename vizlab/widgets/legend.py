@@ -24,6 +24,7 @@ from vizlab.widgets import theme
 # has the width of its tick labels as well for the legend's columns.
 _ROW, _COLUMN, _SPAN = 1, 0, 3
 _ENTRY_GAP = 14  # pixels between one entry and the next in a row
+_TIGHT_GAP = 6  # ... where that keeps a row of key that the usual gap would add
 
 
 class OutsideLegend(pg.LegendItem):
@@ -48,6 +49,7 @@ class OutsideLegend(pg.LegendItem):
         self.layout.setContentsMargins(4, 2, 4, 2)
         self._plot = plot
         self._columns = 1
+        self._gap = _ENTRY_GAP  # between entries in a row: the usual, or tight
         self._rows: list[QGraphicsWidget] = []  # a widget per row of entries (a pool)
         self._min_width = 0.0
         self.beside = None
@@ -146,42 +148,54 @@ class OutsideLegend(pg.LegendItem):
 
     def rows_for(self, available: float) -> int:
         """Rows the entries take in ``available`` pixels as they are named now."""
-        return math.ceil(len(self.items) / self.columns_that_fit(available)) \
+        return math.ceil(len(self.items) / self._layout_for(available)[0]) \
             if self.items else 0
 
     def entry_width(self) -> float:
         """Width of the widest entry (sample and label), in pixels."""
         return max(self._entry_widths(), default=0.0)
 
-    def _entry_widths(self) -> list[float]:
+    def _entry_widths(self, gap: float | None = None) -> list[float]:
         """Each entry's width (sample, spacing, label and the gap to the next entry)."""
+        gap = self._gap if gap is None else gap
         # The label's text, not its box: a laid-out label is as wide as its column.
         return [sample.boundingRect().width() + label.item.boundingRect().width()
-                + self.layout.horizontalSpacing() + _ENTRY_GAP
+                + self.layout.horizontalSpacing() + gap
                 for sample, label in self.items]
 
-    def width_for(self, columns: int) -> float:
+    def width_for(self, columns: int, gap: float | None = None) -> float:
         """Pixels the entries need at ``columns`` entries a row: entries fill the rows
         left to right, each row as wide as its own entries (a long name in one row
         does not widen the others), the last of a row needs no gap after it."""
-        widths = self._entry_widths()
+        gap = self._gap if gap is None else gap
+        widths = self._entry_widths(gap)
         if not widths:
             return 0.0
         columns = max(1, min(columns, len(widths)))
         total = max(sum(widths[r:r + columns]) for r in range(0, len(widths), columns))
         left, _, right, _ = self.layout.getContentsMargins()
-        return total - _ENTRY_GAP + left + right
+        return total - gap + left + right
 
-    def columns_that_fit(self, available: float) -> int:
+    def columns_that_fit(self, available: float, gap: float | None = None) -> int:
         """The most entries a row (up to all) whose rows fit in ``available`` pixels, then
         evened out over the rows that takes (six entries in two rows: three and three,
         not five and one) where the even rows fit too."""
         count = len(self.items)
         for columns in range(count, 1, -1):
-            if self.width_for(columns) <= available:
+            if self.width_for(columns, gap) <= available:
                 even = math.ceil(count / math.ceil(count / columns))
-                return even if self.width_for(even) <= available else columns
+                return even if self.width_for(even, gap) <= available else columns
         return 1
+
+    def _layout_for(self, available: float) -> tuple[int, float]:
+        """Entries a row and the gap between them: the usual gap, or a tight one where
+        that saves a row (four entries in a narrow plot: two rows, not four)."""
+        usual = self.columns_that_fit(available, _ENTRY_GAP)
+        tight = self.columns_that_fit(available, _TIGHT_GAP)
+        rows = math.ceil(len(self.items) / usual) if self.items else 0
+        if self.items and math.ceil(len(self.items) / tight) < rows:
+            return tight, _TIGHT_GAP
+        return usual, _ENTRY_GAP
 
     def available_width(self) -> float:
         """Pixels of the legend's row: the view box and the shown axes beside it."""
@@ -196,8 +210,10 @@ class OutsideLegend(pg.LegendItem):
         return width
 
     def _fit_columns(self, *_args) -> None:
-        columns = 1 if self.beside else self.columns_that_fit(self.available_width())
-        if columns != self._columns:
+        columns, gap = (1, _ENTRY_GAP) if self.beside else \
+            self._layout_for(self.available_width())
+        if (columns, gap) != (self._columns, self._gap):
+            self._gap = gap
             self._reflow(columns)
         self._size_to_contents()
 
@@ -227,7 +243,7 @@ class OutsideLegend(pg.LegendItem):
                 line.setAlignment(sample, Qt.AlignmentFlag.AlignVCenter)
                 line.setItemSpacing(line.count() - 1, self.layout.horizontalSpacing())
                 line.addItem(label)
-                line.setItemSpacing(line.count() - 1, _ENTRY_GAP)
+                line.setItemSpacing(line.count() - 1, self._gap)
             line.setItemSpacing(line.count() - 1, 0)
             # As wide as its entries, centred in the legend: a long name in another row
             # leaves this row's entries together.
