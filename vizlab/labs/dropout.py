@@ -189,6 +189,8 @@ class View(LabView):
         the "class" label take room from the weights panels' cells, which were half as
         wide as the middle column's at 1024x640 with the settings shown), the middle one
         at least as wide as its keys on one line. Runs on resize: stretch factors only."""
+        if not hasattr(self, "weights_note"):
+            return  # still being built
         grid, page = self.weights_grid, self.weights_page
         # In large type, or on a short page (the whole window at 1024x640 with the
         # settings shown), the weights need its height: the step's line stays under the

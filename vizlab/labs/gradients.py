@@ -340,7 +340,7 @@ class View(LabView):
         """The right column's share of the width: more in large type (its code lines do
         not wrap) and in a narrow view (the whole window at 1024x640 with the settings
         shown left it 177 px, narrower than its tables and code)."""
-        if not hasattr(self, "layout_grid"):
+        if not hasattr(self, "area"):
             return  # still being built
         narrow = self.area.width() < NARROW_PX
         share = 6 if narrow else 5 if theme.presentation() else 4
