@@ -193,3 +193,22 @@ def test_cell_ticks_ask_only_for_labels_drawn_inside_the_axis(qtbot):
     # A vertical axis may reach past its ends (pyqtgraph's 15 px): 0 stays.
     rows = cell_ticks(10, 95.0, 10.4, -0.7, metrics, vertical=True, reach=15)
     assert rows[0] == (0, "0") and len(rows) >= 2
+
+
+def test_a_short_colour_bar_keeps_its_tick_numbers_apart(qtbot):
+    from vizlab.widgets import Heatmap
+
+    theme.set_presentation(True)
+    heat = Heatmap("changes so far", sequential=True, value_label="steps")
+    heat.set_data(np.linspace(0.0, 200.0, 10 * 32).reshape(10, 32))
+    _shown(qtbot, heat, 300, 170)  # as in the Dropout lab's bottom row
+    line = QFontMetricsF(theme.font(theme.tick_pt())).height()
+    ticks = heat.bar_ticks()
+    assert len(ticks) >= 2
+    (low, high) = heat.levels()
+    per_unit = heat.plot_item.vb.height() / (high - low)
+    gaps = [(b - a) * per_unit for (a, _), (b, _) in zip(ticks, ticks[1:])]
+    assert min(gaps) >= line, (ticks, gaps)  # "200 150 100 50 0" ran together
+    heat.resize(300, 600)  # tall again: more ticks come back
+    _shown(qtbot, heat, 300, 600)
+    assert len(heat.bar_ticks()) > len(ticks)

@@ -293,6 +293,7 @@ class Heatmap(PlotWidgetBase):
         self._bar: ColorBar | None = None
         self._key: OutsideLegend | None = None
         self._bar_ticks: list[tuple[float, str]] = []
+        self._bar_count = 5  # how many ticks the colour bar was given room for
         if self._mask_key is not None:
             self._levels = (0.0, 1.0)
             self._make_mask_key()
@@ -305,6 +306,7 @@ class Heatmap(PlotWidgetBase):
         self._image.setImage(self._data, levels=self._levels, autoLevels=False)
         self._place_cells()
         plot.vb.sigResized.connect(self._fit_cell_ticks)
+        plot.vb.sigResized.connect(self._refit_bar_ticks)
 
         self._info = QLabel(" ")
         self._info.setFont(theme.font(theme.tick_pt()))
@@ -347,11 +349,23 @@ class Heatmap(PlotWidgetBase):
     # -- colour bar and mask key ----------------------------------------------------------
 
     def _set_bar_ticks(self, levels: Levels) -> None:
-        """Round ticks over ``levels``, and an axis wide enough for the widest of them."""
-        values = nice_ticks(*levels)
+        """Round ticks over ``levels``, as many as the bar's height keeps a line and a
+        quarter apart (at most five: a short bar in large type ran "150100 50" together),
+        and an axis wide enough for the widest of them."""
+        self._bar_count = self._bar_tick_count()
+        values = nice_ticks(*levels, count=self._bar_count)
         self._bar_ticks = list(zip(values, tick_strings(values), strict=True))
         self._bar.axis.setTicks([self._bar_ticks, []])
         self._fit_bar_axis()
+
+    def _bar_tick_count(self) -> int:
+        """At most five ticks; fewer where the bar is short for its tick text."""
+        height = self._plot.vb.height()
+        if height <= 0:
+            return 5
+        line = QFontMetricsF(self._bar.axis.style["tickFont"]
+                             or theme.font(theme.tick_pt())).height()
+        return int(max(2, min(5, height // (1.25 * line) + 1)))
 
     def _style_bar(self) -> None:
         # The label at tick size too: room beside a narrow bar is short.
@@ -442,6 +456,7 @@ class Heatmap(PlotWidgetBase):
         self._fit_cell_ticks()
         if self._bar is not None:
             self._style_bar()
+            self._refit_bar_ticks()
             self._fit_bar_axis()
         self._fit_info()
 
@@ -533,6 +548,15 @@ class Heatmap(PlotWidgetBase):
         if self._bar is not None:
             self._fit_bar_axis()
         self._fit_info()
+
+    def _refit_bar_ticks(self, *_args) -> None:
+        """The colour bar's ticks again when its height changed how many fit (unless
+        a lab wrote its own: "50%")."""
+        if self._bar is None or self._bar_tick_count() == self._bar_count:
+            return
+        levels = self._bar.axis._tickLevels
+        if levels and list(levels[0]) == self._bar_ticks:
+            self._set_bar_ticks(self._levels)
 
 
 def _check_levels(levels: Levels) -> Levels:
