@@ -212,3 +212,13 @@ def test_a_short_colour_bar_keeps_its_tick_numbers_apart(qtbot):
     heat.resize(300, 600)  # tall again: more ticks come back
     _shown(qtbot, heat, 300, 600)
     assert len(heat.bar_ticks()) > len(ticks)
+
+
+def test_thinned_ticks_stay_round():
+    from vizlab.widgets.heatmap import thinned
+
+    five = [-0.4, -0.2, 0.0, 0.2, 0.4]
+    assert thinned(five, 5) == five
+    assert thinned(five, 3) == [-0.4, 0.0, 0.4]
+    assert thinned(five, 2) == [-0.4, 0.4]
+    assert thinned([0.0, 50.0, 100.0, 150.0, 200.0], 3) == [0.0, 100.0, 200.0]

@@ -275,7 +275,7 @@ class View(LabView):
         for col, stretch in enumerate((5, 6, 5)):
             grid.setColumnStretch(col, stretch)
         # Once laid out (and whenever a panel's size changes), the columns share again.
-        for heatmap in self.maps["left"].values():
+        for heatmap in (*self.maps["left"].values(), *self.maps["right"].values()):
             heatmap.plot_item.vb.sigResized.connect(self._share_columns)
         self.weights_note = note_label()
         grid.addWidget(self.weights_note, 5, 0, 1, 3)

@@ -104,6 +104,21 @@ def nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
     return [round(t, digits) + 0.0 for t in ticks]
 
 
+def thinned(values: list[float], most: int) -> list[float]:
+    """Every 2nd, 3rd, ... of the round ``values`` (keeping 0 where it is one of them),
+    so that at most ``most`` are left (two at least): -0.4, 0, 0.4 of five from -0.4
+    to 0.4, where asking ``nice_ticks`` for fewer would give the range's ends."""
+    if len(values) <= most:
+        return list(values)
+    anchor = values.index(0.0) if 0.0 in values else 0
+    for every in range(2, len(values)):
+        kept = [v for i, v in enumerate(values) if (i - anchor) % every == 0]
+        if len(kept) <= max(most, 2):
+            # Two at least: the outermost round values rather than 0 alone.
+            return kept if len(kept) >= 2 else [values[0], values[-1]]
+    return [values[0], values[-1]]
+
+
 def tick_strings(values: list[float]) -> list[str]:
     """The shortest texts that tell ``values`` apart and read back as them: 100, 200, 300
     (never "30 / 20"), 0.0005 and 0.001, and an exponent when all are below 0.001 or one
@@ -353,7 +368,7 @@ class Heatmap(PlotWidgetBase):
         quarter apart (at most five: a short bar in large type ran "150100 50" together),
         and an axis wide enough for the widest of them."""
         self._bar_count = self._bar_tick_count()
-        values = nice_ticks(*levels, count=self._bar_count)
+        values = thinned(nice_ticks(*levels), self._bar_count)
         self._bar_ticks = list(zip(values, tick_strings(values), strict=True))
         self._bar.axis.setTicks([self._bar_ticks, []])
         self._fit_bar_axis()
