@@ -258,3 +258,57 @@ def test_a_legend_wraps_into_columns_as_wide_as_their_own_entries(qtbot, present
     # Every label whole, inside the legend's box.
     for _, label in legend.items:
         assert box.contains(label.sceneBoundingRect().adjusted(1, 1, -1, -1))
+
+
+@pytest.mark.parametrize("presentation", [False, True])
+def test_a_long_first_entry_widens_only_its_own_row(qtbot, presentation):
+    # The grid of old made the first column as wide as its longest name for every row:
+    # "data" then a gap the width of "elastic net regularised" before the next entry.
+    theme.set_presentation(presentation)
+    plot = CurvePlot("fits", x_label="x", y_label="y")
+    x = np.linspace(0.0, 1.0, 20)
+    names = ("elastic net regularised", "none", "L1", "L2", "data", "outliers")
+    for name in names:
+        plot.set_curve(name, x, x)
+    _shown(qtbot, plot, (560 if presentation else 420, 360))
+    legend = plot.plot_item.legend
+    room = legend.available_width()
+    spacing = legend.layout.horizontalSpacing()
+    boxes = {label.text: (sample.sceneBoundingRect(), label.sceneBoundingRect())
+             for sample, label in legend.items}
+    rows: dict[float, list[tuple]] = {}
+    for sample, label in boxes.values():
+        rows.setdefault(round(label.center().y()), []).append((sample, label))
+    assert len(rows) >= 2
+    for entries in rows.values():
+        entries.sort(key=lambda e: e[0].left())
+        for (sample, label), nxt in zip(entries, entries[1:] + [None]):
+            # Each label right after its sample, the next entry right after the label.
+            assert label.left() - sample.right() <= spacing + 1
+            if nxt is not None:
+                assert nxt[0].left() - label.right() <= 14 + spacing + 1
+        assert entries[-1][1].right() - entries[0][0].left() <= room
+    # Rows evened out: no row of one short entry left over under a full one.
+    counts = sorted(len(entries) for entries in rows.values())
+    assert counts[-1] - counts[0] <= 1
+    box = legend.sceneBoundingRect()
+    assert box.bottom() <= plot.plot_item.vb.sceneBoundingRect().top() + 0.5
+    for _, label in legend.items:
+        assert box.contains(label.sceneBoundingRect().adjusted(1, 1, -1, -1))
+
+
+def test_a_tight_gap_between_entries_saves_a_row_of_key(qtbot):
+    plot = CurvePlot("losses", x_label="step", y_label="loss")
+    x = np.linspace(0.0, 1.0, 20)
+    for name in ("total", "content", "style", "TV"):
+        plot.set_curve(name, x, x)
+    legend = plot.plot_item.legend
+    _shown(qtbot, plot, (400, 300))
+    # Just too narrow for two entries a row with the usual gap, wide enough with less.
+    usual, tight = legend.width_for(2, 14), legend.width_for(2, 6)
+    assert tight < usual
+    room = (usual + tight) / 2
+    assert legend.columns_that_fit(room, 14) == 1
+    assert legend.rows_for(room) == 2
+    legend.set_entry_names(legend.entry_names())  # a reflow at the plot's own width
+    assert legend.rows_for(legend.available_width()) == 1

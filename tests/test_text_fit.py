@@ -141,3 +141,84 @@ def test_curve_plot_says_when_its_line_labels_are_placed(qtbot):
     with qtbot.waitSignal(plot.labels_placed, timeout=2000):
         plot.add_marker(x=4.0, label="here")
     assert plot.curve_names() == ["a"]
+
+
+@pytest.mark.parametrize("pixels", [100, 200, 600])
+def test_spaced_ticks_keep_numbers_apart_and_inside_the_axis(qtbot, pixels):
+    from vizlab.widgets.heatmap import spaced_ticks
+
+    metrics = QFontMetricsF(theme.font(16))
+    low, high = -5.2, 5.2
+    ticks = spaced_ticks(low, high, pixels, metrics)
+    assert len(ticks) >= 2 if pixels >= 100 else ticks
+    per_unit = pixels / (high - low)
+    for (a, ta), (b, tb) in zip(ticks, ticks[1:]):
+        assert (b - a) * per_unit >= (metrics.horizontalAdvance(ta)
+                                      + metrics.horizontalAdvance(tb)) / 2
+    for v, t in ticks:
+        half = metrics.horizontalAdvance(t) / 2
+        assert (v - low) * per_unit >= half and (high - v) * per_unit >= half
+        assert float(t) == v and v == round(v, 3)
+    if pixels == 600:
+        assert len(ticks) >= 5  # room for every other unit at least
+
+
+def test_layer_names_shorten_only_as_far_as_the_bars_need(qtbot):
+    from vizlab.labs.style import bar_names
+
+    metrics = QFontMetricsF(theme.font(12))
+    names = ["conv1_1", "conv2_1", "conv3_1"]
+    wide = metrics.horizontalAdvance("conv1_1") + 8
+    assert bar_names(names, wide, metrics) == (names, "layer")
+    assert bar_names(names, wide - 1, metrics) == (["c1_1", "c2_1", "c3_1"], "conv layer")
+    assert bar_names(names, 10, metrics) == (["1_1", "2_1", "3_1"], "conv layer")
+    assert bar_names(["relu", "pool"], 10, metrics) == (["relu", "pool"], "layer")
+
+
+def test_cell_ticks_ask_only_for_labels_drawn_inside_the_axis(qtbot):
+    from vizlab.widgets.heatmap import cell_ticks
+
+    metrics = QFontMetricsF(theme.font(10))
+    # 32 columns in 83 px (range -1.14 .. 32.14): 0 and 30 would cross the ends.
+    ticks = cell_ticks(32, 83.0, 33.28, -1.14, metrics, vertical=False)
+    assert [t for _, t in ticks] == ["10", "20"]
+    # Narrower: still only labels inside the ends (one where two do not fit apart).
+    for i, text in cell_ticks(32, 60.0, 33.28, -1.14, metrics, vertical=False):
+        at = (i + 1.14) * 60.0 / 33.28
+        assert metrics.horizontalAdvance(text) / 2 - 0.5 <= at <= 60.0 - (
+            metrics.horizontalAdvance(text) / 2 - 0.5)
+    # Wide: every 5th or 10th, from 0.
+    wide = cell_ticks(32, 400.0, 33.28, -1.14, metrics, vertical=False)
+    assert wide[0] == (0, "0") and len(wide) >= 4
+    # A vertical axis may reach past its ends (pyqtgraph's 15 px): 0 stays.
+    rows = cell_ticks(10, 95.0, 10.4, -0.7, metrics, vertical=True, reach=15)
+    assert rows[0] == (0, "0") and len(rows) >= 2
+
+
+def test_a_short_colour_bar_keeps_its_tick_numbers_apart(qtbot):
+    from vizlab.widgets import Heatmap
+
+    theme.set_presentation(True)
+    heat = Heatmap("changes so far", sequential=True, value_label="steps")
+    heat.set_data(np.linspace(0.0, 200.0, 10 * 32).reshape(10, 32))
+    _shown(qtbot, heat, 300, 170)  # as in the Dropout lab's bottom row
+    line = QFontMetricsF(theme.font(theme.tick_pt())).height()
+    ticks = heat.bar_ticks()
+    assert len(ticks) >= 2
+    (low, high) = heat.levels()
+    per_unit = heat.plot_item.vb.height() / (high - low)
+    gaps = [(b - a) * per_unit for (a, _), (b, _) in zip(ticks, ticks[1:])]
+    assert min(gaps) >= line, (ticks, gaps)  # "200 150 100 50 0" ran together
+    heat.resize(300, 600)  # tall again: more ticks come back
+    _shown(qtbot, heat, 300, 600)
+    assert len(heat.bar_ticks()) > len(ticks)
+
+
+def test_thinned_ticks_stay_round():
+    from vizlab.widgets.heatmap import thinned
+
+    five = [-0.4, -0.2, 0.0, 0.2, 0.4]
+    assert thinned(five, 5) == five
+    assert thinned(five, 3) == [-0.4, 0.0, 0.4]
+    assert thinned(five, 2) == [-0.4, 0.4]
+    assert thinned([0.0, 50.0, 100.0, 150.0, 200.0], 3) == [0.0, 100.0, 200.0]

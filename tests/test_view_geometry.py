@@ -322,3 +322,147 @@ def test_regularization_and_style_notes_follow_the_theme(qtbot, presentation):
     assert [note.font().pointSize() for note in notes] == [wanted] * len(notes)
     regularization.shutdown()
     style.shutdown()
+
+
+@pytest.mark.parametrize(("size", "presentation"), [((1024, 640), False),
+                                                   ((1024, 640), True),
+                                                   ((870, 560), False)])
+def test_gradients_plots_get_room_and_tables_keep_their_digits(qtbot, size, presentation):
+    # 870x560: the lab's share of the whole window at 1024x640, settings shown.
+    from PySide6.QtGui import QFontMetrics
+
+    from vizlab.widgets.layout_check import drawn_tick_labels
+
+    view = _lab(qtbot, "gradients", size, presentation, step=5)
+    # Data areas a lecturer can read: in large type f and df sit side by side, each as
+    # tall as the error plot beside them (they were 21 and 0 px tall one over the other).
+    least = 130 if presentation else 60 if size[0] == 1024 else 45
+    for plot in (view.f_plot, view.df_plot, view.error_plot):
+        assert plot.plot_item.vb.height() >= least, plot.plot_item.titleLabel.text
+    if presentation:
+        f, df = (p.plot_item.vb.sceneBoundingRect() for p in (view.f_plot, view.df_plot))
+        f_x = view.f_plot.mapTo(view, f.topLeft().toPoint()).x()
+        df_x = view.df_plot.mapTo(view, df.topLeft().toPoint()).x()
+        assert df_x > f_x + f.width()  # beside, not under
+    for plot in (view.f_plot, view.df_plot):
+        labels = drawn_tick_labels(plot.plot_item.getAxis("bottom"))
+        assert len(labels) >= 2, labels
+    # Every number whole: as many digits as the column has room for, no "…"; every
+    # table as wide as its column leaves (the right column was narrower than them).
+    for table in (view.derivative_table, view.apply_table):
+        assert table.width() <= view.side_scroll.viewport().width()
+        metrics = QFontMetrics(table.font())
+        for row in range(table.rowCount()):
+            for col in range(table.columnCount()):
+                text = table.item(row, col).text()
+                assert "…" not in text and "..." not in text
+                assert metrics.horizontalAdvance(text) <= table.columnWidth(col) - 8, text
+    numerical = view.derivative_table.item(0, 0).text()
+    assert len(numerical.strip("-").replace(".", "")) >= 6, numerical  # -0.98999...
+    # The "your h" line's label off the error curves (it sat on the V's arms).
+    from vizlab.widgets.layout_check import legend_overlaps
+
+    QApplication.processEvents()
+    assert view.h_marker.label.isVisible()
+    assert legend_overlaps(view.error_plot) == []
+    view.shutdown()
+
+
+@pytest.mark.parametrize("presentation", [False, True])
+def test_regularization_fits_plot_keeps_most_of_the_height_at_1024x640(qtbot, presentation):
+    view = _lab(qtbot, "regularization", (1024, 640), presentation, step=40)
+    fits = view.fit_plot.plot_item.vb.height()
+    notes = sum(label.height() for label in (view.lesson, view.note, view.prune_note)
+                if label.isVisible())
+    if presentation:
+        # The plot is the lesson: more than half the view (it had 240 of 640 px, the
+        # notes a third), the run's numbers one hover away.
+        assert fits >= 0.5 * view.height(), fits
+        assert notes <= 0.16 * view.height(), notes
+        assert "near 0" in view.note.toolTip() and "near 0" not in view.note.text()
+        assert not view.prune_note.isVisible()  # nothing pruned yet: nothing to say
+        assert "data loss" in view.lesson.text()
+    else:
+        assert "near 0" in view.note.text() and not view.note.toolTip()
+        assert view.prune_note.isVisible()
+    # Switching the mode brings the other form.
+    theme.set_presentation(not presentation)
+    assert ("near 0" in view.note.text()) == presentation
+    view.shutdown()
+
+
+@pytest.mark.parametrize(("presentation", "blocks"), [(False, 3), (False, 5), (True, 5)])
+def test_style_bars_name_every_layer_at_1024x640(qtbot, presentation, blocks):
+    from vizlab.widgets.layout_check import drawn_tick_labels
+
+    view = _lab(qtbot, "style", (1024, 640), presentation, {"blocks": blocks, "steps": 2},
+                step=1)
+    bars = view.layer_bars.plot_item
+    drawn = drawn_tick_labels(bars.getAxis("bottom"))
+    # pyqtgraph kept one of five "convN_1" before.
+    assert [name[-3:] for name in drawn] == [f"{b + 1}_1" for b in range(blocks)], drawn
+    axis = bars.getAxis("bottom")
+    if drawn[0] != "conv1_1":  # a short form: the axis says what was cut
+        assert "conv" in axis.labelText
+    label = axis.label.mapRectToScene(axis.label.boundingRect())
+    scene = bars.scene().views()[0].sceneRect()
+    assert scene.left() <= label.left() and label.right() <= scene.right() + 0.5
+    # The per-layer key in as few rows as the short names allow: the curves keep room.
+    legend = view.layer_plot.plot_item.legend
+    assert legend.rows_for(legend.available_width()) <= 2
+    assert view.layer_plot.plot_item.vb.height() >= 60
+    view.shutdown()
+
+
+def test_dropout_weights_read_in_the_whole_window_at_1024x640(qtbot):
+    # The lab's share of the app window at 1024x640 (lab list, menus and transport
+    # taken), settings shown: panels were 66 px wide with one x tick, the bottom
+    # "changed now" 18 px tall.
+    from vizlab.widgets.layout_check import drawn_tick_labels
+
+    view = _lab(qtbot, "dropout", (870, 560), False, {"view": "weights"}, step=30)
+    for side in ("left", "right"):
+        maps = view.maps[side]
+        boxes = {kind: h.plot_item.vb.sceneBoundingRect() for kind, h in maps.items()}
+        # Cells of the side panels as wide as each other, and not starved by the middle.
+        assert abs(boxes["weights"].width() - boxes["counts"].width()) <= 6
+        assert boxes["weights"].width() >= 0.5 * boxes["changed"].width()
+        for kind, heatmap in maps.items():
+            assert boxes[kind].height() >= 40, (side, kind, boxes[kind].height())
+            for axis_side in ("bottom", "left"):
+                axis = heatmap.plot_item.getAxis(axis_side)
+                asked = [t for _, t in axis._tickLevels[0]]
+                assert len(asked) >= 2 and drawn_tick_labels(axis) == asked, \
+                    (side, kind, axis_side, asked)
+        assert maps["changed"].key.rows_for(maps["changed"].key.available_width()) == 1
+        # "class" once a row, on the left.
+        assert [h.plot_item.getAxis("left").labelText for h in maps.values()] == \
+            ["class", "", ""]
+    # The mask strip's cells under the "changed now" panels' still.
+    top = view.maps["left"]["changed"]
+    a = top.plot_item.vb.sceneBoundingRect()
+    b = view.mask_map.plot_item.vb.sceneBoundingRect()
+    a_x = top._view.mapTo(view, a.topLeft().toPoint()).x()
+    b_x = view.mask_map._view.mapTo(view, b.topLeft().toPoint()).x()
+    assert abs(a_x - b_x) <= 1 and abs(a.width() - b.width()) <= 1
+    assert not view.weights_note.isVisible()  # its line stays under the curves
+    view.shutdown()
+
+
+def test_style_plots_keep_their_data_and_labels_in_the_whole_window_at_1024x640(qtbot):
+    # The lab's share of the window at 1024x640 with the settings shown: the losses'
+    # key took four rows (the plot 0 px tall) and the y labels ran past both ends.
+    view = _lab(qtbot, "style", (870, 560), False, {"steps": 3}, step=2)
+    for plot in (view.loss_plot, view.layer_plot, view.layer_bars):
+        item = plot.plot_item
+        legend = item.legend
+        if legend is not None and legend.items:
+            assert legend.rows_for(legend.available_width()) <= 2
+        assert item.vb.height() >= 30, item.titleLabel.text
+        axis = item.getAxis("left")
+        label = axis.label.mapRectToScene(axis.label.boundingRect())
+        # The rotated label's text within the plot's height (its box is the text's).
+        area = item.sceneBoundingRect()
+        assert area.top() - 1 <= label.top() and label.bottom() <= area.bottom() + 1, \
+            axis.labelText
+    view.shutdown()

@@ -11,6 +11,7 @@ from PySide6.QtWidgets import (
     QGridLayout,
     QHBoxLayout,
     QLabel,
+    QSizePolicy,
     QTabWidget,
     QVBoxLayout,
     QWidget,
@@ -64,6 +65,7 @@ KEPT_BAR, DROPPED_BAR = MASK_COLORS
 # Below this width a heatmap clips its read-out line rather than push the page wider
 # than the window.
 MIN_MAP_WIDTH = 120
+SHORT_PAGE_PX = 560  # a weights page shorter than this leaves its step line out
 
 
 def _fixed_share_range(plot: CurvePlot) -> None:
@@ -131,10 +133,7 @@ class View(LabView):
         a grid column, the mask strip among them, have their cells at the same x; the
         mask strip's height; the notes' type."""
         ticks = QFontMetrics(theme.font(theme.tick_pt()))
-        label = QFontMetrics(theme.font(theme.label_pt()))
-        width = label.height() + ticks.horizontalAdvance("88") + 16
-        for heatmap in self._heatmaps:
-            heatmap.plot_item.getAxis("left").setWidth(width)
+        self._fit_axis_widths()
         title = QFontMetrics(theme.font(theme.title_pt())).height()
         # Title, the key (above: a row, and half a row more should it wrap; beside: two
         # rows) and 28 pixels of mask, the axis line without tick labels (the panels
@@ -165,16 +164,65 @@ class View(LabView):
         self.example_table.setFont(theme.font(theme.scaled_pt(8)))
         # In large type the weights need the page's height; the same line stays under the
         # curves, and the panels' titles say this step's shares.
-        self.weights_note.setVisible(not theme.presentation())
+        self._share_columns()
         for header in self.headers.values():
             header.setFont(theme.font(theme.label_pt()))
+
+    def _fit_axis_widths(self) -> None:
+        """Each heatmap's y axis wide enough for two-digit ticks and its label if it has
+        one; the "changed now" panels as wide as the mask strip's (labelled "ex." with a
+        mask per example), so their cells line up."""
+        ticks = QFontMetrics(theme.font(theme.tick_pt()))
+        label = QFontMetrics(theme.font(theme.label_pt())).height()
+        width = ticks.horizontalAdvance("88") + 16
+        middle = {id(self.mask_map), *(id(self.maps[s]["changed"]) for s in ("left", "right"))}
+        mask_named = bool(self.mask_map.plot_item.getAxis("left").labelText)
+        for heatmap in self._heatmaps:
+            axis = heatmap.plot_item.getAxis("left")
+            named = mask_named if id(heatmap) in middle else bool(axis.labelText)
+            wanted = width + (label if named else 0)
+            if axis.width() != wanted:
+                axis.setWidth(wanted)
+
+    def _share_columns(self) -> None:
+        """Columns as wide as gives every panel's cells the same width (a colour bar and
+        the "class" label take room from the weights panels' cells, which were half as
+        wide as the middle column's at 1024x640 with the settings shown), the middle one
+        at least as wide as its keys on one line. Runs on resize: stretch factors only."""
+        if not hasattr(self, "weights_note"):
+            return  # still being built
+        grid, page = self.weights_grid, self.weights_page
+        # In large type, or on a short page (the whole window at 1024x640 with the
+        # settings shown), the weights need its height: the step's line stays under the
+        # curves, and the panels' titles say this step's shares.
+        self.weights_note.setVisible(not theme.presentation()
+                                     and page.height() >= SHORT_PAGE_PX)
+        columns = [[self.maps[side][kind] for side in ("left", "right")]
+                   for kind in ("weights", "changed", "counts")]
+        if any(h.plot_item.vb.width() <= 0 for col in columns for h in col):
+            return
+        overhead = [max(h.width() - h.plot_item.vb.width() for h in col) for col in columns]
+        room = page.width() - 2 * grid.horizontalSpacing()
+        cells = max((room - sum(overhead)) / 3, 1.0)
+        want = [cells + extra for extra in overhead]
+        keys = [self.maps["left"]["changed"].key, self.mask_map.key]
+        need = max(key.width_for(2) + 8 for key in keys if key is not None)
+        if not keys[0].beside and want[1] < need:  # the keys on one line, above
+            want[1] = need
+            cells = max((room - need - overhead[0] - overhead[2]) / 2, 1.0)
+            want[0], want[2] = cells + overhead[0], cells + overhead[2]
+        stretch = [max(1, round(w)) for w in want]
+        if [grid.columnStretch(c) for c in range(3)] != stretch:
+            for col, value in enumerate(stretch):
+                grid.setColumnStretch(col, value)
 
     def _notes(self) -> list[QLabel]:
         return [self.weights_note, self.curves_note, self.mask_note, self.example_table]
 
     def _build_weights(self) -> Generator[None, None, QWidget]:  # a row of maps per turn
-        page = QWidget()
+        page = _ResizeAware(self._share_columns)
         grid = QGridLayout(page)
+        self.weights_page, self.weights_grid = page, grid
         grid.setContentsMargins(0, 0, 0, 0)
         grid.setSpacing(4)
         self.maps: dict[str, dict[str, Heatmap]] = {}
@@ -190,12 +238,14 @@ class View(LabView):
             # text less, which presentation mode at 1024x640 needs).
             x_label = "hidden unit" if side == "right" else ""
             # No label on the colour bar: it would stand beside the next panel's "class".
+            # "class" once a row, left: the panels right of it share its rows, and the
+            # width goes to their cells.
             weights = self._heatmap("weights", x_label=x_label, y_label="class")
             # Binary: two colours and a key (above the plot, so the cells keep the x of
             # the mask strip's).
-            changed = self._heatmap("changed now", x_label=x_label, y_label="class",
+            changed = self._heatmap("changed now", x_label=x_label, y_label="",
                                     mask_key=("changed", "same"))
-            counts = self._heatmap("changes so far", x_label=x_label, y_label="class",
+            counts = self._heatmap("changes so far", x_label=x_label, y_label="",
                                    sequential=True, value_label="steps")
             self.maps[side] = {"weights": weights, "changed": changed, "counts": counts}
             for col, widget in enumerate((weights, changed, counts)):
@@ -215,10 +265,18 @@ class View(LabView):
         self.mask_map.plot_item.getAxis("bottom").setStyle(showValues=False)
         for row, stretch in ((1, 1), (4, 1)):
             grid.setRowStretch(row, stretch)
-        # The middle column a little wider: its two-entry keys then fit on one line at
-        # 1024x640 instead of taking a second row from the masks.
+        # The columns share the width by stretch alone (see _share_columns).
+        for heatmap in (*self.maps["left"].values(), *self.maps["right"].values(),
+                        self.mask_map):
+            heatmap.setSizePolicy(QSizePolicy.Policy.Ignored,
+                                  heatmap.sizePolicy().verticalPolicy())
+        self.mask_note.setSizePolicy(QSizePolicy.Policy.Ignored,
+                                     self.mask_note.sizePolicy().verticalPolicy())
         for col, stretch in enumerate((5, 6, 5)):
             grid.setColumnStretch(col, stretch)
+        # Once laid out (and whenever a panel's size changes), the columns share again.
+        for heatmap in (*self.maps["left"].values(), *self.maps["right"].values()):
+            heatmap.plot_item.vb.sigResized.connect(self._share_columns)
         self.weights_note = note_label()
         grid.addWidget(self.weights_note, 5, 0, 1, 3)
         return page
@@ -314,13 +372,14 @@ class View(LabView):
                                       if stepped else "changed: no step yet")
             maps["counts"].set_data(s.counts)
             maps["counts"].set_title("changes so far")
-            for heatmap in maps.values():
-                heatmap.plot_item.setLabel("left", other)
+            # Named once a row, left: the panels right of it share its rows.
+            maps["weights"].plot_item.setLabel("left", other)
         kept = int(snap.kept.sum())
         units = len(snap.kept)
         self.mask_map.set_data(snap.mask)
         # One row per example when each has its own mask; one row needs no axis name.
         self.mask_map.plot_item.setLabel("left", "ex." if len(snap.mask) > 1 else "")
+        self._fit_axis_widths()
         # Before step 1 no mask has been drawn: an all-"dropped" strip would say otherwise.
         self.mask_map.image_item.setVisible(stepped)
         self.mask_map.set_title(f"mask: {kept} of {units} kept" if stepped
@@ -419,3 +478,15 @@ class View(LabView):
             f"{_fmt(ex.original_test.sum())} = {p:g} · {_fmt(ex.full_sum)}). Every output "
             "row comes from the engine's <code>dropout</code> with this mask.</p>"
         )
+
+
+class _ResizeAware(QWidget):
+    """A page that calls ``on_resize`` after each resize (to share its columns)."""
+
+    def __init__(self, on_resize) -> None:
+        super().__init__()
+        self._on_resize = on_resize
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt override)
+        super().resizeEvent(event)
+        self._on_resize()

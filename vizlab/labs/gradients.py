@@ -13,8 +13,10 @@ from PySide6.QtGui import QColor, QFontMetrics
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QApplication,
+    QBoxLayout,
     QFrame,
     QGridLayout,
+    QHBoxLayout,
     QHeaderView,
     QLabel,
     QScrollArea,
@@ -29,6 +31,7 @@ from engine.experiments.gradients import PRESETS, split_terms
 from vizlab.labs.base import LabView
 from vizlab.widgets import CurvePlot, theme
 from vizlab.widgets.graph import HIGHLIGHT_COLOR, STATES, GraphView
+from vizlab.widgets.heatmap import SpacedTicks
 from vizlab.widgets.layout_check import AxisLabels
 from vizlab.widgets.text import WrappedLabel, note_label
 
@@ -68,6 +71,8 @@ FLAG_COLOR = "#c92a2a"  # numerical and automatic disagree
 EDGE_LABEL_PT = 9  # at the theme's usual tick size; scaled with it (presentation mode)
 ROW_PX = 24  # a table row on a desktop; half as tall again in presentation mode
 BIG_GRAPH_NODES = 12  # more nodes than this: the graph gets the whole top row
+NARROW_PX = 720  # a view narrower than this gives its right column more of the width
+CELL_PAD_PX = 10  # a table cell's text keeps this much of its column's width free
 
 # Rows of the two tables; their columns are the variables.
 ROWS_DERIVATIVES = ("numerical", "symbolic", "automatic", "|num − auto|")
@@ -84,9 +89,59 @@ def fmt(value: float, digits: int = 5) -> str:
     return "0" if text == "-0" else text
 
 
-def _table(rows: tuple[str, ...]) -> QTableWidget:
+class NumberTable(QTableWidget):
+    """A read-only table of numbers that keeps each number's digits whole: a cell shows
+    as many significant digits as its column has room for (up to the cell's own most),
+    never a number cut short with "...". Resizing fits them again (a few cells' texts,
+    no drawing work)."""
+
+    _NUMBER = Qt.ItemDataRole.UserRole  # (value, most digits, prefix, exponent)
+
+    def set_number(self, row: int, col: int, value: float, most: int,
+                   color: str | None = None, prefix: str = "",
+                   exponent: bool = False) -> None:
+        """``value`` with up to ``most`` significant digits (``exponent``: always in
+        exponent form, 4.4e-10)."""
+        _set_cell(self, row, col, prefix + fmt(value, most), color)
+        self.item(row, col).setData(self._NUMBER,
+                                    (float(value), int(most), prefix, bool(exponent)))
+        self._fit_cell(row, col)
+
+    def refit(self) -> None:
+        for row in range(self.rowCount()):
+            for col in range(self.columnCount()):
+                self._fit_cell(row, col)
+
+    def _fit_cell(self, row: int, col: int) -> None:
+        item = self.item(row, col)
+        number = item.data(self._NUMBER) if item is not None else None
+        if not number:
+            return
+        value, most, prefix, exponent = number
+        metrics = QFontMetrics(self.font())
+        room = self.columnWidth(col) - CELL_PAD_PX - metrics.horizontalAdvance(prefix)
+        item.setText(prefix + fit_digits(value, most, room, metrics, exponent=exponent))
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt override)
+        super().resizeEvent(event)
+        self.refit()
+
+
+def fit_digits(value: float, most: int, width: float, metrics: QFontMetrics,
+               fewest: int = 3, exponent: bool = False) -> str:
+    """``value`` with the most significant digits (``most`` down to ``fewest``; in
+    exponent form down to one) whose text is at most ``width`` pixels wide in
+    ``metrics``' font."""
+    if exponent:
+        texts = [f"{value:.{d - 1}e}" for d in range(most, 0, -1)]
+    else:
+        texts = [fmt(value, d) for d in range(most, fewest - 1, -1)]
+    return next((t for t in texts if metrics.horizontalAdvance(t) <= width), texts[-1])
+
+
+def _table(rows: tuple[str, ...]) -> NumberTable:
     """A read-only table with named rows and one column per variable."""
-    table = QTableWidget(len(rows), 0)
+    table = NumberTable(len(rows), 0)
     table.setVerticalHeaderLabels(list(rows))
     table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
     table.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
@@ -99,6 +154,7 @@ def _table(rows: tuple[str, ...]) -> QTableWidget:
     table.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
     table.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
     table.setFixedHeight(_table_height(table))
+    header.sectionResized.connect(lambda *_: table.refit())  # stretched columns resized
     return table
 
 
@@ -144,7 +200,7 @@ class View(LabView):
     preview_on_change = True
 
     def build_views(self) -> Generator[None, None, QWidget]:  # a panel per turn in the app
-        area = QWidget()
+        area = _ResizeAware(self._fit_columns)
         grid = QGridLayout(area)
         grid.setContentsMargins(0, 0, 0, 0)
         grid.setSpacing(6)
@@ -179,14 +235,18 @@ class View(LabView):
         self.f_plot = CurvePlot("f", x_label="", y_label="f", legend=False)
         self.df_plot = CurvePlot("df", x_label="x", y_label="derivative", legend=False)
         self.df_plot.plot_item.setXLink(self.f_plot.plot_item)
+        # Round x ticks as far apart as their text needs: in large type the two plots
+        # are side by side, a couple of hundred pixels wide each.
+        self._x_ticks = [SpacedTicks(plot.plot_item) for plot in (self.f_plot, self.df_plot)]
         self.f_marker = self._point_marker(self.f_plot)
         self.df_marker = self._point_marker(self.df_plot)
-        curves = QWidget()
-        curves_layout = QVBoxLayout(curves)
-        curves_layout.setContentsMargins(0, 0, 0, 0)
-        curves_layout.setSpacing(2)
-        curves_layout.addWidget(self.f_plot)
-        curves_layout.addWidget(self.df_plot)
+        # f over df on a desktop; side by side in large type, where two plots one over
+        # the other under the graph are left a few pixels of data each.
+        self.curves_layout = QBoxLayout(QBoxLayout.Direction.TopToBottom)
+        self.curves_layout.setContentsMargins(0, 0, 0, 0)
+        self.curves_layout.setSpacing(2)
+        self.curves_layout.addWidget(self.f_plot)
+        self.curves_layout.addWidget(self.df_plot)
         yield
 
         self.error_plot = CurvePlot("Error vs h", x_label="step h",
@@ -194,23 +254,28 @@ class View(LabView):
         self.error_plot.plot_item.setLogMode(x=True)
         # Bottom left: the V leaves it empty (small h errs by round-off, up high).
         self.error_plot.plot_item.legend.anchor((0, 1), (0, 1), offset=(8, -8))
-        self.h_marker = pg.InfiniteLine(
-            angle=90, movable=False, pen=pg.mkPen("#555555", width=1.5, style=Qt.PenStyle.DashLine),
-            label="your h", labelOpts={"position": 0.6, "color": "#555555",
-                                       "fill": pg.mkBrush(255, 255, 255, 200)})
-        self.error_plot.plot_item.addItem(self.h_marker, ignoreBounds=True)
+        # Its label goes where along the line it covers no curve (it sat on the V); in
+        # large type, where the plot is a couple of hundred pixels wide, it is just "h".
+        self.h_marker = self.error_plot.add_marker(x=-5.0, label="your h")
         # In large type the plots under the graph are short: short y labels.
         self._axis_labels = AxisLabels(
             (self.df_plot.plot_item, "derivative", "df"),
             (self.error_plot.plot_item, "|num − auto|", "error"))
         self.error_note = note_label()
         self.error_note.hide()
-        errors = QWidget()
-        errors_layout = QVBoxLayout(errors)
+        errors_layout = QVBoxLayout()
         errors_layout.setContentsMargins(0, 0, 0, 0)
         errors_layout.setSpacing(2)
         errors_layout.addWidget(self.error_plot, 1)
         errors_layout.addWidget(self.error_note)
+        # The plots under the graph: the f and df column (two of them side by side in
+        # large type) and the error plot, each plot as wide as the others.
+        plots = QWidget()
+        self.plots_layout = QHBoxLayout(plots)
+        self.plots_layout.setContentsMargins(0, 0, 0, 0)
+        self.plots_layout.setSpacing(6)
+        self.plots_layout.addLayout(self.curves_layout, 1)
+        self.plots_layout.addLayout(errors_layout, 1)
         yield
 
         apply_box, apply_layout = _panel("minimize = compute_gradients + apply_gradients")
@@ -238,8 +303,11 @@ class View(LabView):
         self.side_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.graph_box = graph_box
         self.layout_grid = grid
-        grid.addWidget(curves, 1, 0)
-        grid.addWidget(errors, 1, 1)
+        grid.addWidget(plots, 1, 0, 1, 2)
+        # Rows share the height by their stretch, not by the plots' preferred sizes
+        # (which left the plots under the graph 80 px in large type at 1024x640).
+        for plot in (self.graph, self.f_plot, self.df_plot, self.error_plot):
+            plot.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Ignored)
         for col in range(3):
             grid.setColumnStretch(col, 4)
         self.big_graph = None
@@ -257,18 +325,36 @@ class View(LabView):
             # The right column a point smaller than the rest: at 1024x640 it holds two
             # tables, the formulas and the code without scrolling.
             restyle_texts(self.side_scroll, theme.tick_pt() - 3)
-        # In large type the f values after apply / minimize give way to the table above
-        # them (its rows have the variables after both).
-        self.apply_result.setVisible(not theme.presentation())
-        # Large type needs a wider right column (its code lines do not wrap).
-        self.layout_grid.setColumnStretch(2, 5 if theme.presentation() else 4)
+        self.h_marker.label.setFormat("h" if theme.presentation() else "your h")
+        self._fit_columns()
+        self.curves_layout.setDirection(
+            QBoxLayout.Direction.LeftToRight if theme.presentation()
+            else QBoxLayout.Direction.TopToBottom)
+        self.plots_layout.setStretch(0, 2 if theme.presentation() else 1)
+        self.big_graph = None  # the rows' share of the height follows the mode
+        self._lay_out(self._graph_is_big)
         if self.last_snapshot is not None:
             self.draw_now(self.last_snapshot)
+
+    def _fit_columns(self) -> None:
+        """The right column's share of the width: more in large type (its code lines do
+        not wrap) and in a narrow view (the whole window at 1024x640 with the settings
+        shown left it 177 px, narrower than its tables and code)."""
+        if not hasattr(self, "area"):
+            return  # still being built
+        narrow = self.area.width() < NARROW_PX
+        share = 6 if narrow else 5 if theme.presentation() else 4
+        if self.layout_grid.columnStretch(2) != share:
+            self.layout_grid.setColumnStretch(2, share)
+        # In large type or a narrow view the f values after apply / minimize give way
+        # to the table above them (its rows have the variables after both).
+        self.apply_result.setVisible(not (theme.presentation() or narrow))
 
     def _lay_out(self, big_graph: bool) -> None:
         """A small graph shares the top row with the derivatives; a big one (many nodes)
         takes the whole top row and more of the height, so its boxes keep apart and
         readable, and the derivatives move down beside the plots."""
+        self._graph_is_big = big_graph
         if big_graph == self.big_graph:
             return
         self.big_graph = big_graph
@@ -283,8 +369,9 @@ class View(LabView):
         else:
             grid.addWidget(self.graph_box, 0, 0, 1, 2)
             grid.addWidget(self.side_scroll, 0, 2, 2, 1)
-            grid.setRowStretch(0, 11)
-            grid.setRowStretch(1, 10)
+            # In large type the step text under the graph takes more of the top row.
+            grid.setRowStretch(0, 7 if theme.presentation() else 11)
+            grid.setRowStretch(1, 5 if theme.presentation() else 10)
 
     @staticmethod
     def _point_marker(plot: CurvePlot) -> pg.InfiniteLine:
@@ -465,13 +552,13 @@ class View(LabView):
         for col in range(len(snap.variables)):
             numerical, symbolic, automatic = (snap.numerical[col], snap.symbolic[col],
                                               snap.automatic[col])
-            _set_cell(table, 0, col, fmt(numerical, digits))
-            _set_cell(table, 1, col, fmt(symbolic, digits))
-            _set_cell(table, 2, col, fmt(automatic, digits))
+            table.set_number(0, col, numerical, digits)
+            table.set_number(1, col, symbolic, digits)
+            table.set_number(2, col, automatic, digits)
             flagged = bool(snap.mismatch_notes[col])
             gap = abs(numerical - automatic)
-            _set_cell(table, 3, col, ("⚠ " if flagged else "") + f"{gap:.1e}",
-                      FLAG_COLOR if flagged else None)
+            table.set_number(3, col, gap, 2, FLAG_COLOR if flagged else None,
+                             prefix="⚠ " if flagged else "", exponent=True)
         table.setFixedHeight(_table_height(table))
         flags = [note for note in snap.mismatch_notes if note]
         if snap.kinks and not flags:
@@ -543,12 +630,12 @@ class View(LabView):
         digits = _digits(len(snap.variables), 6)
         for col in range(len(snap.variables)):
             changed = snap.grads_applied[col] != snap.grads_computed[col]
-            _set_cell(table, 0, col, fmt(snap.values[col], digits))
-            _set_cell(table, 1, col, fmt(snap.grads_computed[col], digits))
-            _set_cell(table, 2, col, fmt(snap.grads_applied[col], digits),
-                      HIGHLIGHT_COLOR if changed else None)
-            _set_cell(table, 3, col, fmt(snap.after_apply[col], digits))
-            _set_cell(table, 4, col, fmt(snap.after_minimize[col], digits))
+            table.set_number(0, col, snap.values[col], digits)
+            table.set_number(1, col, snap.grads_computed[col], digits)
+            table.set_number(2, col, snap.grads_applied[col], digits,
+                             HIGHLIGHT_COLOR if changed else None)
+            table.set_number(3, col, snap.after_apply[col], digits)
+            table.set_number(4, col, snap.after_minimize[col], digits)
         table.setFixedHeight(_table_height(table))
         self.apply_result.setText(
             f"f: {fmt(snap.output, 6)} → <b>{fmt(snap.f_after_apply, 6)}</b> after the edited "
@@ -643,3 +730,15 @@ def _robust_range(y: np.ndarray) -> tuple[float, float]:
         pad = max(abs(hi), 1.0) * 0.1
         return lo - pad, hi + pad
     return lo - 0.08 * span, hi + 0.08 * span
+
+
+class _ResizeAware(QWidget):
+    """A widget that calls ``on_resize`` after each resize."""
+
+    def __init__(self, on_resize) -> None:
+        super().__init__()
+        self._on_resize = on_resize
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt override)
+        super().resizeEvent(event)
+        self._on_resize()

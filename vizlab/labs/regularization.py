@@ -246,11 +246,25 @@ class View(LabView):
 
     def _restyle_notes(self) -> None:
         """The notes in the theme's type: large in presentation mode like the plots'
-        text (the application's font else)."""
+        text (the application's font else), and in their short forms there."""
         font = (theme.font(theme.tick_pt() - 2) if theme.presentation()
                 else QApplication.font())
         for label in self._notes():
             label.setFont(font)
+        for label, texts in getattr(self, "_note_texts", {}).items():
+            self._set_note(label, *texts)
+
+    def _set_note(self, label: QLabel, full: str, short: str | None = None) -> None:
+        """A note's text: in presentation mode its ``short`` form (none: hidden), so the
+        plots keep the height (in large type the notes took a third of it at 1024x640),
+        with the full text as the label's tooltip; else the full text."""
+        if not hasattr(self, "_note_texts"):
+            self._note_texts: dict[QLabel, tuple[str, str | None]] = {}
+        self._note_texts[label] = (full, short)
+        shown = short if theme.presentation() and short is not None else full
+        label.setText(shown)
+        label.setVisible(bool(shown))
+        label.setToolTip(full if shown != full else "")
 
     def _ensure_heatmaps(self, count: int) -> Iterator[None]:
         """One heatmap per layer, created again only when the number of layers changes
@@ -351,10 +365,17 @@ class View(LabView):
             seen = (f"at their x the fits are {pull_text(snap.outlier_pull[ok])} of the way "
                     f"up to them (0%: on the line)")
         other = "absolute" if snap.data_loss == "squared" else "squared"
-        self.lesson.setText(
+        if snap.outlier.any() and ok.any():
+            seen_short = f"the fits pass {pull_text(snap.outlier_pull[ok])} of the way up to them"
+        else:
+            seen_short = seen
+        self._set_note(
+            self.lesson,
             f"<b>Outliers</b>, {loss}: {seen}. Robustness to outliers comes from the data "
             f"loss (try {other}); L1/L2 on the weights decide how many are near 0 and how "
-            f"large they are.")
+            f"large they are.",
+            f"<b>Outliers</b>, {loss}: {seen_short}. The data loss decides that (try "
+            f"{other}), not L1/L2.")
 
     def _draw_weights(self, snap) -> None:
         method = self.config.weights_of
@@ -471,12 +492,13 @@ class View(LabView):
     def _draw_prune(self, snap) -> None:
         p = snap.prune
         if snap.prune_skipped:
-            self.prune_note.setText(f"<b>Pruning</b> skipped: {snap.prune_skipped}.")
+            self._set_note(self.prune_note, f"<b>Pruning</b> skipped: {snap.prune_skipped}.")
             return
         source = snap.methods.index("l1") * snap.runs + int(self.config.prune_run)
         if p is None and self.config.prune and source < len(snap.diverged) \
                 and snap.diverged[source]:
-            self.prune_note.setText(
+            self._set_note(
+                self.prune_note,
                 f"<b>Pruning</b>: L1 run {self.config.prune_run} "
                 f"{diverged_text(snap.diverged_at[source:source + 1])}: it will not be pruned.")
             return
@@ -484,9 +506,11 @@ class View(LabView):
             where = (f"after training (step {snap.train_steps}), the units L1 run "
                      f"{self.config.prune_run} disconnected are removed and the smaller "
                      "network is trained again" if self.config.prune else "pruning is off")
-            self.prune_note.setText(f"<b>Pruning</b>: {where}.")
+            # In large type nothing until there is something pruned to show.
+            self._set_note(self.prune_note, f"<b>Pruning</b>: {where}.", "")
             return
-        self.prune_note.setText(
+        self._set_note(
+            self.prune_note,
             f"<b>Pruning</b> L1 run {p.source_member % snap.runs} (|w| &lt; {p.threshold:g}): "
             f"{_shapes(p.original_shapes)} &rarr; <b>{_shapes(p.pruned_shapes)}</b> "
             f"({sum(len(f) for f in p.folded)} constant units folded into the next bias; "
@@ -494,8 +518,10 @@ class View(LabView):
             f"{p.pruned_error:.2f}). <b>pruned</b> bar: retrained from fresh weights "
             f"({p.retrain_method}, {len(p.retrain_errors)} runs), step {p.retrain_step} of "
             f"{p.retrain_steps}: {self._retrain_errors(p)}, against {p.unpruned_error:.2f} "
-            f"unpruned."
-        )
+            f"unpruned.",
+            f"<b>Pruning</b> L1 run {p.source_member % snap.runs}: "
+            f"{_shapes(p.original_shapes)} &rarr; <b>{_shapes(p.pruned_shapes)}</b>; "
+            f"<b>pruned</b> bar: retrained from fresh weights.")
 
     @staticmethod
     def _retrain_errors(p: experiment.PruneResult) -> str:
@@ -528,7 +554,12 @@ class View(LabView):
             means = "Means of the runs that did not diverge"
         phase = {"train": "training", "retrain": "retraining the pruned network",
                  "done": "done"}[snap.phase]
-        self.note.setText(
-            f"Step {snap.step} (epoch {min(snap.epoch, snap.train_steps / len(snap.x)):.1f}, "
-            f"{phase}), lr {snap.learning_rate:g}, lambda {snap.lam:g}. {means}: "
-            + "; ".join(parts) + ".")
+        head = (f"Step {snap.step} (epoch "
+                f"{min(snap.epoch, snap.train_steps / len(snap.x)):.1f}, {phase}), "
+                f"lr {snap.learning_rate:g}, lambda {snap.lam:g}.")
+        gone = int(snap.diverged.sum())
+        self._set_note(
+            self.note, f"{head} {means}: " + "; ".join(parts) + ".",
+            # In large type the run's settings only (the bars give the errors), and
+            # what diverged; each kind's numbers in the tooltip.
+            head + (f" {gone} of {len(snap.diverged)} runs diverged." if gone else ""))

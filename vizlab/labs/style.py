@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtGui import QFontMetricsF
 from PySide6.QtWidgets import (
     QApplication,
     QFileDialog,
@@ -26,7 +27,7 @@ from engine import pretrained
 from engine.experiments import style as experiment
 from vizlab.labs.base import LabView
 from vizlab.widgets import BarPlot, CurvePlot, ImageView, theme
-from vizlab.widgets.layout_check import AxisLabels, TextHeadroom
+from vizlab.widgets.layout_check import TextHeadroom
 from vizlab.widgets.text import WrappedLabel
 
 HELP = """
@@ -196,11 +197,24 @@ class View(LabView):
                                   y_label="weight · style_l / layers",
                                   value_format="{:.3g}")
         self._headroom = TextHeadroom(self.layer_bars.plot_item)  # value labels whole
-        # In large type the y labels are short: these plots are about 200 pixels tall.
-        self._axis_labels = AxisLabels(
+        # Every bar named: the layer names as long as the bars' width allows ("conv2_1",
+        # "c2_1", "2_1"), fitted again on resize; pyqtgraph would skip names that do not
+        # fit (with five layers at 1024x640 it kept one of five).
+        self._bar_data: tuple[list[str], np.ndarray, list[str]] | None = None
+        self.layer_bars.plot_item.vb.sigResized.connect(self._fit_bar_names)
+        # The per-layer curves' key likewise: the short names where they save a row of
+        # key (five layers took three rows, leaving the curves 55 px in large type).
+        self.layer_plot.plot_item.vb.sigResized.connect(self._fit_key_names)
+        # Short y labels where the full ones are longer than their plot is tall: in
+        # large type (these plots are about 200 pixels tall) and in a small window.
+        self._y_labels = (
             (self.loss_plot.plot_item, "loss (log scale)", "loss"),
             (self.layer_plot.plot_item, "style_l (log scale)", "style_l"),
             (self.layer_bars.plot_item, "weight · style_l / layers", "weighted"))
+        for plot, _, _ in self._y_labels:
+            plot.vb.sigResized.connect(self._fit_y_labels)
+        theme.on_theme_changed(self._fit_y_labels)
+        self._fit_y_labels()
         # Two-column legends in the top right corner, which the falling curves leave free.
         for plot in (self.loss_plot, self.layer_plot):
             plot.plot_item.legend.setColumnCount(2)
@@ -229,6 +243,47 @@ class View(LabView):
         small: in large type its four lines would take the loss plots' height."""
         self.note.setFont(theme.font(theme.tick_pt() - 2) if theme.presentation()
                           else QApplication.font())
+
+    def _fit_y_labels(self, *_args) -> None:
+        """Each plot's y label in full where it fits the plot's height, else short."""
+        metrics = QFontMetricsF(theme.font(theme.label_pt()))
+        for plot, full, short in self._y_labels:
+            fits = metrics.horizontalAdvance(full) + 8 <= plot.vb.height()
+            text = full if fits and not theme.presentation() else short
+            axis = plot.getAxis("left")
+            if axis.labelText != text or axis.labelStyle.get("font-size") != \
+                    f"{theme.label_pt()}pt":
+                theme.set_axis_label(plot, "left", text)
+
+    def _fit_bar_names(self, *_args) -> None:
+        """The weighted-loss bars with their layers' names in the longest form that fits
+        under every bar (see ``bar_names``); the x label says what a short form is."""
+        if self._bar_data is None:
+            return
+        names, values, colors = self._bar_data
+        vb = self.layer_bars.plot_item.vb
+        slot = vb.width() / (len(names) + 0.2)  # pixels per bar (BarPlot's range)
+        shown, label = bar_names(names, slot, QFontMetricsF(theme.font(theme.tick_pt())))
+        self.layer_bars.set_bars(shown, values, colors)
+        if self.layer_bars.plot_item.getAxis("bottom").labelText != label:
+            theme.set_axis_label(self.layer_bars.plot_item, "bottom", label)
+
+    def _fit_key_names(self, *_args) -> None:
+        """The per-layer key's entries in the longest form of the layers' names (see
+        ``name_forms``) that takes no more rows than the shortest."""
+        legend = self.layer_plot.plot_item.legend
+        names = [n for n in self.layer_plot.curve_names()]
+        if not names or len(names) != len(legend.items):
+            return
+        room = legend.available_width()
+        forms = [form for form, _ in name_forms(names)]
+        rows = []
+        for form in forms:
+            legend.set_entry_names(form)
+            rows.append(legend.rows_for(room))
+        best = forms[rows.index(min(rows))]
+        if legend.entry_names() != best:
+            legend.set_entry_names(best)
 
     def clear_views(self) -> None:
         for plot in (self.loss_plot, self.layer_plot):
@@ -274,8 +329,10 @@ class View(LabView):
                 self.layer_plot.remove_curve(name)
         weight = snap.style_weight
         weighted = snap.style_per_layer * weight / len(names)
-        self.layer_bars.set_bars(names, weighted,
-                                 [theme.palette_color(i + 3) for i in range(len(names))])
+        self._bar_data = (names, weighted,
+                          [theme.palette_color(i + 3) for i in range(len(names))])
+        self._fit_bar_names()
+        self._fit_key_names()
         self.note.setText(
             f"{self._progress_text(snap)} ({snap.optimizer}): total <b>{snap.total:.4g}</b> = content "
             f"{snap.content:.4g} + {weight:g} · style {snap.style:.4g} + "
@@ -360,3 +417,30 @@ class View(LabView):
     def begin_shutdown(self) -> None:
         self.download.cancel()  # the thread ends at its next chunk; the .part stays
         super().begin_shutdown()
+
+
+def bar_names(names: list[str], slot: float, metrics: QFontMetricsF) -> tuple[list[str], str]:
+    """Layer names for bars ``slot`` pixels apart, and the x axis's label that goes with
+    them: the full names where each fits its bar's width with a margin ("conv2_1",
+    "layer"), else with their common prefix cut to its first letter ("c2_1", "conv
+    layer"), else without it ("2_1", "conv layer"). The shortest form when none fits;
+    the full names before the plot is laid out (``slot`` 0)."""
+    forms = name_forms(names)
+    if slot <= 0:
+        return forms[0]
+    for form, cut in forms:
+        if max(metrics.horizontalAdvance(n) for n in form) + 8 <= slot:
+            return form, cut
+    return forms[-1]
+
+
+def name_forms(names: list[str]) -> list[tuple[list[str], str]]:
+    """Layer names long to short, each with the x label that goes with it: as they are
+    ("conv2_1", "layer"); with their common prefix cut to its first letter ("c2_1");
+    without it ("2_1"); the label of both short forms names the prefix ("conv layer")."""
+    prefix = os.path.commonprefix(names).rstrip("0123456789_")
+    forms = [(list(names), "layer")]
+    if prefix and all(len(n) > len(prefix) for n in names):
+        forms += [([prefix[0] + n[len(prefix):] for n in names], f"{prefix} layer"),
+                  ([n[len(prefix):] for n in names], f"{prefix} layer")]
+    return forms

@@ -104,6 +104,21 @@ def nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
     return [round(t, digits) + 0.0 for t in ticks]
 
 
+def thinned(values: list[float], most: int) -> list[float]:
+    """Every 2nd, 3rd, ... of the round ``values`` (keeping 0 where it is one of them),
+    so that at most ``most`` are left (two at least): -0.4, 0, 0.4 of five from -0.4
+    to 0.4, where asking ``nice_ticks`` for fewer would give the range's ends."""
+    if len(values) <= most:
+        return list(values)
+    anchor = values.index(0.0) if 0.0 in values else 0
+    for every in range(2, len(values)):
+        kept = [v for i, v in enumerate(values) if (i - anchor) % every == 0]
+        if len(kept) <= max(most, 2):
+            # Two at least: the outermost round values rather than 0 alone.
+            return kept if len(kept) >= 2 else [values[0], values[-1]]
+    return [values[0], values[-1]]
+
+
 def tick_strings(values: list[float]) -> list[str]:
     """The shortest texts that tell ``values`` apart and read back as them: 100, 200, 300
     (never "30 / 20"), 0.0005 and 0.001, and an exponent when all are below 0.001 or one
@@ -120,6 +135,109 @@ def tick_strings(values: list[float]) -> list[str]:
         if exact and len(set(texts)) == len(texts):
             return texts
     return [f"{v:.12g}" for v in values]
+
+
+def spaced_ticks(low: float, high: float, pixels: float, metrics: QFontMetricsF,
+                 most: int = 7) -> list[tuple[float, str]]:
+    """(value, text) ticks at round values (multiples of 1, 2, 2.5, 4 or 5 times a power
+    of ten) over ``low .. high`` on an axis ``pixels`` long: the closest that keep each
+    text a space and a bit wider than itself apart from the next, so no two numbers run
+    together ("-4-2 0 2"), with none whose text would cross the axis's ends (pyqtgraph
+    leaves those out). At most ``most``; at least two where two fit, else one."""
+    if not (high > low and pixels > 0 and math.isfinite(high - low)):
+        return []
+    per_unit = pixels / (high - low)
+    gap = metrics.horizontalAdvance(" ") + 4
+
+    def width(text: str) -> float:
+        return metrics.horizontalAdvance(text)
+
+    best: list[tuple[float, str]] = []
+    for exponent in range(math.floor(math.log10((high - low) / most)) - 1,
+                          math.ceil(math.log10(high - low)) + 1):
+        for mantissa in (1.0, 2.0, 2.5, 4.0, 5.0):
+            step = mantissa * 10.0 ** exponent
+            first, last = math.ceil(low / step - 1e-9), math.floor(high / step + 1e-9)
+            if last - first + 1 > most:
+                continue
+            digits = max(0, 2 - exponent)
+            values = [round(k * step, digits) + 0.0 for k in range(first, last + 1)]
+            ticks = [(v, t) for v, t in zip(values, tick_strings(values), strict=True)
+                     if (v - low) * per_unit >= width(t) / 2
+                     and (high - v) * per_unit >= width(t) / 2]
+            if not all((b - a) * per_unit >= (width(ta) + width(tb)) / 2 + gap
+                       for (a, ta), (b, tb) in zip(ticks, ticks[1:])):
+                continue
+            if len(ticks) >= 2:
+                return ticks
+            if len(ticks) > len(best):  # a narrow axis: one label rather than none
+                best = ticks
+    return best
+
+
+class SpacedTicks:
+    """Keeps a plot's horizontal axis labelled at round values spaced for their text
+    (``spaced_ticks``), fitted again when the range or the plot's size changes."""
+
+    def __init__(self, plot: pg.PlotItem, side: str = "bottom") -> None:
+        self._plot = plot
+        self._axis = plot.getAxis(side)
+        self._fitted: tuple | None = None
+        plot.vb.sigXRangeChanged.connect(self.fit)
+        plot.vb.sigResized.connect(self.fit)
+
+    def fit(self, *_args) -> None:
+        vb, axis = self._plot.vb, self._axis
+        low, high = vb.viewRange()[0]
+        font = axis.style["tickFont"] or theme.font(theme.tick_pt())
+        key = (low, high, vb.width(), font.pointSizeF())
+        if key == self._fitted or vb.width() < 10:
+            return
+        self._fitted = key
+        axis.setTicks([spaced_ticks(low, high, vb.width(), QFontMetricsF(font)), []])
+
+    def ticks(self) -> list[tuple[float, str]]:
+        return list(self._axis._tickLevels[0]) if self._axis._tickLevels else []
+
+
+def cell_ticks(count: int, pixels: float, span: float, low: float,
+               metrics: QFontMetricsF, vertical: bool, reach: float = 0.0,
+               ) -> list[tuple[int, str]]:
+    """(index, text) labels of ``count`` cells on an axis ``pixels`` long showing ``span``
+    cells from ``low``: every 1st, 2nd, 5th, 10th ... cell, at most 6 of them, no closer
+    than their text allows (rows a line and a quarter apart, columns half their widths
+    and a gap), and none whose text would cross the axis's ends by more than ``reach``
+    pixels (pyqtgraph leaves those out: 32 columns in 70 px kept only "20"). The
+    smallest step that keeps two labels where any does; before the axis is laid out,
+    the step by count alone."""
+    steps = [k for k in (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000) if k >= math.ceil(count / 6)]
+    fallback = [(i, str(i)) for i in range(0, count, steps[0] if steps else 10**9)]
+    if not (pixels > 0 and span > 0):
+        return fallback
+    per_cell = pixels / span
+
+    def size(text: str) -> float:
+        return metrics.height() if vertical else metrics.horizontalAdvance(text)
+
+    def inside(i: int, text: str) -> bool:
+        at = (i - low) * per_cell
+        half = size(text) / 2 - reach - 0.5
+        return at >= half and pixels - at >= half
+
+    def apart(a: str, b: str, step: int) -> bool:
+        need = 1.25 * metrics.height() if vertical else (size(a) + size(b)) / 2 + 4
+        return step * per_cell >= need
+
+    best: list[tuple[int, str]] = []
+    for step in steps:
+        kept = [(i, str(i)) for i in range(0, count, step) if inside(i, str(i))]
+        if not all(apart(a, b, step) for (_, a), (_, b) in zip(kept, kept[1:])):
+            continue
+        if len(kept) >= 2:
+            return kept
+        if kept and not best:
+            best = kept
+    return best or fallback
 
 
 def _plain_text(value: float, decimals: int) -> str:
@@ -190,6 +308,7 @@ class Heatmap(PlotWidgetBase):
         self._bar: ColorBar | None = None
         self._key: OutsideLegend | None = None
         self._bar_ticks: list[tuple[float, str]] = []
+        self._bar_count = 5  # how many ticks the colour bar was given room for
         if self._mask_key is not None:
             self._levels = (0.0, 1.0)
             self._make_mask_key()
@@ -202,6 +321,7 @@ class Heatmap(PlotWidgetBase):
         self._image.setImage(self._data, levels=self._levels, autoLevels=False)
         self._place_cells()
         plot.vb.sigResized.connect(self._fit_cell_ticks)
+        plot.vb.sigResized.connect(self._refit_bar_ticks)
 
         self._info = QLabel(" ")
         self._info.setFont(theme.font(theme.tick_pt()))
@@ -244,11 +364,23 @@ class Heatmap(PlotWidgetBase):
     # -- colour bar and mask key ----------------------------------------------------------
 
     def _set_bar_ticks(self, levels: Levels) -> None:
-        """Round ticks over ``levels``, and an axis wide enough for the widest of them."""
-        values = nice_ticks(*levels)
+        """Round ticks over ``levels``, as many as the bar's height keeps a line and a
+        quarter apart (at most five: a short bar in large type ran "150100 50" together),
+        and an axis wide enough for the widest of them."""
+        self._bar_count = self._bar_tick_count()
+        values = thinned(nice_ticks(*levels), self._bar_count)
         self._bar_ticks = list(zip(values, tick_strings(values), strict=True))
         self._bar.axis.setTicks([self._bar_ticks, []])
         self._fit_bar_axis()
+
+    def _bar_tick_count(self) -> int:
+        """At most five ticks; fewer where the bar is short for its tick text."""
+        height = self._plot.vb.height()
+        if height <= 0:
+            return 5
+        line = QFontMetricsF(self._bar.axis.style["tickFont"]
+                             or theme.font(theme.tick_pt())).height()
+        return int(max(2, min(5, height // (1.25 * line) + 1)))
 
     def _style_bar(self) -> None:
         # The label at tick size too: room beside a narrow bar is short.
@@ -314,21 +446,19 @@ class Heatmap(PlotWidgetBase):
 
     def _fit_cell_ticks(self, *_args) -> None:
         """Cells are whole numbers: label every 1st, 2nd, 5th, 10th ... row and column,
-        at most 6 of them, and no closer than their text allows at the plot's size (a
-        row label a line and a quarter apart, a column label its width and a gap)."""
+        at most 6 of them, and no closer than their text allows at the plot's size (see
+        ``cell_ticks``)."""
         rows, cols = self._data.shape
         metrics = QFontMetricsF(theme.font(theme.tick_pt()))
         vb = self._plot.vb
-        for side, count, pixels, room in (
-                ("bottom", cols, vb.width(), metrics.horizontalAdvance(str(cols - 1)) + 6),
-                ("left", rows, vb.height(), 1.25 * metrics.height())):
-            step = max(1, int(np.ceil(count / 6)))
-            if pixels > 0:  # laid out: as far apart as the text needs
-                step = max(step, int(np.ceil(room / (pixels / max(count, 1)))))
-            step = next(k for k in (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 10**9)
-                        if k >= step)
-            ticks = [(i, str(i)) for i in range(0, count, step)]
+        (x0, x1), (y0, y1) = vb.viewRange()
+        for side, count, pixels, span, low in (("bottom", cols, vb.width(), x1 - x0, x0),
+                                               ("left", rows, vb.height(), y1 - y0, y0)):
             axis = self._plot.getAxis(side)
+            # How far pyqtgraph lets a label reach past the axis's ends.
+            hide = axis.style["hideOverlappingLabels"]
+            reach = 0 if hide is True else 15 if hide is False else int(hide)
+            ticks = cell_ticks(count, pixels, span, low, metrics, side == "left", reach)
             if getattr(axis, "_vizlab_ticks", None) != ticks:
                 axis._vizlab_ticks = ticks
                 axis.setTicks([ticks, []])
@@ -341,6 +471,7 @@ class Heatmap(PlotWidgetBase):
         self._fit_cell_ticks()
         if self._bar is not None:
             self._style_bar()
+            self._refit_bar_ticks()
             self._fit_bar_axis()
         self._fit_info()
 
@@ -432,6 +563,15 @@ class Heatmap(PlotWidgetBase):
         if self._bar is not None:
             self._fit_bar_axis()
         self._fit_info()
+
+    def _refit_bar_ticks(self, *_args) -> None:
+        """The colour bar's ticks again when its height changed how many fit (unless
+        a lab wrote its own: "50%")."""
+        if self._bar is None or self._bar_tick_count() == self._bar_count:
+            return
+        levels = self._bar.axis._tickLevels
+        if levels and list(levels[0]) == self._bar_ticks:
+            self._set_bar_ticks(self._levels)
 
 
 def _check_levels(levels: Levels) -> Levels:

@@ -3,13 +3,18 @@
 pyqtgraph's ``LegendItem`` floats over the view box at a fixed corner, which is wrong for
 every curve that happens to pass there (a rising accuracy under a top-right legend).
 ``OutsideLegend`` sits in the plot item's own layout, in a row between the title and the
-view box, and wraps its entries into as many columns as fit the plot's width.
+view box, and wraps its entries into as many columns as fit the plot's width. Each row
+of entries is laid out on its own, every entry as wide as its own text: a long name
+("elastic net") widens only its row, not a column under every other row's entries.
 """
 
 from __future__ import annotations
 
+import math
+
 import pyqtgraph as pg
 from PySide6.QtCore import QSizeF, Qt
+from PySide6.QtWidgets import QGraphicsLinearLayout, QGraphicsWidget
 
 from vizlab.widgets import theme
 
@@ -19,6 +24,7 @@ from vizlab.widgets import theme
 # has the width of its tick labels as well for the legend's columns.
 _ROW, _COLUMN, _SPAN = 1, 0, 3
 _ENTRY_GAP = 14  # pixels between one entry and the next in a row
+_TIGHT_GAP = 6  # ... where that keeps a row of key that the usual gap would add
 
 
 class OutsideLegend(pg.LegendItem):
@@ -43,6 +49,8 @@ class OutsideLegend(pg.LegendItem):
         self.layout.setContentsMargins(4, 2, 4, 2)
         self._plot = plot
         self._columns = 1
+        self._gap = _ENTRY_GAP  # between entries in a row: the usual, or tight
+        self._rows: list[QGraphicsWidget] = []  # a widget per row of entries (a pool)
         self._min_width = 0.0
         self.beside = None
         plot.legend = self
@@ -91,11 +99,31 @@ class OutsideLegend(pg.LegendItem):
 
     def addItem(self, item, name) -> None:  # noqa: N802 (pyqtgraph API)
         super().addItem(item, name)
+        self._reflow(self._columns)
         self._fit_columns()
 
     def removeItem(self, item) -> None:  # noqa: N802 (pyqtgraph API)
         super().removeItem(item)
+        self._reflow(self._columns)
         self._fit_columns()
+
+    def clear(self) -> None:
+        super().clear()
+        self._reflow(self._columns)
+
+    def _addItemToLayout(self, sample, label) -> None:  # noqa: N802 (pyqtgraph API)
+        """Entries go into their rows in ``_reflow``."""
+        sample.setParentItem(self)
+        label.setParentItem(self)
+
+    def _removeItemFromLayout(self, *items) -> None:  # noqa: N802 (pyqtgraph API)
+        for item in items:
+            for row in self._rows:
+                row.layout().removeItem(item)
+            item.close()
+            scene = item.scene()
+            if scene:  # PySide does not take a closed item out of its scene
+                scene.removeItem(item)
 
     def restyle(self) -> None:
         """Text at the current tick size (presentation mode), columns fitted again."""
@@ -105,36 +133,69 @@ class OutsideLegend(pg.LegendItem):
         self._reflow(self._columns)
         self._fit_columns()
 
+    def entry_names(self) -> list[str]:
+        """The entries' texts as shown."""
+        return [label.text for _, label in self.items]
+
+    def set_entry_names(self, names: list[str]) -> None:
+        """Show the entries under other texts (shorter forms of their curves' names),
+        in order; the curves keep their names. Rows are fitted again."""
+        for (_, label), name in zip(self.items, names, strict=True):
+            if label.text != name:
+                label.setText(name, size=f"{theme.tick_pt()}pt")
+        self._reflow(self._columns)
+        self._fit_columns()
+
+    def rows_for(self, available: float) -> int:
+        """Rows the entries take in ``available`` pixels as they are named now."""
+        return math.ceil(len(self.items) / self._layout_for(available)[0]) \
+            if self.items else 0
+
     def entry_width(self) -> float:
         """Width of the widest entry (sample and label), in pixels."""
         return max(self._entry_widths(), default=0.0)
 
-    def _entry_widths(self) -> list[float]:
+    def _entry_widths(self, gap: float | None = None) -> list[float]:
         """Each entry's width (sample, spacing, label and the gap to the next entry)."""
+        gap = self._gap if gap is None else gap
         # The label's text, not its box: a laid-out label is as wide as its column.
         return [sample.boundingRect().width() + label.item.boundingRect().width()
-                + self.layout.horizontalSpacing() + _ENTRY_GAP
+                + self.layout.horizontalSpacing() + gap
                 for sample, label in self.items]
 
-    def width_for(self, columns: int) -> float:
-        """Pixels the entries need in ``columns`` columns: entries fill the rows left to
-        right, so column c holds entries c, c + columns, ...; each column is as wide as
-        its widest entry (not as the widest of all), the last needs no gap after it."""
-        widths = self._entry_widths()
+    def width_for(self, columns: int, gap: float | None = None) -> float:
+        """Pixels the entries need at ``columns`` entries a row: entries fill the rows
+        left to right, each row as wide as its own entries (a long name in one row
+        does not widen the others), the last of a row needs no gap after it."""
+        gap = self._gap if gap is None else gap
+        widths = self._entry_widths(gap)
         if not widths:
             return 0.0
         columns = max(1, min(columns, len(widths)))
-        total = sum(max(widths[c::columns]) for c in range(columns))
+        total = max(sum(widths[r:r + columns]) for r in range(0, len(widths), columns))
         left, _, right, _ = self.layout.getContentsMargins()
-        return total - _ENTRY_GAP + left + right
+        return total - gap + left + right
 
-    def columns_that_fit(self, available: float) -> int:
-        """The most columns (up to one per entry) whose rows fit in ``available`` pixels."""
+    def columns_that_fit(self, available: float, gap: float | None = None) -> int:
+        """The most entries a row (up to all) whose rows fit in ``available`` pixels, then
+        evened out over the rows that takes (six entries in two rows: three and three,
+        not five and one) where the even rows fit too."""
         count = len(self.items)
         for columns in range(count, 1, -1):
-            if self.width_for(columns) <= available:
-                return columns
+            if self.width_for(columns, gap) <= available:
+                even = math.ceil(count / math.ceil(count / columns))
+                return even if self.width_for(even, gap) <= available else columns
         return 1
+
+    def _layout_for(self, available: float) -> tuple[int, float]:
+        """Entries a row and the gap between them: the usual gap, or a tight one where
+        that saves a row (four entries in a narrow plot: two rows, not four)."""
+        usual = self.columns_that_fit(available, _ENTRY_GAP)
+        tight = self.columns_that_fit(available, _TIGHT_GAP)
+        rows = math.ceil(len(self.items) / usual) if self.items else 0
+        if self.items and math.ceil(len(self.items) / tight) < rows:
+            return tight, _TIGHT_GAP
+        return usual, _ENTRY_GAP
 
     def available_width(self) -> float:
         """Pixels of the legend's row: the view box and the shown axes beside it."""
@@ -149,17 +210,48 @@ class OutsideLegend(pg.LegendItem):
         return width
 
     def _fit_columns(self, *_args) -> None:
-        columns = 1 if self.beside else self.columns_that_fit(self.available_width())
-        if columns != self._columns:
+        columns, gap = (1, _ENTRY_GAP) if self.beside else \
+            self._layout_for(self.available_width())
+        if (columns, gap) != (self._columns, self._gap):
+            self._gap = gap
             self._reflow(columns)
         self._size_to_contents()
 
     def _reflow(self, columns: int) -> None:
+        """``columns`` entries a row, each row a layout of its own (centred)."""
         self._columns = columns
-        pg.LegendItem.setColumnCount(self, columns)
-        for column in range(self.layout.columnCount()):
-            # Label columns get the gap to the next entry after them.
-            self.layout.setColumnSpacing(column, _ENTRY_GAP if column % 2 else 0)
+        self.columnCount = columns  # pyqtgraph's own count, for its readers
+        while self.layout.count():
+            self.layout.removeAt(0)
+        for row in self._rows:
+            while row.layout().count():
+                row.layout().removeAt(0)
+        groups = [self.items[i:i + columns] for i in range(0, len(self.items), columns)]
+        while len(self._rows) < len(groups):
+            row = QGraphicsWidget(self)
+            line = QGraphicsLinearLayout(Qt.Orientation.Horizontal, row)
+            line.setContentsMargins(0, 0, 0, 0)
+            self._rows.append(row)
+        for r, row in enumerate(self._rows):
+            row.setVisible(r < len(groups))
+        for r, group in enumerate(groups):
+            row = self._rows[r]
+            line = row.layout()
+            line.setSpacing(0)
+            for sample, label in group:
+                line.addItem(sample)
+                line.setAlignment(sample, Qt.AlignmentFlag.AlignVCenter)
+                line.setItemSpacing(line.count() - 1, self.layout.horizontalSpacing())
+                line.addItem(label)
+                line.setItemSpacing(line.count() - 1, self._gap)
+            line.setItemSpacing(line.count() - 1, 0)
+            # As wide as its entries, centred in the legend: a long name in another row
+            # leaves this row's entries together.
+            line.invalidate()
+            row.setMaximumWidth(line.effectiveSizeHint(Qt.SizeHint.PreferredSize).width())
+            self.layout.addItem(row, r, 0)
+            self.layout.setAlignment(row, Qt.AlignmentFlag.AlignHCenter)
+        self.rowCount = len(groups)
 
     def updateSize(self) -> None:  # noqa: N802 (pyqtgraph API)
         # pyqtgraph's version moves the legend to (0, 0) of its parent; here the plot's

@@ -702,8 +702,17 @@ class BarPlot(PlotWidgetBase):
             if t.textItem.font().pointSize() != point_size:
                 t.setFont(font)
             t.setVisible(show and bool(value))
-        metrics = QFontMetricsF(theme.font(full))
-        name = max(metrics.horizontalAdvance(n) for n in self._labels) + 8
+        # Names: under every bar at the tick size, else a little smaller (as the values),
+        # else every 2nd, 5th, ... bar's at the tick size.
+        smallest = max(MIN_VALUE_PT, math.floor(full * MIN_VALUE_SCALE))
+        for name_pt in [*range(full, smallest - 1, -1), full]:
+            metrics = QFontMetricsF(theme.font(name_pt))
+            name = max(metrics.horizontalAdvance(n) for n in self._labels) + 8
+            if name <= slot:
+                break
+        axis = self._plot.getAxis("bottom")
+        if axis.style["tickFont"] is None or axis.style["tickFont"].pointSize() != name_pt:
+            axis.setTickFont(theme.font(name_pt))
         step = next(k for k in (1, 2, 5, 10, 20, 50, 100, 10**9) if k * slot >= name)
         if step != self._name_step:
             self._name_step = step
