@@ -22,7 +22,7 @@ from vizlab.labs.base import LabView
 from vizlab.widgets import BarPlot, CurvePlot, Heatmap, theme
 from vizlab.widgets.heatmap import MASK_COLORS, percentile_levels, shared_levels
 from vizlab.widgets.layout_check import TextHeadroom
-from vizlab.widgets.text import note_label
+from vizlab.widgets.text import ResizeAware, note_label
 
 HELP = """
 <p><b>Dropout lab.</b> At every step dropout draws a random mask over a layer's units:
@@ -220,7 +220,7 @@ class View(LabView):
         return [self.weights_note, self.curves_note, self.mask_note, self.example_table]
 
     def _build_weights(self) -> Generator[None, None, QWidget]:  # a row of maps per turn
-        page = _ResizeAware(self._share_columns)
+        page = ResizeAware(self._share_columns)
         grid = QGridLayout(page)
         self.weights_page, self.weights_grid = page, grid
         grid.setContentsMargins(0, 0, 0, 0)
@@ -478,15 +478,3 @@ class View(LabView):
             f"{_fmt(ex.original_test.sum())} = {p:g} · {_fmt(ex.full_sum)}). Every output "
             "row comes from the engine's <code>dropout</code> with this mask.</p>"
         )
-
-
-class _ResizeAware(QWidget):
-    """A page that calls ``on_resize`` after each resize (to share its columns)."""
-
-    def __init__(self, on_resize) -> None:
-        super().__init__()
-        self._on_resize = on_resize
-
-    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt override)
-        super().resizeEvent(event)
-        self._on_resize()

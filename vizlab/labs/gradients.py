@@ -33,7 +33,7 @@ from vizlab.widgets import CurvePlot, theme
 from vizlab.widgets.graph import HIGHLIGHT_COLOR, STATES, GraphView
 from vizlab.widgets.heatmap import SpacedTicks
 from vizlab.widgets.layout_check import AxisLabels
-from vizlab.widgets.text import WrappedLabel, note_label
+from vizlab.widgets.text import ResizeAware, WrappedLabel, note_label
 
 HELP = """
 <p><b>Gradient lab.</b> Type an expression in some variables (<i>sin(x) - y**3</i>) and the
@@ -200,7 +200,7 @@ class View(LabView):
     preview_on_change = True
 
     def build_views(self) -> Generator[None, None, QWidget]:  # a panel per turn in the app
-        area = _ResizeAware(self._fit_columns)
+        area = ResizeAware(self._fit_columns)
         grid = QGridLayout(area)
         grid.setContentsMargins(0, 0, 0, 0)
         grid.setSpacing(6)
@@ -730,15 +730,3 @@ def _robust_range(y: np.ndarray) -> tuple[float, float]:
         pad = max(abs(hi), 1.0) * 0.1
         return lo - pad, hi + pad
     return lo - 0.08 * span, hi + 0.08 * span
-
-
-class _ResizeAware(QWidget):
-    """A widget that calls ``on_resize`` after each resize."""
-
-    def __init__(self, on_resize) -> None:
-        super().__init__()
-        self._on_resize = on_resize
-
-    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt override)
-        super().resizeEvent(event)
-        self._on_resize()
