@@ -24,9 +24,8 @@ if tuple(PySide6.__version_info__[:3]) == (6, 12, 0) and sys.version_info < (3, 
         *sys.version_info[:2],
     )
 
-from vizlab.widgets._base import ResizeAware  # noqa: E402
 from vizlab.widgets.heatmap import Heatmap  # noqa: E402
 from vizlab.widgets.image import ImageView  # noqa: E402
 from vizlab.widgets.plots import BarPlot, CurvePlot, HistogramPlot  # noqa: E402
 
-__all__ = ["BarPlot", "CurvePlot", "Heatmap", "HistogramPlot", "ImageView", "ResizeAware"]
+__all__ = ["BarPlot", "CurvePlot", "Heatmap", "HistogramPlot", "ImageView"]
