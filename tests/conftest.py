@@ -27,6 +27,29 @@ def no_leftover_threads():
 
 
 @pytest.fixture(autouse=True)
+def collect_garbage_between_tests(request):
+    """Python's cycle collector runs between Qt tests, never inside one, as the app
+    runs it only from a timer on the GUI thread (vizlab/collector.py).
+
+    A view a test drops lives on in a reference cycle, still getting Qt's events, until
+    the collector deletes it. Left to run at any allocation, the collector deleted a
+    dropped Gradients view in the middle of one of that view's own signal handlers (its
+    x-tick fitter), and the handler went on into deleted axes and crashed Python.
+    """
+    import gc
+
+    if "qtbot" not in request.fixturenames:  # engine tests: no Qt objects to delete
+        yield
+        return
+    enabled = gc.isenabled()
+    gc.disable()
+    yield
+    gc.collect()
+    if enabled:
+        gc.enable()
+
+
+@pytest.fixture(autouse=True)
 def normal_type_size():
     """A test that turns presentation mode on must not leave it on for the next one."""
     yield

@@ -81,7 +81,7 @@ def test_a_steady_label_keeps_its_tallest_height_until_released(qtbot):
 def test_a_new_run_releases_the_steady_labels_of_a_lab(qtbot):
     from vizlab.labs import view_class
 
-    view = view_class("dropout")()
+    view = view_class("gradients")()
     qtbot.addWidget(view)
     view.disable_previews()
     labels = [label for label in view.views.findChildren(WrappedLabel) if label._steady]
