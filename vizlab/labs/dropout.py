@@ -110,9 +110,9 @@ class View(LabView):
         yield  # the attributes above exist once the view does
         self.tabs.addTab((yield from self._build_weights()), "Weights")
         yield
-        self.tabs.addTab(self._build_curves(), "Share changed and loss")
+        self.tabs.addTab((yield from self._build_curves()), "Share changed and loss")
         yield
-        self.tabs.addTab(self._build_example(), "Worked example")
+        self.tabs.addTab((yield from self._build_example()), "Worked example")
         yield
         self.bind_tabs(self.tabs, experiment.TABS)
         self._fit_to_theme()
@@ -219,7 +219,7 @@ class View(LabView):
     def _notes(self) -> list[QLabel]:
         return [self.weights_note, self.curves_note, self.mask_note, self.example_table]
 
-    def _build_weights(self) -> Generator[None, None, QWidget]:  # a row of maps per turn
+    def _build_weights(self) -> Generator[None, None, QWidget]:  # a map per turn
         page = ResizeAware(self._share_columns)
         grid = QGridLayout(page)
         self.weights_page, self.weights_grid = page, grid
@@ -241,10 +241,12 @@ class View(LabView):
             # "class" once a row, left: the panels right of it share its rows, and the
             # width goes to their cells.
             weights = self._heatmap("weights", x_label=x_label, y_label="class")
+            yield  # a heatmap takes 13-16 ms to make on an idle machine, more when busy
             # Binary: two colours and a key (above the plot, so the cells keep the x of
             # the mask strip's).
             changed = self._heatmap("changed now", x_label=x_label, y_label="",
                                     mask_key=("changed", "same"))
+            yield
             counts = self._heatmap("changes so far", x_label=x_label, y_label="",
                                    sequential=True, value_label="steps")
             self.maps[side] = {"weights": weights, "changed": changed, "counts": counts}
@@ -256,6 +258,7 @@ class View(LabView):
         # its cells line up with their columns (one per hidden unit).
         self.mask_map = self._heatmap("dropout mask", x_label="", y_label="",
                                       mask_key=("kept", "dropped"))
+        yield
         self.mask_note = note_label()
         self.mask_note.setText("This step's dropout mask: one column per hidden unit, "
                                "lined up with the <i>changed now</i> panels above and "
@@ -281,7 +284,7 @@ class View(LabView):
         grid.addWidget(self.weights_note, 5, 0, 1, 3)
         return page
 
-    def _build_curves(self) -> QWidget:
+    def _build_curves(self) -> Generator[None, None, QWidget]:  # a plot per turn
         page = QWidget()
         layout = QVBoxLayout(page)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -289,6 +292,7 @@ class View(LabView):
         self.share_plot = CurvePlot("Share changed per step",
                                     x_label="step", y_label="share changed")
         _fixed_share_range(self.share_plot)
+        yield
         self.loss_plot = CurvePlot("Loss on 500 digits, no dropout", x_label="step",
                                    y_label="cross-entropy")
         row.addWidget(self.share_plot)
@@ -298,7 +302,7 @@ class View(LabView):
         layout.addWidget(self.curves_note)
         return page
 
-    def _build_example(self) -> QWidget:
+    def _build_example(self) -> Generator[None, None, QWidget]:  # a plot per turn
         page = QWidget()
         layout = QVBoxLayout(page)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -307,8 +311,10 @@ class View(LabView):
         grid = QGridLayout()
         self.inverted_bars = BarPlot("Inverted, train", x_label="unit",
                                      y_label="x · mask / p", value_format="{:.4g}")
+        yield
         self.original_bars = BarPlot("Original, train", x_label="unit",
                                      y_label="x · mask", value_format="{:.4g}")
+        yield
         # Value labels whole over the tallest bar.
         self._headroom = [TextHeadroom(bars.plot_item)
                           for bars in (self.inverted_bars, self.original_bars)]
