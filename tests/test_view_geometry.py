@@ -230,6 +230,42 @@ def test_gradients_right_column_does_not_scroll_at_1024x640(qtbot, presentation)
     view.shutdown()
 
 
+@pytest.mark.parametrize("presentation", [False, True])
+def test_gradients_in_a_1024x640_window_fits_its_column_and_keeps_full_size_boxes(
+        window, presentation):
+    """The whole window at 1024x640 (the lab list and settings beside the lab on a
+    desktop; menus and toolbar in presentation mode): the right column without a scroll
+    bar, and the graph's boxes at their full size (they were shrunk to 7 and 10 pt)."""
+    from vizlab import cli
+
+    window.resize(1024, 640)
+    if presentation:
+        window.set_presentation(True)
+    view = window.select_lab("gradients")
+    view.disable_previews()
+    for snap in view.experiment.run(view.config):
+        if snap.step >= 5:
+            break
+    view.show_snapshot(snap)
+    cli.finish_picture(view, QApplication.instance())
+    _settle(window)
+    assert view.width() <= 1024 and view.height() < 640  # the room the window leaves
+    bar = view.side_scroll.verticalScrollBar()
+    assert bar.maximum() == 0, f"the column scrolls by {bar.maximum()} px"
+    for table in (view.derivative_table, view.apply_table):
+        assert table.height() >= sum(table.rowHeight(r) for r in range(table.rowCount()))
+        assert table.visibleRegion().boundingRect().height() == table.height()
+    # Not shrunk to fit: the size the mode gives 9 desktop points.
+    points = {box.textItem.font().pointSize() for box in view.graph._boxes}
+    assert points == {theme.scaled_pt(9)} and min(points) >= (14 if presentation else 9)
+    # Every box still shows the node's adjoint (its name and value on the first line).
+    x = [n.label for n in snap.nodes].index("x")
+    assert view.graph.texts[x].split("\n")[-1] in ("adjoint = -0.99", "adj -0.99")
+    assert "3" in view.graph.texts[x]
+    # Both columns' texts at the size of the rest of the mode's text.
+    assert view.symbolic_label.font().pointSize() >= (13 if presentation else 9)
+
+
 def test_long_y_labels_have_a_short_form_in_presentation_mode(qtbot):
     from vizlab.widgets import CurvePlot
     from vizlab.widgets.layout_check import AxisLabels
