@@ -510,6 +510,24 @@ def test_style_plots_keep_their_data_and_labels_in_the_whole_window_at_1024x640(
         area = item.sceneBoundingRect()
         assert area.top() - 1 <= label.top() and label.bottom() <= area.bottom() + 1, \
             axis.labelText
+    # Two plots a row, not three 160 px wide with 50 px of data: the losses and the
+    # per-layer curves side by side, whole in the view under the images; the bars and
+    # the note a scroll below them.
+    from vizlab.widgets.layout_check import drawn_tick_labels
+
+    assert view.narrow
+    viewport = view.scroll.viewport()
+    board = view.scroll.widget()
+    loss, layer = (p.geometry() for p in (view.loss_plot, view.layer_plot))
+    assert loss.top() == layer.top() and loss.right() < layer.left()
+    assert view.layer_bars.geometry().top() > loss.bottom()
+    assert loss.bottom() <= viewport.height() and view.scroll.verticalScrollBar().maximum() > 0
+    assert board.width() == viewport.width()  # no sideways scrolling
+    for plot in (view.loss_plot, view.layer_plot, view.layer_bars):
+        item = plot.plot_item
+        assert item.vb.width() >= 200 and item.vb.height() >= 100, item.titleLabel.text
+        for side in ("left", "bottom"):
+            assert len(drawn_tick_labels(item.getAxis(side))) >= 2, (item.titleLabel.text, side)
     view.shutdown()
 
 
