@@ -33,7 +33,8 @@ from vizlab.widgets import CurvePlot, theme
 from vizlab.widgets.graph import HIGHLIGHT_COLOR, STATES, GraphView
 from vizlab.widgets.heatmap import SpacedTicks
 from vizlab.widgets.layout_check import AxisLabels
-from vizlab.widgets.text import ResizeAware, WrappedLabel, note_label
+from vizlab.widgets.page import ResizeAware
+from vizlab.widgets.text import WrappedLabel, note_label
 
 HELP = """
 <p><b>Gradient lab.</b> Type an expression in some variables (<i>sin(x) - y**3</i>) and the

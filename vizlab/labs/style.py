@@ -32,7 +32,8 @@ from engine.experiments import style as experiment
 from vizlab.labs.base import LabView
 from vizlab.widgets import BarPlot, CurvePlot, ImageView, theme
 from vizlab.widgets.layout_check import TextHeadroom
-from vizlab.widgets.text import ResizeAware, WrappedLabel
+from vizlab.widgets.page import ResizeAware
+from vizlab.widgets.text import WrappedLabel
 
 HELP = """
 <p><b>Style lab.</b> Gatys, Ecker and Bethge (2016): start from a picture (or noise)
