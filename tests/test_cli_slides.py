@@ -8,6 +8,7 @@ import subprocess
 import sys
 from types import SimpleNamespace
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -156,3 +157,43 @@ def test_presentation_of_the_whole_window_ends_cleanly(tmp_path):
     assert result.returncode == 0, result.stderr
     assert result.stdout == f"wrote {out}\n"
     assert Image.open(out).size == (1024, 640)
+
+
+def test_window_picture_waits_until_the_lab_is_built_drawn_and_painted(
+        tmp_path, qtbot, monkeypatch, capsys):
+    """The app's window builds and draws a lab a piece per event-loop turn; the CLI's
+    --window picture must be taken once all of it is done, not of the placeholder."""
+    from PySide6.QtWidgets import QLabel
+
+    from vizlab import export
+
+    seen = {}
+    save = export.save_screenshot
+
+    def look_then_save(window, path, **kwargs):
+        lab = window.lab
+        seen.update(
+            built=lab.is_built, pending=lab.drawing_pending,
+            placeholders=[label.text() for label in window.findChildren(QLabel)
+                          if label.text().startswith("Building the views")
+                          and label.isVisibleTo(window)],
+            plots=[(plot.isVisibleTo(window), plot.updatesEnabled(),
+                    sum(np.size(a) for a in plot.export_data().values()))
+                   for plot in lab.plots()],
+            step=lab.last_snapshot.step, label=lab.timeline_label.text(),
+            frames=lab.frames_drawn)
+        return save(window, path, **kwargs)
+
+    monkeypatch.setattr(export, "save_screenshot", look_then_save)
+    out = tmp_path / "window.png"
+    assert cli.main(["screenshot", "regularization", "--window", "--steps", "3",
+                     "--size", "1024x640", "--out", str(out)]) == 0, capsys.readouterr().err
+    assert Image.open(out).size == (1024, 640)
+    assert seen["built"] and not seen["pending"]
+    assert seen["placeholders"] == []
+    # Fits and total errors: every plot shown, painting, and holding numbers.
+    assert len(seen["plots"]) >= 2
+    for visible, painting, numbers in seen["plots"]:
+        assert visible and painting and numbers > 0
+    assert seen["frames"] >= 1 and seen["step"] >= 3
+    assert seen["label"] == f"step {seen['step']}"

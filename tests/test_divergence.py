@@ -100,7 +100,9 @@ def test_regularization_some_runs_diverge_and_the_rest_are_averaged(shown_lab):
     none = last.member_method == 0
     mean = last.total_error[none & ~bad].mean()
     count = int((none & bad).sum())
-    assert f"error {mean:.2f} ({count} of 5 runs diverged at step" in view.note.text()
+    assert "Means of the runs that did not diverge (error, norm, near 0 of" in view.note.text()
+    assert f"<b>none</b></span> {mean:.2f} ({count} of 5 runs diverged at step" \
+        in view.note.text()
     bars = view.error_bars.export_data()
     np.testing.assert_allclose(bars["values"][0], mean)
     assert len(view.error_crosses.data) >= int(bad.sum())

@@ -230,6 +230,42 @@ def test_gradients_right_column_does_not_scroll_at_1024x640(qtbot, presentation)
     view.shutdown()
 
 
+@pytest.mark.parametrize("presentation", [False, True])
+def test_gradients_in_a_1024x640_window_fits_its_column_and_keeps_full_size_boxes(
+        window, presentation):
+    """The whole window at 1024x640 (the lab list and settings beside the lab on a
+    desktop; menus and toolbar in presentation mode): the right column without a scroll
+    bar, and the graph's boxes at their full size (they were shrunk to 7 and 10 pt)."""
+    from vizlab import cli
+
+    window.resize(1024, 640)
+    if presentation:
+        window.set_presentation(True)
+    view = window.select_lab("gradients")
+    view.disable_previews()
+    for snap in view.experiment.run(view.config):
+        if snap.step >= 5:
+            break
+    view.show_snapshot(snap)
+    cli.finish_picture(view, QApplication.instance())
+    _settle(window)
+    assert view.width() <= 1024 and view.height() < 640  # the room the window leaves
+    bar = view.side_scroll.verticalScrollBar()
+    assert bar.maximum() == 0, f"the column scrolls by {bar.maximum()} px"
+    for table in (view.derivative_table, view.apply_table):
+        assert table.height() >= sum(table.rowHeight(r) for r in range(table.rowCount()))
+        assert table.visibleRegion().boundingRect().height() == table.height()
+    # Not shrunk to fit: the size the mode gives 9 desktop points.
+    points = {box.textItem.font().pointSize() for box in view.graph._boxes}
+    assert points == {theme.scaled_pt(9)} and min(points) >= (14 if presentation else 9)
+    # Every box still shows the node's adjoint (its name and value on the first line).
+    x = [n.label for n in snap.nodes].index("x")
+    assert view.graph.texts[x].split("\n")[-1] in ("adjoint = -0.99", "adj -0.99")
+    assert "3" in view.graph.texts[x]
+    # Both columns' texts at the size of the rest of the mode's text.
+    assert view.symbolic_label.font().pointSize() >= (13 if presentation else 9)
+
+
 def test_long_y_labels_have_a_short_form_in_presentation_mode(qtbot):
     from vizlab.widgets import CurvePlot
     from vizlab.widgets.layout_check import AxisLabels
@@ -372,8 +408,17 @@ def test_gradients_plots_get_room_and_tables_keep_their_digits(qtbot, size, pres
 def test_regularization_fits_plot_keeps_most_of_the_height_at_1024x640(qtbot, presentation):
     view = _lab(qtbot, "regularization", (1024, 640), presentation, step=40)
     fits = view.fit_plot.plot_item.vb.height()
-    notes = sum(label.height() for label in (view.lesson, view.note, view.prune_note)
+    # The lesson sits beside the fits, under the bars (under both plots it took the
+    # fits a tenth of the height): the fits plot is as tall as the bars and the lesson.
+    plot = view.fit_plot.geometry()
+    assert view.lesson.geometry().left() >= plot.right()
+    assert view.error_bars.geometry().top() == plot.top()
+    assert plot.bottom() >= view.lesson.geometry().bottom()
+    # The notes under the tabs: the run's numbers and the pruning.
+    notes = sum(label.height() for label in (view.note, view.prune_note)
                 if label.isVisible())
+    assert fits >= 0.6 * view.height(), fits
+    assert notes <= 0.1 * view.height(), notes  # with the lesson, 22% on a desktop
     if presentation:
         # The plot is the lesson: more than half the view (it had 240 of 640 px, the
         # notes a third), the run's numbers one hover away.
@@ -465,4 +510,80 @@ def test_style_plots_keep_their_data_and_labels_in_the_whole_window_at_1024x640(
         area = item.sceneBoundingRect()
         assert area.top() - 1 <= label.top() and label.bottom() <= area.bottom() + 1, \
             axis.labelText
+    # Two plots a row, not three 160 px wide with 50 px of data: the losses and the
+    # per-layer curves side by side, whole in the view under the images; the bars and
+    # the note a scroll below them.
+    from vizlab.widgets.layout_check import drawn_tick_labels
+
+    assert view.narrow
+    viewport = view.scroll.viewport()
+    board = view.scroll.widget()
+    loss, layer = (p.geometry() for p in (view.loss_plot, view.layer_plot))
+    assert loss.top() == layer.top() and loss.right() < layer.left()
+    assert view.layer_bars.geometry().top() > loss.bottom()
+    assert loss.bottom() <= viewport.height() and view.scroll.verticalScrollBar().maximum() > 0
+    assert board.width() == viewport.width()  # no sideways scrolling
+    for plot in (view.loss_plot, view.layer_plot, view.layer_bars):
+        item = plot.plot_item
+        assert item.vb.width() >= 200 and item.vb.height() >= 100, item.titleLabel.text
+        for side in ("left", "bottom"):
+            assert len(drawn_tick_labels(item.getAxis(side))) >= 2, (item.titleLabel.text, side)
+    view.shutdown()
+
+
+@pytest.mark.parametrize(("size", "presentation"), [((1024, 640), False),
+                                                   ((870, 560), False),
+                                                   ((1024, 640), True)])
+def test_training_step_axes_start_with_a_0_tick(qtbot, size, presentation):
+    """The loss and accuracy curves start at step 0, and so do their axes' labels: the
+    first point sat 2% of the span in, less than half of "0" in a narrow plot, and
+    pyqtgraph drops a label that crosses the axis's end."""
+    from vizlab.widgets.layout_check import drawn_tick_labels
+
+    view = _lab(qtbot, "training", size, presentation, {"snapshot_every": 10}, step=200)
+    for plot in (view.loss_plot, view.acc_plot):
+        item = plot.plot_item
+        steps, _ = plot.curve_data("train")
+        assert steps[0] == 0 and steps[-1] == 200
+        labels = drawn_tick_labels(item.getAxis("bottom"))
+        assert len(labels) >= 3, labels
+        values = [float(text) for text in labels]
+        assert values[0] == 0, labels
+        assert values == sorted(values) and values[-1] <= 200
+        spacing = values[1] - values[0]
+        assert all(b - a == spacing for a, b in zip(values, values[1:])), labels
+        # Still a little room left of the first point, and the range ends at a round 200.
+        low, high = item.vb.viewRange()[0]
+        assert low < 0 and high == 200
+    view.shutdown()
+
+
+def test_legend_samples_are_no_thicker_than_a_key_needs_in_presentation_mode(qtbot):
+    """The Softmax & Loss lab draws stable float64 8 px wide and pale, under float32: its key's sample line is as thick as a usual curve's, not a bar; a
+    thin curve's sample keeps its own width."""
+    from PySide6.QtGui import QImage, QPainter
+
+    from vizlab.widgets import legend as legends
+
+    view = _lab(qtbot, "loss", (1024, 640), True, {"view": "naive vs stable"})
+    key = view.sweep_plot.plot_item.legend
+    samples = {label.text: sample for sample, label in key.items}
+    wide = samples["stable float64"]
+    cap = theme.line_width(legends.SAMPLE_LINE_PX)
+    assert wide.item.opts["pen"].widthF() >= 8 > cap
+
+    def drawn_rows(sample) -> int:
+        """How many pixel rows of the sample's middle column it paints."""
+        image = QImage(20, 20, QImage.Format.Format_ARGB32)
+        image.fill(0)
+        painter = QPainter(image)
+        sample.paint(painter)
+        painter.end()
+        return sum(1 for y in range(20) if image.pixelColor(10, y).alpha() > 0)
+
+    assert drawn_rows(wide) <= cap + 2  # antialiased edges
+    thin = samples["stable float32"]
+    width = thin.item.opts["pen"].widthF()
+    assert width < cap
+    assert width - 1 <= drawn_rows(thin) <= width + 2
     view.shutdown()

@@ -418,6 +418,18 @@ def settings_caption(lab: str, config, step: int | None) -> str:
     return f"{where}: {', '.join(changed)}" if changed else f"{where}, default settings"
 
 
+def finish_picture(view, app, turns: int = 20) -> None:
+    """Build, draw and paint all the lab has pending before its picture is taken: in
+    the app's window a lab is built and drawn a piece per event-loop turn, and a picture
+    taken mid-way showed the "Building the views" placeholder or half-drawn plots."""
+    view.ensure_built()
+    for _ in range(turns):
+        app.processEvents()  # layouts and resizes, which may hold plots for a repaint
+        if not view.drawing_pending:
+            return
+        view.finish_drawing()
+
+
 def _render(args, config, out: Path, app, export, cleanup,
             interrupts: Interrupts, restore_theme=None) -> int:
     """render's work; `cleanup` closes the window or view, the recorder and the scratch
@@ -491,6 +503,7 @@ def _render(args, config, out: Path, app, export, cleanup,
                     raise CliError(f"drawing the {args.lab} lab at step {snapshot.step} "
                                    f"failed: {view.draw_error}")
                 if recorder is not None and snapshot.step >= next_frame:
+                    finish_picture(view, app)
                     view.record_frame(recorder, args.scale)
                     next_frame = snapshot.step + every
             progress.show(min(snapshot.step, args.steps), args.steps, "training")
@@ -522,6 +535,7 @@ def _render(args, config, out: Path, app, export, cleanup,
                 if (shown.width(), shown.height()) not in (tuple(args.size), drawn_size):
                     say(f"note: the {args.lab} lab grew to show everything it drew; "
                         f"rendering at {shown.width()}x{shown.height()}")
+                finish_picture(view, app)
                 if window is not None:
                     window.status_timer.stop()
                     window._update_status()

@@ -264,6 +264,9 @@ class LabView(QWidget):
             return
         self._right_layout.replaceWidget(placeholder, views)
         views.show()  # a widget put into a window already shown starts hidden
+        # Hidden at once: deleted only when the event loop next runs, it showed through
+        # plots still waiting for their first paint.
+        placeholder.hide()
         placeholder.deleteLater()
         self._show_configured_tab()
         # Their first paint too, a few plots per turn, and after a tab is picked.
@@ -624,6 +627,13 @@ class LabView(QWidget):
                 self._repaint_some()
             else:
                 self._draw_waiting(out_of_sight_too=True)
+
+    @property
+    def drawing_pending(self) -> bool:
+        """True while the views are unbuilt, a snapshot is half drawn or waits, or a
+        plot waits for its repaint: a picture taken now would show a part."""
+        return (self._building is not None or self._drawing is not None
+                or self._draw_next is not None or bool(self._unpainted))
 
     # -- repainting a few plots per turn ---------------------------------------------------
     def hideEvent(self, event) -> None:  # noqa: N802 - Qt's name

@@ -22,7 +22,8 @@ from vizlab.labs.base import LabView
 from vizlab.widgets import BarPlot, CurvePlot, Heatmap, theme
 from vizlab.widgets.heatmap import MASK_COLORS, percentile_levels, shared_levels
 from vizlab.widgets.layout_check import TextHeadroom
-from vizlab.widgets.text import ResizeAware, note_label
+from vizlab.widgets.page import ResizeAware
+from vizlab.widgets.text import note_label
 
 HELP = """
 <p><b>Dropout lab.</b> At every step dropout draws a random mask over a layer's units:

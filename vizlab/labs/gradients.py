@@ -33,15 +33,17 @@ from vizlab.widgets import CurvePlot, theme
 from vizlab.widgets.graph import HIGHLIGHT_COLOR, STATES, GraphView
 from vizlab.widgets.heatmap import SpacedTicks
 from vizlab.widgets.layout_check import AxisLabels
-from vizlab.widgets.text import ResizeAware, WrappedLabel, note_label
+from vizlab.widgets.page import ResizeAware
+from vizlab.widgets.text import WrappedLabel, note_label
 
 HELP = """
 <p><b>Gradient lab.</b> Type an expression in some variables (<i>sin(x) - y**3</i>) and the
 point to look at (<i>x=3, y=5</i>). The engine records every operation it computes.</p>
 <ul>
 <li><b>Computation graph</b>: inputs on the left, the output on the right; each box shows
-the value the forward pass computed. Press <b>Step</b> to run the backward pass one node
-at a time: the output starts with adjoint 1 (df/df), and each node's adjoint
+the value the forward pass computed and, once the backward pass has reached it, its
+adjoint (<i>adj</i> where room is short). Press <b>Step</b> to run the backward pass one
+node at a time: the output starts with adjoint 1 (df/df), and each node's adjoint
 d f / d node is the sum of what its consumers send back (orange), each consumer
 applying its registered gradient rule (the gradient of Sin is grad × cos x). Each edge
 the pass has reached keeps a label (green once done): the consumer's local derivative
@@ -69,7 +71,8 @@ listed functions are accepted; anything else is refused with the reason.</p>
 DONE_EDGE_COLOR = STATES["shown"][1]  # an edge the backward pass has been through
 FLAG_COLOR = "#c92a2a"  # numerical and automatic disagree
 EDGE_LABEL_PT = 9  # at the theme's usual tick size; scaled with it (presentation mode)
-ROW_PX = 24  # a table row on a desktop; half as tall again in presentation mode
+ROW_PX = 24  # a table row on a desktop
+ROW_PAD_PX = 5  # in presentation mode: the text's height and this (no scrolling at 1024x640)
 BIG_GRAPH_NODES = 12  # more nodes than this: the graph gets the whole top row
 NARROW_PX = 720  # a view narrower than this gives its right column more of the width
 CELL_PAD_PX = 10  # a table cell's text keeps this much of its column's width free
@@ -210,8 +213,10 @@ class View(LabView):
         # Labels on the edges the backward pass went through: local derivative and message.
         self.edge_labels: list[pg.TextItem] = []
         self._edge_snap = None  # what the edge labels were last drawn for
-        self._box_lines: list[list[str]] = []
         self.graph.fitted.connect(self._on_graph_fitted)
+        # Resized, the boxes' texts are chosen again (after the graph's own fit).
+        self._box_texts: list = []
+        self.graph.plot_item.vb.sigResized.connect(self._choose_box_texts)
         self.step_label = note_label()
         self.step_label.setMinimumHeight(52)
         self.step_label.setAlignment(Qt.AlignmentFlag.AlignTop)
@@ -223,6 +228,8 @@ class View(LabView):
         self.point_label = note_label()
         self.derivative_table = _table(ROWS_DERIVATIVES)
         self.symbolic_label = note_label()
+        self._symbolic_snap = None  # the snapshot its text is of
+        self._narrow = False  # a view narrower than NARROW_PX
         self.mismatch_label = note_label()
         self.mismatch_label.hide()
         deriv_layout.addWidget(self.point_label)
@@ -343,6 +350,9 @@ class View(LabView):
         if not hasattr(self, "area"):
             return  # still being built
         narrow = self.area.width() < NARROW_PX
+        if narrow != self._narrow:
+            self._narrow = narrow
+            self._write_methods()
         share = 6 if narrow else 5 if theme.presentation() else 4
         if self.layout_grid.columnStretch(2) != share:
             self.layout_grid.setColumnStretch(2, share)
@@ -411,20 +421,29 @@ class View(LabView):
         compact = len(nodes) > 10
         value_key, adjoint_key = ("val ", "adj ") if compact else ("value = ", "adjoint = ")
         digits = 3 if compact else 4
-        boxes: list[tuple[list[str], list[str], str]] = []  # 3 lines, 2 lines, state
+        big = len(nodes) > BIG_GRAPH_NODES
+        # Each box's texts in order of preference, its state and how much of its first
+        # line is the name (bold; a value beside it is not: the box stays narrow).
+        boxes: list[tuple[list[list[str]], str, int | None]] = []
         for i, node in enumerate(nodes):
             if node.kind == "constant":
                 lines = [node.label] if node.label == fmt(node.value) else \
                     [node.label, f"= {fmt(node.value, 4)}"]
-                boxes.append((lines, lines, "constant"))
+                boxes.append(([lines], "constant", None))
                 continue
             title = node.label + (" = f" if i == output else "")
             shown = snap.shown(i)
             adjoint = fmt(node.adjoint, digits) if shown else "?"
             state = "current" if i == current else ("shown" if shown else "pending")
-            lines = [title, value_key + fmt(node.value, digits), adjoint_key + adjoint]
-            boxes.append((lines, [title, f"{lines[1]}  {lines[2]}"], state))
-        self._set_boxes(boxes, two_lines=len(nodes) > BIG_GRAPH_NODES)
+            value = fmt(node.value, digits)
+            lines = [title, value_key + value, adjoint_key + adjoint]
+            if big:  # value and adjoint side by side: layers stack less tall
+                variants = [[title, f"{lines[1]}  {lines[2]}"], lines]
+            else:  # a line less tall with the value beside the name, then narrower
+                variants = [lines, [f"{title} = {value}", lines[2]],
+                            [f"{title} = {value}", f"adj {adjoint}"]]
+            boxes.append((variants, state, len(title)))
+        self._set_boxes(boxes)
 
         if current is None or current == output:
             self.graph.highlight_edges([])
@@ -434,28 +453,38 @@ class View(LabView):
         self._draw_edge_labels(snap, compact)
         self.step_label.setText(self._step_text(snap))
 
-    def _set_boxes(self, boxes: list[tuple[list[str], list[str], str]],
-                   two_lines: bool) -> None:
-        """Give the graph's boxes their texts and fit them into the view. A big graph
-        tries boxes of two lines (value and adjoint side by side: layers stack less
-        tall) and of three (narrower: more layers side by side), and keeps the one whose
-        text needs less shrinking to keep the boxes apart."""
+    def _set_boxes(self, boxes: list[tuple[list[list[str]], str, int | None]]) -> None:
+        """Give the graph's boxes their texts and fit them into the view: the first of
+        each box's variants whose text keeps its full size, else the one that needs the
+        least shrinking to keep the boxes apart (the text stays readable)."""
         graph = self.graph
-        choices = (1, 0) if two_lines else (0,)
+        self._box_texts = boxes
+        count = max((len(box[0]) for box in boxes), default=1)
+
+        def set_texts(choice: int) -> None:
+            for i, (variants, state, name) in enumerate(boxes):
+                graph.set_node(i, variants[min(choice, len(variants) - 1)], state, name)
+
         best = None
-        for choice in choices:
-            for i, box in enumerate(boxes):
-                graph.set_node(i, box[choice], box[2])
+        for choice in range(count):
+            set_texts(choice)
             fits = graph.fit()
             if best is None or graph.box_pt() > best[1] + 1e-9:
                 best = (choice, graph.box_pt())
-            if fits:
+            if fits and graph.box_pt() >= graph.full_pt():
                 break
         if best is not None and best[0] != choice:
-            for i, box in enumerate(boxes):
-                graph.set_node(i, box[best[0]], box[2])
+            set_texts(best[0])
             graph.fit()
-        self._box_lines = [box[best[0] if best else 0] for box in boxes]
+
+    def _choose_box_texts(self, *_: Any) -> None:
+        """At a new size, the texts that keep the boxes largest (more room: the full
+        ones again)."""
+        if any(len(box[0]) > 1 for box in self._box_texts):
+            edges, self._edge_snap = self._edge_snap, None  # drawn once, at the end
+            self._set_boxes(self._box_texts)
+            self._edge_snap = edges
+            self._on_graph_fitted()
 
     def _on_graph_fitted(self) -> None:
         """The graph was resized: its edge labels go where the boxes left room now."""
@@ -568,25 +597,38 @@ class View(LabView):
         self.mismatch_label.setVisible(bool(flags))
         self.mismatch_label.setText("<br>".join(
             f"<span style='color:{FLAG_COLOR}'>⚠ {_escape(f)}</span>" for f in flags))
+        self._symbolic_snap = snap
+        self._write_methods()
+        self.symbolic_label.setToolTip("\n".join(
+            [f"f = {snap.sympy_text}"]
+            + [f"df/d{v} = {t}" for v, t in zip(snap.variables, snap.symbolic_text)]))
+
+    def _write_methods(self) -> None:
+        """How each derivative was found, and sympy's formulas. The column is short for
+        large type and for a whole window at 1024x640: there the methods in a line and
+        sympy's f left out (the expression heads the column)."""
+        snap = self._symbolic_snap
+        if snap is None:
+            return
+        short = theme.presentation() or self._narrow
         # Formulas in a two-column table: a long one wraps between its terms and its
         # continuation lines stay right of its "df/dx =".
-        rows = [("f =", snap.sympy_text)] + [
-            (f"df/d{v} =", text) for v, text in zip(snap.variables, snap.symbolic_text)]
+        rows = [] if short else [("f =", snap.sympy_text)]
+        rows += [(f"df/d{v} =", text) for v, text in zip(snap.variables, snap.symbolic_text)]
         formulas = "".join(
             f"<tr><td valign='top' style='padding-left: 12px;'>{unbreakable(name)}</td>"
             f"<td>{terms_html(text)}</td></tr>" for name, text in rows)
         table = f"<table cellspacing='0' cellpadding='1'>{formulas}</table>"
-        if theme.presentation():  # the column's height is short for large type
-            self.symbolic_label.setText(
-                f"numerical: h = {snap.h:.0e}; symbolic (sympy):{table}")
+        if theme.presentation():
+            text = f"numerical: h = {snap.h:.0e}; symbolic (sympy):{table}"
+        elif short:
+            text = (f"numerical: central differences, h = {snap.h:.0e}; automatic: "
+                    f"reverse mode; symbolic (sympy):{table}")
         else:
-            self.symbolic_label.setText(
-                _escape("numerical: central differences (f(v + h) − f(v − h)) / 2h, "
-                        f"h = {snap.h:.0e}") + "<br>symbolic: sympy" + table
-                + "automatic: en.gradients, reverse mode over the recorded graph")
-        self.symbolic_label.setToolTip("\n".join(
-            [f"f = {snap.sympy_text}"]
-            + [f"df/d{v} = {t}" for v, t in zip(snap.variables, snap.symbolic_text)]))
+            text = (_escape("numerical: central differences (f(v + h) − f(v − h)) / 2h, "
+                            f"h = {snap.h:.0e}") + "<br>symbolic: sympy" + table
+                    + "automatic: en.gradients, reverse mode over the recorded graph")
+        self.symbolic_label.setText(text)
 
     def _draw_curves(self, snap) -> None:
         v = snap.curve_variable
@@ -664,7 +706,7 @@ def restyle_texts(root: QWidget, point_size: int | None = None) -> None:
         table.setFont(font)
         table.horizontalHeader().setFont(font)
         table.verticalHeader().setFont(font)
-        row = QFontMetrics(font).height() + 8 if presenting else ROW_PX
+        row = QFontMetrics(font).height() + ROW_PAD_PX if presenting else ROW_PX
         table.verticalHeader().setDefaultSectionSize(max(row, ROW_PX))
         table.setFixedHeight(_table_height(table))
 

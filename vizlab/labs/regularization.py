@@ -207,9 +207,12 @@ class View(LabView):
         fits_page = QWidget()
         fits = QGridLayout(fits_page)
         fits.setContentsMargins(0, 0, 0, 0)
-        fits.addWidget(self.fit_plot, 0, 0)
+        # The lesson under the bars, beside the fits: under both it took the fits a
+        # tenth of their height at 1024x640.
+        fits.addWidget(self.fit_plot, 0, 0, 2, 1)
         fits.addWidget(self.error_bars, 0, 1)
-        fits.addWidget(self.lesson, 1, 0, 1, 2)
+        fits.addWidget(self.lesson, 1, 1)
+        self.lesson.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
         fits.setRowStretch(0, 1)
         fits.setColumnStretch(0, 3)  # the fits get the most room
         fits.setColumnStretch(1, 2)
@@ -503,11 +506,11 @@ class View(LabView):
                 f"{diverged_text(snap.diverged_at[source:source + 1])}: it will not be pruned.")
             return
         if p is None:
-            where = (f"after training (step {snap.train_steps}), the units L1 run "
-                     f"{self.config.prune_run} disconnected are removed and the smaller "
-                     "network is trained again" if self.config.prune else "pruning is off")
+            where = (f"after step {snap.train_steps}, L1 run {self.config.prune_run} "
+                     "loses the units it disconnected and is trained again"
+                     if self.config.prune else "off")
             # In large type nothing until there is something pruned to show.
-            self._set_note(self.prune_note, f"<b>Pruning</b>: {where}.", "")
+            self._set_note(self.prune_note, f"<b>Pruning</b> {where}.", "")
             return
         self._set_note(
             self.prune_note,
@@ -537,21 +540,23 @@ class View(LabView):
             sel = snap.member_method == m
             ok = sel & ~snap.diverged
             text = runs_summary(snap.total_error[sel], snap.diverged_at[sel])
-            if ok.any():
-                text += (f", norm {snap.weight_norm[ok].mean():.2f}, "
-                         f"{snap.near_zero[ok].mean():.0f}/{snap.weight_count} near 0")
+            if ok.any():  # the words once, in the head: two lines, not three, at 1024x640
+                text = text.removeprefix("error ")
+                text += (f", {snap.weight_norm[ok].mean():.2f}, "
+                         f"{snap.near_zero[ok].mean():.0f}")
                 small = small_weights_text(float(np.max(snap.largest_weight[ok])),
                                            snap.threshold)
                 if small:
                     text += f" ({small})"
             parts.append(
-                f"<span style='color:{COLORS[method]}'><b>{LABELS[method]}</b></span>: {text}")
+                f"<span style='color:{COLORS[method]}'><b>{LABELS[method]}</b></span> {text}")
+        words = f"error, norm, near 0 of {snap.weight_count}"
         if not snap.diverged.any():
-            means = f"Means of {snap.runs} runs"
+            means = f"Means of {snap.runs} runs ({words})"
         elif snap.diverged.all():
             means = "Every run diverged"
         else:
-            means = "Means of the runs that did not diverge"
+            means = f"Means of the runs that did not diverge ({words})"
         phase = {"train": "training", "retrain": "retraining the pruned network",
                  "done": "done"}[snap.phase]
         head = (f"Step {snap.step} (epoch "

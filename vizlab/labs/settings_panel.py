@@ -15,8 +15,8 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
-    QPushButton,
     QSpinBox,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -98,7 +98,10 @@ class SettingsPanel(QWidget):
             h = QHBoxLayout(row)
             h.setContentsMargins(0, 0, 0, 0)
             h.addWidget(edit, 1)
-            browse = QPushButton("…")
+            # A tool button is as wide as its "…"; a push button took 80 px of the
+            # panel's width (the Style lab's views lost them at 1024x640).
+            browse = QToolButton()
+            browse.setText("…")
             browse.setToolTip("Choose a file")
             browse.clicked.connect(lambda _=False, n=info.name, e=edit: self._browse(n, e))
             h.addWidget(browse)

@@ -16,10 +16,14 @@ from PySide6.QtGui import QFontMetricsF
 from PySide6.QtWidgets import (
     QApplication,
     QFileDialog,
+    QFrame,
     QGridLayout,
     QHBoxLayout,
     QProgressBar,
     QPushButton,
+    QScrollArea,
+    QSizePolicy,
+    QVBoxLayout,
     QWidget,
 )
 
@@ -28,6 +32,7 @@ from engine.experiments import style as experiment
 from vizlab.labs.base import LabView
 from vizlab.widgets import BarPlot, CurvePlot, ImageView, theme
 from vizlab.widgets.layout_check import TextHeadroom
+from vizlab.widgets.page import ResizeAware
 from vizlab.widgets.text import WrappedLabel
 
 HELP = """
@@ -60,6 +65,10 @@ texture synthesis). With real weights it starts from the content image. L-BFGS r
 optimiser apply on <b>Reset</b>. <b>Save image...</b> writes the optimised image at
 its full size as a PNG; File &gt; Start Recording makes a GIF of it forming.</p>
 """
+
+NARROW_PX = 640  # a view narrower than this (the whole window at 1024x640) has two
+# plots a row, and scrolls
+NARROW_BOARD_PX = 720  # the height of its panels then: images, two rows of plots
 
 CURVES = (("total", "total", theme.palette_color(0)),
           ("content", "content", theme.palette_color(1)),
@@ -149,8 +158,11 @@ class View(LabView):
         self.shown_snapshot: experiment.Snapshot | None = None
         self._targets_key: tuple | None = None
         yield
-        page = QWidget()
-        grid = QGridLayout(page)
+        # The panels on a board in a scroll area: in a narrow view (the whole window at
+        # 1024x640 leaves the lab about 560 px beside its settings) two plots a row, the
+        # board taller than the view; wide, the usual three a row, no scrolling.
+        self.board = QWidget()
+        grid = self.grid = QGridLayout(self.board)
         grid.setContentsMargins(0, 0, 0, 0)
         grid.setSpacing(4)
         self.features_label = WrappedLabel()
@@ -160,6 +172,12 @@ class View(LabView):
         tools = QHBoxLayout()
         tools.setContentsMargins(0, 0, 0, 0)
         tools.addWidget(self.features_label, 1)
+        # The buttons one over the other: the banner keeps the width (five lines of it
+        # beside them in a row at 1024x640).
+        buttons = QVBoxLayout()
+        buttons.setContentsMargins(0, 0, 0, 0)
+        buttons.setSpacing(2)
+        tools.addLayout(buttons)
         self.get_weights_button = QPushButton("Get VGG16 weights...")
         self.get_weights_button.setToolTip(
             f"Download Keras' VGG16 ImageNet weights (59 MB) from {pretrained.VGG16_URL} "
@@ -175,19 +193,21 @@ class View(LabView):
         self.save_button.clicked.connect(self.ask_save_image)
         for widget in (self.get_weights_button, self.download_bar, self.cancel_button,
                        self.save_button):
-            tools.addWidget(widget)
+            buttons.addWidget(widget)
+        buttons.addStretch(1)
         self.download_bar.hide()
         self.cancel_button.hide()
-        grid.addLayout(tools, 0, 0, 1, 3)
+        # Six columns: three panels a row take two each, two a row three each.
+        grid.addLayout(tools, 0, 0, 1, 6)
         self.download.progress.connect(self._on_download_progress)
         self.download.finished.connect(self._on_download_finished)
         self.download.failed.connect(self._on_download_failed)
         self.content_view = ImageView("content")
         self.style_view = ImageView("style")
         self.image_view = ImageView("optimised image")
-        grid.addWidget(self.content_view, 1, 0)
-        grid.addWidget(self.style_view, 1, 1)
-        grid.addWidget(self.image_view, 1, 2)
+        grid.addWidget(self.content_view, 1, 0, 1, 2)
+        grid.addWidget(self.style_view, 1, 2, 1, 2)
+        grid.addWidget(self.image_view, 1, 4, 1, 2)
         yield
         self.loss_plot = CurvePlot("Losses", x_label="step", y_label="loss (log scale)",
                                    log_y=True)
@@ -222,20 +242,57 @@ class View(LabView):
         for widget in (self.content_view, self.style_view, self.image_view, self.loss_plot,
                        self.layer_plot, self.layer_bars):
             widget.setMinimumSize(160, 160)
-        grid.addWidget(self.loss_plot, 2, 0)
-        grid.addWidget(self.layer_plot, 2, 1)
-        grid.addWidget(self.layer_bars, 2, 2)
+            # Rows share the height by their stretch alone (an image's size hint took
+            # a narrow view's rows of plots below the fold).
+            widget.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Ignored)
         self.note = WrappedLabel()
         self.note.setTextFormat(Qt.TextFormat.RichText)
         self.note.setStyleSheet("padding: 2px 6px;")
-        grid.addWidget(self.note, 3, 0, 1, 3)
-        grid.setRowStretch(1, 5)
-        grid.setRowStretch(2, 4)
-        for col in range(3):
+        self.note.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        for col in range(6):
             grid.setColumnStretch(col, 1)
+        self.scroll = QScrollArea()
+        self.scroll.setWidget(self.board)
+        self.scroll.setWidgetResizable(True)
+        self.scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        page = ResizeAware(self._arrange)
+        column = QVBoxLayout(page)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.addWidget(self.scroll)
+        self.narrow: bool | None = None
+        self._arrange()
         theme.on_theme_changed(self._restyle_notes)
         self._restyle_notes()
         return page
+
+    def _arrange(self) -> None:
+        """Three plots a row under the images and the note under them all, or, in a view
+        narrower than NARROW_PX, the losses and the per-layer curves a row, the bars and
+        the note the next, each plot tall enough for its key, ticks and data."""
+        page = self.scroll.parentWidget()
+        narrow = page is not None and page.width() < NARROW_PX
+        if narrow == self.narrow:
+            return
+        self.narrow = narrow
+        grid = self.grid
+        for widget in (self.loss_plot, self.layer_plot, self.layer_bars, self.note):
+            grid.removeWidget(widget)
+        if narrow:
+            grid.addWidget(self.loss_plot, 2, 0, 1, 3)
+            grid.addWidget(self.layer_plot, 2, 3, 1, 3)
+            grid.addWidget(self.layer_bars, 3, 0, 1, 3)
+            grid.addWidget(self.note, 3, 3, 1, 3)
+            stretches = (4, 5, 5)
+        else:
+            grid.addWidget(self.loss_plot, 2, 0, 1, 2)
+            grid.addWidget(self.layer_plot, 2, 2, 1, 2)
+            grid.addWidget(self.layer_bars, 2, 4, 1, 2)
+            grid.addWidget(self.note, 3, 0, 1, 6)
+            stretches = (5, 4, 0)
+        for row, stretch in enumerate(stretches, start=1):
+            grid.setRowStretch(row, stretch)
+        self.board.setMinimumHeight(NARROW_BOARD_PX if narrow else 0)
 
     def _restyle_notes(self) -> None:
         """The note under the plots in the theme's type: large in presentation mode like

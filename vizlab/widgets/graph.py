@@ -34,6 +34,7 @@ EDGE_COLOR = "#8a8a8a"
 HIGHLIGHT_COLOR = "#e8590c"
 BOX_GAP_PX = 6  # at least this many pixels between two boxes
 EDGE_PX = 10  # and between a box and the plot's edge
+BOX_MARGIN_PX = 2  # between a box's border and its text
 SMALLEST_PT = 6  # boxes' text shrinks to fit the view, down to this size (desktop points)
 
 
@@ -138,6 +139,9 @@ class GraphView(PlotWidgetBase):
         self._box_pt = self._fit_pt = float(size)
         for _ in self.inputs:
             box = pg.TextItem("", color="k", anchor=(0.5, 0.5))
+            # Qt's 4 px around the text made a small graph's boxes too wide for their
+            # layers at full size in a 1024x640 window.
+            box.textItem.document().setDocumentMargin(BOX_MARGIN_PX)
             box.setFont(theme.font(theme.scaled_pt(size)))
             remember_base(box, pt=float(size))
             box.setZValue(2)
@@ -304,6 +308,10 @@ class GraphView(PlotWidgetBase):
         self.fitted.emit()
         return fits
 
+    def full_pt(self) -> float:
+        """The boxes' text size before any shrinking to fit, in desktop points."""
+        return self._box_pt
+
     def box_pt(self) -> float:
         """The boxes' text size after fitting, in desktop points (9 or 8 when it fits)."""
         return self._fit_pt
@@ -340,15 +348,18 @@ class GraphView(PlotWidgetBase):
             return x, y
         return None
 
-    def set_node(self, index: int, lines: Sequence[str], state: str = "pending") -> None:
-        """Set a node's text (first line in bold) and state: "pending", "shown", "current"
-        or "constant"."""
+    def set_node(self, index: int, lines: Sequence[str], state: str = "pending",
+                 bold: int | None = None) -> None:
+        """Set a node's text (its first line, or the first ``bold`` characters of it, in
+        bold) and state: "pending", "shown", "current" or "constant"."""
         fill, border, width = STATES[state]
         box = self._boxes[index]
         text = "\n".join(lines)
         if text != self.texts[index]:
             body = "<br>".join(html.escape(line) for line in lines[1:])
-            head = f"<b>{html.escape(lines[0])}</b>" if lines else ""
+            head = (f"<b>{html.escape(lines[0][:bold])}</b>"
+                    f"{html.escape(lines[0][bold:]) if bold is not None else ''}"
+                    if lines else "")
             box.setHtml(f'<div style="color:#000">{head}{"<br>" if body else ""}{body}</div>')
             self.texts[index] = text
         if state != self.states[index]:

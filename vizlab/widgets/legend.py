@@ -13,7 +13,9 @@ from __future__ import annotations
 import math
 
 import pyqtgraph as pg
-from PySide6.QtCore import QSizeF, Qt
+from pyqtgraph.graphicsItems.ScatterPlotItem import drawSymbol
+from PySide6.QtCore import QPointF, QRectF, QSizeF, Qt
+from PySide6.QtGui import QPolygonF
 from PySide6.QtWidgets import QGraphicsLinearLayout, QGraphicsWidget
 
 from vizlab.widgets import theme
@@ -24,7 +26,47 @@ from vizlab.widgets import theme
 # has the width of its tick labels as well for the legend's columns.
 _ROW, _COLUMN, _SPAN = 1, 0, 3
 _ENTRY_GAP = 14  # pixels between one entry and the next in a row
+# A key's sample line at most this thick (desktop pixels, scaled in presentation mode),
+# and its marker at most this big: a line drawn wide and pale under others (the Softmax
+# & Loss lab's stable float64) was a 14 px bar in the key in large type.
+SAMPLE_LINE_PX = 3.0
+SAMPLE_SYMBOL_PX = 16.0  # the sample's box is 20 px square
 _TIGHT_GAP = 6  # ... where that keeps a row of key that the usual gap would add
+
+
+class KeySample(pg.ItemSample):
+    """pyqtgraph's legend sample with its line and marker no bigger than a key needs
+    (``SAMPLE_LINE_PX``, ``SAMPLE_SYMBOL_PX``); thinner lines and smaller markers are
+    drawn as they are in the plot."""
+
+    def paint(self, p, *args) -> None:
+        item = self.item
+        if not item.isVisible():
+            super().paint(p, *args)  # pyqtgraph's hidden-curve eye
+            return
+        opts = item.opts
+        if opts.get("antialias"):
+            p.setRenderHint(p.RenderHint.Antialiasing)
+        if not isinstance(item, pg.ScatterPlotItem):
+            pen = pg.mkPen(opts["pen"])
+            pen.setWidthF(min(pen.widthF(), theme.line_width(SAMPLE_LINE_PX)))
+            p.setPen(pen)
+            p.drawLine(QPointF(0, 11), QPointF(20, 11))
+            if opts.get("fillLevel") is not None and opts.get("fillBrush") is not None:
+                p.setBrush(pg.mkBrush(opts["fillBrush"]))
+                p.drawPolygon(QPolygonF([QPointF(2, 18), QPointF(18, 2), QPointF(18, 18)]))
+        symbol = opts.get("symbol")
+        if symbol is not None:
+            if isinstance(item, pg.PlotDataItem):
+                opts = item.scatter.opts
+            p.translate(10, 10)
+            pen = pg.mkPen(opts["pen"])
+            pen.setWidthF(min(pen.widthF(), theme.line_width(SAMPLE_LINE_PX)))
+            drawSymbol(p, symbol, min(float(opts["size"]), SAMPLE_SYMBOL_PX), pen,
+                       pg.mkBrush(opts["brush"]))
+        if isinstance(item, pg.BarGraphItem):
+            p.setBrush(pg.mkBrush(opts["brush"]))
+            p.drawRect(QRectF(2, 2, 18, 18))
 
 
 class OutsideLegend(pg.LegendItem):
@@ -44,6 +86,7 @@ class OutsideLegend(pg.LegendItem):
             labelTextColor="k",
             frame=False,
             horSpacing=4,
+            sampleType=KeySample,
         )
         self.setFlag(self.GraphicsItemFlag.ItemIgnoresTransformations, False)
         self.layout.setContentsMargins(4, 2, 4, 2)

@@ -228,6 +228,7 @@ class CurvePlot(PlotWidgetBase):
         self._x_set: tuple[float, float] | None = None  # the range last set by following
         if grow_x:
             plot.enableAutoRange(x=False)
+            plot.vb.sigResized.connect(self._refollow)
         plot.getViewBox().sigXRangeChanged.connect(self._on_x_range_changed)
         self.set_log_y(log_y)
 
@@ -314,10 +315,26 @@ class CurvePlot(PlotWidgetBase):
         if not (math.isfinite(low) and math.isfinite(last)):
             return
         high = low + _round_up(last - low) if last > low else low + 1.0
-        target = (low - 0.02 * (high - low), high)  # a little room left of the first point
+        target = (low - self._room_left(low, high - low), high)
         if target != self._x_set:
             self._x_set = target
             self._plot.setXRange(*target, padding=0)
+
+    def _room_left(self, low: float, span: float) -> float:
+        """Room left of the first point: 2% of the span, or more where half the first
+        x tick's text needs it (pyqtgraph drops a label that crosses the axis's end, and
+        a step axis of a narrow plot lost its 0)."""
+        axis = self._plot.getAxis("bottom")
+        half = QFontMetricsF(axis.style["tickFont"] or theme.font(theme.tick_pt())) \
+            .horizontalAdvance(f"{low:g}") / 2 + 1
+        pixels = self._plot.vb.width()
+        need = half * span / (pixels - half) if pixels > 2 * half else 0.0
+        return max(0.02 * span, need)
+
+    def _refollow(self) -> None:
+        """Resized: the room for the first tick's text is another share of the span."""
+        if self._following and self._x_set is not None:
+            self._follow_x()
 
     def _show(self, curve: _Curve, extends: bool) -> None:
         """Hand the curve's data to pyqtgraph, decimated when long."""
