@@ -240,6 +240,7 @@ class View(LabView):
         yield
 
         self.f_plot = CurvePlot("f", x_label="", y_label="f", legend=False)
+        yield  # a plot per turn
         self.df_plot = CurvePlot("df", x_label="x", y_label="derivative", legend=False)
         self.df_plot.plot_item.setXLink(self.f_plot.plot_item)
         # Round x ticks as far apart as their text needs: in large type the two plots

@@ -152,7 +152,7 @@ class View(LabView):
     help_html = HELP
     preview_on_change = True
 
-    def build_views(self) -> Generator[None, None, QWidget]:  # a row per turn in the app
+    def build_views(self) -> Generator[None, None, QWidget]:  # a view per turn in the app
         # What the slots and begin_shutdown() use exists before the first yield.
         self.download = WeightsDownload(self)
         self.shown_snapshot: experiment.Snapshot | None = None
@@ -202,8 +202,11 @@ class View(LabView):
         self.download.progress.connect(self._on_download_progress)
         self.download.finished.connect(self._on_download_finished)
         self.download.failed.connect(self._on_download_failed)
+        # A view per turn: each took 15-30 ms to make on a busy machine.
         self.content_view = ImageView("content")
+        yield
         self.style_view = ImageView("style")
+        yield
         self.image_view = ImageView("optimised image")
         grid.addWidget(self.content_view, 1, 0, 1, 2)
         grid.addWidget(self.style_view, 1, 2, 1, 2)
@@ -211,8 +214,10 @@ class View(LabView):
         yield
         self.loss_plot = CurvePlot("Losses", x_label="step", y_label="loss (log scale)",
                                    log_y=True)
+        yield
         self.layer_plot = CurvePlot("Style loss per layer", x_label="step",
                                     y_label="style_l (log scale)", log_y=True)
+        yield
         self.layer_bars = BarPlot("Weighted style loss", x_label="layer",
                                   y_label="weight · style_l / layers",
                                   value_format="{:.3g}")
