@@ -103,7 +103,7 @@ class View(LabView):
     preview_on_change = True
 
     # -- building ------------------------------------------------------------------------
-    def build_views(self) -> Generator[None, None, QWidget]:  # a tab per turn in the app
+    def build_views(self) -> Generator[None, None, QWidget]:  # a plot per turn in the app
         self._heatmaps: list[Heatmap] = []
         self._drawn_example: tuple | None = None
         self._drawn_snapshot: experiment.Snapshot | None = None
