@@ -219,6 +219,41 @@ def test_tick_keeper_labels_a_log_axis_within_one_decade(qtbot):
 
 
 @pytest.mark.parametrize("presentation", [False, True])
+def test_a_tall_linear_axis_always_gets_two_labels_from_pyqtgraph(qtbot, presentation):
+    """TickKeeper leaves a linear axis TALL_AXIS_LINES lines tall or more to pyqtgraph
+    without asking it which labels it draws: over random ranges and heights from
+    that height up, pyqtgraph draws at least two."""
+    import random
+
+    from PySide6.QtGui import QFont, QFontMetricsF
+
+    from vizlab.widgets import CurvePlot
+    from vizlab.widgets.layout_check import TALL_AXIS_LINES, drawn_tick_labels
+
+    theme.set_presentation(presentation)
+    plot = CurvePlot("loss", y_label="loss")
+    qtbot.addWidget(plot)
+    plot.show()
+    axis = plot.plot_item.getAxis("left")
+    line = QFontMetricsF(axis.style["tickFont"] or QFont()).height()
+    rng = random.Random(3)
+    checked = 0
+    for _ in range(60):
+        centre = rng.choice([0.0, 1.0, -3.0, 1e-4, 2.5e6]) * rng.uniform(0.5, 2.0)
+        span = 10.0 ** rng.uniform(-6, 6)
+        plot.resize(300, int(TALL_AXIS_LINES * line * rng.uniform(1.0, 3.0)) + 40)
+        plot.plot_item.setYRange(centre - span * rng.random(), centre + span, padding=0)
+        _settle(plot)
+        height = plot.plot_item.vb.height()
+        if height < TALL_AXIS_LINES * line:
+            continue
+        labels = drawn_tick_labels(axis)
+        assert len(labels) >= 2, (plot.plot_item.vb.viewRange()[1], height, labels)
+        checked += 1
+    assert checked >= 40
+
+
+@pytest.mark.parametrize("presentation", [False, True])
 def test_gradients_right_column_does_not_scroll_at_1024x640(qtbot, presentation):
     view = _lab(qtbot, "gradients", (1024, 640), presentation, step=5)
     bar = view.side_scroll.verticalScrollBar()

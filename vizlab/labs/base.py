@@ -577,7 +577,7 @@ class LabView(QWidget):
             if inspect.isgenerator(drawn):
                 if self.build_in_steps:  # from the next turn on, a budget per turn
                     self._drawing = (drawn, snapshot)
-                    self._hold_repaints()
+                    self._hold_repaints(snapshot)
                     self._draw_task.start()
                     return
                 for _ in drawn:
@@ -660,13 +660,18 @@ class LabView(QWidget):
             return
         self._hold(self.plots()[self.PLOTS_PAINTED_AT_ONCE:])
 
-    def _hold_repaints(self) -> None:
+    def plots_a_snapshot_changes(self, snapshot: Any) -> list:
+        """The plots drawing ``snapshot`` may change (held while it is drawn, painted
+        after): all of them, unless a lab knows some stay as they are."""
+        return self.plots()
+
+    def _hold_repaints(self, snapshot: Any) -> None:
         """While a snapshot is drawn a panel per piece, no plot paints: each is painted
         once, a plot per piece, after the last panel. Left to Qt, every plot a piece
         touched painted after that piece, some plots two or three times a snapshot, and
         paints chained within one turn of the event loop (a layout changed by one
         paint, then the next)."""
-        self._hold(self.plots())
+        self._hold(self.plots_a_snapshot_changes(snapshot))
 
     def _hold(self, plots: list) -> None:
         held = [plot for plot in plots if plot not in self._unpainted]

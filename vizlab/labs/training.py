@@ -174,6 +174,11 @@ class TileGrid(FittedTitle, PlotWidgetBase):
         self._place_note()
         self._lay_out()
 
+    def shows(self, tiles: np.ndarray | None) -> bool:
+        """Whether these tiles are the ones drawn now (captions aside)."""
+        return (tiles is not None and np.shape(tiles) == self._tiles.shape
+                and np.array_equal(tiles, self._tiles))
+
     def tile_count(self) -> int:
         """The tiles given; `shown_count()` of them fit on screen."""
         return len(self._tiles)
@@ -586,6 +591,14 @@ class View(LabView):
             self.first_tiles.set_titles(f"{name}: the weights of each unit{part}",
                                         f"{name} by unit{part}", name)
             self.first_tiles.set_tiles(snap.weight_tiles, levels=levels[0])
+
+    def plots_a_snapshot_changes(self, snapshot: Any) -> list:
+        # The sample inputs stay the same all run: held and painted again with every
+        # frame, they were a tenth of a frame's paint on the digits.
+        plots = super().plots_a_snapshot_changes(snapshot)
+        if self.samples.shows(snapshot.sample_images):
+            plots = [plot for plot in plots if plot is not self.samples]
+        return plots
 
     def _draw_images(self, snap) -> None:
         names = snap.class_names

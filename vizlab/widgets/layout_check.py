@@ -341,6 +341,10 @@ def _linear_ticks(low: float, high: float, gap: float) -> list[float]:
     return []
 
 
+#: Height, in lines of tick text, from which a linear axis is not checked (see fit).
+TALL_AXIS_LINES = 8
+
+
 class TickKeeper:
     """Keeps at least two labelled ticks on a plot's y axis: when pyqtgraph's own ticks
     leave fewer labels (a short axis in large type; a log axis spanning less than a
@@ -368,10 +372,14 @@ class TickKeeper:
         if self._custom:
             axis.setTicks(None)
             self._custom = False
+        line = QFontMetricsF(axis.style["tickFont"] or QFont()).height()
+        if not axis.logMode and pixels >= TALL_AXIS_LINES * line:
+            # pyqtgraph labels a tall linear axis several times: asking it which labels
+            # it draws costs an axis's whole layout, every frame of a falling loss.
+            return
         if len(drawn_tick_labels(axis)) >= 2:
             return
         low, high = sorted(vb.viewRange()[1])
-        line = QFontMetricsF(axis.style["tickFont"] or QFont()).height()
         per_unit = pixels / max(high - low, 1e-300)
         margin = (0.5 * line + 1.0) / per_unit  # a label centred there stays on the axis
         inner = (low + margin, high - margin)
