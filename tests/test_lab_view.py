@@ -319,3 +319,42 @@ def test_out_of_sight_a_running_lab_spaces_its_snapshots_out(qtbot, monkeypatch)
         floor, int(4500 / view.SNAPSHOTS_PER_SECOND_OUT_OF_SIGHT)) > in_sight
     view.show()
     assert view.run_config.snapshot_every == in_sight
+
+
+def test_the_timeline_shows_a_handle_only_with_something_to_scrub(qtbot):
+    """With one snapshot or none (a run's first, or the run the CLI trained for a
+    picture) the slider is hidden, its room kept: Qt drew its handle at the left, which
+    read as the start beside "step 200". With more, the handle follows the newest."""
+    from PySide6.QtWidgets import QStyle, QStyleOptionSlider
+
+    from engine.experiments.session import Session
+
+    view = view_class("regularization")()
+    qtbot.addWidget(view)
+    view.disable_previews()
+    view.resize(1024, 640)
+    view.show()
+    slider = view.slider
+
+    def handle_x() -> float:
+        option = QStyleOptionSlider()
+        slider.initStyleOption(option)
+        rect = slider.style().subControlRect(QStyle.ComplexControl.CC_Slider, option,
+                                             QStyle.SubControl.SC_SliderHandle, slider)
+        return rect.center().x() / slider.width()
+
+    label_x = view.timeline_label.x()
+    assert not slider.isVisible()
+    session = Session(view.experiment, view.config)
+    for count, snapshot in enumerate(session, start=1):
+        view.show_snapshot(snapshot)
+        assert len(view.timeline) == count
+        assert slider.isVisible() == (count > 1)
+        assert view.timeline_label.x() == label_x  # the bar keeps its layout
+        if count > 1:
+            assert handle_x() > 0.9, (count, handle_x())
+        if count == 3:
+            break
+    slider.setValue(0)  # scrubbed back: at the left
+    assert handle_x() < 0.1
+    view.runner.stop()

@@ -152,7 +152,10 @@ class LabView(QWidget):
         self.error_banner.hide()
 
         self.slider = QSlider(Qt.Orientation.Horizontal)
-        self.slider.setRange(0, 0)
+        policy = self.slider.sizePolicy()
+        policy.setRetainSizeWhenHidden(True)
+        self.slider.setSizePolicy(policy)
+        self._set_timeline_length(0)
         self.slider.setToolTip("Scrub back through training; every view follows.")
         self.slider.valueChanged.connect(self._on_scrub)
         self.live_button = QPushButton("Live")
@@ -391,7 +394,7 @@ class LabView(QWidget):
     def _clear_for_new_run(self) -> None:
         self.timeline.clear()
         self.last_snapshot = None
-        self.slider.setRange(0, 0)
+        self._set_timeline_length(0)
         self.timeline_label.setText("step 0")
         self.pending_label.hide()
         self._stop_drawing()  # what was being drawn belongs to the run just forgotten
@@ -552,12 +555,19 @@ class LabView(QWidget):
         self.last_snapshot = snapshot
         self.timeline.append(snapshot)
         self.slider.blockSignals(True)
-        self.slider.setRange(0, max(len(self.timeline) - 1, 0))
+        self._set_timeline_length(len(self.timeline))
         if self.following_live:
             self.slider.setValue(self.slider.maximum())
         self.slider.blockSignals(False)
         if self.following_live:
             self._draw(snapshot)
+
+    def _set_timeline_length(self, count: int) -> None:
+        self.slider.setRange(0, max(count - 1, 0))
+        # One snapshot or none (a run's first; a run the CLI trained, pictured) leaves
+        # nothing to scrub: Qt would draw the handle at the left, under "step 200", where
+        # it reads as the start. The slider's room is kept.
+        self.slider.setVisible(count > 1)
 
     def _draw(self, snapshot: Any, *, out_of_sight_too: bool = False) -> None:
         if self._building is not None:  # drawn once the views are built
